@@ -1,0 +1,108 @@
+/* buf.c — growable byte buffer. */
+#include "buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+
+void ac_buf_init(struct ac_buf *b)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void ac_buf_fini(struct ac_buf *b)
+{
+    free(b->data);
+    ac_buf_init(b);
+}
+
+void ac_buf_reset(struct ac_buf *b)
+{
+    b->len = 0;
+    if (b->data) {
+        b->data[0] = '\0';
+    }
+}
+
+static int buf_reserve(struct ac_buf *b, size_t extra)
+{
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap) {
+        return 0;
+    }
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need) {
+        cap *= 2;
+    }
+    char *p = realloc(b->data, cap);
+    if (!p) {
+        return AC_ERR_NOMEM;
+    }
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+int ac_buf_append(struct ac_buf *b, const void *p, size_t n)
+{
+    if (buf_reserve(b, n) != 0) {
+        return AC_ERR_NOMEM;
+    }
+    if (n) {
+        memcpy(b->data + b->len, p, n);
+    }
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int ac_buf_printf(struct ac_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || buf_reserve(b, (size_t)n) != 0) {
+        return AC_ERR_NOMEM;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int ac_buf_json_str(struct ac_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (ac_buf_append(b, "\"", 1) != 0) {
+        return AC_ERR_NOMEM;
+    }
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char esc[6] = {'\\', 'u', '0', '0', 0, 0};
+        int rc;
+        switch (*p) {
+        case '"': rc = ac_buf_append(b, "\\\"", 2); break;
+        case '\\': rc = ac_buf_append(b, "\\\\", 2); break;
+        case '\n': rc = ac_buf_append(b, "\\n", 2); break;
+        case '\r': rc = ac_buf_append(b, "\\r", 2); break;
+        case '\t': rc = ac_buf_append(b, "\\t", 2); break;
+        default:
+            if (*p < 0x20) {
+                esc[4] = hex[*p >> 4];
+                esc[5] = hex[*p & 0xf];
+                rc = ac_buf_append(b, esc, 6);
+            } else {
+                rc = ac_buf_append(b, p, 1);
+            }
+        }
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return ac_buf_append(b, "\"", 1);
+}

@@ -1,0 +1,79 @@
+/* codec.h — Avro encoding and decoding of the contracts in schemas/.
+ *
+ * Input may be Confluent-framed (magic byte 0, 4-byte big-endian schema id,
+ * Avro binary) or plain Avro binary written with the project's own schema.
+ * Framed input is decoded with the writer schema registered under its id and
+ * resolved against the project's reader schema (Avro schema resolution), so a
+ * newer writer that adds optional fields is read.
+ *
+ * Writer schemas are registered from files named <id>.avsc (or
+ * <id>-<anything>.avsc) in the registry directory given to ac_codec_new().
+ * The project's own schemas have the fixed ids below; they need no file.
+ *
+ * A codec is not thread-safe; use one per thread. */
+#ifndef AC_CODEC_H
+#define AC_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "event.h"
+
+/* Schema ids of the project's own schemas (as written by `aftercare produce`). */
+enum ac_schema {
+    AC_SCHEMA_ORDERS = 1, /* ids 1..4 follow enum ac_topic + 1 */
+    AC_SCHEMA_DELIVERIES = 2,
+    AC_SCHEMA_FEEDBACK = 3,
+    AC_SCHEMA_USAGE = 4,
+    AC_SCHEMA_ACTIONS = 5,
+    AC_SCHEMA_SIGNALS = 6,
+};
+
+#define AC_MAX_MESSAGE_BYTES (256 * 1024) /* larger input: DLQ "oversize" */
+
+struct ac_codec;
+
+/* Loads the schemas from schema_dir (orders.avsc, deliveries.avsc,
+ * feedback.avsc, usage.avsc, actions.avsc, signals.avsc) and the extra writer
+ * schemas from registry_dir (may be NULL). Returns NULL and fills errstr on
+ * failure. The caller owns the codec: free with ac_codec_destroy(). */
+struct ac_codec *ac_codec_new(const char *schema_dir, const char *registry_dir, char *errstr,
+                              size_t errlen);
+void ac_codec_destroy(struct ac_codec *codec);
+
+/* Decodes one message of topic t into *ev (caller's storage, fully
+ * overwritten). Returns 0, or AC_ERR_INVALID with a short machine-readable
+ * reason in reason[]: "oversize", "empty", "unknown_schema_id:<id>",
+ * "undecodable", "missing_field:<name>", "too_long:<name>",
+ * "absurd_value:<name>", "bad_type:<symbol>". */
+int ac_codec_decode_event(struct ac_codec *codec, enum ac_topic t, const void *buf, size_t len,
+                          struct ac_event *ev, char *reason, size_t rlen);
+
+/* Encodes *ev as Confluent-framed Avro (schema id 1..4) when framed != 0,
+ * else plain Avro binary. Appends to out. Returns 0 or a negative ac_err. */
+int ac_codec_encode_event(struct ac_codec *codec, const struct ac_event *ev, int framed,
+                          struct ac_buf *out);
+
+/* Encode an action / a signal as Confluent-framed Avro. */
+int ac_codec_encode_action(struct ac_codec *codec, const struct ac_action *a, struct ac_buf *out);
+int ac_codec_encode_signal(struct ac_codec *codec, const struct ac_signal *s, struct ac_buf *out);
+
+/* Decode an action (framed or plain). Returns 0 or AC_ERR_INVALID. */
+int ac_codec_decode_action(struct ac_codec *codec, const void *buf, size_t len,
+                           struct ac_action *a);
+
+/* Schema named by `name` ("orders", ..., "actions", "signals"): converts one
+ * JSON object (a line of `aftercare produce`) into Confluent-framed Avro.
+ * Timestamps may be ISO-8601 strings or epoch ms; money is integer cents;
+ * missing nullable fields are null. On error returns AC_ERR_INVALID with a
+ * human message in err[] naming the field. */
+int ac_codec_json_to_avro(struct ac_codec *codec, const char *name, const char *json,
+                          struct ac_buf *out, char *err, size_t errlen);
+
+/* Converts one framed or plain Avro record of schema `name` into one line of
+ * JSON (no newline), timestamps as ISO-8601 UTC. Returns 0 or AC_ERR_INVALID. */
+int ac_codec_avro_to_json(struct ac_codec *codec, const char *name, const void *buf, size_t len,
+                          struct ac_buf *json, char *err, size_t errlen);
+
+#endif
