@@ -3,7 +3,11 @@
  * One const table per process (struct ac_cfg_entry[], terminated by an entry
  * with key == NULL) drives defaults, validation, --help and the example
  * config. Sources, later wins: the table's defaults, the config file, the
- * environment. The file holds `key = value` lines; `#` starts a comment.
+ * environment. The file holds `key = value` lines; `#` starts a comment at
+ * the start of a line or after whitespace in an unquoted value. Whitespace
+ * around keys and values is trimmed; a value may be double-quoted (inside,
+ * \" and \\ are escapes) to keep spaces or " #". A key set twice in the
+ * file is an error. Bools accept true/false, yes/no, on/off, 1/0.
  * Environment: AFTERCARE_<KEY> with the key upper-cased and '.' and '-' as
  * '_' (redis.url -> AFTERCARE_REDIS_URL; kafka.brokers -> AFTERCARE_KAFKA_BROKERS).
  *
@@ -30,7 +34,8 @@ struct ac_cfg_entry {
 struct ac_config; /* opaque */
 
 /* Builds a config from table(s): `tables` is an array of n_tables tables
- * (the runtime's common table plus a processor's own). path may be NULL.
+ * (the runtime's common table plus a processor's own); the tables are
+ * borrowed and must outlive the config (static const). path may be NULL.
  * Returns NULL and fills errstr ("file:line:column: message") on any error.
  * Caller owns the result: ac_config_destroy(). */
 struct ac_config *ac_config_load(const struct ac_cfg_entry *const *tables, size_t n_tables,
@@ -42,7 +47,8 @@ void ac_config_destroy(struct ac_config *cfg);
 int ac_config_set(struct ac_config *cfg, const char *key, const char *value, char *errstr,
                   size_t errlen);
 
-/* Getters; key must be in a table (programmer error otherwise: assert).
+/* Getters; key must be in a table and of the getter's type (programmer error
+ * otherwise: the process aborts with a message, also under NDEBUG).
  * Strings are borrowed, valid until the config is destroyed or set again. */
 const char *ac_config_str(const struct ac_config *cfg, const char *key);
 int64_t ac_config_int(const struct ac_config *cfg, const char *key);

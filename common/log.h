@@ -10,6 +10,8 @@
 #ifndef AC_LOG_H
 #define AC_LOG_H
 
+#include <stdint.h>
+
 enum ac_log_level { AC_LOG_DEBUG = 0, AC_LOG_INFO, AC_LOG_WARN, AC_LOG_ERROR };
 
 /* proc is copied. Default level is info. */
@@ -19,6 +21,16 @@ void ac_log_set_level(enum ac_log_level level);
 int ac_log_level_from_name(const char *name);
 enum ac_log_level ac_log_get_level(void);
 
+/* Tests: replaces the monotonic millisecond clock the rate limiter reads
+ * (NULL restores CLOCK_MONOTONIC). Not for production code. */
+void ac_log_set_clock(int64_t (*now_ms)(void));
+
+/* Rate limiting: a message (level plus formatted text) identical to one
+ * written less than a second ago is counted instead of written; the next copy
+ * that is written ends with " (repeated N times)". Messages that differ (say,
+ * by partition) are all written. Messages longer than 4 KiB are truncated
+ * ("..."); bytes that are not valid UTF-8 are written as U+FFFD. Never
+ * changes errno. */
 void ac_log_write(enum ac_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -6,10 +6,16 @@
 #ifndef AC_METRICS_H
 #define AC_METRICS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Declare a family (name, type "counter"/"gauge"/"histogram", help) before use;
- * returns 0, or AC_ERR_INVALID if declared differently. */
+ * returns 0, or AC_ERR_INVALID if declared differently (or the name or type is
+ * not valid). A family used before it is declared is created on first use as
+ * a counter (add), gauge (set) or histogram (observe), without help text.
+ * add and set work on counters and gauges; observe only on histograms; a call
+ * on a family of the other kind is ignored. Families render in the order they
+ * were created, series in the order they were first used. */
 int ac_metrics_declare(const char *name, const char *type, const char *help);
 
 void ac_metrics_add(const char *name, const char *labels, double v);  /* counter += v */
@@ -19,20 +25,27 @@ void ac_metrics_clear(const char *name);
 /* Histogram observation (seconds); buckets are fixed: 1ms .. 60s. */
 void ac_metrics_observe(const char *name, const char *labels, double seconds);
 
-/* Current value of a counter/gauge series, or 0 (tests, status). */
+/* Current value of a counter/gauge series (a histogram's observation count),
+ * or 0 if the series does not exist (tests, status). */
 double ac_metrics_get(const char *name, const char *labels);
 
 /* Renders the Prometheus text exposition format into a malloc'd string
  * (caller frees). */
 char *ac_metrics_render(void);
 
-/* Readiness: the HTTP server answers /readyz with 200 while ready != 0. */
+/* Readiness: the HTTP server answers /readyz with 200 while ready != 0, 503
+ * otherwise (the initial state). /healthz always answers 200. */
 void ac_metrics_set_ready(int ready);
 
-/* Starts the HTTP server on 127.0.0.1 or 0.0.0.0 (bind) and port (0 picks a
- * free port; the chosen one is returned via *bound_port). Returns 0 or a
- * negative ac_err with errstr filled. */
+/* Starts the HTTP server on bind (a numeric address such as 127.0.0.1,
+ * 0.0.0.0 or ::, or "localhost"; NULL means 0.0.0.0) and port (0 picks a
+ * free port; the chosen one is returned via *bound_port, which may be NULL).
+ * Serves GET/HEAD /metrics, /healthz and /readyz from an internal thread;
+ * other paths get 404, other methods 405. One server per process. Returns 0
+ * or a negative ac_err with errstr filled
+ * ("cannot listen on 0.0.0.0:9100: Address already in use"). */
 int ac_http_start(const char *bind, int port, int *bound_port, char *errstr, size_t errlen);
+/* Stops the server and closes its socket; a no-op if it is not running. */
 void ac_http_stop(void);
 
 /* Frees the registry (at exit; for leak checkers). */

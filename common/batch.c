@@ -1,0 +1,519 @@
+/* batch.c — one batch, end to end.
+ *
+ *   decode ─▶ group by customer ─▶ load (1 pipeline) ─▶ apply (pure) ─▶
+ *   commit (1 pipeline of FCALLs: state + watermark + applied ids + outbox,
+ *   atomic per customer) ─▶ produce outbox + DLQ, wait for delivery ─▶
+ *   ack outbox + positions (1 pipeline) ─▶ commit Kafka offsets.
+ *
+ * A crash anywhere leaves Redis consistent (each customer's FCALL is atomic)
+ * and Kafka's committed offset at or before the batch; the redelivered
+ * events are skipped by the watermark/applied-id checks and the outbox
+ * records still pending are produced again under the same ids. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "err.h"
+#include "log.h"
+#include "metrics.h"
+#include "runtime_int.h"
+
+static uint32_t batch_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* Index of the customer's slot in rt->custs, adding it if new. */
+static size_t batch_customer(struct runtime *rt, const char *cid)
+{
+    size_t mask = rt->map_size - 1;
+    for (size_t i = batch_hash(cid) & mask;; i = (i + 1) & mask) {
+        int slot = rt->map[i];
+        if (slot == 0) {
+            size_t c = rt->n_custs++;
+            ac_store_cust_init(&rt->custs[c], cid);
+            rt->cust_first[c] = -1;
+            rt->map[i] = (int)c + 1;
+            return c;
+        }
+        if (strcmp(rt->custs[slot - 1].customer_id, cid) == 0) {
+            return (size_t)slot - 1;
+        }
+    }
+}
+
+static const char *batch_reason_label(const char *reason, char *buf, size_t len)
+{
+    /* Bounded label cardinality: schema ids are free-form, keep the kind. */
+    if (strncmp(reason, "unknown_schema_id", 17) == 0) {
+        return "unknown_schema_id";
+    }
+    snprintf(buf, len, "%s", reason);
+    return buf;
+}
+
+static void batch_dlq(struct runtime *rt, size_t msg, const char *reason)
+{
+    struct rt_dlq *d = &rt->dlq[rt->n_dlq++];
+    d->msg = msg;
+    snprintf(d->reason, sizeof(d->reason), "%s", reason);
+}
+
+/* Decodes every message; groups the good ones by customer, in offset order. */
+static void batch_decode(struct runtime *rt)
+{
+    int *last = calloc(rt->n_msgs ? rt->n_msgs : 1, sizeof(int));
+    int64_t now = ac_clock_now(ac_clock_wall());
+    rt->n_custs = 0;
+    rt->n_dlq = 0;
+    memset(rt->map, 0, rt->map_size * sizeof(*rt->map));
+    for (size_t i = 0; i < rt->n_msgs; i++) {
+        const rd_kafka_message_t *m = rt->msgs[i];
+        struct ac_event *ev = &rt->events[i];
+        char reason[128];
+        rt->ev_ok[i] = 0;
+        rt->ev_next[i] = -1;
+        if (ac_codec_decode_event(rt->codec, rt->proc->topic, m->payload, m->len, ev, reason,
+                                  sizeof(reason)) != 0) {
+            batch_dlq(rt, i, reason);
+            continue;
+        }
+        if (ev->occurred_at > now + rt->max_future_ms) {
+            batch_dlq(rt, i, "absurd_value:occurred_at");
+            continue;
+        }
+        if (m->key_len > 0 && (m->key_len != strlen(ev->customer_id) ||
+                               memcmp(m->key, ev->customer_id, m->key_len) != 0)) {
+            /* Ordering per customer rests on the key: refuse a mismatch. */
+            batch_dlq(rt, i, "key_mismatch");
+            continue;
+        }
+        rt->ev_ok[i] = 1;
+        size_t c = batch_customer(rt, ev->customer_id);
+        if (rt->cust_first[c] < 0) {
+            rt->cust_first[c] = (int)i;
+        } else {
+            rt->ev_next[last[c]] = (int)i;
+        }
+        last[c] = (int)i;
+    }
+    free(last);
+    /* Event ids per customer, for the applied-id check in the load. */
+    size_t at = 0;
+    for (size_t c = 0; c < rt->n_custs; c++) {
+        rt->custs[c].event_ids = &rt->ids[at];
+        rt->custs[c].n_event_ids = 0;
+        for (int e = rt->cust_first[c]; e >= 0; e = rt->ev_next[e]) {
+            rt->ids[at++] = rt->events[e].event_id;
+            rt->custs[c].n_event_ids++;
+        }
+    }
+}
+
+static int batch_out_action(struct runtime *rt, struct ac_store_cust *sc,
+                            const struct ac_action *a)
+{
+    ac_buf_reset(&rt->enc);
+    int rc = ac_codec_encode_action(rt->codec, a, &rt->enc);
+    if (rc == 0) {
+        rc = ac_store_cust_add_out(sc, a->action_id, 'a', rt->enc.data, rt->enc.len);
+    }
+    return rc;
+}
+
+static int batch_out_signal(struct runtime *rt, struct ac_store_cust *sc,
+                            const struct ac_signal *s)
+{
+    ac_buf_reset(&rt->enc);
+    int rc = ac_codec_encode_signal(rt->codec, s, &rt->enc);
+    if (rc == 0) {
+        rc = ac_store_cust_add_out(sc, s->signal_id, 's', rt->enc.data, rt->enc.len);
+    }
+    return rc;
+}
+
+/* An event the domain code rejected: its DLQ record goes through the outbox
+ * so it is as durable as the state change that skipped it. */
+static int batch_out_rejected(struct runtime *rt, struct ac_store_cust *sc, size_t i,
+                              const char *reason)
+{
+    const rd_kafka_message_t *m = rt->msgs[i];
+    char id[AC_ACTION_ID_MAX];
+    ac_action_id(id, "dlq", rt->events[i].event_id, (int)m->offset);
+    ac_buf_reset(&rt->enc);
+    ac_buf_printf(&rt->enc, "%d", (int)m->partition);
+    ac_buf_append(&rt->enc, "", 1);
+    ac_buf_printf(&rt->enc, "%lld", (long long)m->offset);
+    ac_buf_append(&rt->enc, "", 1);
+    ac_buf_append(&rt->enc, reason, strlen(reason) + 1);
+    ac_buf_append(&rt->enc, m->payload, m->len);
+    return ac_store_cust_add_out(sc, id, 'd', rt->enc.data, rt->enc.len);
+}
+
+/* Applies one customer's new events to its loaded state (pure domain code). */
+static int batch_apply_customer(struct runtime *rt, size_t c)
+{
+    struct ac_store_cust *sc = &rt->custs[c];
+    struct ac_customer after = sc->state, trial;
+    int j = 0, rc = 0;
+    int64_t now = ac_clock_now(ac_clock_wall());
+    for (int e = rt->cust_first[c]; e >= 0; e = rt->ev_next[e], j++) {
+        const rd_kafka_message_t *m = rt->msgs[e];
+        const struct ac_event *ev = &rt->events[e];
+        char label[256], reason[128] = "";
+        if (m->offset <= ac_store_cust_watermark(sc, m->partition)) {
+            snprintf(label, sizeof(label), "topic=\"%s\",reason=\"replayed\"", rt->topic_in);
+            ac_metrics_add("aftercare_events_skipped_total", label, 1);
+            continue;
+        }
+        int dup = sc->seen[j];
+        for (int k = 0; k < j && !dup; k++) {
+            dup = strcmp(sc->event_ids[k], ev->event_id) == 0;
+        }
+        /* The watermark moves even for a skipped duplicate. */
+        sc->dirty = 1;
+        sc->partition = m->partition;
+        if (m->offset > sc->offset) {
+            sc->offset = m->offset;
+        }
+        if (dup) {
+            snprintf(label, sizeof(label), "topic=\"%s\",reason=\"duplicate_event_id\"",
+                     rt->topic_in);
+            ac_metrics_add("aftercare_events_skipped_total", label, 1);
+            continue;
+        }
+        trial = after;
+        ac_emit_reset(&rt->emit);
+        if (rt->proc->apply(rt->ctx, &trial, ev, ac_clock_wall(), &rt->emit, reason,
+                            sizeof(reason)) != 0) {
+            if ((rc = batch_out_rejected(rt, sc, (size_t)e, reason)) != 0) {
+                return rc;
+            }
+        } else {
+            after = trial;
+            for (int k = 0; k < rt->emit.n_actions && rc == 0; k++) {
+                rc = batch_out_action(rt, sc, &rt->emit.actions[k]);
+            }
+            for (int k = 0; k < rt->emit.n_signals && rc == 0; k++) {
+                rc = batch_out_signal(rt, sc, &rt->emit.signals[k]);
+            }
+            if (rc != 0) {
+                return rc;
+            }
+        }
+        ac_buf_printf(&sc->seen_add, "%lld", (long long)ev->occurred_at);
+        ac_buf_append(&sc->seen_add, "", 1);
+        ac_buf_append(&sc->seen_add, ev->event_id, strlen(ev->event_id) + 1);
+        sc->n_seen_add++;
+        (void)now;
+    }
+    if (sc->dirty) {
+        int n = ac_customer_diff(&sc->state, &after, &sc->fields);
+        if (n < 0) {
+            return n;
+        }
+        sc->n_fields = n;
+    }
+    return 0;
+}
+
+/* Load, apply and commit every customer; repeats for optimistic conflicts. */
+static int batch_state(struct runtime *rt)
+{
+    for (int attempt = 0;; attempt++) {
+        for (size_t c = 0; c < rt->n_custs; c++) {
+            ac_store_cust_reset(&rt->custs[c]);
+            rt->custs[c].offset = -1;
+        }
+        int rc = ac_store_load(rt->store, rt->proc->topic, rt->custs, rt->n_custs);
+        if (rc != 0) {
+            return rc;
+        }
+        for (size_t c = 0; c < rt->n_custs; c++) {
+            if ((rc = batch_apply_customer(rt, c)) != 0) {
+                AC_ERROR("cannot build commit customer=%s: %s", rt->custs[c].customer_id,
+                         ac_err_str(rc));
+                return AC_ERR_FATAL;
+            }
+        }
+        if ((rc = ac_store_commit(rt->store, rt->proc->topic, rt->custs, rt->n_custs)) != 0) {
+            return rc;
+        }
+        ac_metrics_observe("aftercare_redis_rtt_seconds", "", ac_store_last_rtt(rt->store));
+        int conflicts = 0;
+        for (size_t c = 0; c < rt->n_custs; c++) {
+            conflicts += rt->custs[c].status == AC_ERR_CONFLICT;
+        }
+        if (conflicts == 0) {
+            return 0;
+        }
+        ac_metrics_add("aftercare_commit_conflicts_total", "", conflicts);
+        AC_DEBUG("optimistic conflicts=%d attempt=%d; reloading", conflicts, attempt);
+    }
+}
+
+static void batch_dr(struct runtime *rt, const rd_kafka_message_t *m)
+{
+    if (m->err) {
+        rt->dr_fail++;
+        AC_WARN("delivery failed topic=%s: %s", rd_kafka_topic_name(m->rkt),
+                rd_kafka_err2str(m->err));
+    } else {
+        rt->dr_ok++;
+    }
+}
+
+void rt_batch_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+void rt_batch_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    batch_dr(opaque, m);
+}
+
+static int batch_produce_one(struct runtime *rt, const char *topic, const char *key,
+                             const void *p, size_t len, rd_kafka_headers_t *hdrs)
+{
+    for (;;) {
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            rt->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
+            RD_KAFKA_V_VALUE((void *)p, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            return 0;
+        }
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            AC_ERROR("produce to %s failed: %s", topic, rd_kafka_err2str(err));
+            if (hdrs) {
+                rd_kafka_headers_destroy(hdrs);
+            }
+            return AC_ERR_TRANSIENT;
+        }
+        rd_kafka_poll(rt->producer, 10);
+    }
+}
+
+static rd_kafka_headers_t *batch_dlq_headers(const char *topic, int32_t partition,
+                                             int64_t offset, const char *reason)
+{
+    char num[24];
+    rd_kafka_headers_t *h = rd_kafka_headers_new(4);
+    rd_kafka_header_add(h, "source_topic", -1, topic, -1);
+    snprintf(num, sizeof(num), "%d", partition);
+    rd_kafka_header_add(h, "source_partition", -1, num, -1);
+    snprintf(num, sizeof(num), "%lld", (long long)offset);
+    rd_kafka_header_add(h, "source_offset", -1, num, -1);
+    rd_kafka_header_add(h, "reason", -1, reason, -1);
+    return h;
+}
+
+/* A 'd' outbox record: "partition\0offset\0reason\0" + original bytes. */
+static int batch_produce_rejected(struct runtime *rt, const char *key,
+                                  const struct ac_outbox_rec *rec)
+{
+    const char *p = rec->payload, *end = rec->payload + rec->len;
+    const char *fields[3];
+    for (int i = 0; i < 3; i++) {
+        const char *z = memchr(p, '\0', (size_t)(end - p));
+        if (!z) {
+            return 0; /* malformed record: nothing sane to send */
+        }
+        fields[i] = p;
+        p = z + 1;
+    }
+    rd_kafka_headers_t *h = batch_dlq_headers(rt->topic_in, (int32_t)strtol(fields[0], NULL, 10),
+                                              strtoll(fields[1], NULL, 10), fields[2]);
+    char label[320], rbuf[128];
+    snprintf(label, sizeof(label), "topic=\"%s\",reason=\"%s\"", rt->topic_in,
+             batch_reason_label(fields[2], rbuf, sizeof(rbuf)));
+    ac_metrics_add("aftercare_dlq_total", label, 1);
+    return batch_produce_one(rt, rt->topic_dlq, key, p, (size_t)(end - p), h);
+}
+
+static int batch_produce(struct runtime *rt)
+{
+    rt->dr_ok = rt->dr_fail = 0;
+    long sent = 0;
+    char label[320];
+    for (size_t c = 0; c < rt->n_custs; c++) {
+        const struct ac_store_cust *sc = &rt->custs[c];
+        size_t cursor = 0;
+        struct ac_outbox_rec rec;
+        while (ac_store_pending_next(sc, &cursor, &rec)) {
+            int rc;
+            if (rec.kind == 'd') {
+                rc = batch_produce_rejected(rt, sc->customer_id, &rec);
+            } else {
+                rd_kafka_headers_t *h = rd_kafka_headers_new(1);
+                rd_kafka_header_add(h, "aftercare_id", -1, rec.id, -1);
+                rc = batch_produce_one(rt, rec.kind == 'a' ? rt->topic_actions
+                                                           : rt->topic_signals,
+                                       sc->customer_id, rec.payload, rec.len, h);
+            }
+            if (rc != 0) {
+                return rc;
+            }
+            sent++;
+        }
+    }
+    for (size_t i = 0; i < rt->n_dlq; i++) {
+        const rd_kafka_message_t *m = rt->msgs[rt->dlq[i].msg];
+        rd_kafka_headers_t *h =
+            batch_dlq_headers(rt->topic_in, m->partition, m->offset, rt->dlq[i].reason);
+        char rbuf[128];
+        snprintf(label, sizeof(label), "topic=\"%s\",reason=\"%s\"", rt->topic_in,
+                 batch_reason_label(rt->dlq[i].reason, rbuf, sizeof(rbuf)));
+        ac_metrics_add("aftercare_dlq_total", label, 1);
+        int rc = batch_produce_one(rt, rt->topic_dlq, m->key ? (const char *)m->key : "",
+                                   m->payload, m->len, h);
+        if (rc != 0) {
+            return rc;
+        }
+        sent++;
+    }
+    while (rd_kafka_outq_len(rt->producer) > 0) {
+        rd_kafka_flush(rt->producer, 1000);
+        if (*rt->stop && rd_kafka_outq_len(rt->producer) > 0) {
+            AC_WARN("stopping with %d records unconfirmed; they stay in the outbox",
+                    rd_kafka_outq_len(rt->producer));
+            return AC_ERR_TRANSIENT;
+        }
+    }
+    if (rt->dr_fail > 0 || rt->dr_ok < sent) {
+        AC_WARN("batch delivery incomplete ok=%ld failed=%ld sent=%ld; retrying", rt->dr_ok,
+                rt->dr_fail, sent);
+        ac_metrics_add("aftercare_produce_retries_total", "", 1);
+        return AC_ERR_TRANSIENT;
+    }
+    return 0;
+}
+
+/* Next offsets per partition of the batch (highest offset + 1). */
+static size_t batch_positions(struct runtime *rt, int32_t *parts, int64_t *offs, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < rt->n_msgs; i++) {
+        const rd_kafka_message_t *m = rt->msgs[i];
+        size_t k = 0;
+        while (k < n && parts[k] != m->partition) {
+            k++;
+        }
+        if (k == n) {
+            if (n == max) {
+                continue;
+            }
+            parts[n] = m->partition;
+            offs[n++] = m->offset + 1;
+        } else if (m->offset + 1 > offs[k]) {
+            offs[k] = m->offset + 1;
+        }
+    }
+    return n;
+}
+
+static void batch_commit_offsets(struct runtime *rt, const int32_t *parts, const int64_t *offs,
+                                 size_t n)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_topic_partition_list_add(l, rt->topic_in, parts[i])->offset = offs[i];
+    }
+    rd_kafka_resp_err_t err = rd_kafka_commit(rt->consumer, l, 1);
+    if (err) {
+        /* Redis holds the position; Kafka's commit is for lag monitoring. */
+        AC_WARN("offset commit failed: %s", rd_kafka_err2str(err));
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void batch_metrics(struct runtime *rt, double started)
+{
+    char label[320];
+    int64_t now = ac_clock_now(ac_clock_wall());
+    for (size_t i = 0; i < rt->n_msgs; i++) {
+        if (!rt->ev_ok[i]) {
+            continue;
+        }
+        snprintf(label, sizeof(label), "topic=\"%s\",type=\"%s\"", rt->topic_in,
+                 rt->events[i].type);
+        ac_metrics_add("aftercare_events_in_total", label, 1);
+    }
+    for (size_t c = 0; c < rt->n_custs; c++) {
+        const struct ac_store_cust *sc = &rt->custs[c];
+        size_t cursor = 0;
+        struct ac_outbox_rec rec;
+        while (ac_store_pending_next(sc, &cursor, &rec)) {
+            if (rec.kind == 'a') {
+                ac_metrics_add("aftercare_records_out_total", "topic=\"actions\"", 1);
+            } else if (rec.kind == 's') {
+                ac_metrics_add("aftercare_records_out_total", "topic=\"signals\"", 1);
+            }
+        }
+        /* Event time → record on Kafka, for the last event of each customer. */
+        int last = -1;
+        for (int e = rt->cust_first[c]; e >= 0; e = rt->ev_next[e]) {
+            last = e;
+        }
+        if (last >= 0 && sc->n_pending > 0) {
+            ac_metrics_observe("aftercare_processing_latency_seconds", "",
+                               (double)(now - rt->events[last].occurred_at) / 1000.0);
+        }
+    }
+    ac_metrics_observe("aftercare_batch_duration_seconds", "", ac_clock_mono_s() - started);
+    ac_metrics_add("aftercare_batches_total", "", 1);
+}
+
+static void batch_release(struct runtime *rt)
+{
+    for (size_t i = 0; i < rt->n_msgs; i++) {
+        rd_kafka_message_destroy(rt->msgs[i]);
+    }
+    for (size_t c = 0; c < rt->n_custs; c++) {
+        ac_store_cust_fini(&rt->custs[c]);
+    }
+    rt->n_msgs = 0;
+    rt->n_custs = 0;
+}
+
+int rt_batch_process(struct runtime *rt)
+{
+    int rc = 0, backoff = 0;
+    int32_t parts[64];
+    int64_t offs[64];
+    if (rt->n_msgs == 0) {
+        return 0;
+    }
+    double started = ac_clock_mono_s();
+    batch_decode(rt);
+    for (;;) {
+        rc = batch_state(rt);
+        if (rc == 0) {
+            rc = batch_produce(rt);
+        }
+        size_t n_pos = batch_positions(rt, parts, offs, 64);
+        if (rc == 0) {
+            rc = ac_store_ack(rt->store, rt->custs, rt->n_custs, rt->group, rt->proc->topic,
+                              parts, offs, n_pos);
+        }
+        if (rc == 0) {
+            batch_commit_offsets(rt, parts, offs, n_pos);
+            break;
+        }
+        if (rc == AC_ERR_FATAL || rc == AC_ERR_NOMEM) {
+            rt->fatal = 1;
+            break;
+        }
+        if ((rc = rt_redis_recover(rt, &backoff)) != 0) {
+            break;
+        }
+    }
+    if (rc == 0) {
+        batch_metrics(rt, started);
+    }
+    batch_release(rt);
+    return rc;
+}

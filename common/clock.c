@@ -1,0 +1,51 @@
+/* clock.c — wall and explicit clocks. */
+#include "clock.h"
+
+#include <assert.h>
+#include <time.h>
+
+static int64_t clock_wall_now(const struct ac_clock *clock)
+{
+    (void)clock;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t clock_fixed_now(const struct ac_clock *clock)
+{
+    return clock->fixed_ms;
+}
+
+static const struct ac_clock clock_wall = {clock_wall_now, 0};
+
+const struct ac_clock *ac_clock_wall(void)
+{
+    return &clock_wall;
+}
+
+void ac_clock_init_fixed(struct ac_clock *clock, int64_t ms)
+{
+    clock->now = clock_fixed_now;
+    clock->fixed_ms = ms;
+}
+
+void ac_clock_set(struct ac_clock *clock, int64_t ms)
+{
+    assert(clock->now == clock_fixed_now);
+    clock->fixed_ms = ms;
+}
+
+int64_t ac_clock_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+double ac_clock_mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

@@ -1,0 +1,64 @@
+/* customer.h — one customer's state (SPEC §3), as kept in a Redis hash.
+ *
+ * The struct is plain data; ac_customer_parse() and ac_customer_diff() map it
+ * to and from the hash's fields through one table (customer.c), so adding a
+ * field is one line there. Each processor changes only its own fields, but
+ * every commit is guarded by the version field `v` (optimistic concurrency),
+ * so processors of different topics may update the same customer safely. */
+#ifndef AC_CUSTOMER_H
+#define AC_CUSTOMER_H
+
+#include <stdint.h>
+
+#include "buf.h"
+#include "event.h"
+
+#define AC_FAMILIES_MAX 512
+
+struct ac_customer {
+    char customer_id[AC_ID_MAX];
+    int64_t version; /* bumped by every commit */
+
+    /* orders */
+    int64_t first_order_at; /* AC_TS_NONE before the first order */
+    int64_t last_order_at;
+    int64_t order_count;
+    int64_t revenue_cents;
+    char families[AC_FAMILIES_MAX]; /* product families bought, comma-separated */
+    int64_t open_carts;
+    int64_t cancelled_orders;
+    int64_t returns;
+    int64_t refunded_cents;
+    int64_t renewal_at; /* AC_TS_NONE if none */
+    int64_t contract_signed_at;
+    char subscription[16]; /* "", "active", "cancelled" */
+    char account_owner[AC_ID_MAX];
+    char segment[24]; /* new, one_time, mid_value_repeat, high_value_repeat */
+};
+
+/* Resets *c to the state of a customer never seen (segment "new"). */
+void ac_customer_init(struct ac_customer *c, const char *customer_id);
+
+/* Average order value in cents (derived, never stored); 0 before the first order. */
+int64_t ac_customer_aov_cents(const struct ac_customer *c);
+
+/* True if family is in c->families. */
+int ac_customer_has_family(const struct ac_customer *c, const char *family);
+/* Adds family to the set; returns 0, or AC_ERR_INVALID if the set is full
+ * (the family is then not recorded and the caller may log it). */
+int ac_customer_add_family(struct ac_customer *c, const char *family);
+
+/* Sets one field from its hash form. Unknown names are ignored (they belong
+ * to other parts of the state: watermarks, a newer version's fields).
+ * Returns 0, or AC_ERR_INVALID for a malformed value. */
+int ac_customer_parse_field(struct ac_customer *c, const char *name, const char *value);
+
+/* Appends to out the fields that differ between before and after, as
+ * NUL-separated "name\0value\0" pairs, and returns how many pairs. */
+int ac_customer_diff(const struct ac_customer *before, const struct ac_customer *after,
+                     struct ac_buf *out);
+
+/* Writes the state as one JSON object (for `aftercare inspect` and tests). */
+int ac_customer_to_json(const struct ac_customer *c, struct ac_buf *out);
+
+#endif

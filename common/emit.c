@@ -1,0 +1,115 @@
+/* emit.c — building actions and signals, deterministic ids. */
+#include <stdio.h>
+#include <string.h>
+
+#include "processor.h"
+
+void ac_emit_reset(struct ac_emit *out)
+{
+    out->n_actions = 0;
+    out->n_signals = 0;
+}
+
+/* Two 64-bit FNV-1a lanes (different offset bases) over the NUL-separated
+ * inputs, each finished with a mixer; 128 bits make an accidental collision
+ * negligible. The function is part of the contract: changing it changes every
+ * action id, so a sender would no longer recognise redeliveries. */
+static uint64_t emit_fnv(uint64_t h, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+/* splitmix64's finalizer: every input bit moves every output bit. */
+static uint64_t emit_mix(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+void ac_action_id(char out[AC_ACTION_ID_MAX], const char *rule_id, const char *trigger_id,
+                  int part)
+{
+    char partbuf[16];
+    int plen = snprintf(partbuf, sizeof(partbuf), "%d", part);
+    uint64_t h1 = 0xcbf29ce484222325ULL, h2 = 0x84222325cbf29ce4ULL;
+    const char *parts[] = {rule_id, trigger_id, partbuf};
+    size_t lens[] = {strlen(rule_id) + 1, strlen(trigger_id) + 1, (size_t)plen};
+    for (int i = 0; i < 3; i++) {
+        h1 = emit_fnv(h1, parts[i], lens[i]);
+        h2 = emit_fnv(h2 ^ 0x9e3779b97f4a7c15ULL, parts[i], lens[i]);
+    }
+    snprintf(out, AC_ACTION_ID_MAX, "%016llx%016llx", (unsigned long long)emit_mix(h1),
+             (unsigned long long)emit_mix(h2));
+}
+
+struct ac_action *ac_emit_action(struct ac_emit *out, const char *rule_id, int part,
+                                 const struct ac_event *ev, int64_t now)
+{
+    if (out->n_actions >= AC_EMIT_MAX_ACTIONS) {
+        return NULL;
+    }
+    struct ac_action *a = &out->actions[out->n_actions++];
+    memset(a, 0, sizeof(*a));
+    ac_action_id(a->action_id, rule_id, ev->event_id, part);
+    snprintf(a->customer_id, sizeof(a->customer_id), "%s", ev->customer_id);
+    snprintf(a->rule_id, sizeof(a->rule_id), "%s", rule_id);
+    snprintf(a->trigger_event_id, sizeof(a->trigger_event_id), "%s", ev->event_id);
+    snprintf(a->trigger_type, sizeof(a->trigger_type), "%s", ev->type);
+    a->not_before = ev->occurred_at;
+    a->expires_at = AC_TS_NONE;
+    a->created_at = now;
+    return a;
+}
+
+struct ac_signal *ac_emit_signal(struct ac_emit *out, const char *signal,
+                                 const struct ac_event *ev)
+{
+    if (out->n_signals >= AC_EMIT_MAX_SIGNALS) {
+        return NULL;
+    }
+    struct ac_signal *s = &out->signals[out->n_signals++];
+    memset(s, 0, sizeof(*s));
+    char rule[AC_NAME_MAX];
+    snprintf(rule, sizeof(rule), "signal:%s", signal);
+    ac_action_id(s->signal_id, rule, ev->event_id, 0);
+    snprintf(s->customer_id, sizeof(s->customer_id), "%s", ev->customer_id);
+    snprintf(s->signal, sizeof(s->signal), "%s", signal);
+    snprintf(s->cause_event_id, sizeof(s->cause_event_id), "%s", ev->event_id);
+    s->occurred_at = ev->occurred_at;
+    return s;
+}
+
+static void emit_kv(struct ac_kv *kv, int *n, int max, const char *key, const char *value)
+{
+    if (*n >= max) {
+        return;
+    }
+    snprintf(kv[*n].key, sizeof(kv[*n].key), "%s", key);
+    snprintf(kv[*n].value, sizeof(kv[*n].value), "%s", value);
+    (*n)++;
+}
+
+void ac_action_var(struct ac_action *a, const char *key, const char *value)
+{
+    emit_kv(a->vars, &a->n_vars, AC_MAX_KV, key, value);
+}
+
+void ac_action_var_i64(struct ac_action *a, const char *key, int64_t value)
+{
+    char v[24];
+    snprintf(v, sizeof(v), "%lld", (long long)value);
+    ac_action_var(a, key, v);
+}
+
+void ac_action_reason_signal(struct ac_action *a, const char *key, const char *value)
+{
+    emit_kv(a->signals, &a->n_signals, AC_MAX_REASON_SIGNALS, key, value);
+}

@@ -1,0 +1,584 @@
+/* runtime.c — a processor's service life cycle: arguments, config, Kafka and
+ * Redis set-up, the consumer loop, rebalances, statistics, shutdown. */
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "log.h"
+#include "metrics.h"
+#include "runtime_int.h"
+
+#ifndef AC_VERSION
+#define AC_VERSION "0.0.0"
+#endif
+#ifndef AC_SCHEMA_DIR
+#define AC_SCHEMA_DIR "schemas"
+#endif
+
+/* The keys every processor reads; a processor adds its own table. */
+static const struct ac_cfg_entry runtime_config[] = {
+    {"kafka.brokers", AC_CFG_STR, "localhost:9092", "Kafka bootstrap servers", 0, 0},
+    {"redis.url", AC_CFG_STR, "redis://127.0.0.1:6379",
+     "Redis URL: redis://[[user]:password@]host[:port][/db]", 0, 0},
+    {"redis.prefix", AC_CFG_STR, "ac", "prefix of every Redis key", 0, 0},
+    {"group.id", AC_CFG_STR, "", "consumer group (default: aftercare-<processor>)", 0, 0},
+    {"topic.input", AC_CFG_STR, "", "input topic (default: the processor's topic)", 0, 0},
+    {"topic.actions", AC_CFG_STR, "aftercare.actions", "action topic", 0, 0},
+    {"topic.signals", AC_CFG_STR, "aftercare.signals", "signal topic", 0, 0},
+    {"topic.dlq", AC_CFG_STR, "aftercare.dlq", "dead-letter topic", 0, 0},
+    {"batch.size", AC_CFG_INT, "500", "max messages per batch", 1, 10000},
+    {"batch.ms", AC_CFG_INT, "50", "max time gathering a batch (ms)", 1, 60000},
+    {"schemas.dir", AC_CFG_STR, AC_SCHEMA_DIR, "directory of the Avro schemas", 0, 0},
+    {"schemas.registry_dir", AC_CFG_STR, "",
+     "directory of extra writer schemas, files <id>.avsc (Confluent schema ids)", 0, 0},
+    {"events.max_future_ms", AC_CFG_INT, "86400000",
+     "events further in the future than this go to the DLQ", 0, INT64_MAX},
+    {"http.bind", AC_CFG_STR, "0.0.0.0", "address of /metrics /healthz /readyz", 0, 0},
+    {"http.port", AC_CFG_INT, "9100", "port of /metrics (0: any free port, -1: off)", -1,
+     65535},
+    {"stats.interval_ms", AC_CFG_INT, "5000", "librdkafka statistics (consumer lag) interval",
+     0, 3600000},
+    {"log.level", AC_CFG_STR, "info", "debug, info, warn or error", 0, 0},
+    {"recovery.rebuild", AC_CFG_BOOL, "false",
+     "Redis lost its data: rebuild state by replaying the input from the earliest offset", 0,
+     0},
+    {NULL, AC_CFG_STR, NULL, NULL, 0, 0},
+};
+
+static volatile sig_atomic_t runtime_stop;
+
+static void runtime_on_signal(int sig)
+{
+    (void)sig;
+    runtime_stop = 1;
+}
+
+static void runtime_usage(const struct ac_processor *proc, FILE *out)
+{
+    const struct ac_cfg_entry *tables[2] = {runtime_config, proc->config};
+    fprintf(out,
+            "usage: aftercare-%s [--config FILE] [--set KEY=VALUE]... [--rebuild]\n"
+            "       aftercare-%s --help | --version\n\n"
+            "%s\n\n"
+            "Consumes topic '%s', keeps customer state in Redis, emits actions and\n"
+            "signals. SIGTERM finishes the batch, commits and leaves the group.\n\n"
+            "Configuration keys (file `key = value`, or environment AFTERCARE_<KEY>;\n"
+            "kafka.<property> passes any librdkafka property through):\n\n",
+            proc->name, proc->name, proc->description, ac_topic_name(proc->topic));
+    ac_config_print_help(tables, proc->config ? 2 : 1, out);
+}
+
+int rt_redis_recover(struct runtime *rt, int *backoff_ms)
+{
+    char err[256], gen[40];
+    for (;;) {
+        if (runtime_stop) {
+            return AC_ERR_TRANSIENT;
+        }
+        *backoff_ms = *backoff_ms ? (*backoff_ms * 2 > 5000 ? 5000 : *backoff_ms * 2) : 100;
+        ac_metrics_set_ready(0);
+        struct timespec ts = {*backoff_ms / 1000, (long)(*backoff_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        if (ac_store_connected(rt->store)) {
+            return 0; /* the failure was elsewhere (Kafka): just retry */
+        }
+        if (ac_store_connect(rt->store, err, sizeof(err)) != 0) {
+            AC_WARN("redis unavailable, retrying in %d ms: %s", *backoff_ms, err);
+            ac_metrics_add("aftercare_redis_errors_total", "", 1);
+            continue;
+        }
+        int rc = ac_store_generation(rt->store, 0, gen);
+        if (rc == AC_ERR_TRANSIENT) {
+            continue;
+        }
+        if (rc != 0 || strcmp(gen, rt->gen) != 0) {
+            AC_ERROR("redis lost its data: generation %s, expected %s (run_id=%s); stopping. "
+                     "Restore Redis from its backup, or restart with --rebuild to replay the "
+                     "input from the earliest offset",
+                     rc == 0 ? gen : "missing", rt->gen, ac_store_run_id(rt->store));
+            return AC_ERR_FATAL;
+        }
+        AC_INFO("redis reconnected run_id=%s", ac_store_run_id(rt->store));
+        ac_metrics_set_ready(1);
+        return 0;
+    }
+}
+
+/* --- rebalance ------------------------------------------------------------------------------ */
+
+static void runtime_assign(struct runtime *rt, rd_kafka_topic_partition_list_t *parts)
+{
+    int32_t pids[256];
+    int64_t offs[256];
+    size_t n = (size_t)(parts->cnt < 256 ? parts->cnt : 256);
+    int backoff = 0;
+    for (size_t i = 0; i < n; i++) {
+        pids[i] = parts->elems[i].partition;
+    }
+    while (ac_store_positions(rt->store, rt->group, rt->proc->topic, pids, offs, n) != 0) {
+        if (rt_redis_recover(rt, &backoff) != 0) {
+            rt->fatal = runtime_stop ? rt->fatal : 1;
+            for (size_t i = 0; i < n; i++) {
+                offs[i] = -1;
+            }
+            break;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        /* Redis holds the position that matches the state; without one, a
+         * rebuild starts at the beginning, otherwise Kafka's committed
+         * offset (or auto.offset.reset) decides. */
+        parts->elems[i].offset = offs[i] >= 0 ? offs[i]
+                                 : rt->rebuild ? RD_KAFKA_OFFSET_BEGINNING
+                                               : RD_KAFKA_OFFSET_INVALID;
+        AC_INFO("partition assigned topic=%s partition=%d offset=%lld", parts->elems[i].topic,
+                parts->elems[i].partition, (long long)parts->elems[i].offset);
+    }
+}
+
+static void runtime_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                              rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    struct runtime *rt = opaque;
+    int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        runtime_assign(rt, parts);
+        if (cooperative) {
+            rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
+            if (e) {
+                AC_ERROR("incremental assign failed: %s", rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+            }
+        } else {
+            rd_kafka_assign(rk, parts);
+        }
+        ac_metrics_set("aftercare_assigned_partitions", "", parts->cnt);
+        return;
+    }
+    /* Revoked or lost: finish the batch we hold before giving partitions up. */
+    if (rt_batch_process(rt) == AC_ERR_FATAL) {
+        rt->fatal = 1;
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        AC_INFO("partition revoked topic=%s partition=%d", parts->elems[i].topic,
+                parts->elems[i].partition);
+    }
+    if (cooperative) {
+        rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
+        if (e) {
+            rd_kafka_error_destroy(e);
+        }
+    } else {
+        rd_kafka_assign(rk, NULL);
+    }
+    ac_metrics_set("aftercare_assigned_partitions", "", 0);
+}
+
+/* --- statistics: consumer lag per partition -------------------------------------------------- */
+
+static int runtime_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    struct runtime *rt = opaque;
+    json_error_t jerr;
+    json_t *root = json_loadb(json, len, 0, &jerr);
+    (void)rk;
+    if (!root) {
+        return 0;
+    }
+    json_t *parts = json_object_get(json_object_get(json_object_get(root, "topics"),
+                                                    rt->topic_in),
+                                    "partitions");
+    const char *pid;
+    json_t *p;
+    char label[512];
+    ac_metrics_clear("kafka_consumergroup_group_lag");
+    json_object_foreach(parts, pid, p)
+    {
+        if (strcmp(pid, "-1") == 0) {
+            continue;
+        }
+        json_int_t lag = json_integer_value(json_object_get(p, "consumer_lag"));
+        if (lag < 0 || strcmp(json_string_value(json_object_get(p, "fetch_state")) ? json_string_value(json_object_get(p, "fetch_state")) : "",
+                               "active") != 0) {
+            continue;
+        }
+        snprintf(label, sizeof(label), "group=\"%s\",topic=\"%s\",partition=\"%s\"", rt->group,
+                 rt->topic_in, pid);
+        ac_metrics_set("kafka_consumergroup_group_lag", label, (double)lag);
+    }
+    json_decref(root);
+    return 0;
+}
+
+/* --- set-up ---------------------------------------------------------------------------------- */
+
+static void runtime_declare_metrics(void)
+{
+    ac_metrics_declare("aftercare_events_in_total", "counter", "events consumed, by topic and type");
+    ac_metrics_declare("aftercare_events_skipped_total", "counter",
+                       "events not applied again: replayed offsets and duplicate event ids");
+    ac_metrics_declare("aftercare_actions_out_total", "counter", "actions emitted, by rule");
+    ac_metrics_declare("aftercare_records_out_total", "counter",
+                       "records produced from the outbox, by topic");
+    ac_metrics_declare("aftercare_dlq_total", "counter", "messages sent to the DLQ, by reason");
+    ac_metrics_declare("aftercare_batch_duration_seconds", "histogram",
+                       "time to process one batch end to end");
+    ac_metrics_declare("aftercare_redis_rtt_seconds", "histogram",
+                       "round-trip time of one pipelined Redis phase");
+    ac_metrics_declare("aftercare_processing_latency_seconds", "histogram",
+                       "event time to its records on Kafka");
+    ac_metrics_declare("kafka_consumergroup_group_lag", "gauge",
+                       "consumer lag in messages per partition (librdkafka statistics)");
+    ac_metrics_declare("aftercare_redis_errors_total", "counter", "failed Redis connects");
+    ac_metrics_declare("aftercare_commit_conflicts_total", "counter",
+                       "optimistic-concurrency retries of a customer commit");
+    ac_metrics_declare("aftercare_produce_retries_total", "counter", "batches produced again");
+    ac_metrics_declare("aftercare_batches_total", "counter", "batches completed");
+    ac_metrics_declare("aftercare_assigned_partitions", "gauge", "partitions assigned");
+}
+
+static rd_kafka_t *runtime_consumer(struct runtime *rt, const char *brokers, char *err,
+                                    size_t errlen)
+{
+    char num[24];
+    snprintf(num, sizeof(num), "%lld", (long long)ac_config_int(rt->cfg, "stats.interval_ms"));
+    /* Our defaults go first so that the operator's kafka.* keys win... */
+    const char *defaults[] = {"auto.offset.reset", "earliest", "group.id", rt->group,
+                              "statistics.interval.ms", num, NULL};
+    rd_kafka_conf_t *conf = ac_kafka_conf_new(brokers, defaults, rt->cfg, err, errlen);
+    if (!conf) {
+        return NULL;
+    }
+    /* ...except these: positions follow durable work, never a timer. */
+    if (ac_kafka_conf_set(conf, "enable.auto.commit", "false", err, errlen) != 0 ||
+        ac_kafka_conf_set(conf, "enable.auto.offset.store", "false", err, errlen) != 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, runtime_rebalance);
+    rd_kafka_conf_set_stats_cb(conf, runtime_stats);
+    rd_kafka_conf_set_opaque(conf, rt);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    return rk;
+}
+
+/* Redis without our generation while Kafka has committed offsets for the
+ * group means Redis lost its data: never continue silently from there. */
+static int runtime_check_generation(struct runtime *rt)
+{
+    int backoff = 0;
+    char err[256];
+    for (;;) {
+        int rc = ac_store_generation(rt->store, 0, rt->gen);
+        if (rc == 0) {
+            break;
+        }
+        if (rc == AC_ERR_NOTFOUND) {
+            const struct rd_kafka_metadata *md = NULL;
+            rd_kafka_topic_t *t = rd_kafka_topic_new(rt->consumer, rt->topic_in, NULL);
+            rd_kafka_resp_err_t e = rd_kafka_metadata(rt->consumer, 0, t, &md, 10000);
+            rd_kafka_topic_destroy(t);
+            int committed = 0;
+            if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1) {
+                rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
+                for (int i = 0; i < md->topics[0].partition_cnt; i++) {
+                    rd_kafka_topic_partition_list_add(l, rt->topic_in,
+                                                      md->topics[0].partitions[i].id);
+                }
+                if (rd_kafka_committed(rt->consumer, l, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                    for (int i = 0; i < l->cnt; i++) {
+                        committed |= l->elems[i].offset >= 0;
+                    }
+                }
+                rd_kafka_topic_partition_list_destroy(l);
+            }
+            if (md) {
+                rd_kafka_metadata_destroy(md);
+            }
+            if (committed && !rt->rebuild) {
+                AC_ERROR("redis has no aftercare data but group %s has committed offsets on "
+                         "%s: Redis lost its data. Restore it from its backup, or restart "
+                         "with --rebuild to replay the input from the earliest offset",
+                         rt->group, rt->topic_in);
+                return AC_ERR_FATAL;
+            }
+            if (committed) {
+                AC_WARN("rebuilding: replaying %s from the earliest offset", rt->topic_in);
+            }
+            if ((rc = ac_store_generation(rt->store, 1, rt->gen)) == 0) {
+                AC_INFO("redis generation created gen=%s", rt->gen);
+                break;
+            }
+        }
+        if (rt_redis_recover(rt, &backoff) != 0 && runtime_stop) {
+            return AC_ERR_TRANSIENT;
+        }
+        (void)err;
+    }
+    ac_store_expect_generation(rt->store, rt->gen);
+    return 0;
+}
+
+static int runtime_alloc(struct runtime *rt)
+{
+    size_t n = (size_t)rt->batch_size;
+    rt->msgs = calloc(n, sizeof(*rt->msgs));
+    rt->events = calloc(n, sizeof(*rt->events));
+    rt->ev_ok = calloc(n, sizeof(int));
+    rt->ev_next = calloc(n, sizeof(int));
+    rt->custs = calloc(n, sizeof(*rt->custs));
+    rt->cust_first = calloc(n, sizeof(int));
+    rt->ids = calloc(n, sizeof(*rt->ids));
+    rt->dlq = calloc(n, sizeof(*rt->dlq));
+    rt->map_size = 16;
+    while (rt->map_size < n * 2) {
+        rt->map_size *= 2;
+    }
+    rt->map = calloc(rt->map_size, sizeof(int));
+    ac_buf_init(&rt->enc);
+    return rt->msgs && rt->events && rt->ev_ok && rt->ev_next && rt->custs && rt->cust_first &&
+                   rt->ids && rt->dlq && rt->map
+               ? 0
+               : AC_ERR_NOMEM;
+}
+
+static void runtime_free(struct runtime *rt)
+{
+    free(rt->msgs);
+    free(rt->events);
+    free(rt->ev_ok);
+    free(rt->ev_next);
+    free(rt->custs);
+    free(rt->cust_first);
+    free(rt->ids);
+    free(rt->dlq);
+    free(rt->map);
+    ac_buf_fini(&rt->enc);
+}
+
+void rt_batch_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+
+/* --- the loop -------------------------------------------------------------------------------- */
+
+static int runtime_loop(struct runtime *rt)
+{
+    int64_t batch_started = 0;
+    while (!runtime_stop && !rt->fatal) {
+        int timeout = 100;
+        if (rt->n_msgs > 0) {
+            int64_t left = batch_started + rt->batch_ms - ac_clock_mono_ms();
+            timeout = left > 0 ? (int)left : 0;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rt->consumer, timeout);
+        if (m) {
+            if (m->err) {
+                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                    AC_WARN("consumer error: %s", rd_kafka_message_errstr(m));
+                }
+                rd_kafka_message_destroy(m);
+            } else {
+                if (rt->n_msgs == 0) {
+                    batch_started = ac_clock_mono_ms();
+                }
+                rt->msgs[rt->n_msgs++] = m;
+            }
+        }
+        if (rt->n_msgs > 0 && ((int)rt->n_msgs >= rt->batch_size ||
+                               ac_clock_mono_ms() - batch_started >= rt->batch_ms)) {
+            if (rt_batch_process(rt) == AC_ERR_FATAL) {
+                rt->fatal = 1;
+            }
+        }
+    }
+    if (!rt->fatal && rt->n_msgs > 0) {
+        AC_INFO("finishing the current batch before exit messages=%zu", rt->n_msgs);
+        rt_batch_process(rt);
+    }
+    return rt->fatal ? AC_ERR_FATAL : 0;
+}
+
+int ac_runtime_main(const struct ac_processor *proc, int argc, char **argv)
+{
+    struct runtime rt;
+    char err[512], procname[64];
+    const char *config_path = NULL;
+    int exit_code = 1, rebuild_flag = 0;
+    const struct ac_cfg_entry *tables[2] = {runtime_config, proc->config};
+    size_t n_tables = proc->config ? 2 : 1;
+    memset(&rt, 0, sizeof(rt));
+    rt.proc = proc;
+    rt.stop = &runtime_stop;
+    snprintf(procname, sizeof(procname), "aftercare-%s", proc->name);
+    ac_log_init(procname);
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            runtime_usage(proc, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("%s %s\n", procname, AC_VERSION);
+            return 0;
+        } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            config_path = argv[++i];
+        } else if (strcmp(argv[i], "--rebuild") == 0) {
+            rebuild_flag = 1;
+        } else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) {
+            i++; /* applied after the config is loaded */
+        } else {
+            fprintf(stderr, "%s: unknown argument '%s' (try --help)\n", procname, argv[i]);
+            return 2;
+        }
+    }
+    rt.cfg = ac_config_load(tables, n_tables, config_path, err, sizeof(err));
+    if (!rt.cfg) {
+        fprintf(stderr, "%s: %s\n", procname, err);
+        return 1;
+    }
+    for (int i = 1; i + 1 < argc; i++) {
+        if (strcmp(argv[i], "--set") == 0) {
+            char kv[512];
+            snprintf(kv, sizeof(kv), "%s", argv[++i]);
+            char *eq = strchr(kv, '=');
+            if (!eq) {
+                fprintf(stderr, "%s: --set expects KEY=VALUE, got '%s'\n", procname, kv);
+                goto out;
+            }
+            *eq = '\0';
+            if (ac_config_set(rt.cfg, kv, eq + 1, err, sizeof(err)) != 0) {
+                fprintf(stderr, "%s: --set: %s\n", procname, err);
+                goto out;
+            }
+        }
+    }
+    int level = ac_log_level_from_name(ac_config_str(rt.cfg, "log.level"));
+    if (level < 0) {
+        fprintf(stderr, "%s: log.level: expected debug, info, warn or error\n", procname);
+        goto out;
+    }
+    ac_log_set_level((enum ac_log_level)level);
+    rt.rebuild = rebuild_flag || ac_config_bool(rt.cfg, "recovery.rebuild");
+    rt.batch_size = (int)ac_config_int(rt.cfg, "batch.size");
+    rt.batch_ms = (int)ac_config_int(rt.cfg, "batch.ms");
+    rt.max_future_ms = ac_config_int(rt.cfg, "events.max_future_ms");
+    const char *g = ac_config_str(rt.cfg, "group.id");
+    snprintf(rt.group, sizeof(rt.group), "%s", *g ? g : procname);
+    const char *t = ac_config_str(rt.cfg, "topic.input");
+    snprintf(rt.topic_in, sizeof(rt.topic_in), "%s", *t ? t : ac_topic_name(proc->topic));
+    snprintf(rt.topic_actions, sizeof(rt.topic_actions), "%s",
+             ac_config_str(rt.cfg, "topic.actions"));
+    snprintf(rt.topic_signals, sizeof(rt.topic_signals), "%s",
+             ac_config_str(rt.cfg, "topic.signals"));
+    snprintf(rt.topic_dlq, sizeof(rt.topic_dlq), "%s", ac_config_str(rt.cfg, "topic.dlq"));
+    if (runtime_alloc(&rt) != 0) {
+        fprintf(stderr, "%s: out of memory\n", procname);
+        goto out;
+    }
+    if (proc->init && !(rt.ctx = proc->init(rt.cfg, err, sizeof(err)))) {
+        fprintf(stderr, "%s: %s\n", procname, err);
+        goto out;
+    }
+    const char *reg = ac_config_str(rt.cfg, "schemas.registry_dir");
+    rt.codec = ac_codec_new(ac_config_str(rt.cfg, "schemas.dir"), *reg ? reg : NULL, err,
+                            sizeof(err));
+    if (!rt.codec) {
+        fprintf(stderr, "%s: %s\n", procname, err);
+        goto out;
+    }
+    rt.store = ac_store_new(ac_config_str(rt.cfg, "redis.url"),
+                            ac_config_str(rt.cfg, "redis.prefix"), err, sizeof(err));
+    if (!rt.store) {
+        fprintf(stderr, "%s: %s\n", procname, err);
+        goto out;
+    }
+    const char *brokers = ac_config_str(rt.cfg, "kafka.brokers");
+    rt.producer = ac_kafka_producer_new(brokers, rt.cfg, rt_batch_dr_cb, &rt, err, sizeof(err));
+    if (!rt.producer || !(rt.consumer = runtime_consumer(&rt, brokers, err, sizeof(err)))) {
+        fprintf(stderr, "%s: %s\n", procname, err);
+        goto out;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = runtime_on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    runtime_declare_metrics();
+    int port = (int)ac_config_int(rt.cfg, "http.port"), bound = 0;
+    if (port >= 0) {
+        if (ac_http_start(ac_config_str(rt.cfg, "http.bind"), port, &bound, err, sizeof(err)) !=
+            0) {
+            fprintf(stderr, "%s: %s\n", procname, err);
+            goto out;
+        }
+        AC_INFO("http listening port=%d (/metrics /healthz /readyz)", bound);
+    }
+    if (ac_store_connect(rt.store, err, sizeof(err)) != 0) {
+        AC_WARN("redis unavailable at start, retrying: %s", err);
+    }
+    int rc = runtime_check_generation(&rt);
+    if (rc == AC_ERR_FATAL) {
+        exit_code = 3;
+        goto out;
+    }
+    if (rc != 0) {
+        exit_code = 0;
+        goto out;
+    }
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, rt.topic_in, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t kerr = rd_kafka_subscribe(rt.consumer, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (kerr) {
+        fprintf(stderr, "%s: subscribe to %s: %s\n", procname, rt.topic_in,
+                rd_kafka_err2str(kerr));
+        goto out;
+    }
+    AC_INFO("started version=%s group=%s topic=%s redis_run_id=%s gen=%s", AC_VERSION, rt.group,
+            rt.topic_in, ac_store_run_id(rt.store), rt.gen);
+    ac_metrics_set_ready(1);
+
+    rc = runtime_loop(&rt);
+    ac_metrics_set_ready(0);
+    if (rc == AC_ERR_FATAL) {
+        AC_ERROR("stopping after a fatal error; nothing past the last durable batch was "
+                 "committed");
+        exit_code = 3;
+        rd_kafka_consumer_close(rt.consumer);
+        goto out;
+    }
+    AC_INFO("shutting down: leaving the group");
+    rd_kafka_consumer_close(rt.consumer); /* revoke → finishes any batch, leaves the group */
+    rd_kafka_flush(rt.producer, 10000);
+    exit_code = rt.fatal ? 3 : 0;
+    AC_INFO("stopped exit=%d", exit_code);
+out:
+    if (rt.consumer) {
+        rd_kafka_destroy(rt.consumer);
+    }
+    if (rt.producer) {
+        rd_kafka_destroy(rt.producer);
+    }
+    ac_http_stop();
+    ac_store_destroy(rt.store);
+    ac_codec_destroy(rt.codec);
+    if (rt.ctx && proc->fini) {
+        proc->fini(rt.ctx);
+    }
+    ac_config_destroy(rt.cfg);
+    runtime_free(&rt);
+    ac_metrics_reset();
+    return exit_code;
+}

@@ -1,0 +1,74 @@
+/* runtime_int.h — the runtime's private state, shared by runtime.c (service
+ * life cycle, consumer, rebalance) and batch.c (one batch, end to end). */
+#ifndef AC_RUNTIME_INT_H
+#define AC_RUNTIME_INT_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "codec.h"
+#include "config.h"
+#include "kafka.h"
+#include "processor.h"
+#include "store.h"
+
+struct rt_dlq {
+    size_t msg;        /* index into msgs */
+    char reason[128];
+};
+
+struct runtime {
+    const struct ac_processor *proc;
+    void *ctx;
+    struct ac_config *cfg;
+    struct ac_codec *codec;
+    struct ac_store *store;
+    rd_kafka_t *consumer;
+    rd_kafka_t *producer;
+    char group[128];
+    char topic_in[128];
+    char topic_actions[128];
+    char topic_signals[128];
+    char topic_dlq[128];
+    char gen[40];
+    int rebuild;
+    int64_t max_future_ms;
+    int batch_size;
+    int batch_ms;
+
+    /* the batch being gathered */
+    rd_kafka_message_t **msgs;
+    size_t n_msgs;
+    struct ac_event *events;  /* [batch_size] */
+    int *ev_ok;               /* [batch_size] 1 = decoded */
+    int *ev_next;             /* [batch_size] next event of the same customer, -1 */
+    struct ac_store_cust *custs; /* [batch_size] */
+    int *cust_first;          /* [batch_size] first event index of customer */
+    size_t n_custs;
+    int *map;                 /* open addressing: customer index + 1, 0 = empty */
+    size_t map_size;
+    const char **ids;         /* [batch_size] event id pointers, grouped per customer */
+    struct rt_dlq *dlq;       /* [batch_size] undecodable messages */
+    size_t n_dlq;
+    struct ac_emit emit;
+    struct ac_buf enc;
+
+    /* delivery reports of the batch being produced */
+    long dr_ok;
+    long dr_fail;
+
+    volatile sig_atomic_t *stop;
+    int fatal;
+};
+
+/* Processes the gathered batch end to end: decode, load, apply, commit,
+ * produce, ack, commit offsets. Retries transient failures until they clear
+ * or a stop is requested. Returns 0, AC_ERR_TRANSIENT (stopped before the
+ * batch was done: nothing committed, it will be redelivered) or AC_ERR_FATAL. */
+int rt_batch_process(struct runtime *rt);
+
+/* Waits with backoff and reconnects to Redis. Returns 0 once connected,
+ * AC_ERR_TRANSIENT if a stop was requested, AC_ERR_FATAL if Redis lost data. */
+int rt_redis_recover(struct runtime *rt, int *backoff_ms);
+
+#endif

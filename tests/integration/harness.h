@@ -1,0 +1,98 @@
+/* harness.h — integration test fixture: a mock cluster in the test process,
+ * a real redis-server on a free port, processors run as child processes.
+ * Everything a test starts, it stops. No sleeps stand in for
+ * synchronisation: waits are on conditions with deadlines. */
+#ifndef AC_HARNESS_H
+#define AC_HARNESS_H
+
+#include <hiredis/hiredis.h>
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "codec.h"
+#include "devstack.h"
+#include "event.h"
+
+struct h_env {
+    struct ac_dev_kafka *dk;
+    struct ac_dev_redis dr;
+    struct ac_codec *codec;
+    rd_kafka_t *producer;
+    redisContext *redis;
+    char dir[256];
+};
+
+/* Starts everything; aborts the test (cr_assert) on failure. */
+void h_start(struct h_env *env, int partitions);
+void h_stop(struct h_env *env);
+
+/* Source tree / build tree from ctest's environment. */
+const char *h_source_dir(void);
+const char *h_bin_dir(void);
+/* The shared data directory, or NULL (tests then skip with a message). */
+const char *h_data_dir(void);
+
+/* Produces events (framed Avro) keyed by customer id and waits for delivery. */
+void h_produce_events(struct h_env *env, const char *topic, const struct ac_event *evs, size_t n);
+/* Produces raw bytes with the given key (may be NULL). */
+void h_produce_raw(struct h_env *env, const char *topic, const char *key, const void *p,
+                   size_t len);
+void h_flush(struct h_env *env);
+
+/* Writes a processor config into the env dir (test defaults + extra lines,
+ * "key = value\n..."), returns its path (static buffer per call site copy). */
+void h_write_config(struct h_env *env, const char *name, const char *extra, char *path,
+                    size_t len);
+/* Spawns build/aftercare-<name> --config path; its stderr goes to
+ * <dir>/<name>.log. Returns the pid. */
+pid_t h_spawn(struct h_env *env, const char *name, const char *config_path);
+/* SIGTERM and wait; returns the exit status (or -1 if killed by a signal). */
+int h_terminate(pid_t pid);
+void h_kill9(pid_t pid);
+
+/* A record read back from Kafka. */
+struct h_rec {
+    int32_t partition;
+    int64_t offset;
+    char key[AC_ID_MAX];
+    char id[AC_ACTION_ID_MAX];  /* header aftercare_id, if any */
+    char reason[128];           /* header reason (DLQ), if any */
+    char source_topic[64];
+    int64_t source_offset;
+    void *value;
+    size_t len;
+};
+
+struct h_reader {
+    rd_kafka_t *rk;
+    struct h_rec *recs;
+    size_t n, cap;
+};
+
+/* A reader of every partition of topic from the beginning. */
+void h_reader_open(struct h_env *env, struct h_reader *r, const char *topic);
+/* Polls until at least `want` records were read in total or deadline_ms
+ * passed; returns the total. */
+size_t h_reader_poll(struct h_reader *r, size_t want, int deadline_ms);
+void h_reader_close(struct h_reader *r);
+
+/* Sum of high watermarks of topic. */
+int64_t h_topic_end(struct h_env *env, const char *topic);
+/* Sum over partitions of the positions recorded in Redis for group
+ * (prefix:pos:group), i.e. messages fully processed. */
+int64_t h_group_done(struct h_env *env, const char *prefix, const char *group,
+                     const char *topic);
+/* Waits until h_group_done == h_topic_end or the deadline; returns 1 if done. */
+int h_wait_done(struct h_env *env, const char *prefix, const char *group, const char *topic,
+                int deadline_ms);
+
+/* Redis command helper: returns a reply the caller frees. */
+redisReply *h_redis(struct h_env *env, const char *fmt, ...);
+
+/* A deterministic event factory (tests own the RNG seed). */
+void h_order_event(struct ac_event *ev, const char *event_id, const char *customer_id,
+                   const char *type, int64_t at, int64_t total_cents, const char *family);
+
+#endif
