@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,37 +13,10 @@
 #include "codec_int.h"
 #include "err.h"
 
-/* No single avro-c allocation for a message of at most AC_MAX_MESSAGE_BYTES
- * is legitimately this large; garbage lengths in hostile input are. */
-#define CODEC_ALLOC_CAP ((size_t)64 * 1024 * 1024)
 #define CODEC_SCHEMA_FILE_MAX ((long)1024 * 1024)
 
 static const char *const codec_own_names[CODEC_N_OWN] = {"orders", "deliveries", "feedback",
                                                          "usage",  "actions",    "signals"};
-
-static pthread_once_t codec_alloc_once = PTHREAD_ONCE_INIT;
-
-/* avro-c allocates a string's buffer from the length it reads, before it
- * knows whether that many bytes follow: refuse absurd sizes so a garbage
- * length fails the read instead of exhausting memory. */
-static void *codec_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
-{
-    (void)ud;
-    (void)osize;
-    if (nsize == 0) {
-        free(ptr);
-        return NULL;
-    }
-    if (nsize > CODEC_ALLOC_CAP) {
-        return NULL;
-    }
-    return realloc(ptr, nsize);
-}
-
-static void codec_alloc_install(void)
-{
-    avro_set_allocator(codec_alloc, NULL);
-}
 
 int codec_own_by_name(const char *name)
 {
@@ -106,7 +78,8 @@ static int codec_index_names(json_t *names, json_t *node, const char *ns)
     if (json_is_array(node)) {
         size_t i;
         json_t *branch;
-        json_array_foreach(node, i, branch) {
+        json_array_foreach(node, i, branch)
+        {
             if (codec_index_names(names, branch, ns) != 0) {
                 return -1;
             }
@@ -146,7 +119,8 @@ static int codec_index_names(json_t *names, json_t *node, const char *ns)
     if (strcmp(type, "record") == 0 || strcmp(type, "error") == 0) {
         size_t i;
         json_t *field;
-        json_array_foreach(json_object_get(node, "fields"), i, field) {
+        json_array_foreach(json_object_get(node, "fields"), i, field)
+        {
             if (codec_index_names(names, json_object_get(field, "type"), inner_ns) != 0) {
                 return -1;
             }
@@ -160,8 +134,7 @@ static int codec_index_names(json_t *names, json_t *node, const char *ns)
 }
 
 /* Parses one schema file into w (id already set). */
-static int codec_writer_load(struct codec_writer *w, const char *path, char *errstr,
-                             size_t errlen)
+static int codec_writer_load(struct codec_writer *w, const char *path, char *errstr, size_t errlen)
 {
     int rc = AC_ERR_FATAL;
     size_t len = 0;
@@ -247,8 +220,7 @@ static int codec_writer_cmp(const void *a, const void *b)
     return (wa->id > wb->id) - (wa->id < wb->id);
 }
 
-static int codec_load_registry(struct ac_codec *codec, const char *dir, char *errstr,
-                               size_t errlen)
+static int codec_load_registry(struct ac_codec *codec, const char *dir, char *errstr, size_t errlen)
 {
     int rc = AC_ERR_FATAL;
     struct dirent *de;
@@ -262,7 +234,7 @@ static int codec_load_registry(struct ac_codec *codec, const char *dir, char *er
         if (id < 0) {
             continue;
         }
-        if (id >= 1 && id <= CODEC_N_OWN) {
+        if (id <= CODEC_N_OWN) {
             snprintf(errstr, errlen, "%s/%s: schema id %" PRId64 " is reserved", dir, de->d_name,
                      id);
             goto out;
@@ -305,7 +277,6 @@ struct ac_codec *ac_codec_new(const char *schema_dir, const char *registry_dir, 
 {
     struct ac_codec *codec = NULL;
     int ok = 0;
-    pthread_once(&codec_alloc_once, codec_alloc_install);
     codec = calloc(1, sizeof(*codec));
     if (!codec) {
         snprintf(errstr, errlen, "out of memory");
@@ -404,6 +375,124 @@ static int codec_resolver(struct ac_codec *codec, struct codec_writer *w, int ow
     return 0;
 }
 
+/* ---- validation ----------------------------------------------------------
+ *
+ * avro-c 1.11.1 trusts the lengths it reads: a string longer than the
+ * bytes left is allocated first and leaked when the read then fails, and
+ * block counts are not bounded. So every message is walked once against the
+ * writer schema before avro-c reads it: after this check passes, the read
+ * cannot run out of bytes. */
+
+static int codec_varint(const unsigned char **p, const unsigned char *end, int64_t *out)
+{
+    uint64_t u = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*p >= end) {
+            return -1;
+        }
+        unsigned char b = *(*p)++;
+        u |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int codec_skip_bytes(const unsigned char **p, const unsigned char *end, int64_t n)
+{
+    if (n < 0 || n > end - *p) {
+        return -1;
+    }
+    *p += n;
+    return 0;
+}
+
+static int codec_skip(avro_schema_t s, const unsigned char **p, const unsigned char *end, int depth)
+{
+    int64_t n = 0;
+    if (!s || depth > 32) {
+        return -1;
+    }
+    switch (avro_typeof(s)) {
+    case AVRO_NULL: return 0;
+    case AVRO_BOOLEAN:
+        if (*p >= end || **p > 1) {
+            return -1;
+        }
+        (*p)++;
+        return 0;
+    case AVRO_INT32:
+    case AVRO_INT64: return codec_varint(p, end, &n);
+    case AVRO_FLOAT: return codec_skip_bytes(p, end, 4);
+    case AVRO_DOUBLE: return codec_skip_bytes(p, end, 8);
+    case AVRO_STRING:
+    case AVRO_BYTES: return codec_varint(p, end, &n) == 0 ? codec_skip_bytes(p, end, n) : -1;
+    case AVRO_FIXED: return codec_skip_bytes(p, end, avro_schema_fixed_size(s));
+    case AVRO_ENUM:
+        if (codec_varint(p, end, &n) != 0 || n < 0 || n >= avro_schema_enum_number_of_symbols(s)) {
+            return -1;
+        }
+        return 0;
+    case AVRO_UNION:
+        if (codec_varint(p, end, &n) != 0 || n < 0 || (size_t)n >= avro_schema_union_size(s)) {
+            return -1;
+        }
+        return codec_skip(avro_schema_union_branch(s, (int)n), p, end, depth + 1);
+    case AVRO_RECORD:
+        for (size_t i = 0; i < avro_schema_record_size(s); i++) {
+            if (codec_skip(avro_schema_record_field_get_by_index(s, (int)i), p, end, depth + 1) !=
+                0) {
+                return -1;
+            }
+        }
+        return 0;
+    case AVRO_ARRAY:
+    case AVRO_MAP: {
+        int is_map = avro_typeof(s) == AVRO_MAP;
+        avro_schema_t inner = is_map ? avro_schema_map_values(s) : avro_schema_array_items(s);
+        int64_t total = 0;
+        for (;;) {
+            int64_t size = 0;
+            if (codec_varint(p, end, &n) != 0 || n == INT64_MIN) {
+                return -1;
+            }
+            if (n == 0) {
+                return 0;
+            }
+            if (n < 0) {
+                n = -n;
+                if (codec_varint(p, end, &size) != 0 || size < 0) {
+                    return -1;
+                }
+            }
+            total += n;
+            if (n > AC_MAX_MESSAGE_BYTES || total > AC_MAX_MESSAGE_BYTES) {
+                return -1;
+            }
+            for (int64_t i = 0; i < n; i++) {
+                if ((is_map &&
+                     (codec_varint(p, end, &size) != 0 || codec_skip_bytes(p, end, size) != 0)) ||
+                    codec_skip(inner, p, end, depth + 1) != 0) {
+                    return -1;
+                }
+            }
+        }
+    }
+    case AVRO_LINK: return codec_skip(avro_schema_link_target(s), p, end, depth + 1);
+    default: return -1;
+    }
+}
+
+/* 0 when buf holds exactly one well-formed datum of schema s. */
+static int codec_check(avro_schema_t s, const unsigned char *buf, size_t len)
+{
+    const unsigned char *p = buf;
+    const unsigned char *end = buf + len;
+    return codec_skip(s, &p, end, 0) == 0 && p == end ? 0 : -1;
+}
+
 int codec_read(struct ac_codec *codec, int own, const void *buf, size_t len, int resolve,
                avro_value_t **view, struct codec_writer **writer, char *reason, size_t rlen)
 {
@@ -451,14 +540,15 @@ int codec_read(struct ac_codec *codec, int own, const void *buf, size_t len, int
             goto out;
         }
     }
-    /* Resetting a resolved view also resets the writer's value under it. */
-    avro_value_reset(v);
-    avro_reader_memory_set_source(codec->reader, (const char *)p, (int64_t)len);
-    if (avro_value_read(codec->reader, &w->value) != 0) {
+    if (codec_check(w->schema, p, len) != 0) { /* truncated, garbage or trailing bytes */
         snprintf(reason, rlen, "undecodable");
         goto out;
     }
-    if (avro_read(codec->reader, &extra, 1) == 0) { /* trailing bytes */
+    /* Resetting a resolved view also resets the writer's value under it. */
+    avro_value_reset(v);
+    avro_reader_memory_set_source(codec->reader, (const char *)p, (int64_t)len);
+    if (avro_value_read(codec->reader, &w->value) != 0 ||
+        avro_read(codec->reader, &extra, 1) == 0) {
         snprintf(reason, rlen, "undecodable");
         goto out;
     }
@@ -471,8 +561,7 @@ out:
     return rc;
 }
 
-int codec_write(struct ac_codec *codec, avro_value_t *value, int32_t frame_id,
-                struct ac_buf *out)
+int codec_write(struct ac_codec *codec, avro_value_t *value, int32_t frame_id, struct ac_buf *out)
 {
     int rc = AC_ERR_INVALID;
     size_t size = 0;

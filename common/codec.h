@@ -10,6 +10,20 @@
  * <id>-<anything>.avsc) in the registry directory given to ac_codec_new().
  * The project's own schemas have the fixed ids below; they need no file.
  *
+ * A plain (unframed) message never starts with byte 0: that would be an
+ * empty first string (event_id, action_id, signal_id), which is invalid
+ * anyway. So a leading 0 always means Confluent framing.
+ *
+ * Writers are resolved onto the project's reader schema with avro-c's
+ * resolved reader, built on first use per (writer id, reader) and cached.
+ * avro-c 1.11 does not apply reader defaults: a writer must carry every
+ * field of the reader (newer writers may add fields; see schemas/README.md).
+ * Enum symbols are matched by name, not index.
+ *
+ * Every message is checked against its writer schema before avro-c reads
+ * it (lengths, enum and union indexes, no trailing bytes), so hostile input
+ * cannot make avro-c allocate or leak.
+ *
  * A codec is not thread-safe; use one per thread. */
 #ifndef AC_CODEC_H
 #define AC_CODEC_H
@@ -46,12 +60,24 @@ void ac_codec_destroy(struct ac_codec *codec);
  * overwritten). Returns 0, or AC_ERR_INVALID with a short machine-readable
  * reason in reason[]: "oversize", "empty", "unknown_schema_id:<id>",
  * "undecodable", "missing_field:<name>", "too_long:<name>",
- * "absurd_value:<name>", "bad_type:<symbol>". */
+ * "absurd_value:<name>", "bad_type:<symbol>", and
+ * "incompatible_schema_id:<id>" when the framed writer schema is known but
+ * is another contract (or cannot be resolved onto this topic's schema).
+ * Fields inside order lines are named "items.<field>" (e.g.
+ * "absurd_value:items.quantity"); a map or array with more entries than the
+ * struct holds is "too_long:<field>". Absent nullable values come back as
+ * "" / AC_TS_NONE / -1 (score, frequency_opt_in). Checked here: non-empty
+ * event_id and customer_id; occurred_at > 0 and every non-null timestamp
+ * > 0; total_cents, unit_price_cents >= 0; 0 < quantity <= 1e6 per item;
+ * usage quantity >= 0; score within its scale (a score without a scale is
+ * "missing_field:scale"). Not checked here: event time against the clock. */
 int ac_codec_decode_event(struct ac_codec *codec, enum ac_topic t, const void *buf, size_t len,
                           struct ac_event *ev, char *reason, size_t rlen);
 
 /* Encodes *ev as Confluent-framed Avro (schema id 1..4) when framed != 0,
- * else plain Avro binary. Appends to out. Returns 0 or a negative ac_err. */
+ * else plain Avro binary. Appends to out. Returns 0 or a negative ac_err
+ * (AC_ERR_INVALID for an enum symbol the schema does not have, e.g. an
+ * empty ev->type). The encoder does not apply the decoder's checks. */
 int ac_codec_encode_event(struct ac_codec *codec, const struct ac_event *ev, int framed,
                           struct ac_buf *out);
 
@@ -66,13 +92,24 @@ int ac_codec_decode_action(struct ac_codec *codec, const void *buf, size_t len,
 /* Schema named by `name` ("orders", ..., "actions", "signals"): converts one
  * JSON object (a line of `aftercare produce`) into Confluent-framed Avro.
  * Timestamps may be ISO-8601 strings or epoch ms; money is integer cents;
- * missing nullable fields are null. On error returns AC_ERR_INVALID with a
- * human message in err[] naming the field. */
+ * missing nullable fields are null, other missing fields take the schema's
+ * default. ISO-8601 means "YYYY-MM-DDTHH:MM:SS[.fff][Z|+hh:mm|+hhmm]"; a zone
+ * is required and digits past the millisecond are dropped. Unknown keys and
+ * duplicate keys are errors. On error returns AC_ERR_INVALID with a human
+ * message in err[] naming the field, e.g. "items[2].quantity: expected
+ * integer" or "unknown field 'colour'". Values are not checked the way
+ * ac_codec_decode_event() checks them, so bad events can be produced on
+ * purpose. */
 int ac_codec_json_to_avro(struct ac_codec *codec, const char *name, const char *json,
                           struct ac_buf *out, char *err, size_t errlen);
 
 /* Converts one framed or plain Avro record of schema `name` into one line of
- * JSON (no newline), timestamps as ISO-8601 UTC. Returns 0 or AC_ERR_INVALID. */
+ * JSON (no newline), timestamps as ISO-8601 UTC with milliseconds. Fields in
+ * the order of the writer's schema: a newer writer's extra fields are shown.
+ * Unions are written as their plain value, doubles in the shortest form
+ * that reads back (NaN and infinities as null). Returns 0, or
+ * AC_ERR_INVALID with the DLQ-style reason in err[]; nothing is appended to
+ * json on failure. */
 int ac_codec_avro_to_json(struct ac_codec *codec, const char *name, const void *buf, size_t len,
                           struct ac_buf *json, char *err, size_t errlen);
 

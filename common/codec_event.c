@@ -410,8 +410,7 @@ out:
     return rc;
 }
 
-int ac_codec_decode_action(struct ac_codec *codec, const void *buf, size_t len,
-                           struct ac_action *a)
+int ac_codec_decode_action(struct ac_codec *codec, const void *buf, size_t len, struct ac_action *a)
 {
     int rc;
     avro_value_t *v = NULL;
@@ -427,8 +426,8 @@ int ac_codec_decode_action(struct ac_codec *codec, const void *buf, size_t len,
     if (rc != 0) {
         goto out;
     }
-    struct dec d = {v, w->schema, codec->own[AC_SCHEMA_ACTIONS - 1].schema, "", reason,
-                    sizeof(reason)};
+    struct dec d = {v,  w->schema, codec->own[AC_SCHEMA_ACTIONS - 1].schema,
+                    "", reason,    sizeof(reason)};
     if ((rc = dec_str(&d, "action_id", a->action_id, sizeof(a->action_id), 1)) != 0 ||
         (rc = dec_str(&d, "customer_id", a->customer_id, sizeof(a->customer_id), 1)) != 0 ||
         (rc = dec_str(&d, "rule_id", a->rule_id, sizeof(a->rule_id), 0)) != 0 ||
@@ -472,8 +471,7 @@ static int enc_field(avro_value_t *rec, const char *name, avro_value_t *out)
 static int enc_branch(avro_value_t *rec, const char *name, int present, avro_value_t *out)
 {
     avro_value_t u;
-    if (enc_field(rec, name, &u) != 0 ||
-        avro_value_set_branch(&u, present ? 1 : 0, out) != 0) {
+    if (enc_field(rec, name, &u) != 0 || avro_value_set_branch(&u, present ? 1 : 0, out) != 0) {
         return AC_ERR_INVALID;
     }
     return present ? 0 : (avro_value_set_null(out) != 0 ? AC_ERR_INVALID : 0);
@@ -545,8 +543,7 @@ static int enc_enum(avro_value_t *rec, const char *name, const char *sym)
 }
 
 /* kv[] into a map<string>, or map<boolean> when as_bool ("true" is true). */
-static int enc_map(avro_value_t *rec, const char *name, const struct ac_kv *kv, int n,
-                   int as_bool)
+static int enc_map(avro_value_t *rec, const char *name, const struct ac_kv *kv, int n, int as_bool)
 {
     avro_value_t map;
     if (enc_field(rec, name, &map) != 0) {

@@ -54,7 +54,6 @@ int codec_read(struct ac_codec *codec, int own, const void *buf, size_t len, int
                avro_value_t **view, struct codec_writer **writer, char *reason, size_t rlen);
 
 /* Appends value as Avro binary to out, framed with frame_id when it is > 0. */
-int codec_write(struct ac_codec *codec, avro_value_t *value, int32_t frame_id,
-                struct ac_buf *out);
+int codec_write(struct ac_codec *codec, avro_value_t *value, int32_t frame_id, struct ac_buf *out);
 
 #endif

@@ -67,6 +67,9 @@ static int json_digits(const char *s, int n)
 static int json_parse_iso(const char *s, int64_t *ms)
 {
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (strnlen(s, 20) < 20) { /* the fixed part and at least a 'Z' */
+        return -1;
+    }
     int y = json_digits(s, 4);
     if (y < 0 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' ||
         s[16] != ':') {
@@ -77,8 +80,7 @@ static int json_parse_iso(const char *s, int64_t *ms)
     int h = json_digits(s + 11, 2);
     int mi = json_digits(s + 14, 2);
     int sec = json_digits(s + 17, 2);
-    if (mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 ||
-        sec > 59) {
+    if (mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59) {
         return -1;
     }
     int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -179,8 +181,8 @@ static void json_path_pop(struct jctx *c, size_t saved)
 
 static int json_is_primitive(const char *t)
 {
-    static const char *const prims[] = {"null", "boolean", "int",   "long",
-                                        "float", "double", "bytes", "string"};
+    static const char *const prims[] = {"null",  "boolean", "int",   "long",
+                                        "float", "double",  "bytes", "string"};
     for (size_t i = 0; i < sizeof(prims) / sizeof(prims[0]); i++) {
         if (strcmp(t, prims[i]) == 0) {
             return 1;
@@ -232,7 +234,8 @@ static int json_enum_index(json_t *node, const char *sym)
 {
     size_t i;
     json_t *s;
-    json_array_foreach(json_object_get(node, "symbols"), i, s) {
+    json_array_foreach(json_object_get(node, "symbols"), i, s)
+    {
         if (strcmp(json_string_value(s) ? json_string_value(s) : "", sym) == 0) {
             return (int)i;
         }
@@ -276,7 +279,8 @@ static int json_union_has_null(struct jctx *c, json_t *node)
     if (!json_is_array(node)) {
         return 0;
     }
-    json_array_foreach(node, i, branch) {
+    json_array_foreach(node, i, branch)
+    {
         json_t *b = json_norm(c, branch);
         if (b && strcmp(json_kind(b), "null") == 0) {
             return 1;
@@ -298,7 +302,8 @@ static int json_to_record(struct jctx *c, json_t *node, json_t *jv, avro_value_t
     if (!json_is_object(jv)) {
         return json_fail(c, "expected object");
     }
-    json_array_foreach(json_object_get(node, "fields"), i, field) {
+    json_array_foreach(json_object_get(node, "fields"), i, field)
+    {
         const char *name = json_string_value(json_object_get(field, "name"));
         json_t *ftype = json_object_get(field, "type");
         json_t *fv = name ? json_object_get(jv, name) : NULL;
@@ -319,9 +324,11 @@ static int json_to_record(struct jctx *c, json_t *node, json_t *jv, avro_value_t
         }
         json_path_pop(c, saved);
     }
-    json_object_foreach(jv, key, unused) {
+    json_object_foreach(jv, key, unused)
+    {
         int known = 0;
-        json_array_foreach(json_object_get(node, "fields"), i, field) {
+        json_array_foreach(json_object_get(node, "fields"), i, field)
+        {
             if (strcmp(json_string_value(json_object_get(field, "name")), key) == 0) {
                 known = 1;
                 break;
@@ -341,7 +348,8 @@ static int json_to_union(struct jctx *c, json_t *node, json_t *jv, avro_value_t 
     size_t i;
     json_t *branch;
     char msg[160] = "expected";
-    json_array_foreach(node, i, branch) {
+    json_array_foreach(node, i, branch)
+    {
         if (json_fits(c, branch, jv)) {
             avro_value_t b;
             if (avro_value_set_branch(val, (int)i, &b) != 0) {
@@ -350,7 +358,8 @@ static int json_to_union(struct jctx *c, json_t *node, json_t *jv, avro_value_t 
             return json_to_value(c, branch, jv, &b);
         }
     }
-    json_array_foreach(node, i, branch) {
+    json_array_foreach(node, i, branch)
+    {
         size_t n = strlen(msg);
         snprintf(msg + n, sizeof(msg) - n, "%s %s", i ? " or" : "",
                  json_kind(json_norm(c, branch)));
@@ -430,7 +439,8 @@ static int json_to_value(struct jctx *c, json_t *node, json_t *jv, avro_value_t 
         if (!json_is_array(jv)) {
             return json_fail(c, "expected array");
         }
-        json_array_foreach(jv, i, e) {
+        json_array_foreach(jv, i, e)
+        {
             avro_value_t child;
             if (avro_value_append(val, &child, NULL) != 0) {
                 return json_fail(c, "cannot append");
@@ -448,7 +458,8 @@ static int json_to_value(struct jctx *c, json_t *node, json_t *jv, avro_value_t 
         if (!json_is_object(jv)) {
             return json_fail(c, "expected object");
         }
-        json_object_foreach(jv, key, e) {
+        json_object_foreach(jv, key, e)
+        {
             avro_value_t child;
             if (avro_value_add(val, key, &child, NULL, NULL) != 0) {
                 return json_fail(c, "cannot add map entry");
@@ -540,7 +551,8 @@ static int json_from_value(struct jctx *c, json_t *node, avro_value_t *val, stru
         size_t i;
         json_t *field;
         rc = ac_buf_append(out, "{", 1);
-        json_array_foreach(json_object_get(node, "fields"), i, field) {
+        json_array_foreach(json_object_get(node, "fields"), i, field)
+        {
             avro_value_t child;
             const char *name = json_string_value(json_object_get(field, "name"));
             if (!name || avro_value_get_by_index(val, i, &child, NULL) != 0) {

@@ -28,6 +28,7 @@ int ac_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value
 
 struct kafka_pass {
     rd_kafka_conf_t *conf;
+    enum ac_kafka_scope scope;
     char *errstr;
     size_t errlen;
 };
@@ -35,10 +36,21 @@ struct kafka_pass {
 static int kafka_pass_one(const char *name, const char *value, void *opaque)
 {
     struct kafka_pass *kp = opaque;
+    if (strncmp(name, "consumer.", 9) == 0) {
+        return kp->scope == AC_KAFKA_CONSUMER
+                   ? ac_kafka_conf_set(kp->conf, name + 9, value, kp->errstr, kp->errlen)
+                   : 0;
+    }
+    if (strncmp(name, "producer.", 9) == 0) {
+        return kp->scope == AC_KAFKA_PRODUCER
+                   ? ac_kafka_conf_set(kp->conf, name + 9, value, kp->errstr, kp->errlen)
+                   : 0;
+    }
     return ac_kafka_conf_set(kp->conf, name, value, kp->errstr, kp->errlen);
 }
 
-rd_kafka_conf_t *ac_kafka_conf_new(const char *brokers, const char *const *defaults,
+rd_kafka_conf_t *ac_kafka_conf_new(const char *brokers, enum ac_kafka_scope scope,
+                                   const char *const *defaults,
                                    const struct ac_config *cfg, char *errstr, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -52,7 +64,7 @@ rd_kafka_conf_t *ac_kafka_conf_new(const char *brokers, const char *const *defau
         }
     }
     if (cfg) {
-        struct kafka_pass kp = {conf, errstr, errlen};
+        struct kafka_pass kp = {conf, scope, errstr, errlen};
         if (ac_config_each_kafka(cfg, kafka_pass_one, &kp) != 0) {
             goto fail;
         }
@@ -71,7 +83,8 @@ rd_kafka_t *ac_kafka_producer_new(const char *brokers, const struct ac_config *c
     char err[256];
     static const char *const defaults[] = {"enable.idempotence", "true", "acks", "all",
                                            "linger.ms", "5", NULL};
-    rd_kafka_conf_t *conf = ac_kafka_conf_new(brokers, defaults, cfg, errstr, errlen);
+    rd_kafka_conf_t *conf =
+        ac_kafka_conf_new(brokers, AC_KAFKA_PRODUCER, defaults, cfg, errstr, errlen);
     if (!conf) {
         return NULL;
     }

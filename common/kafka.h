@@ -17,7 +17,13 @@
  * then every pass-through kafka.* property of cfg (may be NULL), so the
  * operator's properties override the defaults. Returns NULL with errstr
  * filled if librdkafka refuses a property. Caller owns the conf. */
-rd_kafka_conf_t *ac_kafka_conf_new(const char *brokers, const char *const *defaults,
+enum ac_kafka_scope { AC_KAFKA_CONSUMER, AC_KAFKA_PRODUCER };
+
+/* Pass-through keys: kafka.<property> applies to every client;
+ * kafka.consumer.<property> and kafka.producer.<property> only to that kind
+ * (so a consumer-only property does not warn in the producer). */
+rd_kafka_conf_t *ac_kafka_conf_new(const char *brokers, enum ac_kafka_scope scope,
+                                   const char *const *defaults,
                                    const struct ac_config *cfg, char *errstr, size_t errlen);
 
 /* Sets one property or fails with "kafka property 'x': <librdkafka's reason>". */

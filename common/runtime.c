@@ -251,7 +251,8 @@ static rd_kafka_t *runtime_consumer(struct runtime *rt, const char *brokers, cha
     /* Our defaults go first so that the operator's kafka.* keys win... */
     const char *defaults[] = {"auto.offset.reset", "earliest", "group.id", rt->group,
                               "statistics.interval.ms", num, NULL};
-    rd_kafka_conf_t *conf = ac_kafka_conf_new(brokers, defaults, rt->cfg, err, errlen);
+    rd_kafka_conf_t *conf =
+        ac_kafka_conf_new(brokers, AC_KAFKA_CONSUMER, defaults, rt->cfg, err, errlen);
     if (!conf) {
         return NULL;
     }
@@ -421,6 +422,13 @@ int ac_runtime_main(const struct ac_processor *proc, int argc, char **argv)
     rt.stop = &runtime_stop;
     snprintf(procname, sizeof(procname), "aftercare-%s", proc->name);
     ac_log_init(procname);
+    /* First of all: a SIGTERM during start-up must also end cleanly. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = runtime_on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -507,13 +515,6 @@ int ac_runtime_main(const struct ac_processor *proc, int argc, char **argv)
         fprintf(stderr, "%s: %s\n", procname, err);
         goto out;
     }
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = runtime_on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     runtime_declare_metrics();
     int port = (int)ac_config_int(rt.cfg, "http.port"), bound = 0;

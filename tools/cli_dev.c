@@ -97,9 +97,9 @@ static int dev_demo(const struct dev_opts *o, struct ac_dev_kafka *dk, struct ac
     fprintf(f, "# written by `aftercare dev --demo`\n"
                "http.port = 0\n"
                "batch.ms = 20\n"
-               "kafka.fetch.wait.max.ms = 10\n"
-               "kafka.session.timeout.ms = 6000\n"
-               "kafka.heartbeat.interval.ms = 500\n");
+               "kafka.consumer.fetch.wait.max.ms = 10\n"
+               "kafka.consumer.session.timeout.ms = 6000\n"
+               "kafka.consumer.heartbeat.interval.ms = 500\n");
     fclose(f);
     struct ac_codec *codec = cli_codec();
     if (!codec) {

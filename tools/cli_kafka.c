@@ -208,7 +208,7 @@ int cli_consume_stream(const struct cli_consume_opts *o, struct ac_codec *codec,
     snprintf(group, sizeof(group), "aftercare-cli-%d", (int)getpid());
     const char *defaults[] = {"group.id", group, "enable.auto.commit", "false",
                               "fetch.wait.max.ms", "50", NULL};
-    rd_kafka_conf_t *conf = ac_kafka_conf_new(o->brokers, defaults, NULL, err, sizeof(err));
+    rd_kafka_conf_t *conf = ac_kafka_conf_new(o->brokers, AC_KAFKA_CONSUMER, defaults, NULL, err, sizeof(err));
     if (!conf) {
         fprintf(stderr, "aftercare: %s\n", err);
         return 1;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -137,8 +138,8 @@ void h_write_config(struct h_env *env, const char *name, const char *extra, char
     cr_assert_not_null(f, "%s: %s", path, strerror(errno));
     fprintf(f,
             "kafka.brokers = %s\nredis.url = %s\nschemas.dir = %s/schemas\nhttp.port = -1\n"
-            "batch.ms = 20\nkafka.fetch.wait.max.ms = 10\nkafka.session.timeout.ms = 6000\n"
-            "kafka.heartbeat.interval.ms = 500\nstats.interval_ms = 1000\n%s",
+            "batch.ms = 20\nkafka.consumer.fetch.wait.max.ms = 10\nkafka.consumer.session.timeout.ms = 6000\n"
+            "kafka.consumer.heartbeat.interval.ms = 500\nstats.interval_ms = 1000\n%s",
             ac_dev_kafka_brokers(env->dk), env->dr.url, h_source_dir(), extra ? extra : "");
     fclose(f);
 }

@@ -305,9 +305,9 @@ Test(codec, actions_round_trip_and_json)
 
     struct ac_buf json;
     ac_buf_init(&json);
-    cr_assert_eq(ac_codec_avro_to_json(codec, "actions", out.data, out.len, &json, err,
-                                       sizeof(err)),
-                 0, "%s", err);
+    cr_assert_eq(
+        ac_codec_avro_to_json(codec, "actions", out.data, out.len, &json, err, sizeof(err)), 0,
+        "%s", err);
     cr_assert_str_eq(json.data,
                      "{\"action_id\":\"0123456789abcdef0123456789abcdef\",\"customer_id\":"
                      "\"cust-42\",\"rule_id\":\"welcome_1\",\"kind\":\"team_task\",\"category\":"
@@ -350,9 +350,9 @@ Test(codec, signals_encode_and_json)
     cr_assert_eq(out.data[4], AC_SCHEMA_SIGNALS);
     struct ac_buf json;
     ac_buf_init(&json);
-    cr_assert_eq(ac_codec_avro_to_json(codec, "signals", out.data, out.len, &json, err,
-                                       sizeof(err)),
-                 0, "%s", err);
+    cr_assert_eq(
+        ac_codec_avro_to_json(codec, "signals", out.data, out.len, &json, err, sizeof(err)), 0,
+        "%s", err);
     cr_assert_str_eq(json.data, "{\"signal_id\":\"sig-1\",\"customer_id\":\"cust-42\",\"signal\":"
                                 "\"churn_risk\",\"value\":\"high\",\"score\":0.73,\"previous\":"
                                 "\"low\",\"occurred_at\":\"2026-01-03T10:00:00.000Z\","
@@ -415,8 +415,7 @@ Test(codec, reason_undecodable)
     put_long(&out, 0);
     put_long(&out, 0);
     cr_assert_eq(decode(AC_TOPIC_USAGE, out.data, out.len), AC_ERR_INVALID);
-    cr_assert(strcmp(reason, "undecodable") == 0 || strcmp(reason, "absurd_value:type") == 0,
-              "%s", reason);
+    expect_reason("undecodable");
 }
 
 Test(codec, reason_missing_fields)
@@ -473,8 +472,9 @@ Test(codec, reason_too_long)
                       "\"occurred_at\":1,\"order_id\":\"o\",\"total_cents\":1,"
                       "\"currency\":\"EUR\",\"items\":[");
     for (int i = 0; i <= AC_MAX_ITEMS; i++) {
-        ac_buf_printf(&j, "%s{\"sku\":\"s\",\"product_family\":\"f\",\"category\":\"c\","
-                          "\"unit_price_cents\":1,\"quantity\":1}",
+        ac_buf_printf(&j,
+                      "%s{\"sku\":\"s\",\"product_family\":\"f\",\"category\":\"c\","
+                      "\"unit_price_cents\":1,\"quantity\":1}",
                       i ? "," : "");
     }
     ac_buf_printf(&j, "]}");
@@ -529,8 +529,8 @@ Test(codec, reason_absurd_values)
         const char *scale;
         int score;
         int ok;
-    } cases[] = {{"nps_10", 0, 1},  {"nps_10", 10, 1}, {"nps_10", 11, 0}, {"nps_10", -2, 0},
-                 {"csat_5", 1, 1},  {"csat_5", 5, 1},  {"csat_5", 0, 0},  {"csat_5", 6, 0}};
+    } cases[] = {{"nps_10", 0, 1}, {"nps_10", 10, 1}, {"nps_10", 11, 0}, {"nps_10", -2, 0},
+                 {"csat_5", 1, 1}, {"csat_5", 5, 1},  {"csat_5", 0, 0},  {"csat_5", 6, 0}};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         envelope(&e, AC_TOPIC_FEEDBACK, "survey_response");
         e.u.feedback.score = cases[i].score;
@@ -597,8 +597,7 @@ Test(codec, reads_v2_writer_from_registry)
     /* JSON shows what the writer wrote, the extra field included */
     struct ac_buf json;
     ac_buf_init(&json);
-    cr_assert_eq(ac_codec_avro_to_json(codec, "orders", out.data, out.len, &json, err,
-                                       sizeof(err)),
+    cr_assert_eq(ac_codec_avro_to_json(codec, "orders", out.data, out.len, &json, err, sizeof(err)),
                  0, "%s", err);
     cr_assert(strstr(json.data, ",\"coupon_code\":\"SPRING10\"}"), "%s", json.data);
     ac_buf_fini(&json);
@@ -687,9 +686,9 @@ Test(codec, json_errors_name_the_field)
     cr_assert_eq(ac_codec_json_to_avro(codec, "orders", "{\"event_id\":", &out, err, sizeof(err)),
                  AC_ERR_INVALID);
     cr_assert(strncmp(err, "invalid JSON at line 1", 22) == 0, "%s", err);
-    cr_assert_eq(ac_codec_json_to_avro(codec, "orders", "{\"a\":1,\"a\":2}", &out, err,
-                                       sizeof(err)),
-                 AC_ERR_INVALID);
+    cr_assert_eq(
+        ac_codec_json_to_avro(codec, "orders", "{\"a\":1,\"a\":2}", &out, err, sizeof(err)),
+        AC_ERR_INVALID);
 }
 
 Test(codec, json_defaults_and_nulls)
@@ -738,12 +737,20 @@ Test(codec, iso8601_parsing)
     cr_assert_eq(iso_ms("2024-02-29T23:59:59.999Z"), INT64_C(1709251199999));
     cr_assert_eq(iso_ms("2026-01-04T01:00:00+15:00"), T0);
 
-    static const char *bad[] = {"2026-01-03T10:00:00",       "2026-01-03 10:00:00Z",
-                                "2026-02-29T10:00:00Z",      "2026-13-01T10:00:00Z",
-                                "2026-01-03T24:00:00Z",      "2026-01-03T10:00:60Z",
-                                "2026-01-03T10:00:00.Z",     "2026-01-03T10:00:00+2:00",
-                                "2026-01-03T10:00:00Zjunk", "26-01-03T10:00:00Z",
-                                "",                          "2026-01-03"};
+    static const char *bad[] = {"2026-01-03T10:00:00",
+                                "2026-01-03 10:00:00Z",
+                                "2026-02-29T10:00:00Z",
+                                "2026-13-01T10:00:00Z",
+                                "2026-01-03T24:00:00Z",
+                                "2026-01-03T10:00:60Z",
+                                "2026-01-03T10:00:00.Z",
+                                "2026-01-03T10:00:00+2:00",
+                                "2026-01-03T10:00:00Zjunk",
+                                "26-01-03T10:00:00Z",
+                                "",
+                                "2026-01-03",
+                                "2026-",
+                                "2026-01-03T10:00:0"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char json[256];
         char err[256] = "";
@@ -782,9 +789,9 @@ Test(codec, iso8601_formatting)
                  cases[i].in);
         json_ok("signals", in);
         ac_buf_reset(&json);
-        cr_assert_eq(ac_codec_avro_to_json(codec, "signals", out.data, out.len, &json, err,
-                                           sizeof(err)),
-                     0, "%s", err);
+        cr_assert_eq(
+            ac_codec_avro_to_json(codec, "signals", out.data, out.len, &json, err, sizeof(err)), 0,
+            "%s", err);
         snprintf(want, sizeof(want), "\"occurred_at\":\"%s\"", cases[i].out);
         cr_assert(strstr(json.data, want), "%s: %s", cases[i].in, json.data);
     }
@@ -799,8 +806,7 @@ Test(codec, avro_to_json_plain_and_errors)
     ac_buf_init(&json);
     order_event(&e);
     cr_assert_eq(ac_codec_encode_event(codec, &e, 0, &out), 0);
-    cr_assert_eq(ac_codec_avro_to_json(codec, "orders", out.data, out.len, &json, err,
-                                       sizeof(err)),
+    cr_assert_eq(ac_codec_avro_to_json(codec, "orders", out.data, out.len, &json, err, sizeof(err)),
                  0, "%s", err);
     cr_assert_str_eq(json.data,
                      "{\"event_id\":\"ev-1\",\"customer_id\":\"cust-42\",\"type\":\"order_placed\","
@@ -820,14 +826,14 @@ Test(codec, avro_to_json_plain_and_errors)
     ac_buf_fini(&again);
 
     size_t before = json.len;
-    cr_assert_eq(ac_codec_avro_to_json(codec, "orders", out.data, out.len - 1, &json, err,
-                                       sizeof(err)),
-                 AC_ERR_INVALID);
+    cr_assert_eq(
+        ac_codec_avro_to_json(codec, "orders", out.data, out.len - 1, &json, err, sizeof(err)),
+        AC_ERR_INVALID);
     cr_assert_str_eq(err, "undecodable");
     cr_assert_eq(json.len, before);
-    cr_assert_eq(ac_codec_avro_to_json(codec, "deliveries", "\0\0\0\0\1", 5, &json, err,
-                                       sizeof(err)),
-                 AC_ERR_INVALID);
+    cr_assert_eq(
+        ac_codec_avro_to_json(codec, "deliveries", "\0\0\0\0\1", 5, &json, err, sizeof(err)),
+        AC_ERR_INVALID);
     cr_assert_str_eq(err, "incompatible_schema_id:1");
     ac_buf_fini(&json);
 }

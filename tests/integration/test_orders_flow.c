@@ -1,0 +1,151 @@
+/* Orders end to end: mock cluster + real redis-server + aftercare-orders. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "harness.h"
+#include "processor.h"
+#include "store.h"
+
+#define T0 1767225600000LL /* 2026-01-01T00:00:00Z */
+#define DAY 86400000LL
+
+static struct h_env env;
+
+static void setup(void)
+{
+    h_start(&env, 4);
+}
+
+static void teardown(void)
+{
+    h_stop(&env);
+}
+
+TestSuite(orders_flow, .init = setup, .fini = teardown, .timeout = 180);
+
+static long long h_hget_ll(const char *key, const char *field)
+{
+    redisReply *r = h_redis(&env, "HGET %s %s", key, field);
+    long long v = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0; /* absent: default */
+    freeReplyObject(r);
+    return v;
+}
+
+static void h_hget_str(const char *key, const char *field, char *out, size_t len)
+{
+    redisReply *r = h_redis(&env, "HGET %s %s", key, field);
+    snprintf(out, len, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
+    freeReplyObject(r);
+}
+
+static int has_action(struct h_reader *rd, const char *rule, const char *trigger, int part)
+{
+    char id[AC_ACTION_ID_MAX];
+    ac_action_id(id, rule, trigger, part);
+    for (size_t i = 0; i < rd->n; i++) {
+        if (strcmp(rd->recs[i].id, id) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+Test(orders_flow, state_actions_and_segment_signal)
+{
+    struct ac_event evs[4];
+    h_order_event(&evs[0], "e1", "c1", "cart_abandoned", T0, 1000, "coffee");
+    h_order_event(&evs[1], "e2", "c1", "order_placed", T0 + DAY, 20000, "coffee");
+    h_order_event(&evs[2], "e3", "c1", "order_placed", T0 + 2 * DAY, 15000, "equipment");
+    h_order_event(&evs[3], "e4", "c2", "order_placed", T0 + DAY, 500, "tea");
+    h_produce_events(&env, "orders", evs, 4);
+
+    char conf[512];
+    h_write_config(&env, "orders", NULL, conf, sizeof(conf));
+    pid_t pid = h_spawn(&env, "orders", conf);
+    cr_assert(h_wait_done(&env, "ac", "aftercare-orders", "orders", 60000),
+              "processor did not finish the input");
+
+    char key[256], v[256];
+    snprintf(key, sizeof(key), "ac:{%u}:c:c1", ac_store_bucket("c1"));
+    cr_expect_eq(h_hget_ll(key, "o.count"), 2);
+    cr_expect_eq(h_hget_ll(key, "o.rev"), 35000);
+    cr_expect_eq(h_hget_ll(key, "o.first"), T0 + DAY);
+    cr_expect_eq(h_hget_ll(key, "o.last"), T0 + 2 * DAY);
+    cr_expect_eq(h_hget_ll(key, "o.carts"), 0, "an order closes the open cart");
+    h_hget_str(key, "o.fam", v, sizeof(v));
+    cr_expect_str_eq(v, "coffee,equipment");
+    h_hget_str(key, "seg", v, sizeof(v));
+    cr_expect_str_eq(v, "high_value_repeat");
+
+    struct h_reader acts, sigs;
+    h_reader_open(&env, &acts, "aftercare.actions");
+    /* c1: 2 confirmations + onboarding (crm + notify); c2: 1 + 2 */
+    cr_assert_eq(h_reader_poll(&acts, 7, 20000), 7, "expected 7 actions, got %zu", acts.n);
+    cr_expect(has_action(&acts, "order_confirmation", "e2", 0));
+    cr_expect(has_action(&acts, "order_confirmation", "e3", 0));
+    cr_expect(has_action(&acts, "crm_onboarding", "e2", 0));
+    cr_expect(has_action(&acts, "crm_onboarding", "e2", 1));
+    cr_expect(!has_action(&acts, "crm_onboarding", "e3", 0), "onboarding only once");
+    struct ac_action a;
+    cr_assert_eq(ac_codec_decode_action(env.codec, acts.recs[0].value, acts.recs[0].len, &a), 0);
+    cr_expect_str_eq(a.action_id, acts.recs[0].id, "header id equals the record's id");
+
+    h_reader_open(&env, &sigs, "aftercare.signals");
+    /* c1: new->one_time, one_time->high_value_repeat; c2: new->one_time */
+    cr_assert_eq(h_reader_poll(&sigs, 3, 20000), 3);
+    h_reader_close(&sigs);
+    h_reader_close(&acts);
+
+    cr_expect_eq(h_terminate(pid), 0, "SIGTERM must end with exit 0");
+}
+
+Test(orders_flow, duplicate_event_ids_and_replay_change_nothing)
+{
+    struct ac_event evs[3];
+    h_order_event(&evs[0], "d1", "dup", "order_placed", T0, 1000, "coffee");
+    h_order_event(&evs[1], "d1", "dup", "order_placed", T0, 1000, "coffee"); /* upstream dup */
+    h_order_event(&evs[2], "d2", "dup", "order_placed", T0 + DAY, 2000, "coffee");
+    h_produce_events(&env, "orders", evs, 3);
+    char conf[512];
+    h_write_config(&env, "orders", NULL, conf, sizeof(conf));
+    pid_t pid = h_spawn(&env, "orders", conf);
+    cr_assert(h_wait_done(&env, "ac", "aftercare-orders", "orders", 60000));
+    cr_expect_eq(h_terminate(pid), 0);
+
+    char key[256];
+    snprintf(key, sizeof(key), "ac:{%u}:c:dup", ac_store_bucket("dup"));
+    cr_expect_eq(h_hget_ll(key, "o.count"), 2);
+    cr_expect_eq(h_hget_ll(key, "o.rev"), 3000);
+    long long version = h_hget_ll(key, "v");
+
+    /* Replay: the same events again later, after a restart, plus a rewind of
+     * the stored position to 0 so every offset is delivered a second time. */
+    h_produce_events(&env, "orders", evs, 3);
+    redisReply *r = h_redis(&env, "DEL ac:pos:aftercare-orders");
+    freeReplyObject(r);
+    char conf2[512];
+    h_write_config(&env, "orders", "kafka.consumer.auto.offset.reset = earliest\n", conf2, sizeof(conf2));
+    pid = h_spawn(&env, "orders", conf2);
+    cr_assert(h_wait_done(&env, "ac", "aftercare-orders", "orders", 60000));
+    cr_expect_eq(h_terminate(pid), 0);
+    cr_expect_eq(h_hget_ll(key, "o.count"), 2, "a replay must not apply an event twice");
+    cr_expect_eq(h_hget_ll(key, "o.rev"), 3000);
+
+    struct h_reader acts;
+    h_reader_open(&env, &acts, "aftercare.actions");
+    h_reader_poll(&acts, 1000, 3000);
+    size_t confirmations = 0;
+    char id1[AC_ACTION_ID_MAX], id2[AC_ACTION_ID_MAX];
+    ac_action_id(id1, "order_confirmation", "d1", 0);
+    ac_action_id(id2, "order_confirmation", "d2", 0);
+    for (size_t i = 0; i < acts.n; i++) {
+        cr_expect(strcmp(acts.recs[i].id, id1) == 0 || strcmp(acts.recs[i].id, id2) == 0 ||
+                      strncmp(acts.recs[i].key, "dup", 3) == 0,
+                  "unexpected action");
+        confirmations += strcmp(acts.recs[i].id, id1) == 0 || strcmp(acts.recs[i].id, id2) == 0;
+    }
+    cr_expect_eq(confirmations, 2, "one confirmation per distinct order, got %zu",
+                 confirmations);
+    h_reader_close(&acts);
+    cr_expect(h_hget_ll(key, "v") >= version);
+}
