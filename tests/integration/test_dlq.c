@@ -1,0 +1,149 @@
+/* DLQ: every kind of bad input lands on aftercare.dlq with its reason and
+ * source coordinates, and the good events around it are processed. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "harness.h"
+#include "processor.h"
+#include "store.h"
+
+#define T0 1767225600000LL
+
+static struct h_env env;
+
+static void setup(void)
+{
+    h_start(&env, 1); /* one partition: offsets give a total order to check */
+}
+
+static void teardown(void)
+{
+    h_stop(&env);
+}
+
+TestSuite(dlq, .init = setup, .fini = teardown, .timeout = 180);
+
+static void produce_good(const char *id, const char *cust)
+{
+    struct ac_event ev;
+    h_order_event(&ev, id, cust, "order_placed", T0, 1000, "coffee");
+    h_produce_events(&env, "orders", &ev, 1);
+}
+
+static void produce_encoded(struct ac_event *ev, const char *key)
+{
+    struct ac_buf b;
+    ac_buf_init(&b);
+    cr_assert_eq(ac_codec_encode_event(env.codec, ev, 1, &b), 0);
+    h_produce_raw(&env, "orders", key, b.data, b.len);
+    ac_buf_fini(&b);
+}
+
+Test(dlq, every_bad_kind_has_its_reason_and_good_events_flow)
+{
+    struct ac_event ev;
+    struct ac_buf b;
+    ac_buf_init(&b);
+    struct {
+        const char *reason_prefix;
+        int64_t offset;
+    } want[16];
+    int n_want = 0;
+    int64_t off = 0;
+
+    produce_good("g0", "good-0"), off++;
+
+    /* undecodable bytes */
+    h_produce_raw(&env, "orders", "x", "\x02\xff\xff\xff\xff\xff", 6);
+    want[n_want].reason_prefix = "undecodable", want[n_want++].offset = off++;
+
+    /* an unknown Confluent schema id */
+    h_order_event(&ev, "u1", "x", "order_placed", T0, 1000, "coffee");
+    cr_assert_eq(ac_codec_encode_event(env.codec, &ev, 1, &b), 0);
+    b.data[1] = 0, b.data[2] = 0, b.data[3] = 0x03, b.data[4] = (char)0xe7; /* id 999 */
+    h_produce_raw(&env, "orders", "x", b.data, b.len);
+    want[n_want].reason_prefix = "unknown_schema_id", want[n_want++].offset = off++;
+
+    /* a missing required field: no customer id */
+    h_order_event(&ev, "m1", "", "order_placed", T0, 1000, "coffee");
+    produce_encoded(&ev, NULL);
+    want[n_want].reason_prefix = "missing_field:customer_id", want[n_want++].offset = off++;
+
+    /* absurd values: negative money, an event a year in the future */
+    h_order_event(&ev, "a1", "x", "order_placed", T0, -500, "coffee");
+    produce_encoded(&ev, "x");
+    want[n_want].reason_prefix = "absurd_value", want[n_want++].offset = off++;
+    h_order_event(&ev, "a2", "x", "order_placed",
+                  ac_clock_now(ac_clock_wall()) + 365LL * 86400000LL, 500, "coffee");
+    produce_encoded(&ev, "x");
+    want[n_want].reason_prefix = "absurd_value:occurred_at", want[n_want++].offset = off++;
+
+    /* oversized */
+    size_t big = AC_MAX_MESSAGE_BYTES + 1;
+    char *p = calloc(1, big);
+    p[0] = 0x02;
+    h_produce_raw(&env, "orders", "x", p, big);
+    free(p);
+    want[n_want].reason_prefix = "oversize", want[n_want++].offset = off++;
+
+    /* a key that is not the customer id (would break per-customer order) */
+    h_order_event(&ev, "k1", "real-customer", "order_placed", T0, 1000, "coffee");
+    produce_encoded(&ev, "other-key");
+    want[n_want].reason_prefix = "key_mismatch", want[n_want++].offset = off++;
+
+    /* decodes, but the domain rejects it: an order without an order id */
+    h_order_event(&ev, "r1", "rej", "order_placed", T0, 1000, "coffee");
+    ev.u.order.order_id[0] = '\0';
+    produce_encoded(&ev, "rej");
+    want[n_want].reason_prefix = "missing_field:order_id", want[n_want++].offset = off++;
+
+    produce_good("g1", "good-1"), off++;
+    h_flush(&env);
+
+    char conf[512];
+    h_write_config(&env, "orders", NULL, conf, sizeof(conf));
+    pid_t pid = h_spawn(&env, "orders", conf);
+    cr_assert(h_wait_done(&env, "ac", "aftercare-orders", "orders", 60000));
+    cr_expect_eq(h_terminate(pid), 0, "bad input must never stop the processor");
+
+    struct h_reader dlq;
+    h_reader_open(&env, &dlq, "aftercare.dlq");
+    cr_assert_eq(h_reader_poll(&dlq, (size_t)n_want, 20000), (size_t)n_want,
+                 "DLQ has %zu records, want %d", dlq.n, n_want);
+    h_reader_poll(&dlq, (size_t)n_want + 1, 500); /* and nothing more */
+    cr_expect_eq(dlq.n, (size_t)n_want, "unexpected extra DLQ records");
+    for (int i = 0; i < n_want; i++) {
+        int found = 0;
+        for (size_t k = 0; k < dlq.n; k++) {
+            const struct h_rec *r = &dlq.recs[k];
+            if (r->source_offset == want[i].offset) {
+                found = 1;
+                cr_expect(strncmp(r->reason, want[i].reason_prefix,
+                                  strlen(want[i].reason_prefix)) == 0,
+                          "offset %lld: reason '%s', want '%s...'", (long long)want[i].offset,
+                          r->reason, want[i].reason_prefix);
+                cr_expect_str_eq(r->source_topic, "orders");
+            }
+        }
+        cr_expect(found, "no DLQ record for offset %lld (%s)", (long long)want[i].offset,
+                  want[i].reason_prefix);
+    }
+    /* The original bytes are kept: the oversize one is the biggest. */
+    int big_kept = 0;
+    for (size_t k = 0; k < dlq.n; k++) {
+        big_kept |= dlq.recs[k].len == big;
+    }
+    cr_expect(big_kept, "the DLQ must carry the original bytes");
+    h_reader_close(&dlq);
+
+    /* The good events around the bad ones were applied. */
+    const char *goods[] = {"good-0", "good-1"};
+    for (int i = 0; i < 2; i++) {
+        redisReply *r = h_redis(&env, "HGET ac:{%u}:c:%s o.count", ac_store_bucket(goods[i]),
+                                goods[i]);
+        cr_expect(r->type == REDIS_REPLY_STRING && strcmp(r->str, "1") == 0,
+                  "%s was not processed", goods[i]);
+        freeReplyObject(r);
+    }
+    ac_buf_fini(&b);
+}
