@@ -155,6 +155,20 @@ static int batch_out_rejected(struct runtime *rt, struct ac_store_cust *sc, size
     return ac_store_cust_add_out(sc, id, 'd', rt->enc.data, rt->enc.len);
 }
 
+static void batch_tally(struct rt_tally *t, int *n, const char *label)
+{
+    for (int i = 0; i < *n; i++) {
+        if (strcmp(t[i].label, label) == 0) {
+            t[i].n++;
+            return;
+        }
+    }
+    if (*n < RT_TALLY_MAX) {
+        snprintf(t[*n].label, sizeof(t[*n].label), "%s", label);
+        t[(*n)++].n = 1;
+    }
+}
+
 /* Applies one customer's new events to its loaded state (pure domain code). */
 static int batch_apply_customer(struct runtime *rt, size_t c)
 {
@@ -198,6 +212,8 @@ static int batch_apply_customer(struct runtime *rt, size_t c)
             after = trial;
             for (int k = 0; k < rt->emit.n_actions && rc == 0; k++) {
                 rc = batch_out_action(rt, sc, &rt->emit.actions[k]);
+                snprintf(label, sizeof(label), "rule=\"%s\"", rt->emit.actions[k].rule_id);
+                batch_tally(rt->rules, &rt->n_rules, label);
             }
             for (int k = 0; k < rt->emit.n_signals && rc == 0; k++) {
                 rc = batch_out_signal(rt, sc, &rt->emit.signals[k]);
@@ -226,6 +242,7 @@ static int batch_apply_customer(struct runtime *rt, size_t c)
 static int batch_state(struct runtime *rt)
 {
     for (int attempt = 0;; attempt++) {
+        rt->n_rules = 0;
         for (size_t c = 0; c < rt->n_custs; c++) {
             ac_store_cust_reset(&rt->custs[c]);
             rt->custs[c].offset = -1;
@@ -433,6 +450,8 @@ static void batch_commit_offsets(struct runtime *rt, const int32_t *parts, const
 static void batch_metrics(struct runtime *rt, double started)
 {
     char label[320];
+    struct rt_tally types[RT_TALLY_MAX];
+    int n_types = 0;
     int64_t now = ac_clock_now(ac_clock_wall());
     for (size_t i = 0; i < rt->n_msgs; i++) {
         if (!rt->ev_ok[i]) {
@@ -440,18 +459,22 @@ static void batch_metrics(struct runtime *rt, double started)
         }
         snprintf(label, sizeof(label), "topic=\"%s\",type=\"%s\"", rt->topic_in,
                  rt->events[i].type);
-        ac_metrics_add("aftercare_events_in_total", label, 1);
+        batch_tally(types, &n_types, label);
     }
+    for (int i = 0; i < n_types; i++) {
+        ac_metrics_add("aftercare_events_in_total", types[i].label, (double)types[i].n);
+    }
+    for (int i = 0; i < rt->n_rules; i++) {
+        ac_metrics_add("aftercare_actions_out_total", rt->rules[i].label, (double)rt->rules[i].n);
+    }
+    long out_actions = 0, out_signals = 0;
     for (size_t c = 0; c < rt->n_custs; c++) {
         const struct ac_store_cust *sc = &rt->custs[c];
         size_t cursor = 0;
         struct ac_outbox_rec rec;
         while (ac_store_pending_next(sc, &cursor, &rec)) {
-            if (rec.kind == 'a') {
-                ac_metrics_add("aftercare_records_out_total", "topic=\"actions\"", 1);
-            } else if (rec.kind == 's') {
-                ac_metrics_add("aftercare_records_out_total", "topic=\"signals\"", 1);
-            }
+            out_actions += rec.kind == 'a';
+            out_signals += rec.kind == 's';
         }
         /* Event time → record on Kafka, for the last event of each customer. */
         int last = -1;
@@ -463,6 +486,8 @@ static void batch_metrics(struct runtime *rt, double started)
                                (double)(now - rt->events[last].occurred_at) / 1000.0);
         }
     }
+    ac_metrics_add("aftercare_records_out_total", "topic=\"actions\"", (double)out_actions);
+    ac_metrics_add("aftercare_records_out_total", "topic=\"signals\"", (double)out_signals);
     ac_metrics_observe("aftercare_batch_duration_seconds", "", ac_clock_mono_s() - started);
     ac_metrics_add("aftercare_batches_total", "", 1);
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -116,6 +117,8 @@ static int dev_redis_spawn(struct ac_dev_redis *dr, char *errstr, size_t errlen)
         return AC_ERR_IO;
     }
     if (pid == 0) {
+        /* The server must not outlive whoever started it (a killed test). */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         /* Persistence on (AOF, fsync every second), never evict state. */
         execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
                "--dir", dr->dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save",

@@ -17,6 +17,13 @@ struct rt_dlq {
     char reason[128];
 };
 
+/* Per-batch counts, added to the metrics once the batch is durable. */
+#define RT_TALLY_MAX 64
+struct rt_tally {
+    char label[160];
+    long n;
+};
+
 struct runtime {
     const struct ac_processor *proc;
     void *ctx;
@@ -52,6 +59,9 @@ struct runtime {
     size_t n_dlq;
     struct ac_emit emit;
     struct ac_buf enc;
+
+    struct rt_tally rules[RT_TALLY_MAX]; /* actions by rule of the batch */
+    int n_rules;
 
     /* delivery reports of the batch being produced */
     long dr_ok;

@@ -11,6 +11,9 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -130,17 +133,44 @@ void h_produce_events(struct h_env *env, const char *topic, const struct ac_even
     h_flush(env);
 }
 
+/* True if the config text sets key (at the start of a line). */
+static int h_sets(const char *text, const char *key)
+{
+    size_t n = strlen(key);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+        if (strncmp(p, key, n) == 0 && (p[n] == ' ' || p[n] == '=')) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void h_write_config(struct h_env *env, const char *name, const char *extra, char *path,
                     size_t len)
 {
+    char schemas[1100];
+    snprintf(schemas, sizeof(schemas), "%s/schemas", h_source_dir());
+    const char *defaults[][2] = {
+        {"kafka.brokers", ac_dev_kafka_brokers(env->dk)},
+        {"redis.url", env->dr.url},
+        {"schemas.dir", schemas},
+        {"http.port", "-1"},
+        {"batch.ms", "20"},
+        {"stats.interval_ms", "1000"},
+        {"kafka.consumer.fetch.wait.max.ms", "10"},
+        {"kafka.consumer.session.timeout.ms", "6000"},
+        {"kafka.consumer.heartbeat.interval.ms", "500"},
+    };
     snprintf(path, len, "%s/%s.conf", env->dir, name);
     FILE *f = fopen(path, "w");
     cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-    fprintf(f,
-            "kafka.brokers = %s\nredis.url = %s\nschemas.dir = %s/schemas\nhttp.port = -1\n"
-            "batch.ms = 20\nkafka.consumer.fetch.wait.max.ms = 10\nkafka.consumer.session.timeout.ms = 6000\n"
-            "kafka.consumer.heartbeat.interval.ms = 500\nstats.interval_ms = 1000\n%s",
-            ac_dev_kafka_brokers(env->dk), env->dr.url, h_source_dir(), extra ? extra : "");
+    extra = extra ? extra : "";
+    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+        if (!h_sets(extra, defaults[i][0])) {
+            fprintf(f, "%s = %s\n", defaults[i][0], defaults[i][1]);
+        }
+    }
+    fputs(extra, f);
     fclose(f);
 }
 
@@ -346,4 +376,42 @@ void h_order_event(struct ac_event *ev, const char *event_id, const char *custom
         o->items[0].unit_price_cents = total_cents;
         o->items[0].quantity = 1;
     }
+}
+
+int h_http_get(int port, const char *path, char *body, size_t len)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -1;
+    }
+    char req[256];
+    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
+    if (write(fd, req, (size_t)n) != n) {
+        close(fd);
+        return -1;
+    }
+    size_t got = 0;
+    ssize_t r;
+    char *buf = malloc(1 << 20);
+    while (got < (1 << 20) - 1 && (r = read(fd, buf + got, (1 << 20) - 1 - got)) > 0) {
+        got += (size_t)r;
+    }
+    close(fd);
+    buf[got] = '\0';
+    int status = -1;
+    if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1) {
+        status = -1;
+    }
+    const char *b = strstr(buf, "\r\n\r\n");
+    snprintf(body, len, "%s", b ? b + 4 : "");
+    free(buf);
+    return status;
 }

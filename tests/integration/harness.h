@@ -88,6 +88,10 @@ int64_t h_group_done(struct h_env *env, const char *prefix, const char *group,
 int h_wait_done(struct h_env *env, const char *prefix, const char *group, const char *topic,
                 int deadline_ms);
 
+/* GET http://127.0.0.1:port/path; returns the status code (-1 if no answer)
+ * and the body in body[] (truncated to len). */
+int h_http_get(int port, const char *path, char *body, size_t len);
+
 /* Redis command helper: returns a reply the caller frees. */
 redisReply *h_redis(struct h_env *env, const char *fmt, ...);
 

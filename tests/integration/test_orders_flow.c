@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "clock.h"
 #include "processor.h"
 #include "store.h"
 
@@ -148,4 +149,47 @@ Test(orders_flow, duplicate_event_ids_and_replay_change_nothing)
                  confirmations);
     h_reader_close(&acts);
     cr_expect(h_hget_ll(key, "v") >= version);
+}
+
+/* /healthz, /readyz and /metrics of a running processor. */
+Test(orders_flow, metrics_and_health_endpoints)
+{
+    struct ac_event evs[3];
+    h_order_event(&evs[0], "m1", "mc1", "order_placed", T0, 1000, "coffee");
+    h_order_event(&evs[1], "m2", "mc2", "order_placed", T0, 1000, "coffee");
+    h_order_event(&evs[2], "m3", "mc1", "cart_abandoned", T0 + DAY, 1000, "coffee");
+    h_produce_events(&env, "orders", evs, 3);
+    h_produce_raw(&env, "orders", "junk", "\x02\xff", 2);
+    h_flush(&env);
+    int port = ac_dev_free_port();
+    char extra[64], conf[512];
+    snprintf(extra, sizeof(extra), "http.port = %d\n", port);
+    h_write_config(&env, "orders", extra, conf, sizeof(conf));
+    pid_t pid = h_spawn(&env, "orders", conf);
+    cr_assert(h_wait_done(&env, "ac", "aftercare-orders", "orders", 60000));
+
+    char *body = malloc(1 << 20);
+    cr_expect_eq(h_http_get(port, "/healthz", body, 1 << 20), 200);
+    cr_expect_eq(h_http_get(port, "/readyz", body, 1 << 20), 200);
+    /* Lag comes from librdkafka statistics (every second in tests): wait for it. */
+    int64_t deadline = ac_clock_mono_ms() + 15000;
+    do {
+        cr_assert_eq(h_http_get(port, "/metrics", body, 1 << 20), 200);
+    } while (!strstr(body, "kafka_consumergroup_group_lag{") && ac_clock_mono_ms() < deadline);
+    const char *want[] = {
+        "aftercare_events_in_total{topic=\"orders\",type=\"order_placed\"} 2",
+        "aftercare_events_in_total{topic=\"orders\",type=\"cart_abandoned\"} 1",
+        "aftercare_actions_out_total{rule=\"order_confirmation\"} 2",
+        "aftercare_actions_out_total{rule=\"crm_onboarding\"} 4",
+        "aftercare_dlq_total{topic=\"orders\",reason=\"undecodable\"} 1",
+        "kafka_consumergroup_group_lag{group=\"aftercare-orders\",topic=\"orders\",partition=",
+        "aftercare_batch_duration_seconds_bucket{le=",
+        "aftercare_redis_rtt_seconds_count",
+        "aftercare_processing_latency_seconds_bucket",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        cr_expect(strstr(body, want[i]) != NULL, "/metrics lacks: %s", want[i]);
+    }
+    free(body);
+    cr_expect_eq(h_terminate(pid), 0);
 }
