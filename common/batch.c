@@ -507,8 +507,8 @@ static void batch_release(struct runtime *rt)
 int rt_batch_process(struct runtime *rt)
 {
     int rc = 0, backoff = 0;
-    int32_t parts[64];
-    int64_t offs[64];
+    int32_t *parts = rt->pos_parts;
+    int64_t *offs = rt->pos_offs;
     if (rt->n_msgs == 0) {
         return 0;
     }
@@ -519,7 +519,7 @@ int rt_batch_process(struct runtime *rt)
         if (rc == 0) {
             rc = batch_produce(rt);
         }
-        size_t n_pos = batch_positions(rt, parts, offs, 64);
+        size_t n_pos = batch_positions(rt, parts, offs, (size_t)rt->batch_size);
         if (rc == 0) {
             rc = ac_store_ack(rt->store, rt->custs, rt->n_custs, rt->group, rt->proc->topic,
                               parts, offs, n_pos);

@@ -114,12 +114,18 @@ int rt_redis_recover(struct runtime *rt, int *backoff_ms)
 
 static void runtime_assign(struct runtime *rt, rd_kafka_topic_partition_list_t *parts)
 {
-    int32_t pids[256];
-    int64_t offs[256];
-    size_t n = (size_t)(parts->cnt < 256 ? parts->cnt : 256);
+    size_t n = (size_t)parts->cnt;
+    int32_t *pids = calloc(n + 1, sizeof(*pids));
+    int64_t *offs = calloc(n + 1, sizeof(*offs));
     int backoff = 0;
+    if (!pids || !offs) {
+        AC_ERROR("out of memory on assignment");
+        rt->fatal = 1;
+        goto out;
+    }
     for (size_t i = 0; i < n; i++) {
         pids[i] = parts->elems[i].partition;
+        offs[i] = -1;
     }
     while (ac_store_positions(rt->store, rt->group, rt->proc->topic, pids, offs, n) != 0) {
         if (rt_redis_recover(rt, &backoff) != 0) {
@@ -140,6 +146,9 @@ static void runtime_assign(struct runtime *rt, rd_kafka_topic_partition_list_t *
         AC_INFO("partition assigned topic=%s partition=%d offset=%lld", parts->elems[i].topic,
                 parts->elems[i].partition, (long long)parts->elems[i].offset);
     }
+out:
+    free(pids);
+    free(offs);
 }
 
 static void runtime_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -342,6 +351,8 @@ static int runtime_alloc(struct runtime *rt)
     rt->cust_first = calloc(n, sizeof(int));
     rt->ids = calloc(n, sizeof(*rt->ids));
     rt->dlq = calloc(n, sizeof(*rt->dlq));
+    rt->pos_parts = calloc(n, sizeof(*rt->pos_parts));
+    rt->pos_offs = calloc(n, sizeof(*rt->pos_offs));
     rt->map_size = 16;
     while (rt->map_size < n * 2) {
         rt->map_size *= 2;
@@ -349,7 +360,7 @@ static int runtime_alloc(struct runtime *rt)
     rt->map = calloc(rt->map_size, sizeof(int));
     ac_buf_init(&rt->enc);
     return rt->msgs && rt->events && rt->ev_ok && rt->ev_next && rt->custs && rt->cust_first &&
-                   rt->ids && rt->dlq && rt->map
+                   rt->ids && rt->dlq && rt->map && rt->pos_parts && rt->pos_offs
                ? 0
                : AC_ERR_NOMEM;
 }
@@ -364,6 +375,8 @@ static void runtime_free(struct runtime *rt)
     free(rt->cust_first);
     free(rt->ids);
     free(rt->dlq);
+    free(rt->pos_parts);
+    free(rt->pos_offs);
     free(rt->map);
     ac_buf_fini(&rt->enc);
 }

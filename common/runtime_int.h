@@ -56,6 +56,8 @@ struct runtime {
     size_t map_size;
     const char **ids;         /* [batch_size] event id pointers, grouped per customer */
     struct rt_dlq *dlq;       /* [batch_size] undecodable messages */
+    int32_t *pos_parts;       /* [batch_size] partitions of the batch */
+    int64_t *pos_offs;        /* [batch_size] their next offsets */
     size_t n_dlq;
     struct ac_emit emit;
     struct ac_buf enc;

@@ -779,18 +779,27 @@ int ac_store_ack(struct ac_store *st, struct ac_store_cust *custs, size_t n, con
         sent++;
     }
     if (n_pos > 0) {
-        char fields[64][24], vals[64][24];
+        /* "topic:partition\0offset\0" pairs laid out first, pointed at after. */
+        struct ac_buf kv;
         size_t argc = 0;
+        ac_buf_init(&kv);
+        for (size_t i = 0; i < n_pos; i++) {
+            ac_buf_printf(&kv, "%s:%d", ac_topic_name(topic), parts[i]);
+            ac_buf_append(&kv, "", 1);
+            ac_buf_printf(&kv, "%lld", (long long)offsets[i]);
+            ac_buf_append(&kv, "", 1);
+        }
         snprintf(pkey, sizeof(pkey), "%s:pos:%s", st->prefix, group);
         store_push_str(st, &argc, "HSET");
         store_push_str(st, &argc, pkey);
-        for (size_t i = 0; i < n_pos && i < 64; i++) {
-            snprintf(fields[i], sizeof(fields[i]), "%s:%d", ac_topic_name(topic), parts[i]);
-            snprintf(vals[i], sizeof(vals[i]), "%lld", (long long)offsets[i]);
-            store_push_str(st, &argc, fields[i]);
-            store_push_str(st, &argc, vals[i]);
+        const char *p = kv.data;
+        for (size_t i = 0; i < n_pos * 2; i++) {
+            store_push_str(st, &argc, p);
+            p += strlen(p) + 1;
         }
-        if (store_append(st, argc) != 0) {
+        int arc = store_append(st, argc);
+        ac_buf_fini(&kv);
+        if (arc != 0) {
             return AC_ERR_TRANSIENT;
         }
         sent++;
