@@ -393,11 +393,7 @@ static int store_reply_error(struct ac_store *st, redisReply *r, const char *wha
 static void store_key(const struct ac_store *st, char *out, size_t outlen, unsigned bucket,
                       char kind, const char *cid)
 {
-    if (cid) {
-        snprintf(out, outlen, "%s:{%u}:%c:%s", st->prefix, bucket, kind, cid);
-    } else {
-        snprintf(out, outlen, "%s:{%u}:ob", st->prefix, bucket);
-    }
+    snprintf(out, outlen, "%s:{%u}:%c:%s", st->prefix, bucket, kind, cid);
 }
 
 void ac_store_state_key(const struct ac_store *st, const char *customer_id, char *out,
@@ -480,10 +476,15 @@ static void store_parse_state(struct ac_store_cust *sc, redisReply *r, const cha
     size_t wplen = strlen(wm_prefix);
     ac_customer_init(&sc->state, sc->customer_id);
     sc->n_wm = 0;
+    sc->n_applied = 0;
     for (size_t i = 0; i + 1 < r->elements; i += 2) {
         const char *name = r->element[i]->str;
         const char *value = r->element[i + 1]->str;
         if (!name || !value) {
+            continue;
+        }
+        if (strcmp(name, "e.n") == 0) {
+            sc->n_applied = strtoll(value, NULL, 10);
             continue;
         }
         if (strncmp(name, wm_prefix, wplen) == 0) {
@@ -605,6 +606,7 @@ int ac_store_load(struct ac_store *st, enum ac_topic topic, struct ac_store_cust
         }
         if (r->type == REDIS_REPLY_ARRAY) {
             store_parse_outbox(sc, r);
+            sc->had_pending = sc->n_pending > 0;
         } else if (rc == 0) {
             rc = store_reply_error(st, r, "load outbox");
         }
@@ -635,11 +637,12 @@ static int store_push_pairs(struct ac_store *st, size_t *argc, const struct ac_b
 int ac_store_commit(struct ac_store *st, enum ac_topic topic, struct ac_store_cust *custs,
                     size_t n)
 {
-    char keys[4][STORE_KEY_MAX];
+    char keys[3][STORE_KEY_MAX];
     char nums[8][24];
-    char wm_field[48];
-    /* Serialized new_out records are re-encoded as "kind byte + payload"
-     * values in one scratch buffer; argv points into it. */
+    char wm_field[48], napplied[24];
+    /* Outbox values are "kind byte + payload"; laid out in one scratch
+     * buffer first, pointed at by argv after (the buffer may move while it
+     * grows). hiredis copies the arguments when the command is appended. */
     struct ac_buf scratch;
     int rc = 0;
     size_t sent = 0;
@@ -658,22 +661,24 @@ int ac_store_commit(struct ac_store *st, enum ac_topic topic, struct ac_store_cu
         store_key(st, keys[0], sizeof(keys[0]), sc->bucket, 'c', sc->customer_id);
         store_key(st, keys[1], sizeof(keys[1]), sc->bucket, 'e', sc->customer_id);
         store_key(st, keys[2], sizeof(keys[2]), sc->bucket, 'o', sc->customer_id);
-        store_key(st, keys[3], sizeof(keys[3]), sc->bucket, 'x', NULL);
         snprintf(wm_field, sizeof(wm_field), "w:%s:%d", ac_topic_name(topic), sc->partition);
+        int64_t applied = sc->n_applied + sc->n_seen_add;
+        int trim = applied > AC_STORE_SEEN_CAP;
+        snprintf(napplied, sizeof(napplied), "%lld",
+                 (long long)(trim ? AC_STORE_SEEN_CAP : applied));
         snprintf(nums[0], sizeof(nums[0]), "%lld", (long long)sc->state.version);
         snprintf(nums[1], sizeof(nums[1]), "%lld", (long long)sc->offset);
-        snprintf(nums[2], sizeof(nums[2]), "%lld", (long long)ac_clock_now(ac_clock_wall()));
-        snprintf(nums[3], sizeof(nums[3]), "%d", AC_STORE_SEEN_CAP);
-        snprintf(nums[4], sizeof(nums[4]), "%d", sc->n_fields);
+        snprintf(nums[2], sizeof(nums[2]), "%d", trim ? AC_STORE_SEEN_CAP : 0);
+        snprintf(nums[3], sizeof(nums[3]), "%d", sc->had_pending);
+        snprintf(nums[4], sizeof(nums[4]), "%d", sc->n_fields + (sc->n_seen_add > 0));
         snprintf(nums[5], sizeof(nums[5]), "%d", sc->n_seen_add);
         snprintf(nums[6], sizeof(nums[6]), "%d", sc->n_new_out);
         store_push_str(st, &argc, "FCALL");
-        store_push_str(st, &argc, "ac_apply_v1");
-        store_push_str(st, &argc, "4");
-        for (int k = 0; k < 4; k++) {
+        store_push_str(st, &argc, "ac_apply_v2");
+        store_push_str(st, &argc, "3");
+        for (int k = 0; k < 3; k++) {
             store_push_str(st, &argc, keys[k]);
         }
-        store_push_str(st, &argc, sc->customer_id);
         store_push_str(st, &argc, nums[0]);
         store_push_str(st, &argc, wm_field);
         store_push_str(st, &argc, nums[1]);
@@ -681,11 +686,13 @@ int ac_store_commit(struct ac_store *st, enum ac_topic topic, struct ac_store_cu
         store_push_str(st, &argc, nums[3]);
         store_push_str(st, &argc, nums[4]);
         store_push_pairs(st, &argc, &sc->fields, sc->n_fields);
+        if (sc->n_seen_add > 0) {
+            store_push_str(st, &argc, "e.n");
+            store_push_str(st, &argc, napplied);
+        }
         store_push_str(st, &argc, nums[5]);
         store_push_pairs(st, &argc, &sc->seen_add, sc->n_seen_add);
         store_push_str(st, &argc, nums[6]);
-        /* First pass: lay out the values; second: point argv at them (the
-         * scratch buffer may move while it grows). */
         size_t cursor = 0;
         struct ac_outbox_rec rec;
         while (store_rec_next(&sc->new_out, &cursor, &rec)) {
@@ -722,11 +729,15 @@ int ac_store_commit(struct ac_store *st, enum ac_topic topic, struct ac_store_cu
             long long status = r->element[0]->integer;
             if (status == 2) {
                 sc->status = AC_ERR_CONFLICT;
-            } else {
+            } else if (r->elements >= 2 && r->element[1]->type == REDIS_REPLY_ARRAY) {
                 sc->status = (int)status;
-                if (r->elements >= 2 && r->element[1]->type == REDIS_REPLY_ARRAY) {
-                    store_parse_outbox(sc, r->element[1]);
-                }
+                store_parse_outbox(sc, r->element[1]);
+            } else {
+                /* Applied, and the outbox was empty before: pending = new records. */
+                sc->status = (int)status;
+                ac_buf_reset(&sc->pending);
+                ac_buf_append(&sc->pending, sc->new_out.data, sc->new_out.len);
+                sc->n_pending = sc->n_new_out;
             }
         } else if (rc == 0) {
             rc = store_reply_error(st, r, "commit");
@@ -747,7 +758,7 @@ out:
 int ac_store_ack(struct ac_store *st, struct ac_store_cust *custs, size_t n, const char *group,
                  enum ac_topic topic, const int32_t *parts, const int64_t *offsets, size_t n_pos)
 {
-    char okey[STORE_KEY_MAX], ikey[STORE_KEY_MAX], pkey[160];
+    char okey[STORE_KEY_MAX], pkey[160];
     size_t sent = 0;
     if (!ac_store_connected(st)) {
         return AC_ERR_TRANSIENT;
@@ -760,15 +771,10 @@ int ac_store_ack(struct ac_store *st, struct ac_store_cust *custs, size_t n, con
         size_t argc = 0, cursor = 0;
         struct ac_outbox_rec rec;
         store_key(st, okey, sizeof(okey), sc->bucket, 'o', sc->customer_id);
-        store_key(st, ikey, sizeof(ikey), sc->bucket, 'x', NULL);
-        store_push_str(st, &argc, "FCALL");
-        store_push_str(st, &argc, "ac_ack_v1");
-        store_push_str(st, &argc, "2");
+        store_push_str(st, &argc, "HDEL");
         store_push_str(st, &argc, okey);
-        store_push_str(st, &argc, ikey);
-        store_push_str(st, &argc, sc->customer_id);
         while (store_rec_next(&sc->pending, &cursor, &rec)) {
-            /* id inside pending: kind, idlen, id... */
+            /* the id inside pending: kind, idlen, id, length, payload */
             const char *idp = sc->pending.data + cursor - rec.len - sizeof(uint32_t) -
                               strlen(rec.id);
             store_push(st, &argc, idp, strlen(rec.id));

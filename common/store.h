@@ -5,9 +5,9 @@
  *
  *   <p>:{<b>}:c:<cid>   hash   the customer's state (customer.h fields),
  *                              version `v`, watermarks `w:<topic>:<partition>`
- *   <p>:{<b>}:e:<cid>   zset   applied event ids (score = event time), capped
+ *   <p>:{<b>}:e:<cid>   zset   applied event ids (score = event time), capped;
+ *                              its size is kept in the state hash as `e.n`
  *   <p>:{<b>}:o:<cid>   hash   outbox: record id -> kind byte + Avro bytes
- *   <p>:{<b>}:ob        zset   the bucket's customers with a pending outbox
  *   <p>:gen             string generation id: detects a Redis that lost data
  *   <p>:pos:<group>     hash   "<topic>:<partition>" -> next offset to read
  *
@@ -56,6 +56,8 @@ struct ac_store_cust {
     struct ac_store_wm wm[AC_STORE_WM_MAX]; /* of the loading topic */
     int n_wm;
     unsigned char *seen; /* [n_event_ids]; 1 = already applied. Owned. */
+    int64_t n_applied;   /* size of the applied-id set (state field e.n) */
+    int had_pending;     /* the load found outbox records */
     /* in (commit) */
     int dirty;              /* 1: commit this customer */
     struct ac_buf fields;   /* "name\0value\0" pairs (ac_customer_diff) */
