@@ -20,7 +20,7 @@ struct rt_dlq {
 /* Per-batch counts, added to the metrics once the batch is durable. */
 #define RT_TALLY_MAX 64
 struct rt_tally {
-    char label[160];
+    char label[320];
     long n;
 };
 
