@@ -247,10 +247,12 @@ static int batch_state(struct runtime *rt)
             ac_store_cust_reset(&rt->custs[c]);
             rt->custs[c].offset = -1;
         }
+        double t0 = ac_clock_mono_s();
         int rc = ac_store_load(rt->store, rt->proc->topic, rt->custs, rt->n_custs);
         if (rc != 0) {
             return rc;
         }
+        double t1 = ac_clock_mono_s();
         for (size_t c = 0; c < rt->n_custs; c++) {
             if ((rc = batch_apply_customer(rt, c)) != 0) {
                 AC_ERROR("cannot build commit customer=%s: %s", rt->custs[c].customer_id,
@@ -258,9 +260,14 @@ static int batch_state(struct runtime *rt)
                 return AC_ERR_FATAL;
             }
         }
+        double t2 = ac_clock_mono_s();
         if ((rc = ac_store_commit(rt->store, rt->proc->topic, rt->custs, rt->n_custs)) != 0) {
             return rc;
         }
+        double t3 = ac_clock_mono_s();
+        ac_metrics_observe("aftercare_batch_phase_seconds", "phase=\"load\"", t1 - t0);
+        ac_metrics_observe("aftercare_batch_phase_seconds", "phase=\"apply\"", t2 - t1);
+        ac_metrics_observe("aftercare_batch_phase_seconds", "phase=\"commit\"", t3 - t2);
         ac_metrics_observe("aftercare_redis_rtt_seconds", "", ac_store_last_rtt(rt->store));
         int conflicts = 0;
         for (size_t c = 0; c < rt->n_custs; c++) {
@@ -516,13 +523,20 @@ int rt_batch_process(struct runtime *rt)
     batch_decode(rt);
     for (;;) {
         rc = batch_state(rt);
+        double t0 = ac_clock_mono_s();
         if (rc == 0) {
             rc = batch_produce(rt);
         }
+        double t1 = ac_clock_mono_s();
         size_t n_pos = batch_positions(rt, parts, offs, (size_t)rt->batch_size);
         if (rc == 0) {
             rc = ac_store_ack(rt->store, rt->custs, rt->n_custs, rt->group, rt->proc->topic,
                               parts, offs, n_pos);
+        }
+        if (rc == 0) {
+            ac_metrics_observe("aftercare_batch_phase_seconds", "phase=\"produce\"", t1 - t0);
+            ac_metrics_observe("aftercare_batch_phase_seconds", "phase=\"ack\"",
+                               ac_clock_mono_s() - t1);
         }
         if (rc == 0) {
             batch_commit_offsets(rt, parts, offs, n_pos);

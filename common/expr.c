@@ -112,6 +112,9 @@ static int expr_unexpected(struct expr_parser *p, const char *what)
         return expr_fail(p, p->tok.start, "unexpected end of expression (expected %s)", what);
     }
     int n = p->tok.len > 40 ? 40 : (int)p->tok.len;
+    if (p->tok.kind == TK_IDENT && expr_keyword_folded(p->src + p->tok.start, p->tok.len)) {
+        return expr_unknown_field(p, &p->tok);
+    }
     return expr_fail(p, p->tok.start, "expected %s, got '%.*s'", what, n, p->src + p->tok.start);
 }
 
@@ -138,8 +141,8 @@ static int expr_check_cmp(struct expr_parser *p, const struct expr_tok *op, enum
     if (ordering) {
         enum ac_expr_type bad = l == AC_EXPR_BOOL || l == AC_EXPR_NULL ? l : r;
         if (bad == AC_EXPR_BOOL || bad == AC_EXPR_NULL) {
-            return expr_fail(p, op->start, "'%.*s' needs integers or strings, got %s",
-                             (int)op->len, p->src + op->start, ac_expr_type_name(bad));
+            return expr_fail(p, op->start, "'%.*s' needs integers or strings, got %s", (int)op->len,
+                             p->src + op->start, ac_expr_type_name(bad));
         }
     } else if (l == AC_EXPR_NULL || r == AC_EXPR_NULL) {
         return 0;
@@ -270,8 +273,8 @@ static int expr_parse_add(struct expr_parser *p, enum ac_expr_type *type)
 }
 
 /* `[ literal, ... ]` after in / not in; left is the left operand's type. */
-static int expr_parse_list(struct expr_parser *p, const struct expr_tok *op,
-                           enum ac_expr_type left, int negate_op)
+static int expr_parse_list(struct expr_parser *p, const struct expr_tok *op, enum ac_expr_type left,
+                           int negate_op)
 {
     if (p->tok.kind != TK_LBRACK) {
         return expr_unexpected(p, "'[' (the right side of 'in' is a list of literals)");
@@ -296,7 +299,7 @@ static int expr_parse_list(struct expr_parser *p, const struct expr_tok *op,
         if (!expr_is_literal(p->tok.kind)) {
             return expr_unexpected(p, "a literal (list elements are literals)");
         }
-        enum ac_expr_type t;
+        enum ac_expr_type t = AC_EXPR_NULL;
         if (expr_add_const(p, negate, &t) < 0) {
             return -1;
         }
@@ -436,9 +439,9 @@ static int expr_parse_or(struct expr_parser *p, enum ac_expr_type *type)
         struct expr_tok op = p->tok;
         enum ac_expr_type r;
         size_t jump = p->n_insns;
-        if (expr_need_bool(p, op.start, "or", *type) < 0 ||
-            expr_emit(p, EXPR_OP_JT, 0, 0, 0) < 0 || expr_next(p) < 0 ||
-            expr_parse_and(p, &r) < 0 || expr_need_bool(p, op.start, "or", r) < 0) {
+        if (expr_need_bool(p, op.start, "or", *type) < 0 || expr_emit(p, EXPR_OP_JT, 0, 0, 0) < 0 ||
+            expr_next(p) < 0 || expr_parse_and(p, &r) < 0 ||
+            expr_need_bool(p, op.start, "or", r) < 0) {
             return -1;
         }
         if (r == AC_EXPR_ANY && expr_emit(p, EXPR_OP_CHECK_BOOL, 0, 0, 0) < 0) {
@@ -498,8 +501,8 @@ static struct ac_expr *expr_build(struct expr_parser *p)
     return expr;
 }
 
-struct ac_expr *ac_expr_new(const char *src, const struct ac_expr_field *fields,
-                            size_t n_fields, struct ac_expr_error *err)
+struct ac_expr *ac_expr_new(const char *src, const struct ac_expr_field *fields, size_t n_fields,
+                            struct ac_expr_error *err)
 {
     struct ac_expr *expr = NULL;
     struct ac_expr_error scratch;

@@ -19,16 +19,16 @@
 #include <string.h>
 
 /* Limits, checked at parse time. */
-#define AC_EXPR_MAX_DEPTH 64    /* nesting of parentheses / operators */
-#define AC_EXPR_MAX_LEN 8192    /* bytes of source text */
+#define AC_EXPR_MAX_DEPTH 64 /* nesting of parentheses / operators */
+#define AC_EXPR_MAX_LEN 8192 /* bytes of source text */
 #define AC_EXPR_ERRMSG_MAX 256
 
 enum ac_expr_type {
     AC_EXPR_NULL = 0, /* only as a value (null literal, absent field) */
     AC_EXPR_BOOL,
-    AC_EXPR_INT,      /* int64; timestamps and durations are milliseconds */
+    AC_EXPR_INT, /* int64; timestamps and durations are milliseconds */
     AC_EXPR_STR,
-    AC_EXPR_ANY,      /* field table only: type known at run time */
+    AC_EXPR_ANY, /* field table only: type known at run time */
 };
 
 /* "null", "boolean", "integer", "string", "any"; "?" out of range. */
@@ -122,8 +122,8 @@ struct ac_expr_error {
  * AC_EXPR_ANY). Returns the program, owned by the caller (free with
  * ac_expr_destroy()); it keeps no pointer to src or fields. On error returns
  * NULL and, if err is not NULL, fills it. */
-struct ac_expr *ac_expr_new(const char *src, const struct ac_expr_field *fields,
-                            size_t n_fields, struct ac_expr_error *err);
+struct ac_expr *ac_expr_new(const char *src, const struct ac_expr_field *fields, size_t n_fields,
+                            struct ac_expr_error *err);
 
 /* Frees a program; NULL is a no-op. */
 void ac_expr_destroy(struct ac_expr *expr);

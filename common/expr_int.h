@@ -33,7 +33,7 @@ enum expr_op {
     EXPR_OP_NOT, /* pop bool, push bool */
     EXPR_OP_IS_NULL,
     EXPR_OP_IS_NOT_NULL,
-    EXPR_OP_IN,     /* pop 1, push bool: equal to one of consts[a .. a+b-1] */
+    EXPR_OP_IN, /* pop 1, push bool: equal to one of consts[a .. a+b-1] */
     EXPR_OP_NOT_IN,
     EXPR_OP_JF,         /* top false: jump to a (keep); true: pop */
     EXPR_OP_JT,         /* top true: jump to a (keep); false: pop */
@@ -137,6 +137,8 @@ int expr_nomem(struct expr_parser *p);
 void *expr_grow(void *arr, size_t *cap, size_t need, size_t elem);
 /* Reads the next token into p->tok; 0, or -1 with the error recorded. */
 int expr_next(struct expr_parser *p);
+/* The keyword name[0..len-1] spells in another case ("AND" → "and"), or NULL. */
+const char *expr_keyword_folded(const char *name, size_t len);
 /* Fails with "unknown field '...'" and a suggestion, for the token t. */
 int expr_unknown_field(struct expr_parser *p, const struct expr_tok *t);
 

@@ -14,7 +14,7 @@ static const struct {
     const char *word;
     enum expr_tok_kind kind;
 } expr_keywords[] = {
-    {"and", TK_AND}, {"or", TK_OR},     {"not", TK_NOT},     {"in", TK_IN},   {"is", TK_IS},
+    {"and", TK_AND},   {"or", TK_OR},     {"not", TK_NOT},     {"in", TK_IN},   {"is", TK_IS},
     {"null", TK_NULL}, {"true", TK_TRUE}, {"false", TK_FALSE}, {"now", TK_NOW},
 };
 
@@ -89,8 +89,8 @@ static int expr_lex_number(struct expr_parser *p, size_t start)
         static const struct {
             const char *unit;
             int64_t ms;
-        } units[] = {{"ms", 1},          {"s", 1000},          {"m", 60000},
-                     {"h", 3600000},     {"d", 86400000},      {"w", 604800000}};
+        } units[] = {{"ms", 1},      {"s", 1000},     {"m", 60000},
+                     {"h", 3600000}, {"d", 86400000}, {"w", 604800000}};
         int64_t mult = 0;
         for (size_t k = 0; k < sizeof(units) / sizeof(units[0]); k++) {
             if (strlen(units[k].unit) == i - u && memcmp(units[k].unit, s + u, i - u) == 0) {
@@ -202,7 +202,7 @@ int expr_next(struct expr_parser *p)
         rc = expr_fail(p, i, "unexpected '%c' (use '%s')", c, use);
     } else {
         static const char singles[] = "!<>+-()[],";
-        static const enum expr_tok_kind kinds[] = {TK_NOT,    TK_LT,     TK_GT,    TK_PLUS,
+        static const enum expr_tok_kind kinds[] = {TK_NOT,    TK_LT,     TK_GT,     TK_PLUS,
                                                    TK_MINUS,  TK_LPAREN, TK_RPAREN, TK_LBRACK,
                                                    TK_RBRACK, TK_COMMA};
         const char *at = strchr(singles, c);
@@ -288,22 +288,29 @@ static const char *expr_suggest(const struct expr_parser *p, const char *name, s
     return NULL;
 }
 
+const char *expr_keyword_folded(const char *name, size_t len)
+{
+    for (size_t k = 0; k < EXPR_NKEYWORDS; k++) {
+        const char *w = expr_keywords[k].word;
+        if (strlen(w) == len && strncasecmp(w, name, len) == 0) {
+            return w;
+        }
+    }
+    return NULL;
+}
+
 int expr_unknown_field(struct expr_parser *p, const struct expr_tok *t)
 {
     const char *name = p->src + t->start;
     int n = t->len > 80 ? 80 : (int)t->len;
-    for (size_t k = 0; k < EXPR_NKEYWORDS; k++) {
-        const char *w = expr_keywords[k].word;
-        if (strlen(w) == t->len && strncasecmp(w, name, t->len) == 0) {
-            return expr_fail(p, t->start, "unknown name '%.*s' (keywords are lower case: '%s')",
-                             n, name, w);
-        }
+    const char *w = expr_keyword_folded(name, t->len);
+    if (w != NULL) {
+        return expr_fail(p, t->start, "unknown name '%.*s' (keywords are lower case: '%s')", n,
+                         name, w);
     }
     const char *hint = expr_suggest(p, name, t->len);
     if (hint != NULL) {
-        return expr_fail(p, t->start, "unknown field '%.*s' (did you mean '%s'?)", n, name,
-                         hint);
+        return expr_fail(p, t->start, "unknown field '%.*s' (did you mean '%s'?)", n, name, hint);
     }
     return expr_fail(p, t->start, "unknown field '%.*s'", n, name);
 }
-

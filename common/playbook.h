@@ -114,9 +114,9 @@ enum ac_pb_source { AC_PB_EVENT = 0, AC_PB_SIGNAL };
  * (optionally only to some values). */
 struct ac_pb_trigger {
     enum ac_pb_source source;
-    const char *name;           /* event type ("order_placed") or signal ("nps_class") */
-    int topic;                  /* enum ac_topic of an event type; -1 for a signal */
-    const char *const *values;  /* signal values that match; n_values == 0: any */
+    const char *name;          /* event type ("order_placed") or signal ("nps_class") */
+    int topic;                 /* enum ac_topic of an event type; -1 for a signal */
+    const char *const *values; /* signal values that match; n_values == 0: any */
     size_t n_values;
 };
 
@@ -146,9 +146,10 @@ enum ac_pb_window_kind { AC_PB_REORDER = 0, AC_PB_UPSELL, AC_PB_REPLENISH, AC_PB
 
 struct ac_pb_timing {
     enum ac_pb_timing_kind kind;
-    int64_t delay_ms;         /* DELAY, ANCHOR (offset), EVERY (period); 0 otherwise */
-    const char *anchor;       /* ANCHOR: renewal_at, first_order_at, ... */
+    int64_t delay_ms;                     /* DELAY, ANCHOR (offset), EVERY (period); 0 otherwise */
+    const char *anchor;                   /* ANCHOR: renewal_at, first_order_at, ... */
     enum ac_pb_window_kind family_window; /* FAMILY */
+    int business_clock; /* DELAY: counts business hours only ("15 business minutes") */
 };
 
 enum ac_pb_hours {
@@ -209,7 +210,8 @@ struct ac_pb_rule {
     const struct ac_pb_experiment *experiment; /* NULL: none */
 };
 
-/* --- families, policies, experiments ----------------------------------------------------------- */
+/* --- families, policies, experiments -----------------------------------------------------------
+ */
 
 struct ac_pb_family {
     const char *name; /* "default" for the fallback row */
@@ -226,22 +228,22 @@ struct ac_pb_cap {
 };
 
 struct ac_pb_suppression {
-    const char *id;        /* the reason code of what it suppresses */
+    const char *id; /* the reason code of what it suppresses */
     struct ac_pb_cond when;
-    unsigned categories;   /* bit (1u << enum ac_category) for each category it applies to */
+    unsigned categories; /* bit (1u << enum ac_category) for each category it applies to */
 };
 
 struct ac_pb_policies {
-    const char *timezone;            /* IANA zone used when the customer has none */
-    struct ac_pb_cap cap;            /* non-transactional messages, all channels */
-    struct ac_pb_cap cap_opted_in;   /* the same for customers who opted in to more */
+    const char *timezone;          /* IANA zone used when the customer has none */
+    struct ac_pb_cap cap;          /* non-transactional messages, all channels */
+    struct ac_pb_cap cap_opted_in; /* the same for customers who opted in to more */
     const struct ac_pb_cap *channel_caps;
     size_t n_channel_caps;
     struct ac_pb_daywin quiet_hours;
     struct ac_pb_daywin business_hours;
-    int require_consent;             /* only consented channels */
-    int prefer_customer_channel;     /* the customer's preferred channel first */
-    int64_t max_defer_ms;            /* defer bound of rules that set none */
+    int require_consent;                          /* only consented channels */
+    int prefer_customer_channel;                  /* the customer's preferred channel first */
+    int64_t max_defer_ms;                         /* defer bound of rules that set none */
     const struct ac_pb_suppression *suppressions; /* global: apply to every rule */
     size_t n_suppressions;
 };
@@ -284,8 +286,7 @@ struct ac_playbook *ac_playbook_load(const char *path,
 
 /* The same from memory; name is used as the file in messages. */
 struct ac_playbook *ac_playbook_load_buffer(const char *name, const char *text, size_t len,
-                                            void (*fn)(const struct ac_pb_diag *diag,
-                                                       void *opaque),
+                                            void (*fn)(const struct ac_pb_diag *diag, void *opaque),
                                             void *opaque);
 
 /* Frees the playbook and everything it owns; NULL is a no-op. */
@@ -300,13 +301,13 @@ const struct ac_pb_rule *ac_playbook_rule_find(const struct ac_playbook *pb, con
 /* Rules triggered by an event type / a signal, in file order; *n set to
  * their number (0 and NULL for an unknown or unused name). */
 const struct ac_pb_rule *const *ac_playbook_rules_for_event(const struct ac_playbook *pb,
-                                                           const char *type, size_t *n);
+                                                            const char *type, size_t *n);
 const struct ac_pb_rule *const *ac_playbook_rules_for_signal(const struct ac_playbook *pb,
-                                                            const char *signal, size_t *n);
+                                                             const char *signal, size_t *n);
 /* Rules with a cancel_on entry for this event type (their pending actions
  * must be checked when it arrives). */
 const struct ac_pb_rule *const *ac_playbook_rules_cancelled_by(const struct ac_playbook *pb,
-                                                              const char *type, size_t *n);
+                                                               const char *type, size_t *n);
 
 /* The row of family (the "default" row if the family is not in the table). */
 const struct ac_pb_family *ac_playbook_family(const struct ac_playbook *pb, const char *family);
@@ -323,7 +324,7 @@ const struct ac_pb_policies *ac_playbook_policies(const struct ac_playbook *pb);
 size_t ac_playbook_experiment_count(const struct ac_playbook *pb);
 const struct ac_pb_experiment *ac_playbook_experiment(const struct ac_playbook *pb, size_t i);
 const struct ac_pb_experiment *ac_playbook_experiment_find(const struct ac_playbook *pb,
-                                                          const char *id);
+                                                           const char *id);
 
 /* The path or name it was loaded from. */
 const char *ac_playbook_name(const struct ac_playbook *pb);

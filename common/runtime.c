@@ -238,6 +238,8 @@ static void runtime_declare_metrics(void)
     ac_metrics_declare("aftercare_dlq_total", "counter", "messages sent to the DLQ, by reason");
     ac_metrics_declare("aftercare_batch_duration_seconds", "histogram",
                        "time to process one batch end to end");
+    ac_metrics_declare("aftercare_batch_phase_seconds", "histogram",
+                       "time per batch phase: load, apply, commit, produce, ack");
     ac_metrics_declare("aftercare_redis_rtt_seconds", "histogram",
                        "round-trip time of one pipelined Redis phase");
     ac_metrics_declare("aftercare_processing_latency_seconds", "histogram",

@@ -24,6 +24,7 @@ static void aftercare_usage(FILE *out)
             "  produce TOPIC [FILE]            JSON lines -> Avro -> Kafka (keyed by customer_id)\n"
             "  consume TOPIC [--from-beginning] [--max N] [--timeout S]\n"
             "                                  Avro -> JSON lines on stdout\n"
+            "  check PLAYBOOK...               validate playbooks (errors as file:line:column)\n"
             "  --version, --help\n\n"
             "environment: AFTERCARE_KAFKA_BROKERS, AFTERCARE_REDIS_URL, AFTERCARE_SCHEMAS_DIR\n"
             "Run `aftercare COMMAND --help` for a command's options.\n");
@@ -83,6 +84,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "consume") == 0) {
         return cli_consume(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "check") == 0) {
+        return cli_check(argc - 1, argv + 1);
     }
     if (strcmp(argv[1], "dev") == 0) {
         return cli_dev(argc - 1, argv + 1);

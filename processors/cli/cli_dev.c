@@ -174,7 +174,8 @@ int cli_dev(int argc, char **argv)
     }
     if (o.detach && !o.demo) {
         /* The parent relays the child's shell lines, then returns. */
-        if (pipe(pipefd) != 0) {
+        /* close-on-exec: redis-server must not hold the shell's pipe open */
+        if (pipe2(pipefd, O_CLOEXEC) != 0) {
             perror("aftercare dev: pipe");
             return 1;
         }
@@ -191,6 +192,10 @@ int cli_dev(int argc, char **argv)
         }
         close(pipefd[0]);
         setsid();
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0);
+        dup2(null, 1);
+        close(null);
     }
     signal(SIGINT, dev_on_signal);
     signal(SIGTERM, dev_on_signal);
@@ -219,10 +224,6 @@ int cli_dev(int argc, char **argv)
             ssize_t w = write(pipefd[1], lines, strlen(lines));
             (void)w;
             close(pipefd[1]);
-            int null = open("/dev/null", O_RDWR);
-            dup2(null, 0);
-            dup2(null, 1);
-            close(null);
         } else {
             fputs(lines, stdout);
             printf("# running until SIGTERM/SIGINT (redis data in %s)\n", dr.dir);

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -182,6 +183,8 @@ pid_t h_spawn(struct h_env *env, const char *name, const char *config_path)
     pid_t pid = fork();
     cr_assert(pid >= 0, "fork: %s", strerror(errno));
     if (pid == 0) {
+        /* A processor must not outlive a test that failed half-way. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (fd >= 0) {
             dup2(fd, 2);
