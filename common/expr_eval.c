@@ -86,7 +86,7 @@ static int expr_in(const struct ac_expr *expr, const struct expr_insn *in,
                    const struct ac_expr_value *v)
 {
     for (int32_t k = in->a; k < in->a + in->b; k++) {
-        struct ac_expr_value c;
+        struct ac_expr_value c = {0};
         expr_load_const(expr, k, &c);
         if (expr_equal(v, &c)) {
             return 1;
