@@ -634,122 +634,184 @@ static int store_push_pairs(struct ac_store *st, size_t *argc, const struct ac_b
     return 0;
 }
 
+/* Per-customer strings of one commit call: they must stay put until the
+ * command is appended (hiredis copies them then). */
+struct store_commit_strs {
+    char keys[3][STORE_KEY_MAX];
+    char wm_field[48];
+    char nums[8][24];
+    char napplied[24];
+};
+
+static void store_commit_push(struct ac_store *st, size_t *argc, struct ac_store_cust *sc,
+                              struct store_commit_strs *cs, const char *values)
+{
+    size_t cursor = 0, at = 0;
+    struct ac_outbox_rec rec;
+    for (int k = 0; k < 5; k++) {
+        store_push_str(st, argc, cs->nums[k]);
+    }
+    store_push_str(st, argc, cs->nums[5]);
+    store_push_pairs(st, argc, &sc->fields, sc->n_fields);
+    if (sc->n_seen_add > 0) {
+        store_push_str(st, argc, "e.n");
+        store_push_str(st, argc, cs->napplied);
+    }
+    store_push_str(st, argc, cs->nums[6]);
+    store_push_pairs(st, argc, &sc->seen_add, sc->n_seen_add);
+    store_push_str(st, argc, cs->nums[7]);
+    while (store_rec_next(&sc->new_out, &cursor, &rec)) {
+        const char *idp =
+            sc->new_out.data + cursor - rec.len - sizeof(uint32_t) - strlen(rec.id);
+        store_push(st, argc, idp, strlen(rec.id));
+        store_push(st, argc, values + at, rec.len + 1);
+        at += rec.len + 1;
+    }
+}
+
+static void store_commit_strs_init(struct ac_store *st, enum ac_topic topic,
+                                   struct ac_store_cust *sc, struct store_commit_strs *cs)
+{
+    store_key(st, cs->keys[0], sizeof(cs->keys[0]), sc->bucket, 'c', sc->customer_id);
+    store_key(st, cs->keys[1], sizeof(cs->keys[1]), sc->bucket, 'e', sc->customer_id);
+    store_key(st, cs->keys[2], sizeof(cs->keys[2]), sc->bucket, 'o', sc->customer_id);
+    snprintf(cs->wm_field, sizeof(cs->wm_field), "w:%s:%d", ac_topic_name(topic),
+             sc->partition);
+    int64_t applied = sc->n_applied + sc->n_seen_add;
+    int trim = applied > AC_STORE_SEEN_CAP;
+    snprintf(cs->napplied, sizeof(cs->napplied), "%lld",
+             (long long)(trim ? AC_STORE_SEEN_CAP : applied));
+    snprintf(cs->nums[0], sizeof(cs->nums[0]), "%lld", (long long)sc->state.version);
+    snprintf(cs->nums[1], sizeof(cs->nums[1]), "%s", cs->wm_field);
+    snprintf(cs->nums[2], sizeof(cs->nums[2]), "%lld", (long long)sc->offset);
+    snprintf(cs->nums[3], sizeof(cs->nums[3]), "%d", trim ? AC_STORE_SEEN_CAP : 0);
+    snprintf(cs->nums[4], sizeof(cs->nums[4]), "%d", sc->had_pending);
+    snprintf(cs->nums[5], sizeof(cs->nums[5]), "%d", sc->n_fields + (sc->n_seen_add > 0));
+    snprintf(cs->nums[6], sizeof(cs->nums[6]), "%d", sc->n_seen_add);
+    snprintf(cs->nums[7], sizeof(cs->nums[7]), "%d", sc->n_new_out);
+}
+
+static void store_commit_result(struct ac_store_cust *sc, const redisReply *r)
+{
+    long long status = r->element[0]->integer;
+    if (status == 2) {
+        sc->status = AC_ERR_CONFLICT;
+    } else if (r->elements >= 2 && r->element[1]->type == REDIS_REPLY_ARRAY) {
+        sc->status = (int)status;
+        store_parse_outbox(sc, r->element[1]);
+    } else {
+        /* Applied, and the outbox was empty before: pending = the new records. */
+        sc->status = (int)status;
+        ac_buf_reset(&sc->pending);
+        ac_buf_append(&sc->pending, sc->new_out.data, sc->new_out.len);
+        sc->n_pending = sc->n_new_out;
+    }
+}
+
 int ac_store_commit(struct ac_store *st, enum ac_topic topic, struct ac_store_cust *custs,
                     size_t n)
 {
-    char keys[3][STORE_KEY_MAX];
-    char nums[8][24];
-    char wm_field[48], napplied[24];
-    /* Outbox values are "kind byte + payload"; laid out in one scratch
-     * buffer first, pointed at by argv after (the buffer may move while it
-     * grows). hiredis copies the arguments when the command is appended. */
-    struct ac_buf scratch;
+    enum { CHUNK = AC_STORE_CUSTOMERS_PER_CALL };
+    struct store_commit_strs *cs = calloc(CHUNK, sizeof(*cs));
+    struct ac_buf values[CHUNK];
+    size_t members[CHUNK];
+    size_t *calls_n = calloc(n / CHUNK + 2, sizeof(*calls_n));
+    size_t n_calls = 0;
     int rc = 0;
-    size_t sent = 0;
-    ac_buf_init(&scratch);
+    char count[16];
+    if (!cs || !calls_n) {
+        free(cs);
+        free(calls_n);
+        return AC_ERR_NOMEM;
+    }
+    for (int k = 0; k < CHUNK; k++) {
+        ac_buf_init(&values[k]);
+    }
     if (!ac_store_connected(st)) {
-        return AC_ERR_TRANSIENT;
+        rc = AC_ERR_TRANSIENT;
+        goto out;
     }
     double t0 = ac_clock_mono_s();
-    for (size_t i = 0; i < n; i++) {
-        struct ac_store_cust *sc = &custs[i];
-        if (!sc->dirty) {
-            continue;
+    for (size_t i = 0; i < n;) {
+        /* The next chunk of dirty customers. */
+        size_t m = 0;
+        for (; i < n && m < CHUNK; i++) {
+            if (custs[i].dirty) {
+                members[m++] = i;
+            }
         }
-        ac_buf_reset(&scratch);
+        if (m == 0) {
+            break;
+        }
         size_t argc = 0;
-        store_key(st, keys[0], sizeof(keys[0]), sc->bucket, 'c', sc->customer_id);
-        store_key(st, keys[1], sizeof(keys[1]), sc->bucket, 'e', sc->customer_id);
-        store_key(st, keys[2], sizeof(keys[2]), sc->bucket, 'o', sc->customer_id);
-        snprintf(wm_field, sizeof(wm_field), "w:%s:%d", ac_topic_name(topic), sc->partition);
-        int64_t applied = sc->n_applied + sc->n_seen_add;
-        int trim = applied > AC_STORE_SEEN_CAP;
-        snprintf(napplied, sizeof(napplied), "%lld",
-                 (long long)(trim ? AC_STORE_SEEN_CAP : applied));
-        snprintf(nums[0], sizeof(nums[0]), "%lld", (long long)sc->state.version);
-        snprintf(nums[1], sizeof(nums[1]), "%lld", (long long)sc->offset);
-        snprintf(nums[2], sizeof(nums[2]), "%d", trim ? AC_STORE_SEEN_CAP : 0);
-        snprintf(nums[3], sizeof(nums[3]), "%d", sc->had_pending);
-        snprintf(nums[4], sizeof(nums[4]), "%d", sc->n_fields + (sc->n_seen_add > 0));
-        snprintf(nums[5], sizeof(nums[5]), "%d", sc->n_seen_add);
-        snprintf(nums[6], sizeof(nums[6]), "%d", sc->n_new_out);
         store_push_str(st, &argc, "FCALL");
-        store_push_str(st, &argc, "ac_apply_v2");
-        store_push_str(st, &argc, "3");
-        for (int k = 0; k < 3; k++) {
-            store_push_str(st, &argc, keys[k]);
+        store_push_str(st, &argc, "ac_apply_v3");
+        snprintf(count, sizeof(count), "%zu", m * 3);
+        store_push_str(st, &argc, count);
+        for (size_t k = 0; k < m; k++) {
+            struct ac_store_cust *sc = &custs[members[k]];
+            size_t cursor = 0;
+            struct ac_outbox_rec rec;
+            store_commit_strs_init(st, topic, sc, &cs[k]);
+            ac_buf_reset(&values[k]);
+            while (store_rec_next(&sc->new_out, &cursor, &rec)) {
+                ac_buf_append(&values[k], &rec.kind, 1);
+                ac_buf_append(&values[k], rec.payload, rec.len);
+            }
+            for (int j = 0; j < 3; j++) {
+                store_push_str(st, &argc, cs[k].keys[j]);
+            }
         }
-        store_push_str(st, &argc, nums[0]);
-        store_push_str(st, &argc, wm_field);
-        store_push_str(st, &argc, nums[1]);
-        store_push_str(st, &argc, nums[2]);
-        store_push_str(st, &argc, nums[3]);
-        store_push_str(st, &argc, nums[4]);
-        store_push_pairs(st, &argc, &sc->fields, sc->n_fields);
-        if (sc->n_seen_add > 0) {
-            store_push_str(st, &argc, "e.n");
-            store_push_str(st, &argc, napplied);
-        }
-        store_push_str(st, &argc, nums[5]);
-        store_push_pairs(st, &argc, &sc->seen_add, sc->n_seen_add);
-        store_push_str(st, &argc, nums[6]);
-        size_t cursor = 0;
-        struct ac_outbox_rec rec;
-        while (store_rec_next(&sc->new_out, &cursor, &rec)) {
-            ac_buf_append(&scratch, &rec.kind, 1);
-            ac_buf_append(&scratch, rec.payload, rec.len);
-        }
-        cursor = 0;
-        size_t at = 0;
-        while (store_rec_next(&sc->new_out, &cursor, &rec)) {
-            const char *idp = sc->new_out.data + cursor - rec.len - sizeof(uint32_t) -
-                              strlen(rec.id);
-            store_push(st, &argc, idp, strlen(rec.id));
-            store_push(st, &argc, scratch.data + at, rec.len + 1);
-            at += rec.len + 1;
+        char m_str[16];
+        snprintf(m_str, sizeof(m_str), "%zu", m);
+        store_push_str(st, &argc, m_str);
+        for (size_t k = 0; k < m; k++) {
+            store_commit_push(st, &argc, &custs[members[k]], &cs[k], values[k].data);
         }
         if (store_append(st, argc) != 0) {
             rc = AC_ERR_TRANSIENT;
             goto out;
         }
-        sent++;
+        calls_n[n_calls++] = m;
     }
-    for (size_t i = 0; i < n && sent > 0; i++) {
-        struct ac_store_cust *sc = &custs[i];
-        if (!sc->dirty) {
-            continue;
-        }
+    /* Replies come back in call order; walk the dirty customers again. */
+    size_t next = 0;
+    for (size_t c = 0; c < n_calls; c++) {
         redisReply *r = store_read(st);
         if (!r) {
             rc = AC_ERR_TRANSIENT;
             goto out;
         }
-        if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
-            r->element[0]->type == REDIS_REPLY_INTEGER) {
-            long long status = r->element[0]->integer;
-            if (status == 2) {
-                sc->status = AC_ERR_CONFLICT;
-            } else if (r->elements >= 2 && r->element[1]->type == REDIS_REPLY_ARRAY) {
-                sc->status = (int)status;
-                store_parse_outbox(sc, r->element[1]);
-            } else {
-                /* Applied, and the outbox was empty before: pending = new records. */
-                sc->status = (int)status;
-                ac_buf_reset(&sc->pending);
-                ac_buf_append(&sc->pending, sc->new_out.data, sc->new_out.len);
-                sc->n_pending = sc->n_new_out;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != calls_n[c]) {
+            if (rc == 0) {
+                rc = r->type == REDIS_REPLY_ERROR ? store_reply_error(st, r, "commit")
+                                                  : AC_ERR_TRANSIENT;
             }
-        } else if (rc == 0) {
-            rc = store_reply_error(st, r, "commit");
-        }
-        freeReplyObject(r);
-        if (rc != 0) {
+            freeReplyObject(r);
             goto out;
         }
+        for (size_t k = 0; k < r->elements; k++) {
+            while (!custs[next].dirty) {
+                next++;
+            }
+            const redisReply *e = r->element[k];
+            if (e->type == REDIS_REPLY_ARRAY && e->elements >= 1 &&
+                e->element[0]->type == REDIS_REPLY_INTEGER) {
+                store_commit_result(&custs[next], e);
+            } else {
+                custs[next].status = AC_ERR_CONFLICT; /* unreadable: re-read and retry */
+            }
+            next++;
+        }
+        freeReplyObject(r);
     }
     st->last_rtt = ac_clock_mono_s() - t0;
 out:
-    ac_buf_fini(&scratch);
+    for (int k = 0; k < CHUNK; k++) {
+        ac_buf_fini(&values[k]);
+    }
+    free(cs);
+    free(calls_n);
     return rc;
 }
 

@@ -28,6 +28,10 @@
 #define AC_STORE_BUCKETS 1024
 #define AC_STORE_WM_MAX 8
 #define AC_STORE_SEEN_CAP 512 /* event ids remembered per customer */
+/* Customers per commit call: the fixed cost of a Redis Function call is
+ * larger than one customer's work. All of a call's keys are declared; a
+ * Redis Cluster port groups a call's customers by hash slot instead. */
+#define AC_STORE_CUSTOMERS_PER_CALL 64
 
 struct ac_store;
 
