@@ -52,6 +52,11 @@ static void h_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 
 void h_start(struct h_env *env, int partitions)
 {
+    h_start_brokers(env, partitions, 1);
+}
+
+void h_start_brokers(struct h_env *env, int partitions, int n_brokers)
+{
     char err[512], schemas[1024];
     memset(env, 0, sizeof(*env));
     ac_log_init("test");
@@ -62,7 +67,7 @@ void h_start(struct h_env *env, int partitions)
     char rdir[300];
     snprintf(rdir, sizeof(rdir), "%s/redis", env->dir);
     cr_assert_eq(ac_dev_redis_start(&env->dr, rdir, err, sizeof(err)), 0, "%s", err);
-    env->dk = ac_dev_kafka_start(1, partitions, err, sizeof(err));
+    env->dk = ac_dev_kafka_start(n_brokers, partitions, err, sizeof(err));
     cr_assert_not_null(env->dk, "%s", err);
     snprintf(schemas, sizeof(schemas), "%s/schemas", h_source_dir());
     env->codec = ac_codec_new(schemas, NULL, err, sizeof(err));

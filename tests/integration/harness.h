@@ -26,6 +26,8 @@ struct h_env {
 
 /* Starts everything; aborts the test (cr_assert) on failure. */
 void h_start(struct h_env *env, int partitions);
+/* The same with a mock cluster of n_brokers (fault-injection tests). */
+void h_start_brokers(struct h_env *env, int partitions, int n_brokers);
 void h_stop(struct h_env *env);
 
 /* Source tree / build tree from ctest's environment. */
