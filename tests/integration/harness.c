@@ -303,22 +303,41 @@ void h_reader_close(struct h_reader *r)
     memset(r, 0, sizeof(*r));
 }
 
-int64_t h_topic_end(struct h_env *env, const char *topic)
+/* Sum of high watermarks, or -1 if the cluster did not answer. */
+static int64_t h_topic_end_once(struct h_env *env, const char *topic)
 {
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_topic_t *t = rd_kafka_topic_new(env->producer, topic, NULL);
-    cr_assert_eq(rd_kafka_metadata(env->producer, 0, t, &md, 10000), 0);
+    rd_kafka_resp_err_t e = rd_kafka_metadata(env->producer, 0, t, &md, 5000);
     rd_kafka_topic_destroy(t);
+    if (e || md->topic_cnt != 1 || md->topics[0].err) {
+        if (md) {
+            rd_kafka_metadata_destroy(md);
+        }
+        return -1;
+    }
     int64_t sum = 0;
-    for (int i = 0; i < md->topics[0].partition_cnt; i++) {
+    for (int i = 0; i < md->topics[0].partition_cnt && sum >= 0; i++) {
         int64_t lo = 0, hi = 0;
-        cr_assert_eq(rd_kafka_query_watermark_offsets(env->producer, topic,
-                                                      md->topics[0].partitions[i].id, &lo, &hi,
-                                                      10000),
-                     0);
-        sum += hi;
+        if (rd_kafka_query_watermark_offsets(env->producer, topic, md->topics[0].partitions[i].id,
+                                             &lo, &hi, 5000) != 0) {
+            sum = -1;
+        } else {
+            sum += hi;
+        }
     }
     rd_kafka_metadata_destroy(md);
+    return sum;
+}
+
+int64_t h_topic_end(struct h_env *env, const char *topic)
+{
+    /* Retried: fault-injection tests ask while a broker is down. */
+    int64_t deadline = ac_clock_mono_ms() + 60000, sum;
+    while ((sum = h_topic_end_once(env, topic)) < 0 && ac_clock_mono_ms() < deadline) {
+        rd_kafka_poll(env->producer, 100);
+    }
+    cr_assert_geq(sum, 0, "no watermarks for %s within 60 s", topic);
     return sum;
 }
 
@@ -422,4 +441,41 @@ int h_http_get(int port, const char *path, char *body, size_t len)
     snprintf(body, len, "%s", b ? b + 4 : "");
     free(buf);
     return status;
+}
+
+static int h_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void h_id_diff(char **want, size_t n_want, char **got, size_t n_got, struct h_id_diff *d)
+{
+    size_t i = 0, j = 0;
+    memset(d, 0, sizeof(*d));
+    qsort(want, n_want, sizeof(char *), h_cmp_str);
+    qsort(got, n_got, sizeof(char *), h_cmp_str);
+    while (i < n_want || j < n_got) {
+        if (j > 0 && j < n_got && strcmp(got[j], got[j - 1]) == 0) {
+            d->repeats++, j++;
+            continue;
+        }
+        int c = i == n_want ? 1 : j == n_got ? -1 : strcmp(want[i], got[j]);
+        if (c == 0) {
+            d->matched++, i++, j++;
+        } else if (c < 0) {
+            d->missing++, i++;
+        } else {
+            d->extra++, j++;
+        }
+    }
+}
+
+char **h_reader_ids(const struct h_reader *r)
+{
+    char **ids = calloc(r->n + 1, sizeof(char *));
+    cr_assert_not_null(ids);
+    for (size_t i = 0; i < r->n; i++) {
+        ids[i] = r->recs[i].id;
+    }
+    return ids;
 }

@@ -94,6 +94,19 @@ int h_wait_done(struct h_env *env, const char *prefix, const char *group, const 
  * and the body in body[] (truncated to len). */
 int h_http_get(int port, const char *path, char *body, size_t len);
 
+/* How the ids of records read compare with the ids a model wants. */
+struct h_id_diff {
+    size_t matched; /* distinct wanted ids that arrived */
+    size_t missing; /* wanted, never arrived */
+    size_t extra;   /* arrived, not wanted */
+    size_t repeats; /* arrivals of an id already seen (allowed: at-least-once) */
+};
+
+/* Sorts both arrays in place (want must hold distinct ids) and compares them. */
+void h_id_diff(char **want, size_t n_want, char **got, size_t n_got, struct h_id_diff *d);
+/* The ids (header aftercare_id) of every record a reader holds, borrowed from it. */
+char **h_reader_ids(const struct h_reader *r);
+
 /* Redis command helper: returns a reply the caller frees. */
 redisReply *h_redis(struct h_env *env, const char *fmt, ...);
 

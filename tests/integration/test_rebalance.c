@@ -84,11 +84,6 @@ static double metric(int port, const char *series)
     return v;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 Test(rebalance, join_and_graceful_leave_lose_and_repeat_nothing)
 {
     static struct model m;
@@ -139,30 +134,12 @@ Test(rebalance, join_and_graceful_leave_lose_and_repeat_nothing)
     int64_t end = h_topic_end(&env, "aftercare.actions");
     h_reader_open(&env, &acts, "aftercare.actions");
     cr_assert_eq((int64_t)h_reader_poll(&acts, (size_t)end, 60000), end);
-    char **got = calloc(acts.n + 1, sizeof(char *));
-    for (size_t i = 0; i < acts.n; i++) {
-        got[i] = acts.recs[i].id;
-    }
-    qsort(got, acts.n, sizeof(char *), cmp_str);
-    qsort(m.ids, m.n_ids, sizeof(char *), cmp_str);
-    size_t i = 0, j = 0, missing = 0, extra_ids = 0, repeats = 0;
-    while (i < m.n_ids || j < acts.n) {
-        if (j > 0 && j < acts.n && strcmp(got[j], got[j - 1]) == 0) {
-            repeats++, j++;
-            continue;
-        }
-        int c = i == m.n_ids ? 1 : j == acts.n ? -1 : strcmp(m.ids[i], got[j]);
-        if (c == 0) {
-            i++, j++;
-        } else if (c < 0) {
-            missing++, i++;
-        } else {
-            extra_ids++, j++;
-        }
-    }
-    cr_expect_eq(missing, 0, "%zu expected actions missing", missing);
-    cr_expect_eq(extra_ids, 0, "%zu unexpected actions", extra_ids);
-    fprintf(stderr, "rebalance: %zu action ids as modelled, %zu repeats\n", m.n_ids, repeats);
+    char **got = h_reader_ids(&acts);
+    struct h_id_diff d;
+    h_id_diff(m.ids, m.n_ids, got, acts.n, &d);
+    cr_expect_eq(d.missing, 0, "%zu expected actions missing", d.missing);
+    cr_expect_eq(d.extra, 0, "%zu unexpected actions", d.extra);
+    fprintf(stderr, "rebalance: %zu action ids as modelled, %zu repeats\n", d.matched, d.repeats);
     free(got);
     h_reader_close(&acts);
     for (size_t k = 0; k < m.n_ids; k++) {
