@@ -639,7 +639,7 @@ static int store_push_pairs(struct ac_store *st, size_t *argc, const struct ac_b
 struct store_commit_strs {
     char keys[3][STORE_KEY_MAX];
     char wm_field[48];
-    char nums[8][24];
+    char nums[7][24]; /* version, offset, trim_to, return_outbox, n_fields, n_ids, n_out */
     char napplied[24];
 };
 
@@ -648,18 +648,19 @@ static void store_commit_push(struct ac_store *st, size_t *argc, struct ac_store
 {
     size_t cursor = 0, at = 0;
     struct ac_outbox_rec rec;
-    for (int k = 0; k < 5; k++) {
+    store_push_str(st, argc, cs->nums[0]);
+    store_push_str(st, argc, cs->wm_field);
+    for (int k = 1; k < 5; k++) {
         store_push_str(st, argc, cs->nums[k]);
     }
-    store_push_str(st, argc, cs->nums[5]);
     store_push_pairs(st, argc, &sc->fields, sc->n_fields);
     if (sc->n_seen_add > 0) {
         store_push_str(st, argc, "e.n");
         store_push_str(st, argc, cs->napplied);
     }
-    store_push_str(st, argc, cs->nums[6]);
+    store_push_str(st, argc, cs->nums[5]);
     store_push_pairs(st, argc, &sc->seen_add, sc->n_seen_add);
-    store_push_str(st, argc, cs->nums[7]);
+    store_push_str(st, argc, cs->nums[6]);
     while (store_rec_next(&sc->new_out, &cursor, &rec)) {
         const char *idp =
             sc->new_out.data + cursor - rec.len - sizeof(uint32_t) - strlen(rec.id);
@@ -682,13 +683,12 @@ static void store_commit_strs_init(struct ac_store *st, enum ac_topic topic,
     snprintf(cs->napplied, sizeof(cs->napplied), "%lld",
              (long long)(trim ? AC_STORE_SEEN_CAP : applied));
     snprintf(cs->nums[0], sizeof(cs->nums[0]), "%lld", (long long)sc->state.version);
-    snprintf(cs->nums[1], sizeof(cs->nums[1]), "%s", cs->wm_field);
-    snprintf(cs->nums[2], sizeof(cs->nums[2]), "%lld", (long long)sc->offset);
-    snprintf(cs->nums[3], sizeof(cs->nums[3]), "%d", trim ? AC_STORE_SEEN_CAP : 0);
-    snprintf(cs->nums[4], sizeof(cs->nums[4]), "%d", sc->had_pending);
-    snprintf(cs->nums[5], sizeof(cs->nums[5]), "%d", sc->n_fields + (sc->n_seen_add > 0));
-    snprintf(cs->nums[6], sizeof(cs->nums[6]), "%d", sc->n_seen_add);
-    snprintf(cs->nums[7], sizeof(cs->nums[7]), "%d", sc->n_new_out);
+    snprintf(cs->nums[1], sizeof(cs->nums[1]), "%lld", (long long)sc->offset);
+    snprintf(cs->nums[2], sizeof(cs->nums[2]), "%d", trim ? AC_STORE_SEEN_CAP : 0);
+    snprintf(cs->nums[3], sizeof(cs->nums[3]), "%d", sc->had_pending);
+    snprintf(cs->nums[4], sizeof(cs->nums[4]), "%d", sc->n_fields + (sc->n_seen_add > 0));
+    snprintf(cs->nums[5], sizeof(cs->nums[5]), "%d", sc->n_seen_add);
+    snprintf(cs->nums[6], sizeof(cs->nums[6]), "%d", sc->n_new_out);
 }
 
 static void store_commit_result(struct ac_store_cust *sc, const redisReply *r)
