@@ -18,21 +18,11 @@
 #include "metrics.h"
 #include "runtime_int.h"
 
-static uint32_t batch_hash(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 16777619u;
-    }
-    return h;
-}
-
 /* Index of the customer's slot in rt->custs, adding it if new. */
 static size_t batch_customer(struct runtime *rt, const char *cid)
 {
     size_t mask = rt->map_size - 1;
-    for (size_t i = batch_hash(cid) & mask;; i = (i + 1) & mask) {
+    for (size_t i = ac_store_hash(cid) & mask;; i = (i + 1) & mask) {
         int slot = rt->map[i];
         if (slot == 0) {
             size_t c = rt->n_custs++;
@@ -175,7 +165,6 @@ static int batch_apply_customer(struct runtime *rt, size_t c)
     struct ac_store_cust *sc = &rt->custs[c];
     struct ac_customer after = sc->state, trial;
     int j = 0, rc = 0;
-    int64_t now = ac_clock_now(ac_clock_wall());
     for (int e = rt->cust_first[c]; e >= 0; e = rt->ev_next[e], j++) {
         const rd_kafka_message_t *m = rt->msgs[e];
         const struct ac_event *ev = &rt->events[e];
@@ -226,7 +215,6 @@ static int batch_apply_customer(struct runtime *rt, size_t c)
         ac_buf_append(&sc->seen_add, "", 1);
         ac_buf_append(&sc->seen_add, ev->event_id, strlen(ev->event_id) + 1);
         sc->n_seen_add++;
-        (void)now;
     }
     if (sc->dirty) {
         int n = ac_customer_diff(&sc->state, &after, &sc->fields);

@@ -93,6 +93,9 @@ int rt_redis_recover(struct runtime *rt, int *backoff_ms)
             ac_metrics_add("aftercare_redis_errors_total", "", 1);
             continue;
         }
+        if (rt->gen[0] == '\0') {
+            return 0; /* still starting: runtime_check_generation decides */
+        }
         int rc = ac_store_generation(rt->store, 0, gen);
         if (rc == AC_ERR_TRANSIENT) {
             continue;
@@ -290,7 +293,6 @@ static rd_kafka_t *runtime_consumer(struct runtime *rt, const char *brokers, cha
 static int runtime_check_generation(struct runtime *rt)
 {
     int backoff = 0;
-    char err[256];
     for (;;) {
         int rc = ac_store_generation(rt->store, 0, rt->gen);
         if (rc == 0) {
@@ -336,7 +338,6 @@ static int runtime_check_generation(struct runtime *rt)
         if (rt_redis_recover(rt, &backoff) != 0 && runtime_stop) {
             return AC_ERR_TRANSIENT;
         }
-        (void)err;
     }
     ac_store_expect_generation(rt->store, rt->gen);
     return 0;

@@ -132,14 +132,19 @@ int64_t ac_store_cust_watermark(const struct ac_store_cust *sc, int32_t partitio
     return -1;
 }
 
-unsigned ac_store_bucket(const char *customer_id)
+uint32_t ac_store_hash(const char *s)
 {
     uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)customer_id; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         h ^= *p;
         h *= 16777619u;
     }
-    return h % AC_STORE_BUCKETS;
+    return h;
+}
+
+unsigned ac_store_bucket(const char *customer_id)
+{
+    return ac_store_hash(customer_id) % AC_STORE_BUCKETS;
 }
 
 /* --- connection ------------------------------------------------------------------------- */

@@ -92,6 +92,10 @@ int ac_store_pending_next(const struct ac_store_cust *sc, size_t *cursor,
 /* Highest applied offset of (topic, partition) for this customer, or -1. */
 int64_t ac_store_cust_watermark(const struct ac_store_cust *sc, int32_t partition);
 
+/* 32-bit FNV-1a of a string: the bucket hash, and the batch's customer map. */
+uint32_t ac_store_hash(const char *s);
+/* The customer's bucket: ac_store_hash(customer_id) mod AC_STORE_BUCKETS. Part
+ * of the key layout: changing it moves every customer. */
 unsigned ac_store_bucket(const char *customer_id);
 
 /* url: redis://[[user]:password@]host[:port][/db]. prefix: key prefix.
