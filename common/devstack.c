@@ -2,6 +2,7 @@
 #include "devstack.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <hiredis/hiredis.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -173,6 +174,7 @@ int ac_dev_redis_start(struct ac_dev_redis *dr, const char *dir, char *errstr, s
             snprintf(errstr, errlen, "mkdtemp: %s", strerror(errno));
             return AC_ERR_IO;
         }
+        dr->own_dir = 1;
     }
     dr->port = ac_dev_free_port();
     snprintf(dr->url, sizeof(dr->url), "redis://127.0.0.1:%d", dr->port);
@@ -192,4 +194,20 @@ int ac_dev_redis_restart(struct ac_dev_redis *dr, char *errstr, size_t errlen)
 {
     ac_dev_redis_stop(dr, SIGTERM);
     return dev_redis_spawn(dr, errstr, errlen);
+}
+
+static int dev_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void ac_dev_redis_cleanup(struct ac_dev_redis *dr)
+{
+    const char *keep = getenv("AFTERCARE_DEV_KEEP");
+    if (dr->own_dir && dr->dir[0] && !(keep && *keep)) {
+        nftw(dr->dir, dev_rm, 16, FTW_DEPTH | FTW_PHYS);
+    }
 }

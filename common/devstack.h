@@ -29,6 +29,7 @@ struct ac_dev_redis {
     pid_t pid;
     int port;
     char dir[256]; /* its working directory (AOF) */
+    int own_dir;   /* created by ac_dev_redis_start: removed by ac_dev_redis_cleanup */
     char url[64];  /* redis://127.0.0.1:<port> */
 };
 
@@ -39,6 +40,9 @@ struct ac_dev_redis {
 int ac_dev_redis_start(struct ac_dev_redis *dr, const char *dir, char *errstr, size_t errlen);
 /* SIGTERM and wait (sig = SIGKILL to simulate a crash). */
 void ac_dev_redis_stop(struct ac_dev_redis *dr, int sig);
+/* Removes the working directory if ac_dev_redis_start created it (after a
+ * stop), unless AFTERCARE_DEV_KEEP is set. */
+void ac_dev_redis_cleanup(struct ac_dev_redis *dr);
 /* Restarts on the same port and directory (data survives through the AOF). */
 int ac_dev_redis_restart(struct ac_dev_redis *dr, char *errstr, size_t errlen);
 

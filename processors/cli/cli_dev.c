@@ -105,7 +105,7 @@ static int dev_demo(const struct dev_opts *o, struct ac_dev_kafka *dk, struct ac
     if (!codec) {
         return 1;
     }
-    printf("# demo: processors log to %s\n", logpath);
+    printf("# demo: processors log to %s (kept with AFTERCARE_DEV_KEEP=1)\n", logpath);
     pid_t orders = dev_spawn_processor("orders", config, logpath, brokers, dr->url);
     FILE *in = fopen(events, "r");
     if (!in) {
@@ -136,7 +136,15 @@ static int dev_demo(const struct dev_opts *o, struct ac_dev_kafka *dk, struct ac
     printf("# demo: %ld actions, %ld signals; aftercare-orders exited with %d after SIGTERM\n",
            n_actions, n_signals, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     ac_codec_destroy(codec);
-    return rc != 0 || n_actions == 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+    int failed = rc != 0 || n_actions == 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+    if (failed) {
+        /* The directory goes away on exit: show what the processor said. */
+        char cmd[600];
+        snprintf(cmd, sizeof(cmd), "tail -n 20 '%s' >&2", logpath);
+        int r = system(cmd);
+        (void)r;
+    }
+    return failed;
 }
 
 int cli_dev(int argc, char **argv)
@@ -235,5 +243,6 @@ int cli_dev(int argc, char **argv)
     }
     ac_dev_kafka_stop(dk);
     ac_dev_redis_stop(&dr, SIGTERM);
+    ac_dev_redis_cleanup(&dr);
     return rc;
 }
