@@ -178,11 +178,18 @@ static int batch_apply_customer(struct runtime *rt, size_t c)
         for (int k = 0; k < j && !dup; k++) {
             dup = strcmp(sc->event_ids[k], ev->event_id) == 0;
         }
-        /* The watermark moves even for a skipped duplicate. */
+        /* The watermark moves even for a skipped duplicate. One commit sets
+         * one watermark: that of the customer's first partition in the batch.
+         * Events of the same customer from another partition (unkeyed
+         * producers, a repartitioning) are still applied once: the
+         * applied-id set guards them, and their partition's watermark stays
+         * a valid lower bound. */
         sc->dirty = 1;
-        sc->partition = m->partition;
-        if (m->offset > sc->offset) {
-            sc->offset = m->offset;
+        if (sc->offset < 0 || sc->partition == m->partition) {
+            sc->partition = m->partition;
+            if (m->offset > sc->offset) {
+                sc->offset = m->offset;
+            }
         }
         if (dup) {
             snprintf(label, sizeof(label), "topic=\"%s\",reason=\"duplicate_event_id\"",

@@ -108,9 +108,16 @@ void h_stop(struct h_env *env)
 void h_produce_raw(struct h_env *env, const char *topic, const char *key, const void *p,
                    size_t len)
 {
+    h_produce_to(env, topic, RD_KAFKA_PARTITION_UA, key, p, len);
+}
+
+void h_produce_to(struct h_env *env, const char *topic, int32_t partition, const char *key,
+                  const void *p, size_t len)
+{
     rd_kafka_resp_err_t e;
     do {
         e = rd_kafka_producev(env->producer, RD_KAFKA_V_TOPIC(topic),
+                              RD_KAFKA_V_PARTITION(partition),
                               RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
                               RD_KAFKA_V_VALUE((void *)p, len),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);

@@ -42,6 +42,9 @@ void h_produce_events(struct h_env *env, const char *topic, const struct ac_even
 void h_produce_raw(struct h_env *env, const char *topic, const char *key, const void *p,
                    size_t len);
 void h_flush(struct h_env *env);
+/* Produces raw bytes to one partition (-1: by key), key may be NULL. */
+void h_produce_to(struct h_env *env, const char *topic, int32_t partition, const char *key,
+                  const void *p, size_t len);
 
 /* Writes a processor config into the env dir (test defaults + extra lines,
  * "key = value\n..."), returns its path (static buffer per call site copy). */
