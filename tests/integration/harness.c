@@ -77,6 +77,9 @@ void h_start_brokers(struct h_env *env, int partitions, int n_brokers)
                       sizeof(err));
     rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof(err));
     rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof(err));
+    /* A broker a test has set down answers nothing: give up on it quickly
+     * (the default waits 60 s) so the harness's queries go elsewhere. */
+    rd_kafka_conf_set(conf, "socket.timeout.ms", "5000", err, sizeof(err));
     rd_kafka_conf_set_dr_msg_cb(conf, h_dr);
     env->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
     cr_assert_not_null(env->producer, "%s", err);
@@ -233,6 +236,7 @@ void h_reader_open(struct h_env *env, struct h_reader *r, const char *topic)
     rd_kafka_conf_set(conf, "group.id", "test-reader", err, sizeof(err));
     rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err));
     rd_kafka_conf_set(conf, "fetch.wait.max.ms", "10", err, sizeof(err));
+    rd_kafka_conf_set(conf, "socket.timeout.ms", "5000", err, sizeof(err));
     r->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
     cr_assert_not_null(r->rk, "%s", err);
     rd_kafka_poll_set_consumer(r->rk);
