@@ -303,6 +303,14 @@ size_t h_reader_poll(struct h_reader *r, size_t want, int deadline_ms)
     return r->n;
 }
 
+void h_reader_read_all(struct h_env *env, struct h_reader *r, const char *topic)
+{
+    int64_t end = h_topic_end(env, topic);
+    h_reader_open(env, r, topic);
+    cr_assert_eq((int64_t)h_reader_poll(r, (size_t)end, 60000), end, "read %zu of %lld from %s",
+                 r->n, (long long)end, topic);
+}
+
 void h_reader_close(struct h_reader *r)
 {
     for (size_t i = 0; i < r->n; i++) {

@@ -82,6 +82,9 @@ void h_reader_open(struct h_env *env, struct h_reader *r, const char *topic);
  * passed; returns the total. */
 size_t h_reader_poll(struct h_reader *r, size_t want, int deadline_ms);
 void h_reader_close(struct h_reader *r);
+/* Opens a reader of topic and reads every record it holds now (asserts it
+ * gets them all within 60 s). */
+void h_reader_read_all(struct h_env *env, struct h_reader *r, const char *topic);
 
 /* Sum of high watermarks of topic. */
 int64_t h_topic_end(struct h_env *env, const char *topic);

@@ -94,10 +94,7 @@ static int cmp_str(const void *a, const void *b)
 static char **read_ids(const char *topic, size_t *n_ids, size_t *n_dup)
 {
     struct h_reader r;
-    int64_t end = h_topic_end(&env, topic);
-    h_reader_open(&env, &r, topic);
-    cr_assert_eq((int64_t)h_reader_poll(&r, (size_t)end, 60000), end, "could not read %s",
-                 topic);
+    h_reader_read_all(&env, &r, topic);
     char **ids = calloc(r.n + 1, sizeof(char *));
     for (size_t i = 0; i < r.n; i++) {
         ids[i] = strdup(r.recs[i].id);
