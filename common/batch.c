@@ -170,8 +170,7 @@ static int batch_apply_customer(struct runtime *rt, size_t c)
         const struct ac_event *ev = &rt->events[e];
         char label[256], reason[128] = "";
         if (m->offset <= ac_store_cust_watermark(sc, m->partition)) {
-            snprintf(label, sizeof(label), "topic=\"%s\",reason=\"replayed\"", rt->topic_in);
-            ac_metrics_add("aftercare_events_skipped_total", label, 1);
+            rt->skipped_replayed++;
             continue;
         }
         int dup = sc->seen[j];
@@ -192,9 +191,7 @@ static int batch_apply_customer(struct runtime *rt, size_t c)
             }
         }
         if (dup) {
-            snprintf(label, sizeof(label), "topic=\"%s\",reason=\"duplicate_event_id\"",
-                     rt->topic_in);
-            ac_metrics_add("aftercare_events_skipped_total", label, 1);
+            rt->skipped_duplicate++;
             continue;
         }
         trial = after;
@@ -238,6 +235,7 @@ static int batch_state(struct runtime *rt)
 {
     for (int attempt = 0;; attempt++) {
         rt->n_rules = 0;
+        rt->skipped_replayed = rt->skipped_duplicate = 0;
         for (size_t c = 0; c < rt->n_custs; c++) {
             ac_store_cust_reset(&rt->custs[c]);
             rt->custs[c].offset = -1;
@@ -468,6 +466,15 @@ static void batch_metrics(struct runtime *rt, double started)
     }
     for (int i = 0; i < rt->n_rules; i++) {
         ac_metrics_add("aftercare_actions_out_total", rt->rules[i].label, (double)rt->rules[i].n);
+    }
+    if (rt->skipped_replayed > 0) {
+        snprintf(label, sizeof(label), "topic=\"%s\",reason=\"replayed\"", rt->topic_in);
+        ac_metrics_add("aftercare_events_skipped_total", label, (double)rt->skipped_replayed);
+    }
+    if (rt->skipped_duplicate > 0) {
+        snprintf(label, sizeof(label), "topic=\"%s\",reason=\"duplicate_event_id\"",
+                 rt->topic_in);
+        ac_metrics_add("aftercare_events_skipped_total", label, (double)rt->skipped_duplicate);
     }
     long out_actions = 0, out_signals = 0;
     for (size_t c = 0; c < rt->n_custs; c++) {

@@ -64,6 +64,8 @@ struct runtime {
 
     struct rt_tally rules[RT_TALLY_MAX]; /* actions by rule of the batch */
     int n_rules;
+    long skipped_replayed;   /* events of the batch already applied (offset) */
+    long skipped_duplicate;  /* events of the batch with an applied event_id */
 
     /* delivery reports of the batch being produced */
     long dr_ok;

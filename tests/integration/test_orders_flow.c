@@ -159,6 +159,7 @@ Test(orders_flow, metrics_and_health_endpoints)
     h_order_event(&evs[1], "m2", "mc2", "order_placed", T0, 1000, "coffee");
     h_order_event(&evs[2], "m3", "mc1", "cart_abandoned", T0 + DAY, 1000, "coffee");
     h_produce_events(&env, "orders", evs, 3);
+    h_produce_events(&env, "orders", evs, 1); /* an upstream duplicate of m1 */
     h_produce_raw(&env, "orders", "junk", "\x02\xff", 2);
     h_flush(&env);
     int port = ac_dev_free_port();
@@ -177,11 +178,12 @@ Test(orders_flow, metrics_and_health_endpoints)
         cr_assert_eq(h_http_get(port, "/metrics", body, 1 << 20), 200);
     } while (!strstr(body, "kafka_consumergroup_group_lag{") && ac_clock_mono_ms() < deadline);
     const char *want[] = {
-        "aftercare_events_in_total{topic=\"orders\",type=\"order_placed\"} 2",
+        "aftercare_events_in_total{topic=\"orders\",type=\"order_placed\"} 3", /* with the duplicate */
         "aftercare_events_in_total{topic=\"orders\",type=\"cart_abandoned\"} 1",
         "aftercare_actions_out_total{rule=\"order_confirmation\"} 2",
         "aftercare_actions_out_total{rule=\"crm_onboarding\"} 4",
         "aftercare_dlq_total{topic=\"orders\",reason=\"undecodable\"} 1",
+        "aftercare_events_skipped_total{topic=\"orders\",reason=\"duplicate_event_id\"} 1",
         "kafka_consumergroup_group_lag{group=\"aftercare-orders\",topic=\"orders\",partition=",
         "aftercare_batch_duration_seconds_bucket{le=",
         "aftercare_redis_rtt_seconds_count",
