@@ -9,17 +9,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "build.h"
 #include "err.h"
 #include "log.h"
 #include "metrics.h"
 #include "runtime_int.h"
 
-#ifndef AC_VERSION
-#define AC_VERSION "0.0.0"
-#endif
-#ifndef AC_SCHEMA_DIR
-#define AC_SCHEMA_DIR "schemas"
-#endif
 
 /* The keys every processor reads; a processor adds its own table. */
 static const struct ac_cfg_entry runtime_config[] = {
@@ -352,6 +347,7 @@ static int runtime_alloc(struct runtime *rt)
     rt->ev_next = calloc(n, sizeof(int));
     rt->custs = calloc(n, sizeof(*rt->custs));
     rt->cust_first = calloc(n, sizeof(int));
+    rt->cust_last = calloc(n, sizeof(int));
     rt->ids = calloc(n, sizeof(*rt->ids));
     rt->dlq = calloc(n, sizeof(*rt->dlq));
     rt->pos_parts = calloc(n, sizeof(*rt->pos_parts));
@@ -363,6 +359,7 @@ static int runtime_alloc(struct runtime *rt)
     rt->map = calloc(rt->map_size, sizeof(int));
     ac_buf_init(&rt->enc);
     return rt->msgs && rt->events && rt->ev_ok && rt->ev_next && rt->custs && rt->cust_first &&
+                   rt->cust_last &&
                    rt->ids && rt->dlq && rt->map && rt->pos_parts && rt->pos_offs
                ? 0
                : AC_ERR_NOMEM;
@@ -376,6 +373,7 @@ static void runtime_free(struct runtime *rt)
     free(rt->ev_next);
     free(rt->custs);
     free(rt->cust_first);
+    free(rt->cust_last);
     free(rt->ids);
     free(rt->dlq);
     free(rt->pos_parts);

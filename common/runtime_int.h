@@ -51,6 +51,7 @@ struct runtime {
     int *ev_next;             /* [batch_size] next event of the same customer, -1 */
     struct ac_store_cust *custs; /* [batch_size] */
     int *cust_first;          /* [batch_size] first event index of customer */
+    int *cust_last;           /* [batch_size] last event index of customer (decode) */
     size_t n_custs;
     int *map;                 /* open addressing: customer index + 1, 0 = empty */
     size_t map_size;

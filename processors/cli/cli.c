@@ -5,14 +5,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "build.h"
 #include "log.h"
 
-#ifndef AC_VERSION
-#define AC_VERSION "0.0.0"
-#endif
-#ifndef AC_SCHEMA_DIR
-#define AC_SCHEMA_DIR "schemas"
-#endif
 
 static void aftercare_usage(FILE *out)
 {
