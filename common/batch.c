@@ -158,6 +158,19 @@ static void batch_tally(struct rt_tally *t, int *n, const char *label)
     }
 }
 
+void rt_tally_decisions(struct runtime *rt, const struct ac_emit *out)
+{
+    char label[320];
+    for (int k = 0; k < out->n_decisions; k++) {
+        const struct ac_decision *d = &out->decisions[k];
+        /* The reason's detail after ':' (an event type) is not a label value. */
+        snprintf(label, sizeof(label), "rule=\"%s\",decision=\"%s\",reason=\"%.*s\"",
+                 d->rule_id, d->decision, (int)strcspn(d->reason, ":"), d->reason);
+        batch_tally(rt->decisions, &rt->n_decisions, label);
+    }
+    rt->tz_fallbacks += out->tz_fallbacks;
+}
+
 /* Applies one customer's new events to its loaded state (pure domain code). */
 static int batch_apply_customer(struct runtime *rt, size_t c)
 {
@@ -195,6 +208,7 @@ static int batch_apply_customer(struct runtime *rt, size_t c)
         }
         trial = after;
         ac_emit_reset(&rt->emit);
+        rt->emit.timers = sc->timers;
         if (rt->proc->apply(rt->ctx, &trial, ev, ac_clock_wall(), &rt->emit, reason,
                             sizeof(reason)) != 0) {
             if ((rc = batch_out_rejected(rt, sc, (size_t)e, reason)) != 0) {
@@ -210,6 +224,10 @@ static int batch_apply_customer(struct runtime *rt, size_t c)
             for (int k = 0; k < rt->emit.n_signals && rc == 0; k++) {
                 rc = batch_out_signal(rt, sc, &rt->emit.signals[k]);
             }
+            if (rc == 0) {
+                rc = ac_store_cust_add_emit(sc, &rt->emit);
+            }
+            rt_tally_decisions(rt, &rt->emit);
             if (rc != 0) {
                 return rc;
             }
@@ -234,6 +252,8 @@ static int batch_state(struct runtime *rt)
 {
     for (int attempt = 0;; attempt++) {
         rt->n_rules = 0;
+        rt->n_decisions = 0;
+        rt->tz_fallbacks = 0;
         rt->skipped_replayed = rt->skipped_duplicate = 0;
         for (size_t c = 0; c < rt->n_custs; c++) {
             ac_store_cust_reset(&rt->custs[c]);
@@ -465,6 +485,13 @@ static void batch_metrics(struct runtime *rt, double started)
     }
     for (int i = 0; i < rt->n_rules; i++) {
         ac_metrics_add("aftercare_actions_out_total", rt->rules[i].label, (double)rt->rules[i].n);
+    }
+    for (int i = 0; i < rt->n_decisions; i++) {
+        ac_metrics_add("aftercare_decisions_total", rt->decisions[i].label,
+                       (double)rt->decisions[i].n);
+    }
+    if (rt->tz_fallbacks > 0) {
+        ac_metrics_add("aftercare_timezone_fallbacks_total", "", (double)rt->tz_fallbacks);
     }
     if (rt->skipped_replayed > 0) {
         snprintf(label, sizeof(label), "topic=\"%s\",reason=\"replayed\"", rt->topic_in);

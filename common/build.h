@@ -9,5 +9,8 @@
 #ifndef AC_SCHEMA_DIR
 #define AC_SCHEMA_DIR "schemas"
 #endif
+#ifndef AC_PLAYBOOK_DEFAULT
+#define AC_PLAYBOOK_DEFAULT "deploy/playbooks/default.yaml"
+#endif
 
 #endif

@@ -40,6 +40,25 @@ static const struct customer_field customer_fields[] = {
     CF("o.sub", CF_STR, subscription),
     CF("o.owner", CF_STR, account_owner),
     CF("seg", CF_STR, segment),
+    CF("d.flight", CF_I64, deliveries_in_flight),
+    CF("d.late", CF_I64, late_deliveries),
+    CF("f.score", CF_I64, last_score),
+    CF("f.nps", CF_STR, nps_class),
+    CF("f.survey", CF_TS, last_survey_at),
+    CF("f.tickets", CF_I64, open_tickets),
+    CF("f.complaints", CF_I64, open_complaints),
+    CF("u.active", CF_TS, last_activity_at),
+    CF("u.trend", CF_STR, usage_trend),
+    CF("u.onboarded", CF_I64, onboarding_completed),
+    CF("u.miles", CF_STR, milestones),
+    CF("s.churn", CF_STR, churn_risk),
+    CF("s.palive", CF_I64, p_alive_pct),
+    CF("p.consent", CF_STR, consents),
+    CF("p.channel", CF_STR, preferred_channel),
+    CF("p.tz", CF_STR, timezone),
+    CF("p.more", CF_I64, frequency_opt_in),
+    CF("x.sends", CF_STR, sends),
+    CF("x.exp", CF_STR, experiments),
 };
 
 #define CUSTOMER_NFIELDS (sizeof(customer_fields) / sizeof(customer_fields[0]))
@@ -52,6 +71,10 @@ void ac_customer_init(struct ac_customer *c, const char *customer_id)
     c->last_order_at = AC_TS_NONE;
     c->renewal_at = AC_TS_NONE;
     c->contract_signed_at = AC_TS_NONE;
+    c->last_score = -1;
+    c->last_survey_at = AC_TS_NONE;
+    c->last_activity_at = AC_TS_NONE;
+    c->p_alive_pct = -1;
     snprintf(c->segment, sizeof(c->segment), "new");
 }
 

@@ -14,6 +14,9 @@
 #include "event.h"
 
 #define AC_FAMILIES_MAX 512
+#define AC_CONSENTS_MAX 128
+#define AC_SENDS_MAX 512
+#define AC_EXPERIMENTS_MAX 256
 
 struct ac_customer {
     char customer_id[AC_ID_MAX];
@@ -34,6 +37,31 @@ struct ac_customer {
     char subscription[16]; /* "", "active", "cancelled" */
     char account_owner[AC_ID_MAX];
     char segment[24]; /* new, one_time, mid_value_repeat, high_value_repeat */
+
+    /* deliveries */
+    int64_t deliveries_in_flight;
+    int64_t late_deliveries;
+    /* feedback */
+    int64_t last_score;      /* -1 before the first survey */
+    char nps_class[16];      /* promoter, passive, detractor or "" */
+    int64_t last_survey_at;  /* AC_TS_NONE before the first survey */
+    int64_t open_tickets;
+    int64_t open_complaints;
+    /* usage */
+    int64_t last_activity_at;
+    char usage_trend[16];
+    int64_t onboarding_completed; /* 0 or 1 */
+    char milestones[128];         /* reached, comma-separated */
+    /* scores (signals) */
+    char churn_risk[16];
+    int64_t p_alive_pct; /* -1 unknown */
+    /* preferences and policy clocks (SPEC §5) */
+    char consents[AC_CONSENTS_MAX];  /* explicit answers, "email=0,sms=1"; absent = granted */
+    char preferred_channel[16];
+    char timezone[AC_NAME_MAX];
+    int64_t frequency_opt_in;        /* 0 or 1 */
+    char sends[AC_SENDS_MAX];        /* recent non-transactional messages, "ms:channel,..." */
+    char experiments[AC_EXPERIMENTS_MAX]; /* "exp=variant@ms[+]," + marks a conversion */
 };
 
 /* Resets *c to the state of a customer never seen (segment "new"). */

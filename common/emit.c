@@ -8,6 +8,9 @@ void ac_emit_reset(struct ac_emit *out)
 {
     out->n_actions = 0;
     out->n_signals = 0;
+    out->n_decisions = 0;
+    out->n_counters = 0;
+    out->tz_fallbacks = 0;
 }
 
 /* Two 64-bit FNV-1a lanes (different offset bases) over the NUL-separated

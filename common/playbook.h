@@ -237,6 +237,7 @@ struct ac_pb_policies {
     const char *timezone;          /* IANA zone used when the customer has none */
     struct ac_pb_cap cap;          /* non-transactional messages, all channels */
     struct ac_pb_cap cap_opted_in; /* the same for customers who opted in to more */
+    unsigned cap_categories;       /* bit (1u << enum ac_category) of the capped categories */
     const struct ac_pb_cap *channel_caps;
     size_t n_channel_caps;
     struct ac_pb_daywin quiet_hours;

@@ -147,13 +147,21 @@ static void policy_timezone(struct playbook_loader *ld, const yaml_node_t *node)
     ld->pb->policies.timezone = playbook_strdup(ld, tz);
 }
 
+static int policy_categories(struct playbook_loader *ld, const yaml_node_t *node, unsigned *mask);
+
 static void policy_frequency(struct playbook_loader *ld, const yaml_node_t *node)
 {
-    static const char *const keys[] = {"max", "per", "opted_in", "channels"};
-    const yaml_node_t *v[4];
+    static const char *const keys[] = {"max", "per", "opted_in", "channels", "categories"};
+    const yaml_node_t *v[5];
     struct ac_pb_policies *po = &ld->pb->policies;
-    if (playbook_map(ld, node, "frequency_cap", keys, 4, v, NULL) != 0) {
+    if (playbook_map(ld, node, "frequency_cap", keys, 5, v, NULL) != 0) {
         return;
+    }
+    if (v[4]) {
+        (void)policy_categories(ld, v[4], &po->cap_categories);
+        if (po->cap_categories & (1u << AC_CAT_TRANSACTIONAL)) {
+            playbook_error(ld, v[4], "transactional messages are never capped");
+        }
     }
     int64_t max = po->cap.max;
     if (v[0] && playbook_int(ld, v[0], "max", 0, 1000, &max) == 0) {
@@ -234,6 +242,7 @@ void playbook_load_policies(struct playbook_loader *ld, const yaml_node_t *node)
      * in, quiet 21:00-08:00, business Mon-Fri 09:00-17:00, consent required. */
     po->timezone = "UTC";
     po->cap = (struct ac_pb_cap){NULL, 1, 7 * AC_PB_DAY_MS};
+    po->cap_categories = (1u << AC_CAT_MARKETING) | (1u << AC_CAT_SERVICE); /* non-transactional */
     po->cap_opted_in = (struct ac_pb_cap){NULL, 3, 7 * AC_PB_DAY_MS};
     po->quiet_hours = (struct ac_pb_daywin){21 * 60, 8 * 60, POLICY_ALL_DAYS};
     po->business_hours = (struct ac_pb_daywin){9 * 60, 17 * 60, 0x1Fu};

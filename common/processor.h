@@ -16,9 +16,35 @@
 #include "config.h"
 #include "customer.h"
 #include "event.h"
+#include "timer.h"
 
 #define AC_EMIT_MAX_ACTIONS 16
 #define AC_EMIT_MAX_SIGNALS 8
+#define AC_EMIT_MAX_DECISIONS 64
+#define AC_EMIT_MAX_COUNTERS 8
+
+/* One decision about one action (SPEC §5): what happened and why. Kept in
+ * the customer's audit trail, counted per rule and reason in /metrics, and
+ * printed by `aftercare simulate`. */
+struct ac_decision {
+    int64_t at; /* when it was decided (the clock's time), ms */
+    char rule_id[AC_NAME_MAX];
+    int part;
+    char decision[16]; /* enum ac_decision_kind's name */
+    char reason[64];
+    char action_id[AC_ACTION_ID_MAX];
+    char channel[AC_TYPE_MAX];
+    char template_name[AC_NAME_MAX];
+    int64_t not_before; /* emitted: its not_before; scheduled, deferred: the due time */
+    char experiment[AC_NAME_MAX];
+    char variant[AC_TYPE_MAX];
+};
+
+/* A counter to add to atomically with the state (experiment counters). */
+struct ac_counter {
+    char field[160];
+    int64_t by;
+};
 
 /* Records produced by one event. Caller's storage; reset per event. */
 struct ac_emit {
@@ -26,6 +52,14 @@ struct ac_emit {
     int n_actions;
     struct ac_signal signals[AC_EMIT_MAX_SIGNALS];
     int n_signals;
+    struct ac_decision decisions[AC_EMIT_MAX_DECISIONS];
+    int n_decisions;
+    struct ac_counter counters[AC_EMIT_MAX_COUNTERS];
+    int n_counters;
+    int tz_fallbacks; /* customers' zones that were invalid (counted) */
+    /* The customer's pending timers, set by the caller before apply (not
+     * reset); NULL: this caller keeps no timers. */
+    struct ac_timerset *timers;
 };
 
 void ac_emit_reset(struct ac_emit *out);
@@ -64,6 +98,11 @@ struct ac_processor {
      * the state is left as it was). */
     int (*apply)(void *ctx, struct ac_customer *c, const struct ac_event *ev,
                  const struct ac_clock *clock, struct ac_emit *out, char *reason, size_t rlen);
+
+    /* Re-reads what may change while running (the playbook), on SIGHUP,
+     * between batches. Returns 0, or AC_ERR_INVALID when the new version was
+     * refused (the old one stays). NULL: nothing to reload. */
+    int (*reload)(void *ctx);
 };
 
 /* Runs a processor as a service: parses argv (--config, --help, --version),

@@ -40,6 +40,9 @@ static const struct ac_cfg_entry runtime_config[] = {
     {"stats.interval_ms", AC_CFG_INT, "5000", "librdkafka statistics (consumer lag) interval",
      0, 3600000},
     {"log.level", AC_CFG_STR, "info", "debug, info, warn or error", 0, 0},
+    {"playbook", AC_CFG_STR, AC_PLAYBOOK_DEFAULT,
+     "the playbook (YAML); SIGHUP reloads it, a bad new one is refused and the old one stays",
+     0, 0},
     {"recovery.rebuild", AC_CFG_BOOL, "false",
      "Redis lost its data: rebuild state by replaying the input from the earliest offset", 0,
      0},
@@ -47,11 +50,15 @@ static const struct ac_cfg_entry runtime_config[] = {
 };
 
 static volatile sig_atomic_t runtime_stop;
+static volatile sig_atomic_t runtime_reload;
 
 static void runtime_on_signal(int sig)
 {
-    (void)sig;
-    runtime_stop = 1;
+    if (sig == SIGHUP) {
+        runtime_reload = 1;
+    } else {
+        runtime_stop = 1;
+    }
 }
 
 static void runtime_usage(const struct ac_processor *proc, FILE *out)
@@ -231,6 +238,13 @@ static void runtime_declare_metrics(void)
     ac_metrics_declare("aftercare_events_skipped_total", "counter",
                        "events not applied again: replayed offsets and duplicate event ids");
     ac_metrics_declare("aftercare_actions_out_total", "counter", "actions emitted, by rule");
+    ac_metrics_declare("aftercare_decisions_total", "counter",
+                       "playbook decisions (emitted, scheduled, deferred, capped, suppressed, "
+                       "held_out, expired, cancelled, exited, dropped) by rule and reason");
+    ac_metrics_declare("aftercare_reloads_total", "counter",
+                       "playbook reloads on SIGHUP, by result (ok, refused)");
+    ac_metrics_declare("aftercare_timezone_fallbacks_total", "counter",
+                       "customer time zones that were invalid; the playbook default was used");
     ac_metrics_declare("aftercare_records_out_total", "counter",
                        "records produced from the outbox, by topic");
     ac_metrics_declare("aftercare_dlq_total", "counter", "messages sent to the DLQ, by reason");
@@ -415,6 +429,15 @@ static int runtime_loop(struct runtime *rt)
                 rt->fatal = 1;
             }
         }
+        /* Between batches: no evaluation uses the old playbook any more. */
+        if (runtime_reload && rt->n_msgs == 0) {
+            runtime_reload = 0;
+            if (rt->proc->reload) {
+                int rrc = rt->proc->reload(rt->ctx);
+                ac_metrics_add("aftercare_reloads_total", rrc == 0 ? "result=\"ok\""
+                                                                   : "result=\"refused\"", 1);
+            }
+        }
     }
     if (!rt->fatal && rt->n_msgs > 0) {
         AC_INFO("finishing the current batch before exit messages=%zu", rt->n_msgs);
@@ -442,6 +465,7 @@ int ac_runtime_main(const struct ac_processor *proc, int argc, char **argv)
     sa.sa_handler = runtime_on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     for (int i = 1; i < argc; i++) {

@@ -65,6 +65,9 @@ struct runtime {
 
     struct rt_tally rules[RT_TALLY_MAX]; /* actions by rule of the batch */
     int n_rules;
+    struct rt_tally decisions[RT_TALLY_MAX]; /* decisions by rule, decision, reason */
+    int n_decisions;
+    long tz_fallbacks;
     long skipped_replayed;   /* events of the batch already applied (offset) */
     long skipped_duplicate;  /* events of the batch with an applied event_id */
 
@@ -75,6 +78,9 @@ struct runtime {
     volatile sig_atomic_t *stop;
     int fatal;
 };
+
+/* Adds an emit's decisions to the batch's tallies (counted once durable). */
+void rt_tally_decisions(struct runtime *rt, const struct ac_emit *out);
 
 /* Processes the gathered batch end to end: decode, load, apply, commit,
  * produce, ack, commit offsets. Retries transient failures until they clear

@@ -44,7 +44,13 @@ void ac_store_cust_init(struct ac_store_cust *sc, const char *customer_id)
     ac_buf_init(&sc->seen_add);
     ac_buf_init(&sc->new_out);
     ac_buf_init(&sc->pending);
+    ac_buf_init(&sc->audit);
+    ac_buf_init(&sc->counters);
     ac_customer_init(&sc->state, customer_id);
+    sc->timers = malloc(sizeof(*sc->timers)); /* checked by the load */
+    if (sc->timers) {
+        ac_timerset_init(sc->timers);
+    }
 }
 
 void ac_store_cust_fini(struct ac_store_cust *sc)
@@ -53,8 +59,12 @@ void ac_store_cust_fini(struct ac_store_cust *sc)
     ac_buf_fini(&sc->seen_add);
     ac_buf_fini(&sc->new_out);
     ac_buf_fini(&sc->pending);
+    ac_buf_fini(&sc->audit);
+    ac_buf_fini(&sc->counters);
     free(sc->seen);
     sc->seen = NULL;
+    free(sc->timers);
+    sc->timers = NULL;
 }
 
 void ac_store_cust_reset(struct ac_store_cust *sc)
@@ -69,6 +79,42 @@ void ac_store_cust_reset(struct ac_store_cust *sc)
     ac_buf_reset(&sc->pending);
     sc->n_pending = 0;
     sc->status = 0;
+    ac_buf_reset(&sc->audit);
+    sc->n_audit = 0;
+    ac_buf_reset(&sc->counters);
+    sc->n_counters = 0;
+}
+
+int ac_store_cust_add_emit(struct ac_store_cust *sc, const struct ac_emit *out)
+{
+    int rc = 0;
+    for (int i = 0; i < out->n_decisions && rc == 0; i++) {
+        const struct ac_decision *d = &out->decisions[i];
+        rc |= ac_buf_printf(&sc->audit, "{\"at\":%lld,\"rule\":", (long long)d->at);
+        rc |= ac_buf_json_str(&sc->audit, d->rule_id);
+        rc |= ac_buf_printf(&sc->audit, ",\"part\":%d,\"decision\":\"%s\",\"reason\":", d->part,
+                            d->decision);
+        rc |= ac_buf_json_str(&sc->audit, d->reason);
+        rc |= ac_buf_printf(&sc->audit, ",\"action_id\":\"%s\",\"channel\":", d->action_id);
+        rc |= ac_buf_json_str(&sc->audit, d->channel);
+        rc |= ac_buf_printf(&sc->audit, ",\"not_before\":%lld", (long long)d->not_before);
+        if (d->experiment[0]) {
+            rc |= ac_buf_append(&sc->audit, ",\"experiment\":", 14);
+            rc |= ac_buf_json_str(&sc->audit, d->experiment);
+            rc |= ac_buf_append(&sc->audit, ",\"variant\":", 11);
+            rc |= ac_buf_json_str(&sc->audit, d->variant);
+        }
+        rc |= ac_buf_append(&sc->audit, "}", 2); /* with its NUL */
+        sc->n_audit++;
+    }
+    for (int i = 0; i < out->n_counters && rc == 0; i++) {
+        rc |= ac_buf_append(&sc->counters, out->counters[i].field,
+                            strlen(out->counters[i].field) + 1);
+        rc |= ac_buf_printf(&sc->counters, "%lld", (long long)out->counters[i].by);
+        rc |= ac_buf_append(&sc->counters, "", 1);
+        sc->n_counters++;
+    }
+    return rc ? AC_ERR_NOMEM : 0;
 }
 
 /* Serialized record: kind byte, id length byte, id, u32 payload length, payload. */
@@ -523,6 +569,29 @@ static void store_parse_outbox(struct ac_store_cust *sc, redisReply *r)
     }
 }
 
+static void store_parse_timers(struct ac_store_cust *sc, redisReply *r)
+{
+    ac_timerset_init(sc->timers);
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        redisReply *id = r->element[i], *val = r->element[i + 1];
+        struct ac_timerset *ts = sc->timers;
+        if (id->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING) {
+            continue;
+        }
+        if (ts->n >= AC_TIMERS_MAX) {
+            AC_WARN("customer=%s has more than %d timers; the rest wait", sc->customer_id,
+                    AC_TIMERS_MAX);
+            break;
+        }
+        if (ac_timer_from_json(&ts->t[ts->n], id->str, val->str, val->len) != 0) {
+            AC_WARN("malformed timer customer=%s timer=%s; left in place", sc->customer_id,
+                    id->str);
+            continue;
+        }
+        ts->n++;
+    }
+}
+
 int ac_store_load(struct ac_store *st, enum ac_topic topic, struct ac_store_cust *custs,
                   size_t n)
 {
@@ -560,6 +629,13 @@ int ac_store_load(struct ac_store *st, enum ac_topic topic, struct ac_store_cust
         store_key(st, okey, sizeof(okey), sc->bucket, 'o', sc->customer_id);
         store_push_str(st, &argc, "HGETALL");
         store_push_str(st, &argc, okey);
+        if (store_append(st, argc) != 0) {
+            return AC_ERR_TRANSIENT;
+        }
+        argc = 0;
+        store_key(st, key, sizeof(key), sc->bucket, 't', sc->customer_id);
+        store_push_str(st, &argc, "HGETALL");
+        store_push_str(st, &argc, key);
         if (store_append(st, argc) != 0) {
             return AC_ERR_TRANSIENT;
         }
@@ -619,6 +695,22 @@ int ac_store_load(struct ac_store *st, enum ac_topic topic, struct ac_store_cust
         if (rc == AC_ERR_TRANSIENT) {
             return rc;
         }
+        if (!(r = store_read(st))) {
+            return AC_ERR_TRANSIENT;
+        }
+        if (!sc->timers) {
+            freeReplyObject(r);
+            return AC_ERR_NOMEM;
+        }
+        if (r->type == REDIS_REPLY_ARRAY) {
+            store_parse_timers(sc, r);
+        } else if (rc == 0) {
+            rc = store_reply_error(st, r, "load timers");
+        }
+        freeReplyObject(r);
+        if (rc == AC_ERR_TRANSIENT) {
+            return rc;
+        }
     }
     st->last_rtt = ac_clock_mono_s() - t0;
     return rc;
@@ -642,11 +734,25 @@ static int store_push_pairs(struct ac_store *st, size_t *argc, const struct ac_b
 /* Per-customer strings of one commit call: they must stay put until the
  * command is appended (hiredis copies them then). */
 struct store_commit_strs {
-    char keys[3][STORE_KEY_MAX];
+    char keys[AC_STORE_KEYS_PER_CUSTOMER][STORE_KEY_MAX];
     char wm_field[48];
-    char nums[7][24]; /* version, offset, trim_to, return_outbox, n_fields, n_ids, n_out */
+    char nums[11][24]; /* version, offset, trim_to, return_outbox, n_fields, n_ids, n_out,
+                          n_timers, n_removed, n_audit, n_counters */
     char napplied[24];
+    struct ac_buf tbuf; /* timers: "id\0due\0member\0json\0", removed: "id\0member\0" */
 };
+
+static int store_push_strs(struct ac_store *st, size_t *argc, const char **p, int count)
+{
+    for (int i = 0; i < count; i++) {
+        size_t len = strlen(*p);
+        if (store_push(st, argc, *p, len) != 0) {
+            return AC_ERR_NOMEM;
+        }
+        *p += len + 1;
+    }
+    return 0;
+}
 
 static void store_commit_push(struct ac_store *st, size_t *argc, struct ac_store_cust *sc,
                               struct store_commit_strs *cs, const char *values)
@@ -673,18 +779,72 @@ static void store_commit_push(struct ac_store *st, size_t *argc, struct ac_store
         store_push(st, argc, values + at, rec.len + 1);
         at += rec.len + 1;
     }
+    const char *p = cs->tbuf.data;
+    int n_written = atoi(cs->nums[7]), n_removed = atoi(cs->nums[8]);
+    store_push_str(st, argc, cs->nums[7]);
+    store_push_strs(st, argc, &p, n_written * 4);
+    store_push_str(st, argc, cs->nums[8]);
+    store_push_strs(st, argc, &p, n_removed * 2);
+    store_push_str(st, argc, cs->nums[9]);
+    const char *a = sc->audit.data;
+    store_push_strs(st, argc, &a, sc->n_audit);
+    store_push_str(st, argc, cs->nums[10]);
+    store_push_pairs(st, argc, &sc->counters, sc->n_counters);
 }
 
-static void store_commit_strs_init(struct ac_store *st, enum ac_topic topic,
-                                   struct ac_store_cust *sc, struct store_commit_strs *cs)
+/* The timers to write and to remove, serialized into cs->tbuf. */
+static int store_commit_timers(struct ac_store_cust *sc, struct store_commit_strs *cs,
+                               int *n_written, int *n_removed)
+{
+    char member[AC_ACTION_ID_MAX + AC_ID_MAX];
+    int rc = 0;
+    *n_written = *n_removed = 0;
+    ac_buf_reset(&cs->tbuf);
+    const struct ac_timerset *ts = sc->timers;
+    for (int i = 0; ts && i < ts->n && rc == 0; i++) {
+        const struct ac_timer *t = &ts->t[i];
+        if (t->change != AC_TIMER_WRITE) {
+            continue;
+        }
+        rc |= ac_buf_append(&cs->tbuf, t->id, strlen(t->id) + 1);
+        rc |= ac_buf_printf(&cs->tbuf, "%lld", (long long)t->due);
+        rc |= ac_buf_append(&cs->tbuf, "", 1);
+        rc |= ac_timer_member(member, sizeof(member), t->id, sc->customer_id) < 0;
+        rc |= ac_buf_append(&cs->tbuf, member, strlen(member) + 1);
+        rc |= ac_timer_to_json(t, &cs->tbuf);
+        rc |= ac_buf_append(&cs->tbuf, "", 1);
+        (*n_written)++;
+    }
+    for (int i = 0; ts && i < ts->n_removed && rc == 0; i++) {
+        rc |= ac_buf_append(&cs->tbuf, ts->removed[i], strlen(ts->removed[i]) + 1);
+        rc |= ac_timer_member(member, sizeof(member), ts->removed[i], sc->customer_id) < 0;
+        rc |= ac_buf_append(&cs->tbuf, member, strlen(member) + 1);
+        (*n_removed)++;
+    }
+    return rc ? AC_ERR_NOMEM : 0;
+}
+
+static int store_commit_strs_init(struct ac_store *st, enum ac_topic topic,
+                                  struct ac_store_cust *sc, struct store_commit_strs *cs)
 {
     store_key(st, cs->keys[0], sizeof(cs->keys[0]), sc->bucket, 'c', sc->customer_id);
     store_key(st, cs->keys[1], sizeof(cs->keys[1]), sc->bucket, 'e', sc->customer_id);
     store_key(st, cs->keys[2], sizeof(cs->keys[2]), sc->bucket, 'o', sc->customer_id);
-    snprintf(cs->wm_field, sizeof(cs->wm_field), "w:%s:%d", ac_topic_name(topic),
-             sc->partition);
+    store_key(st, cs->keys[3], sizeof(cs->keys[3]), sc->bucket, 't', sc->customer_id);
+    snprintf(cs->keys[4], sizeof(cs->keys[4]), "%s:{%u}:due", st->prefix, sc->bucket);
+    snprintf(cs->keys[5], sizeof(cs->keys[5]), "%s:{%u}:ob", st->prefix, sc->bucket);
+    snprintf(cs->keys[6], sizeof(cs->keys[6]), "%s:{%u}:xc", st->prefix, sc->bucket);
+    store_key(st, cs->keys[7], sizeof(cs->keys[7]), sc->bucket, 'a', sc->customer_id);
+    if (sc->no_watermark) {
+        cs->wm_field[0] = '\0';
+    } else {
+        snprintf(cs->wm_field, sizeof(cs->wm_field), "w:%s:%d", ac_topic_name(topic),
+                 sc->partition);
+    }
     int64_t applied = sc->n_applied + sc->n_seen_add;
     int trim = applied > AC_STORE_SEEN_CAP;
+    int n_written = 0, n_removed = 0;
+    int rc = store_commit_timers(sc, cs, &n_written, &n_removed);
     snprintf(cs->napplied, sizeof(cs->napplied), "%lld",
              (long long)(trim ? AC_STORE_SEEN_CAP : applied));
     snprintf(cs->nums[0], sizeof(cs->nums[0]), "%lld", (long long)sc->state.version);
@@ -694,6 +854,11 @@ static void store_commit_strs_init(struct ac_store *st, enum ac_topic topic,
     snprintf(cs->nums[4], sizeof(cs->nums[4]), "%d", sc->n_fields + (sc->n_seen_add > 0));
     snprintf(cs->nums[5], sizeof(cs->nums[5]), "%d", sc->n_seen_add);
     snprintf(cs->nums[6], sizeof(cs->nums[6]), "%d", sc->n_new_out);
+    snprintf(cs->nums[7], sizeof(cs->nums[7]), "%d", n_written);
+    snprintf(cs->nums[8], sizeof(cs->nums[8]), "%d", n_removed);
+    snprintf(cs->nums[9], sizeof(cs->nums[9]), "%d", sc->n_audit);
+    snprintf(cs->nums[10], sizeof(cs->nums[10]), "%d", sc->n_counters);
+    return rc;
 }
 
 static void store_commit_result(struct ac_store_cust *sc, const redisReply *r)
@@ -731,6 +896,7 @@ int ac_store_commit(struct ac_store *st, enum ac_topic topic, struct ac_store_cu
     }
     for (int k = 0; k < CHUNK; k++) {
         ac_buf_init(&values[k]);
+        ac_buf_init(&cs[k].tbuf);
     }
     if (!ac_store_connected(st)) {
         rc = AC_ERR_TRANSIENT;
@@ -750,20 +916,23 @@ int ac_store_commit(struct ac_store *st, enum ac_topic topic, struct ac_store_cu
         }
         size_t argc = 0;
         store_push_str(st, &argc, "FCALL");
-        store_push_str(st, &argc, "ac_apply_v3");
-        snprintf(count, sizeof(count), "%zu", m * 3);
+        store_push_str(st, &argc, "ac_apply_v4");
+        snprintf(count, sizeof(count), "%zu", m * AC_STORE_KEYS_PER_CUSTOMER);
         store_push_str(st, &argc, count);
         for (size_t k = 0; k < m; k++) {
             struct ac_store_cust *sc = &custs[members[k]];
             size_t cursor = 0;
             struct ac_outbox_rec rec;
-            store_commit_strs_init(st, topic, sc, &cs[k]);
+            if (store_commit_strs_init(st, topic, sc, &cs[k]) != 0) {
+                rc = AC_ERR_NOMEM;
+                goto out;
+            }
             ac_buf_reset(&values[k]);
             while (store_rec_next(&sc->new_out, &cursor, &rec)) {
                 ac_buf_append(&values[k], &rec.kind, 1);
                 ac_buf_append(&values[k], rec.payload, rec.len);
             }
-            for (int j = 0; j < 3; j++) {
+            for (int j = 0; j < AC_STORE_KEYS_PER_CUSTOMER; j++) {
                 store_push_str(st, &argc, cs[k].keys[j]);
             }
         }
@@ -814,6 +983,7 @@ int ac_store_commit(struct ac_store *st, enum ac_topic topic, struct ac_store_cu
 out:
     for (int k = 0; k < CHUNK; k++) {
         ac_buf_fini(&values[k]);
+        ac_buf_fini(&cs[k].tbuf);
     }
     free(cs);
     free(calls_n);
@@ -917,6 +1087,218 @@ int ac_store_positions(struct ac_store *st, const char *group, enum ac_topic top
         }
     }
     return 0;
+}
+
+/* --- timers and the outbox index ----------------------------------------------------------- */
+
+/* Sends one command per bucket, starting at start, and hands each reply to fn. */
+static int store_each_bucket(struct ac_store *st, unsigned start,
+                             int (*cmd)(struct ac_store *st, unsigned bucket, void *opaque),
+                             int (*fn)(redisReply *r, void *opaque), void *opaque)
+{
+    if (!ac_store_connected(st)) {
+        return AC_ERR_TRANSIENT;
+    }
+    double t0 = ac_clock_mono_s();
+    for (unsigned i = 0; i < AC_STORE_BUCKETS; i++) {
+        if (cmd(st, (start + i) % AC_STORE_BUCKETS, opaque) != 0) {
+            return AC_ERR_TRANSIENT;
+        }
+    }
+    int rc = 0;
+    for (unsigned i = 0; i < AC_STORE_BUCKETS; i++) {
+        redisReply *r = store_read(st);
+        if (!r) {
+            return AC_ERR_TRANSIENT;
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+            if (rc == 0) {
+                rc = store_reply_error(st, r, "scan buckets");
+            }
+        } else if (rc == 0) {
+            rc = fn(r, opaque);
+        }
+        freeReplyObject(r);
+    }
+    st->last_rtt = ac_clock_mono_s() - t0;
+    return rc;
+}
+
+struct store_due {
+    int64_t now;
+    size_t max, found;
+    char limit[24], upto[24];
+    void (*fn)(const char *customer_id, const char *timer_id, int64_t due, void *opaque);
+    void *opaque;
+};
+
+static int store_due_cmd(struct ac_store *st, unsigned bucket, void *opaque)
+{
+    struct store_due *d = opaque;
+    char key[STORE_KEY_MAX];
+    size_t argc = 0;
+    snprintf(key, sizeof(key), "%s:{%u}:due", st->prefix, bucket);
+    store_push_str(st, &argc, "ZRANGE");
+    store_push_str(st, &argc, key);
+    store_push_str(st, &argc, "-inf");
+    store_push_str(st, &argc, d->upto);
+    store_push_str(st, &argc, "BYSCORE");
+    store_push_str(st, &argc, "LIMIT");
+    store_push_str(st, &argc, "0");
+    store_push_str(st, &argc, d->limit);
+    store_push_str(st, &argc, "WITHSCORES");
+    return store_append(st, argc);
+}
+
+static int store_due_reply(redisReply *r, void *opaque)
+{
+    struct store_due *d = opaque;
+    char id[AC_ACTION_ID_MAX], cid[AC_ID_MAX];
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        redisReply *m = r->element[i], *score = r->element[i + 1];
+        if (d->found >= d->max || m->type != REDIS_REPLY_STRING) {
+            break;
+        }
+        if (ac_timer_member_split(m->str, m->len, id, cid) != 0) {
+            continue;
+        }
+        int64_t due = score->type == REDIS_REPLY_STRING ? strtoll(score->str, NULL, 10) : 0;
+        d->fn(cid, id, due, d->opaque);
+        d->found++;
+    }
+    return 0;
+}
+
+int ac_store_due(struct ac_store *st, int64_t now, unsigned start, size_t max,
+                 void (*fn)(const char *customer_id, const char *timer_id, int64_t due,
+                            void *opaque),
+                 void *opaque)
+{
+    struct store_due d = {.now = now, .max = max, .fn = fn, .opaque = opaque};
+    size_t per = max / 64 + 1; /* a busy bucket cannot starve the others */
+    snprintf(d.limit, sizeof(d.limit), "%zu", per < max ? per : max);
+    snprintf(d.upto, sizeof(d.upto), "%lld", (long long)now);
+    int rc = store_each_bucket(st, start, store_due_cmd, store_due_reply, &d);
+    return rc != 0 ? rc : (int)d.found;
+}
+
+struct store_counts {
+    char upto[24];
+    int64_t pending, overdue;
+};
+
+static int store_counts_cmd(struct ac_store *st, unsigned bucket, void *opaque)
+{
+    struct store_counts *k = opaque;
+    char key[STORE_KEY_MAX], lua[] = "return {redis.call('ZCARD', KEYS[1]), "
+                                     "redis.call('ZCOUNT', KEYS[1], '-inf', ARGV[1])}";
+    size_t argc = 0;
+    snprintf(key, sizeof(key), "%s:{%u}:due", st->prefix, bucket);
+    store_push_str(st, &argc, "EVAL");
+    store_push_str(st, &argc, lua);
+    store_push_str(st, &argc, "1");
+    store_push_str(st, &argc, key);
+    store_push_str(st, &argc, k->upto);
+    return store_append(st, argc);
+}
+
+static int store_counts_reply(redisReply *r, void *opaque)
+{
+    struct store_counts *k = opaque;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+        k->pending += r->element[0]->integer;
+        k->overdue += r->element[1]->integer;
+    }
+    return 0;
+}
+
+int ac_store_timer_counts(struct ac_store *st, int64_t now, int64_t *pending, int64_t *overdue)
+{
+    struct store_counts k = {.pending = 0};
+    snprintf(k.upto, sizeof(k.upto), "%lld", (long long)now);
+    int rc = store_each_bucket(st, 0, store_counts_cmd, store_counts_reply, &k);
+    *pending = k.pending;
+    *overdue = k.overdue;
+    return rc;
+}
+
+struct store_ob {
+    size_t max, found;
+    void (*fn)(const char *customer_id, void *opaque);
+    void *opaque;
+};
+
+static int store_ob_cmd(struct ac_store *st, unsigned bucket, void *opaque)
+{
+    (void)opaque;
+    char key[STORE_KEY_MAX];
+    size_t argc = 0;
+    snprintf(key, sizeof(key), "%s:{%u}:ob", st->prefix, bucket);
+    store_push_str(st, &argc, "SRANDMEMBER");
+    store_push_str(st, &argc, key);
+    store_push_str(st, &argc, "64");
+    return store_append(st, argc);
+}
+
+static int store_ob_reply(redisReply *r, void *opaque)
+{
+    struct store_ob *o = opaque;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        redisReply *m = r->element[i];
+        if (o->found >= o->max || m->type != REDIS_REPLY_STRING) {
+            break;
+        }
+        /* the member is the state key: <prefix>:{<bucket>}:c:<customer id> */
+        const char *c = strstr(m->str, "}:c:");
+        if (c) {
+            o->fn(c + 4, o->opaque);
+            o->found++;
+        }
+    }
+    return 0;
+}
+
+int ac_store_outbox_customers(struct ac_store *st, size_t max,
+                              void (*fn)(const char *customer_id, void *opaque), void *opaque)
+{
+    struct store_ob o = {.max = max, .fn = fn, .opaque = opaque};
+    int rc = store_each_bucket(st, 0, store_ob_cmd, store_ob_reply, &o);
+    return rc != 0 ? rc : (int)o.found;
+}
+
+int ac_store_outbox_done(struct ac_store *st, struct ac_store_cust *custs, size_t n)
+{
+    char okey[STORE_KEY_MAX], ikey[STORE_KEY_MAX], skey[STORE_KEY_MAX];
+    if (!ac_store_connected(st)) {
+        return AC_ERR_TRANSIENT;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t argc = 0;
+        store_key(st, okey, sizeof(okey), custs[i].bucket, 'o', custs[i].customer_id);
+        store_key(st, skey, sizeof(skey), custs[i].bucket, 'c', custs[i].customer_id);
+        snprintf(ikey, sizeof(ikey), "%s:{%u}:ob", st->prefix, custs[i].bucket);
+        store_push_str(st, &argc, "FCALL");
+        store_push_str(st, &argc, "ac_outbox_done_v4");
+        store_push_str(st, &argc, "2");
+        store_push_str(st, &argc, okey);
+        store_push_str(st, &argc, ikey);
+        store_push_str(st, &argc, skey);
+        if (store_append(st, argc) != 0) {
+            return AC_ERR_TRANSIENT;
+        }
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *r = store_read(st);
+        if (!r) {
+            return AC_ERR_TRANSIENT;
+        }
+        if (r->type == REDIS_REPLY_ERROR && rc == 0) {
+            rc = store_reply_error(st, r, "outbox index");
+        }
+        freeReplyObject(r);
+    }
+    return rc;
 }
 
 void *ac_store_command(struct ac_store *st, const char *fmt, ...)

@@ -8,6 +8,13 @@
  *   <p>:{<b>}:e:<cid>   zset   applied event ids (score = event time), capped;
  *                              its size is kept in the state hash as `e.n`
  *   <p>:{<b>}:o:<cid>   hash   outbox: record id -> kind byte + Avro bytes
+ *   <p>:{<b>}:t:<cid>   hash   pending timers: timer id -> JSON (timer.h)
+ *   <p>:{<b>}:a:<cid>   list   audit trail: the newest decisions, JSON
+ *   <p>:{<b>}:due       zset   the bucket's timers by due time (member:
+ *                              timer id + customer id)
+ *   <p>:{<b>}:ob        set    state keys of the bucket's customers with
+ *                              outbox records (for the timer process's sweep)
+ *   <p>:{<b>}:xc        hash   experiment counters "<exp>:<variant>:<what>"
  *   <p>:gen             string generation id: detects a Redis that lost data
  *   <p>:pos:<group>     hash   "<topic>:<partition>" -> next offset to read
  *
@@ -23,7 +30,9 @@
 
 #include "buf.h"
 #include "customer.h"
+#include "processor.h"
 #include "event.h"
+#include "timer.h"
 
 #define AC_STORE_BUCKETS 1024
 #define AC_STORE_WM_MAX 8
@@ -76,6 +85,14 @@ struct ac_store_cust {
     struct ac_buf pending;  /* serialized; iterate with ac_store_pending_next */
     int n_pending;
     int status;             /* commit: 0 applied, AC_ERR_CONFLICT, 1 already applied */
+    /* timers: loaded, changed in place by the domain code, written by the
+     * commit (the changed ones and the removed ids). Owned. */
+    struct ac_timerset *timers;
+    struct ac_buf audit;    /* in (commit): audit entries, NUL-terminated JSON */
+    int n_audit;
+    struct ac_buf counters; /* in (commit): "field\0by\0" pairs */
+    int n_counters;
+    int no_watermark;       /* commit without a watermark (the timer process) */
 };
 
 void ac_store_cust_init(struct ac_store_cust *sc, const char *customer_id);
@@ -85,6 +102,8 @@ void ac_store_cust_reset(struct ac_store_cust *sc);
 /* Adds one record to new_out. */
 int ac_store_cust_add_out(struct ac_store_cust *sc, const char *id, char kind, const void *p,
                           size_t len);
+/* Adds the decisions and counters of an emit to the commit inputs. */
+int ac_store_cust_add_emit(struct ac_store_cust *sc, const struct ac_emit *out);
 /* Iterates over pending records: *cursor starts at 0; returns 1 and fills
  * rec, or 0 at the end. rec->payload points into sc->pending. */
 int ac_store_pending_next(const struct ac_store_cust *sc, size_t *cursor,
@@ -137,6 +156,22 @@ int ac_store_positions(struct ac_store *st, const char *group, enum ac_topic top
 
 /* Round-trip time of the last pipeline, seconds. */
 double ac_store_last_rtt(const struct ac_store *st);
+
+/* Due timers: up to max (customer id, timer id) pairs with due <= now,
+ * over every bucket, starting at bucket `start`. fn is called per pair. Returns the
+ * number of pairs or a negative enum ac_err. */
+int ac_store_due(struct ac_store *st, int64_t now, unsigned start, size_t max,
+                 void (*fn)(const char *customer_id, const char *timer_id, int64_t due,
+                            void *opaque),
+                 void *opaque);
+/* Number of pending timers, and of those due at or before now (for metrics). */
+int ac_store_timer_counts(struct ac_store *st, int64_t now, int64_t *pending, int64_t *overdue);
+/* Customers with records in their outbox, per the outbox index, up to max:
+ * fn gets each customer id. Returns the count or a negative enum ac_err. */
+int ac_store_outbox_customers(struct ac_store *st, size_t max,
+                              void (*fn)(const char *customer_id, void *opaque), void *opaque);
+/* Drops customers whose outbox is now empty from the outbox index. */
+int ac_store_outbox_done(struct ac_store *st, struct ac_store_cust *custs, size_t n);
 
 /* Raw access for tools and tests: a command, reply freed by the caller with
  * ac_store_reply_free(). NULL on a connection error. */

@@ -4,32 +4,47 @@
  * the data (AOF/RDB), so there is no NOSCRIPT window. The library name
  * carries a version: a change of semantics gets a new name.
  *
- * ac_apply_v3  KEYS: per customer: state, applied ids, outbox (3 keys each)
+ * ac_apply_v4  KEYS: per customer 8: state, applied ids, outbox, timers,
+ *                    then its bucket's due index, outbox index, experiment
+ *                    counters, and the customer's audit trail
  *              ARGV: n, then per customer: expected version, watermark
- *                    field, offset, trim_to, return_outbox, n_fields,
- *                    field/value..., n_ids, score/id..., n_out, id/payload...
+ *                    field ("" = none: the timer process), offset, trim_to,
+ *                    return_outbox, n_fields, field/value..., n_ids,
+ *                    score/id..., n_out, id/payload..., n_timers,
+ *                    id/due/member/json..., n_removed, id/member...,
+ *                    n_audit, entry..., n_counters, field/by...
  *   Returns one entry per customer:
  *     {1, outbox}  the watermark already covers offset: nothing changed;
  *     {2}          the version differs (another writer): re-read, retry;
  *     {0} or {0, outbox}  applied: state, version+1 and watermark (one
  *                  HSET), the applied ids (trimmed to the newest trim_to
- *                  when trim_to > 0) and the outbox records. The outbox
- *                  comes back only when return_outbox is 1 (the caller
- *                  knew of older pending records; otherwise the pending
- *                  set is exactly what it just wrote).
+ *                  when trim_to > 0), the outbox records (and the customer
+ *                  in its bucket's outbox index), the timers written and
+ *                  removed (hash and due index together), the audit
+ *                  entries (the newest 100 kept) and the counters. The
+ *                  outbox comes back only when return_outbox is 1.
+ *
+ * The outbox index holds the state keys of customers with records in their
+ * outbox (a hint: an entry may outlive its records, never the reverse).
+ *
+ * ac_outbox_done_v4  KEYS: outbox, outbox index; ARGV: the state key.
+ *   Drops the customer from the index if its outbox is empty. Returns 1 if
+ *   it did.
  *
  * Each customer's step is atomic (the whole call is). One call carries many
- * customers because the fixed cost of a call dominates the four Redis calls
- * a customer needs (HMGET, HSET, ZADD, HSET); every key is declared, so a
- * call grouped by hash slot stays valid on Redis Cluster.
+ * customers because the fixed cost of a call dominates a customer's work;
+ * every key is declared and a customer's keys share its bucket's hash tag,
+ * so a call grouped by hash slot stays valid on Redis Cluster.
  */
 #ifndef AC_STORE_LUA_H
 #define AC_STORE_LUA_H
 
-#define AC_STORE_LIBRARY "aftercare_v3"
+#define AC_STORE_LIBRARY "aftercare_v4"
+#define AC_STORE_KEYS_PER_CUSTOMER 8
+#define AC_STORE_AUDIT_KEEP 100
 
 static const char ac_store_lua[] =
-    "#!lua name=aftercare_v3\n"
+    "#!lua name=aftercare_v4\n"
     "local function span(dst, args, from, count)\n"
     "  for j = from, from + count - 1 do dst[#dst + 1] = args[j] end\n"
     "  return dst\n"
@@ -38,31 +53,68 @@ static const char ac_store_lua[] =
     "  local out = {}\n"
     "  local i = 2\n"
     "  for c = 1, tonumber(args[1]) do\n"
-    "    local st, seen, ob = keys[3 * c - 2], keys[3 * c - 1], keys[3 * c]\n"
+    "    local k = 8 * (c - 1)\n"
+    "    local st, seen, ob, tm = keys[k + 1], keys[k + 2], keys[k + 3], keys[k + 4]\n"
+    "    local due, obi, xc, au = keys[k + 5], keys[k + 6], keys[k + 7], keys[k + 8]\n"
     "    local want, wmf, off, trim, retob = args[i], args[i + 1], args[i + 2],\n"
     "      tonumber(args[i + 3]), args[i + 4]\n"
     "    i = i + 5\n"
     "    local nf = tonumber(args[i]); local fs = i + 1; i = fs + nf * 2\n"
     "    local ns = tonumber(args[i]); local ss = i + 1; i = ss + ns * 2\n"
     "    local no = tonumber(args[i]); local os = i + 1; i = os + no * 2\n"
-    "    local cur = redis.call('HMGET', st, 'v', wmf)\n"
-    "    if tonumber(cur[2] or '-1') >= tonumber(off) then\n"
+    "    local nt = tonumber(args[i]); local ts = i + 1; i = ts + nt * 4\n"
+    "    local nr = tonumber(args[i]); local rs = i + 1; i = rs + nr * 2\n"
+    "    local na = tonumber(args[i]); local as = i + 1; i = as + na\n"
+    "    local nk = tonumber(args[i]); local ks = i + 1; i = ks + nk * 2\n"
+    "    local cur\n"
+    "    if wmf == '' then cur = {redis.call('HGET', st, 'v'), false}\n"
+    "    else cur = redis.call('HMGET', st, 'v', wmf) end\n"
+    "    if wmf ~= '' and tonumber(cur[2] or '-1') >= tonumber(off) then\n"
     "      out[c] = {1, redis.call('HGETALL', ob)}\n"
     "    elseif (cur[1] or '0') ~= want then\n"
     "      out[c] = {2}\n"
     "    else\n"
     "      local v = tostring(tonumber(cur[1] or '0') + 1)\n"
-    "      redis.call('HSET', unpack(span({st, 'v', v, wmf, off}, args, fs, nf * 2)))\n"
+    "      local head = {st, 'v', v}\n"
+    "      if wmf ~= '' then head[4] = wmf; head[5] = off end\n"
+    "      redis.call('HSET', unpack(span(head, args, fs, nf * 2)))\n"
     "      if ns > 0 then\n"
     "        redis.call('ZADD', unpack(span({seen}, args, ss, ns * 2)))\n"
     "        if trim > 0 then redis.call('ZREMRANGEBYRANK', seen, 0, -(trim + 1)) end\n"
     "      end\n"
-    "      if no > 0 then redis.call('HSET', unpack(span({ob}, args, os, no * 2))) end\n"
+    "      if no > 0 then\n"
+    "        redis.call('HSET', unpack(span({ob}, args, os, no * 2)))\n"
+    "        redis.call('SADD', obi, st)\n"
+    "      end\n"
+    "      for j = 0, nt - 1 do\n"
+    "        local b = ts + j * 4\n"
+    "        redis.call('HSET', tm, args[b], args[b + 3])\n"
+    "        redis.call('ZADD', due, args[b + 1], args[b + 2])\n"
+    "      end\n"
+    "      for j = 0, nr - 1 do\n"
+    "        local b = rs + j * 2\n"
+    "        redis.call('HDEL', tm, args[b])\n"
+    "        redis.call('ZREM', due, args[b + 1])\n"
+    "      end\n"
+    "      if na > 0 then\n"
+    "        redis.call('LPUSH', unpack(span({au}, args, as, na)))\n"
+    "        redis.call('LTRIM', au, 0, 99)\n"
+    "      end\n"
+    "      for j = 0, nk - 1 do\n"
+    "        redis.call('HINCRBY', xc, args[ks + j * 2], args[ks + j * 2 + 1])\n"
+    "      end\n"
     "      if retob == '1' then out[c] = {0, redis.call('HGETALL', ob)} else out[c] = {0} end\n"
     "    end\n"
     "  end\n"
     "  return out\n"
     "end\n"
-    "redis.register_function('ac_apply_v3', apply)\n";
+    "local function outbox_done(keys, args)\n"
+    "  if redis.call('HLEN', keys[1]) == 0 then\n"
+    "    return redis.call('SREM', keys[2], args[1])\n"
+    "  end\n"
+    "  return 0\n"
+    "end\n"
+    "redis.register_function('ac_apply_v4', apply)\n"
+    "redis.register_function('ac_outbox_done_v4', outbox_done)\n";
 
 #endif

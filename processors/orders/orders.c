@@ -1,20 +1,21 @@
 /* orders.c — domain logic of the orders processor (pure: no I/O).
  *
- * State transitions per event type are in orders_transition(); what to emit
- * is data (orders_rules[]), evaluated against the event and the state before
- * and after it. The playbook (SPEC §4) will load the same shape from a file. */
+ * State transitions per event type are in orders_transition(); the segment
+ * signal is computed here; everything the playbook says to do about an
+ * order (confirmations, onboarding, series, reminders, their timers and
+ * policies) is the engine's (engine.h). */
 #include "orders.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine.h"
 #include "err.h"
 
 struct orders_ctx {
     struct ac_orders_thresholds thresholds;
-    char default_owner[AC_ID_MAX];
-    char channel[AC_TYPE_MAX];
+    struct ac_rules *rules;
 };
 
 static const struct ac_cfg_entry orders_config[] = {
@@ -24,7 +25,6 @@ static const struct ac_cfg_entry orders_config[] = {
      1000},
     {"orders.default_owner", AC_CFG_STR, "customer-success",
      "who is notified of a new customer without an account owner", 0, 0},
-    {"orders.channel", AC_CFG_STR, "email", "channel of order confirmations", 0, 0},
     {NULL, AC_CFG_STR, NULL, NULL, 0, 0},
 };
 
@@ -94,83 +94,6 @@ static void orders_transition(struct ac_customer *c, const struct ac_event *ev)
     }
 }
 
-/* --- rules as data ----------------------------------------------------------------------------- */
-
-enum orders_when {
-    ORDERS_ALWAYS,
-    ORDERS_FIRST_ORDER_OR_CONTRACT, /* a new customer relationship begins */
-};
-
-struct orders_rule {
-    const char *id;
-    const char *triggers[3]; /* event types, NULL-terminated */
-    enum orders_when when;
-    int part; /* several actions of one rule: 0, 1, ... (part of the action id) */
-    enum ac_action_kind kind;
-    enum ac_category category;
-    const char *channel; /* NULL: the processor's configured channel */
-    const char *template_name;
-    const char *vars[6]; /* names for orders_var(), NULL-terminated */
-};
-
-static const struct orders_rule orders_rules[] = {
-    {"order_confirmation", {"order_placed"}, ORDERS_ALWAYS, 0, AC_KIND_MESSAGE,
-     AC_CAT_TRANSACTIONAL, NULL, "order_confirmation",
-     {"order_id", "total_cents", "currency", "items", "account_link"}},
-    {"crm_onboarding", {"order_placed", "contract_signed"}, ORDERS_FIRST_ORDER_OR_CONTRACT, 0,
-     AC_KIND_CRM_UPDATE, AC_CAT_SERVICE, "crm", "crm_stage_onboarding",
-     {"order_id", "stage_from", "stage_to"}},
-    {"crm_onboarding", {"order_placed", "contract_signed"}, ORDERS_FIRST_ORDER_OR_CONTRACT, 1,
-     AC_KIND_TEAM_NOTIFICATION, AC_CAT_SERVICE, "team_chat", "new_customer_owner",
-     {"assignee", "order_id"}},
-};
-
-#define ORDERS_NRULES (sizeof(orders_rules) / sizeof(orders_rules[0]))
-
-static int orders_rule_triggers(const struct orders_rule *r, const struct ac_event *ev,
-                                const struct ac_customer *before)
-{
-    int hit = 0;
-    for (int i = 0; i < 3 && r->triggers[i]; i++) {
-        hit |= strcmp(r->triggers[i], ev->type) == 0;
-    }
-    if (!hit) {
-        return 0;
-    }
-    switch (r->when) {
-    case ORDERS_ALWAYS: return 1;
-    case ORDERS_FIRST_ORDER_OR_CONTRACT:
-        return strcmp(ev->type, "contract_signed") == 0 ? before->contract_signed_at == AC_TS_NONE
-                                                        : before->order_count == 0;
-    }
-    return 0;
-}
-
-static void orders_var(struct ac_action *a, const char *name, const struct orders_ctx *ctx,
-                       const struct ac_event *ev, const struct ac_customer *c)
-{
-    const struct ac_order_fields *o = &ev->u.order;
-    if (strcmp(name, "order_id") == 0) {
-        if (o->order_id[0]) {
-            ac_action_var(a, name, o->order_id);
-        }
-    } else if (strcmp(name, "total_cents") == 0) {
-        ac_action_var_i64(a, name, o->total_cents);
-    } else if (strcmp(name, "currency") == 0) {
-        ac_action_var(a, name, o->currency);
-    } else if (strcmp(name, "items") == 0) {
-        ac_action_var_i64(a, name, o->n_items);
-    } else if (strcmp(name, "account_link") == 0) {
-        ac_action_var(a, name, "account/orders");
-    } else if (strcmp(name, "stage_from") == 0) {
-        ac_action_var(a, name, "closed");
-    } else if (strcmp(name, "stage_to") == 0) {
-        ac_action_var(a, name, "onboarding");
-    } else if (strcmp(name, "assignee") == 0) {
-        ac_action_var(a, name, c->account_owner[0] ? c->account_owner : ctx->default_owner);
-    }
-}
-
 /* --- the processor ---------------------------------------------------------------------------- */
 
 static void *orders_init(const struct ac_config *cfg, char *errstr, size_t errlen)
@@ -182,15 +105,28 @@ static void *orders_init(const struct ac_config *cfg, char *errstr, size_t errle
     }
     ctx->thresholds.high_value_cents = ac_config_int(cfg, "segment.high_value_cents");
     ctx->thresholds.repeat_min_orders = ac_config_int(cfg, "segment.repeat_min_orders");
-    snprintf(ctx->default_owner, sizeof(ctx->default_owner), "%s",
-             ac_config_str(cfg, "orders.default_owner"));
-    snprintf(ctx->channel, sizeof(ctx->channel), "%s", ac_config_str(cfg, "orders.channel"));
+    struct ac_engine_opts opts = {ac_config_str(cfg, "orders.default_owner")};
+    ctx->rules = ac_rules_open(ac_config_str(cfg, "playbook"), &opts, errstr, errlen);
+    if (!ctx->rules) {
+        free(ctx);
+        return NULL;
+    }
     return ctx;
 }
 
-static void orders_fini(void *ctx)
+static void orders_fini(void *opaque)
 {
-    free(ctx);
+    struct orders_ctx *ctx = opaque;
+    if (ctx) {
+        ac_rules_close(ctx->rules);
+        free(ctx);
+    }
+}
+
+static int orders_reload(void *opaque)
+{
+    struct orders_ctx *ctx = opaque;
+    return ac_rules_reload(ctx->rules);
 }
 
 static int orders_apply(void *opaque, struct ac_customer *c, const struct ac_event *ev,
@@ -199,7 +135,6 @@ static int orders_apply(void *opaque, struct ac_customer *c, const struct ac_eve
 {
     const struct orders_ctx *ctx = opaque;
     const struct ac_order_fields *o = &ev->u.order;
-    int64_t now = ac_clock_now(clock);
     if (strcmp(ev->type, "order_placed") == 0 && o->order_id[0] == '\0') {
         snprintf(reason, rlen, "missing_field:order_id");
         return AC_ERR_INVALID;
@@ -209,28 +144,6 @@ static int orders_apply(void *opaque, struct ac_customer *c, const struct ac_eve
     const char *seg = ac_orders_segment(c, &ctx->thresholds);
     int seg_changed = strcmp(seg, before.segment) != 0;
     snprintf(c->segment, sizeof(c->segment), "%s", seg);
-
-    for (size_t i = 0; i < ORDERS_NRULES; i++) {
-        const struct orders_rule *r = &orders_rules[i];
-        if (!orders_rule_triggers(r, ev, &before)) {
-            continue;
-        }
-        struct ac_action *a = ac_emit_action(out, r->id, r->part, ev, now);
-        if (!a) {
-            break;
-        }
-        a->kind = r->kind;
-        a->category = r->category;
-        snprintf(a->channel, sizeof(a->channel), "%s", r->channel ? r->channel : ctx->channel);
-        snprintf(a->template_name, sizeof(a->template_name), "%s", r->template_name);
-        for (int v = 0; v < 6 && r->vars[v]; v++) {
-            orders_var(a, r->vars[v], ctx, ev, c);
-        }
-        ac_action_reason_signal(a, "segment", c->segment);
-        char n[24];
-        snprintf(n, sizeof(n), "%lld", (long long)c->order_count);
-        ac_action_reason_signal(a, "order_count", n);
-    }
     if (seg_changed) {
         struct ac_signal *s = ac_emit_signal(out, "segment", ev);
         if (s) {
@@ -239,7 +152,8 @@ static int orders_apply(void *opaque, struct ac_customer *c, const struct ac_eve
             s->score = (double)c->revenue_cents / 100.0;
         }
     }
-    return 0;
+    return ac_engine_on_event(ac_rules_engine(ctx->rules), c, &before, ev, ac_clock_now(clock),
+                              out);
 }
 
 const struct ac_processor ac_orders_processor = {
@@ -250,4 +164,5 @@ const struct ac_processor ac_orders_processor = {
     .init = orders_init,
     .fini = orders_fini,
     .apply = orders_apply,
+    .reload = orders_reload,
 };

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "build.h"
 #include "config.h"
 #include "customer.h"
 #include "err.h"
@@ -21,8 +22,12 @@ static struct ac_emit out;
 static void setup(void)
 {
     char err[256];
-    const struct ac_cfg_entry *tables[] = {ac_orders_processor.config};
-    cfg = ac_config_load(tables, 1, NULL, err, sizeof(err));
+    static const struct ac_cfg_entry pb_table[] = {
+        {"playbook", AC_CFG_STR, AC_PLAYBOOK_DEFAULT, "", 0, 0},
+        {NULL, AC_CFG_STR, NULL, NULL, 0, 0},
+    };
+    const struct ac_cfg_entry *tables[] = {ac_orders_processor.config, pb_table};
+    cfg = ac_config_load(tables, 2, NULL, err, sizeof(err));
     cr_assert_not_null(cfg, "%s", err);
     ctx = ac_orders_processor.init(cfg, err, sizeof(err));
     cr_assert_not_null(ctx, "%s", err);
@@ -98,7 +103,7 @@ Test(orders, first_order_sets_state_and_emits_confirmation_and_onboarding)
     cr_expect_eq(a->kind, AC_KIND_MESSAGE);
     cr_expect_eq(a->category, AC_CAT_TRANSACTIONAL);
     cr_expect_str_eq(a->template_name, "order_confirmation");
-    cr_expect_eq(a->not_before, T0);
+    cr_expect_eq(a->not_before, T0 + 100 * DAY, "decided late: not before the decision");
     cr_expect_eq(a->created_at, T0 + 100 * DAY, "created_at comes from the clock");
     cr_expect_str_eq(a->trigger_type, "order_placed");
     const struct ac_action *crm = find("crm_onboarding", 0);
