@@ -16,6 +16,7 @@
 #include "err.h"
 #include "log.h"
 #include "metrics.h"
+#include "outbox.h"
 #include "runtime_int.h"
 
 /* Index of the customer's slot in rt->custs, adding it if new. */
@@ -35,16 +36,6 @@ static size_t batch_customer(struct runtime *rt, const char *cid)
             return (size_t)slot - 1;
         }
     }
-}
-
-static const char *batch_reason_label(const char *reason, char *buf, size_t len)
-{
-    /* Bounded label cardinality: schema ids are free-form, keep the kind. */
-    if (strncmp(reason, "unknown_schema_id", 17) == 0) {
-        return "unknown_schema_id";
-    }
-    snprintf(buf, len, "%s", reason);
-    return buf;
 }
 
 static void batch_dlq(struct runtime *rt, size_t msg, const char *reason)
@@ -135,13 +126,9 @@ static int batch_out_rejected(struct runtime *rt, struct ac_store_cust *sc, size
     char id[AC_ACTION_ID_MAX];
     ac_action_id(id, "dlq", rt->events[i].event_id, (int)m->offset);
     ac_buf_reset(&rt->enc);
-    ac_buf_printf(&rt->enc, "%d", (int)m->partition);
-    ac_buf_append(&rt->enc, "", 1);
-    ac_buf_printf(&rt->enc, "%lld", (long long)m->offset);
-    ac_buf_append(&rt->enc, "", 1);
-    ac_buf_append(&rt->enc, reason, strlen(reason) + 1);
-    ac_buf_append(&rt->enc, m->payload, m->len);
-    return ac_store_cust_add_out(sc, id, 'd', rt->enc.data, rt->enc.len);
+    int rc = ac_outbox_rejected(&rt->enc, rt->topic_in, m->partition, m->offset, reason,
+                                m->payload, m->len);
+    return rc ? rc : ac_store_cust_add_out(sc, id, 'd', rt->enc.data, rt->enc.len);
 }
 
 static void batch_tally(struct rt_tally *t, int *n, const char *label)
@@ -311,85 +298,18 @@ void rt_batch_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     batch_dr(opaque, m);
 }
 
-static int batch_produce_one(struct runtime *rt, const char *topic, const char *key,
-                             const void *p, size_t len, rd_kafka_headers_t *hdrs)
-{
-    for (;;) {
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            rt->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
-            RD_KAFKA_V_VALUE((void *)p, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
-        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            return 0;
-        }
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            AC_ERROR("produce to %s failed: %s", topic, rd_kafka_err2str(err));
-            if (hdrs) {
-                rd_kafka_headers_destroy(hdrs);
-            }
-            return AC_ERR_TRANSIENT;
-        }
-        rd_kafka_poll(rt->producer, 10);
-    }
-}
-
-static rd_kafka_headers_t *batch_dlq_headers(const char *topic, int32_t partition,
-                                             int64_t offset, const char *reason)
-{
-    char num[24];
-    rd_kafka_headers_t *h = rd_kafka_headers_new(4);
-    rd_kafka_header_add(h, "source_topic", -1, topic, -1);
-    snprintf(num, sizeof(num), "%d", partition);
-    rd_kafka_header_add(h, "source_partition", -1, num, -1);
-    snprintf(num, sizeof(num), "%lld", (long long)offset);
-    rd_kafka_header_add(h, "source_offset", -1, num, -1);
-    rd_kafka_header_add(h, "reason", -1, reason, -1);
-    return h;
-}
-
-/* A 'd' outbox record: "partition\0offset\0reason\0" + original bytes. */
-static int batch_produce_rejected(struct runtime *rt, const char *key,
-                                  const struct ac_outbox_rec *rec)
-{
-    const char *p = rec->payload, *end = rec->payload + rec->len;
-    const char *fields[3];
-    for (int i = 0; i < 3; i++) {
-        const char *z = memchr(p, '\0', (size_t)(end - p));
-        if (!z) {
-            return 0; /* malformed record: nothing sane to send */
-        }
-        fields[i] = p;
-        p = z + 1;
-    }
-    rd_kafka_headers_t *h = batch_dlq_headers(rt->topic_in, (int32_t)strtol(fields[0], NULL, 10),
-                                              strtoll(fields[1], NULL, 10), fields[2]);
-    char label[320], rbuf[128];
-    snprintf(label, sizeof(label), "topic=\"%s\",reason=\"%s\"", rt->topic_in,
-             batch_reason_label(fields[2], rbuf, sizeof(rbuf)));
-    ac_metrics_add("aftercare_dlq_total", label, 1);
-    return batch_produce_one(rt, rt->topic_dlq, key, p, (size_t)(end - p), h);
-}
-
 static int batch_produce(struct runtime *rt)
 {
     rt->dr_ok = rt->dr_fail = 0;
     long sent = 0;
     char label[320];
+    const struct ac_outbox_topics topics = {rt->topic_actions, rt->topic_signals, rt->topic_dlq};
     for (size_t c = 0; c < rt->n_custs; c++) {
         const struct ac_store_cust *sc = &rt->custs[c];
         size_t cursor = 0;
         struct ac_outbox_rec rec;
         while (ac_store_pending_next(sc, &cursor, &rec)) {
-            int rc;
-            if (rec.kind == 'd') {
-                rc = batch_produce_rejected(rt, sc->customer_id, &rec);
-            } else {
-                rd_kafka_headers_t *h = rd_kafka_headers_new(1);
-                rd_kafka_header_add(h, "aftercare_id", -1, rec.id, -1);
-                rc = batch_produce_one(rt, rec.kind == 'a' ? rt->topic_actions
-                                                           : rt->topic_signals,
-                                       sc->customer_id, rec.payload, rec.len, h);
-            }
+            int rc = ac_outbox_produce_rec(rt->producer, &topics, sc->customer_id, &rec);
             if (rc != 0) {
                 return rc;
             }
@@ -399,12 +319,12 @@ static int batch_produce(struct runtime *rt)
     for (size_t i = 0; i < rt->n_dlq; i++) {
         const rd_kafka_message_t *m = rt->msgs[rt->dlq[i].msg];
         rd_kafka_headers_t *h =
-            batch_dlq_headers(rt->topic_in, m->partition, m->offset, rt->dlq[i].reason);
+            ac_outbox_dlq_headers(rt->topic_in, m->partition, m->offset, rt->dlq[i].reason);
         char rbuf[128];
         snprintf(label, sizeof(label), "topic=\"%s\",reason=\"%s\"", rt->topic_in,
-                 batch_reason_label(rt->dlq[i].reason, rbuf, sizeof(rbuf)));
+                 ac_outbox_reason_label(rt->dlq[i].reason, rbuf, sizeof(rbuf)));
         ac_metrics_add("aftercare_dlq_total", label, 1);
-        int rc = batch_produce_one(rt, rt->topic_dlq, m->key ? (const char *)m->key : "",
+        int rc = ac_outbox_produce_one(rt->producer, rt->topic_dlq, m->key ? (const char *)m->key : "",
                                    m->payload, m->len, h);
         if (rc != 0) {
             return rc;

@@ -804,6 +804,7 @@ static int engine_decide_one(struct ac_engine *en, struct ac_customer *c, struct
     struct ac_decision *d = engine_decide(out, now, r->id, tm->part, AC_DECISION_EMITTED,
                                           tm->reason[0] ? "after_deferral" : "", tm->id, at);
     if (d) {
+        d->due = tm->due;
         engine_copy(d->channel, sizeof(d->channel), channel);
         engine_copy(d->template_name, sizeof(d->template_name), template_name);
         engine_copy(d->experiment, sizeof(d->experiment), a->experiment);

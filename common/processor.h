@@ -36,6 +36,7 @@ struct ac_decision {
     char channel[AC_TYPE_MAX];
     char template_name[AC_NAME_MAX];
     int64_t not_before; /* emitted: its not_before; scheduled, deferred: the due time */
+    int64_t due;        /* emitted: when it was due (lateness = at - due) */
     char experiment[AC_NAME_MAX];
     char variant[AC_TYPE_MAX];
 };

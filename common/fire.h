@@ -1,0 +1,50 @@
+/* fire.h — one round of firing due timers (the timer process, simulate).
+ *
+ * A round finds up to `max` due timers across every bucket, loads their
+ * customers (state, timers, outbox), lets the engine decide every due timer
+ * of each (ac_engine_fire) and commits each customer atomically: the fired
+ * timers leave the timers hash and the due index in the same call that puts
+ * their actions in the outbox and bumps the state version. The version
+ * check makes the claim: of two replicas (or a processor and a replica)
+ * that loaded the same customer, one commit wins and the other re-reads and
+ * finds the timer gone. A process killed mid-round loses nothing: before
+ * the commit nothing changed; after it, the records wait in the outbox.
+ *
+ * The caller then produces each customer's pending records and acks them
+ * (ac_store_ack), exactly as a processor does after a batch. */
+#ifndef AC_FIRE_H
+#define AC_FIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec.h"
+#include "engine.h"
+#include "store.h"
+
+struct ac_fire;
+
+/* Called once per decision after it is durable. */
+typedef void (*ac_fire_decision_fn)(const char *customer_id, const struct ac_decision *d,
+                                    void *opaque);
+
+/* codec NULL: actions are decided but not written to the outbox (simulate). */
+struct ac_fire *ac_fire_new(struct ac_store *st, struct ac_engine *en, struct ac_codec *codec,
+                            size_t max);
+void ac_fire_destroy(struct ac_fire *f);
+void ac_fire_set_engine(struct ac_fire *f, struct ac_engine *en);
+void ac_fire_on_decision(struct ac_fire *f, ac_fire_decision_fn fn, void *opaque);
+
+/* One round at time now, scanning from bucket start. Returns the number of
+ * timers decided (0: none due), or AC_ERR_TRANSIENT / AC_ERR_FATAL /
+ * AC_ERR_NOMEM. *custs and *n are the customers committed by the round
+ * (with their pending records), valid until the next round. */
+int ac_fire_round(struct ac_fire *f, int64_t now, unsigned start, struct ac_store_cust **custs,
+                  size_t *n);
+
+/* Loads and commits one customer with an event applied by apply (the
+ * processors' domain code), without Kafka: for simulate and tests. */
+int ac_fire_apply_event(struct ac_fire *f, const struct ac_processor *proc, void *ctx,
+                        const struct ac_event *ev, int64_t now);
+
+#endif

@@ -1,0 +1,104 @@
+/* outbox.c — producing outbox records to Kafka (see outbox.h). */
+#include "outbox.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+#include "metrics.h"
+
+int ac_outbox_produce_one(rd_kafka_t *producer, const char *topic, const char *key,
+                          const void *payload, size_t len, rd_kafka_headers_t *hdrs)
+{
+    for (;;) {
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
+            RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            return 0;
+        }
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            AC_ERROR("produce to %s failed: %s", topic, rd_kafka_err2str(err));
+            if (hdrs) {
+                rd_kafka_headers_destroy(hdrs);
+            }
+            return AC_ERR_TRANSIENT;
+        }
+        rd_kafka_poll(producer, 10);
+    }
+}
+
+rd_kafka_headers_t *ac_outbox_dlq_headers(const char *topic, int32_t partition, int64_t offset,
+                                          const char *reason)
+{
+    char num[24];
+    rd_kafka_headers_t *h = rd_kafka_headers_new(4);
+    rd_kafka_header_add(h, "source_topic", -1, topic, -1);
+    snprintf(num, sizeof(num), "%d", partition);
+    rd_kafka_header_add(h, "source_partition", -1, num, -1);
+    snprintf(num, sizeof(num), "%lld", (long long)offset);
+    rd_kafka_header_add(h, "source_offset", -1, num, -1);
+    rd_kafka_header_add(h, "reason", -1, reason, -1);
+    return h;
+}
+
+const char *ac_outbox_reason_label(const char *reason, char *buf, size_t len)
+{
+    /* Bounded label cardinality: schema ids are free-form, keep the kind. */
+    if (strncmp(reason, "unknown_schema_id", 17) == 0) {
+        return "unknown_schema_id";
+    }
+    snprintf(buf, len, "%s", reason);
+    return buf;
+}
+
+int ac_outbox_rejected(struct ac_buf *out, const char *topic, int32_t partition, int64_t offset,
+                       const char *reason, const void *bytes, size_t len)
+{
+    int rc = ac_buf_append(out, topic, strlen(topic) + 1);
+    rc |= ac_buf_printf(out, "%d", (int)partition);
+    rc |= ac_buf_append(out, "", 1);
+    rc |= ac_buf_printf(out, "%lld", (long long)offset);
+    rc |= ac_buf_append(out, "", 1);
+    rc |= ac_buf_append(out, reason, strlen(reason) + 1);
+    rc |= ac_buf_append(out, bytes, len);
+    return rc ? AC_ERR_NOMEM : 0;
+}
+
+static int outbox_produce_rejected(rd_kafka_t *producer, const struct ac_outbox_topics *t,
+                                   const char *key, const struct ac_outbox_rec *rec)
+{
+    const char *p = rec->payload, *end = rec->payload + rec->len;
+    const char *fields[4];
+    for (int i = 0; i < 4; i++) {
+        const char *z = memchr(p, '\0', (size_t)(end - p));
+        if (!z) {
+            AC_WARN("malformed rejected-event record customer=%s id=%s; dropped", key, rec->id);
+            return 0; /* nothing sane to send */
+        }
+        fields[i] = p;
+        p = z + 1;
+    }
+    rd_kafka_headers_t *h = ac_outbox_dlq_headers(
+        fields[0], (int32_t)strtol(fields[1], NULL, 10), strtoll(fields[2], NULL, 10), fields[3]);
+    char label[320], rbuf[128];
+    snprintf(label, sizeof(label), "topic=\"%s\",reason=\"%s\"", fields[0],
+             ac_outbox_reason_label(fields[3], rbuf, sizeof(rbuf)));
+    ac_metrics_add("aftercare_dlq_total", label, 1);
+    return ac_outbox_produce_one(producer, t->dlq, key, p, (size_t)(end - p), h);
+}
+
+int ac_outbox_produce_rec(rd_kafka_t *producer, const struct ac_outbox_topics *t,
+                          const char *customer_id, const struct ac_outbox_rec *rec)
+{
+    if (rec->kind == 'd') {
+        return outbox_produce_rejected(producer, t, customer_id, rec);
+    }
+    rd_kafka_headers_t *h = rd_kafka_headers_new(1);
+    rd_kafka_header_add(h, "aftercare_id", -1, rec->id, -1);
+    return ac_outbox_produce_one(producer, rec->kind == 'a' ? t->actions : t->signals,
+                                 customer_id, rec->payload, rec->len, h);
+}

@@ -1,0 +1,42 @@
+/* outbox.h — producing outbox records to Kafka.
+ *
+ * Every record an atomic commit put in a customer's outbox (store.h) is
+ * produced by whoever finds it: the processor that wrote it, or the timer
+ * process's sweep after that processor died. Record kinds: 'a' an action
+ * (aftercare.actions), 's' a signal (aftercare.signals), 'd' an event the
+ * domain code rejected (aftercare.dlq): "topic\0partition\0offset\0reason\0"
+ * followed by the original bytes. Actions and signals carry their id in the
+ * header aftercare_id; the key is always the customer id. */
+#ifndef AC_OUTBOX_H
+#define AC_OUTBOX_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+struct ac_outbox_topics {
+    const char *actions;
+    const char *signals;
+    const char *dlq;
+};
+
+/* Produces one message, waiting while the local queue is full. Takes
+ * ownership of hdrs. Returns 0 or AC_ERR_TRANSIENT. */
+int ac_outbox_produce_one(rd_kafka_t *producer, const char *topic, const char *key,
+                          const void *payload, size_t len, rd_kafka_headers_t *hdrs);
+/* Headers of a DLQ record. */
+rd_kafka_headers_t *ac_outbox_dlq_headers(const char *topic, int32_t partition, int64_t offset,
+                                          const char *reason);
+/* A DLQ reason as a metric label value (bounded cardinality). */
+const char *ac_outbox_reason_label(const char *reason, char *buf, size_t len);
+/* Serializes a 'd' record's payload into out. */
+int ac_outbox_rejected(struct ac_buf *out, const char *topic, int32_t partition, int64_t offset,
+                       const char *reason, const void *bytes, size_t len);
+/* Produces one outbox record to its topic (and counts a DLQ record in
+ * aftercare_dlq_total). Returns 0, or AC_ERR_TRANSIENT. */
+int ac_outbox_produce_rec(rd_kafka_t *producer, const struct ac_outbox_topics *t,
+                          const char *customer_id, const struct ac_outbox_rec *rec);
+
+#endif

@@ -1,0 +1,7 @@
+/* aftercare-timers: fires the durable timers the processors scheduled. */
+#include "timers.h"
+
+int main(int argc, char **argv)
+{
+    return ac_timers_main(argc, argv);
+}

@@ -1,0 +1,468 @@
+/* timers.c — the timer process: rounds of due timers, produce, ack, sweep. */
+#include "timers.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "build.h"
+#include "clock.h"
+#include "codec.h"
+#include "config.h"
+#include "engine.h"
+#include "err.h"
+#include "fire.h"
+#include "kafka.h"
+#include "log.h"
+#include "metrics.h"
+#include "outbox.h"
+#include "store.h"
+
+static const struct ac_cfg_entry timers_config[] = {
+    {"kafka.brokers", AC_CFG_STR, "localhost:9092", "Kafka bootstrap servers", 0, 0},
+    {"redis.url", AC_CFG_STR, "redis://127.0.0.1:6379",
+     "Redis URL: redis://[[user]:password@]host[:port][/db]", 0, 0},
+    {"redis.prefix", AC_CFG_STR, "ac", "prefix of every Redis key", 0, 0},
+    {"topic.actions", AC_CFG_STR, "aftercare.actions", "action topic", 0, 0},
+    {"topic.signals", AC_CFG_STR, "aftercare.signals", "signal topic", 0, 0},
+    {"topic.dlq", AC_CFG_STR, "aftercare.dlq", "dead-letter topic", 0, 0},
+    {"schemas.dir", AC_CFG_STR, AC_SCHEMA_DIR, "directory of the Avro schemas", 0, 0},
+    {"playbook", AC_CFG_STR, AC_PLAYBOOK_DEFAULT,
+     "the playbook (YAML); SIGHUP reloads it, a bad new one is refused and the old one stays",
+     0, 0},
+    {"orders.default_owner", AC_CFG_STR, "customer-success",
+     "assignee of team work for a customer without an account owner", 0, 0},
+    {"timers.batch", AC_CFG_INT, "1000", "most timers claimed per round", 1, 100000},
+    {"timers.idle_ms", AC_CFG_INT, "100", "wait between rounds when nothing is due (ms)", 1,
+     60000},
+    {"timers.sweep_ms", AC_CFG_INT, "30000",
+     "how often outboxes left by a dead process are produced (ms)", 100, 3600000},
+    {"clock.speed", AC_CFG_INT, "1",
+     "testing only: the clock runs this many times faster than the wall clock, from "
+     "clock.epoch_ms", 1, 1000000},
+    {"clock.epoch_ms", AC_CFG_INT, "0", "testing only: where a sped-up clock starts (ms)", 0,
+     INT64_MAX},
+    {"http.bind", AC_CFG_STR, "0.0.0.0", "address of /metrics /healthz /readyz", 0, 0},
+    {"http.port", AC_CFG_INT, "9105", "port of /metrics (0: any free port, -1: off)", -1, 65535},
+    {"log.level", AC_CFG_STR, "info", "debug, info, warn or error", 0, 0},
+    {NULL, AC_CFG_STR, NULL, NULL, 0, 0},
+};
+
+static volatile sig_atomic_t timers_stop, timers_reload;
+
+static void timers_on_signal(int sig)
+{
+    if (sig == SIGHUP) {
+        timers_reload = 1;
+    } else {
+        timers_stop = 1;
+    }
+}
+
+struct timers {
+    struct ac_config *cfg;
+    struct ac_store *store;
+    struct ac_codec *codec;
+    struct ac_rules *rules;
+    struct ac_fire *fire;
+    rd_kafka_t *producer;
+    struct ac_outbox_topics topics;
+    char gen[40];
+    long dr_ok, dr_fail;
+    int64_t speed, epoch;
+    struct ac_store_cust *sweep; /* [batch] customers of the outbox sweep */
+    size_t n_sweep, batch;
+    char (*swept)[AC_ID_MAX];    /* seen in the previous sweep */
+    size_t n_swept;
+};
+
+static int64_t timers_now(const struct timers *t)
+{
+    int64_t wall = ac_clock_now(ac_clock_wall());
+    if (t->speed <= 1) {
+        return wall;
+    }
+    return t->epoch + (wall - t->epoch) * t->speed;
+}
+
+static void timers_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    struct timers *t = opaque;
+    (void)rk;
+    if (m->err) {
+        t->dr_fail++;
+        AC_WARN("delivery failed: %s", rd_kafka_err2str(m->err));
+    } else {
+        t->dr_ok++;
+    }
+}
+
+/* Produces every pending record of custs and waits for all of them. */
+static int timers_produce(struct timers *t, struct ac_store_cust *custs, size_t n)
+{
+    long sent = 0;
+    t->dr_ok = t->dr_fail = 0;
+    for (size_t c = 0; c < n; c++) {
+        size_t cursor = 0;
+        struct ac_outbox_rec rec;
+        while (ac_store_pending_next(&custs[c], &cursor, &rec)) {
+            if (ac_outbox_produce_rec(t->producer, &t->topics, custs[c].customer_id, &rec) != 0) {
+                return AC_ERR_TRANSIENT;
+            }
+            sent++;
+            if (rec.kind == 'a') {
+                ac_metrics_add("aftercare_records_out_total", "topic=\"actions\"", 1);
+            }
+        }
+    }
+    while (rd_kafka_outq_len(t->producer) > 0) {
+        rd_kafka_flush(t->producer, 1000);
+        if (timers_stop && rd_kafka_outq_len(t->producer) > 0) {
+            return AC_ERR_TRANSIENT; /* the records stay in the outbox */
+        }
+    }
+    if (t->dr_fail > 0 || t->dr_ok < sent) {
+        ac_metrics_add("aftercare_produce_retries_total", "", 1);
+        return AC_ERR_TRANSIENT;
+    }
+    return 0;
+}
+
+/* Produce, then remove from the outboxes and the outbox index. */
+static int timers_deliver(struct timers *t, struct ac_store_cust *custs, size_t n)
+{
+    int rc = timers_produce(t, custs, n);
+    if (rc == 0) {
+        rc = ac_store_ack(t->store, custs, n, "aftercare-timers", AC_TOPIC_ORDERS, NULL, NULL, 0);
+    }
+    if (rc == 0) {
+        rc = ac_store_outbox_done(t->store, custs, n);
+    }
+    return rc;
+}
+
+static void timers_sweep_found(const char *customer_id, void *opaque)
+{
+    struct timers *t = opaque;
+    if (t->n_sweep < t->batch) {
+        ac_store_cust_init(&t->sweep[t->n_sweep++], customer_id);
+    }
+}
+
+/* The outbox sweep: a customer listed in the outbox index at two sweeps in
+ * a row has records its writer did not deliver (it died, or it is slow:
+ * then the records go out twice, with the same ids). */
+static int timers_sweep(struct timers *t)
+{
+    for (size_t i = 0; i < t->n_sweep; i++) {
+        ac_store_cust_fini(&t->sweep[i]);
+    }
+    t->n_sweep = 0;
+    int found = ac_store_outbox_customers(t->store, t->batch, timers_sweep_found, t);
+    if (found < 0) {
+        return found;
+    }
+    /* Keep only those seen last time; remember this sweep's for the next. */
+    size_t k = 0, n_now = t->n_sweep;
+    char(*now_ids)[AC_ID_MAX] = calloc(n_now + 1, AC_ID_MAX);
+    if (!now_ids) {
+        return AC_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < t->n_sweep; i++) {
+        memcpy(now_ids[i], t->sweep[i].customer_id, AC_ID_MAX);
+        int seen = 0;
+        for (size_t j = 0; j < t->n_swept && !seen; j++) {
+            seen = strcmp(t->swept[j], t->sweep[i].customer_id) == 0;
+        }
+        if (seen) {
+            struct ac_store_cust tmp = t->sweep[k];
+            t->sweep[k++] = t->sweep[i];
+            t->sweep[i] = tmp;
+        }
+    }
+    free(t->swept);
+    t->swept = now_ids;
+    t->n_swept = n_now;
+    if (k == 0) {
+        return 0;
+    }
+    int rc = ac_store_load(t->store, AC_TOPIC_ORDERS, t->sweep, k);
+    if (rc == 0) {
+        rc = timers_deliver(t, t->sweep, k);
+    }
+    if (rc == 0) {
+        AC_INFO("outbox sweep delivered customers=%zu", k);
+        ac_metrics_add("aftercare_outbox_swept_total", "", (double)k);
+    }
+    return rc;
+}
+
+static void timers_decision(const char *customer_id, const struct ac_decision *d, void *opaque)
+{
+    char label[320];
+    (void)customer_id;
+    (void)opaque;
+    snprintf(label, sizeof(label), "rule=\"%s\",decision=\"%s\",reason=\"%.*s\"", d->rule_id,
+             d->decision, (int)strcspn(d->reason, ":"), d->reason);
+    ac_metrics_add("aftercare_decisions_total", label, 1);
+    if (strcmp(d->decision, "emitted") == 0) {
+        snprintf(label, sizeof(label), "rule=\"%s\"", d->rule_id);
+        ac_metrics_add("aftercare_actions_out_total", label, 1);
+        /* lateness: decided (and written to the outbox) at d->at, due at d->due */
+        ac_metrics_observe("aftercare_timer_lateness_seconds", "",
+                           (double)(d->at - d->due) / 1000.0);
+    }
+}
+
+/* Waits for Redis and checks it still holds the data it held. */
+static int timers_redis(struct timers *t, int *backoff)
+{
+    char err[256], gen[40];
+    if (ac_store_connected(t->store)) {
+        return 0;
+    }
+    ac_metrics_set_ready(0);
+    while (!timers_stop) {
+        if (ac_store_connect(t->store, err, sizeof(err)) == 0) {
+            int rc = ac_store_generation(t->store, 0, gen);
+            if (rc == 0 && t->gen[0] == '\0') {
+                memcpy(t->gen, gen, sizeof(gen));
+                ac_store_expect_generation(t->store, gen);
+            }
+            if (rc == 0 && strcmp(gen, t->gen) == 0) {
+                ac_metrics_set_ready(1);
+                *backoff = 0;
+                return 0;
+            }
+            if (rc == 0 || (rc == AC_ERR_NOTFOUND && t->gen[0])) {
+                AC_ERROR("redis lost its data: generation %s, expected %s; stopping",
+                         rc == 0 ? gen : "missing", t->gen);
+                return AC_ERR_FATAL;
+            }
+            if (rc == AC_ERR_NOTFOUND) {
+                AC_INFO("waiting for a processor to initialise redis (no generation yet)");
+            }
+        } else {
+            AC_WARN("redis unavailable, retrying: %s", err);
+        }
+        *backoff = *backoff ? (*backoff * 2 > 5000 ? 5000 : *backoff * 2) : 100;
+        struct timespec ts = {*backoff / 1000, (long)(*backoff % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return AC_ERR_TRANSIENT;
+}
+
+static int timers_loop(struct timers *t)
+{
+    int backoff = 0;
+    int64_t idle_ms = ac_config_int(t->cfg, "timers.idle_ms");
+    int64_t sweep_ms = ac_config_int(t->cfg, "timers.sweep_ms");
+    int64_t next_sweep = 0, next_gauge = 0;
+    unsigned start = (unsigned)(ac_clock_mono_ms() % AC_STORE_BUCKETS);
+    while (!timers_stop) {
+        int rc = timers_redis(t, &backoff);
+        if (rc == AC_ERR_FATAL) {
+            return rc;
+        }
+        if (rc != 0) {
+            break;
+        }
+        if (timers_reload) {
+            timers_reload = 0;
+            rc = ac_rules_reload(t->rules);
+            ac_metrics_add("aftercare_reloads_total",
+                           rc == 0 ? "result=\"ok\"" : "result=\"refused\"", 1);
+        }
+        int64_t mono = ac_clock_mono_ms();
+        if (mono >= next_sweep) {
+            next_sweep = mono + sweep_ms;
+            if ((rc = timers_sweep(t)) == AC_ERR_FATAL) {
+                return rc;
+            }
+        }
+        int64_t now = timers_now(t);
+        if (mono >= next_gauge) {
+            int64_t pending = 0, overdue = 0;
+            next_gauge = mono + 1000;
+            if (ac_store_timer_counts(t->store, now, &pending, &overdue) == 0) {
+                ac_metrics_set("aftercare_timers_pending", "", (double)pending);
+                ac_metrics_set("aftercare_timers_overdue", "", (double)overdue);
+            }
+        }
+        struct ac_store_cust *custs = NULL;
+        size_t n = 0;
+        double t0 = ac_clock_mono_s();
+        int decided = ac_fire_round(t->fire, now, start, &custs, &n);
+        start = (start + 97) % AC_STORE_BUCKETS; /* replicas drift apart */
+        if (decided == AC_ERR_FATAL) {
+            return decided;
+        }
+        if (decided >= 0 && n > 0) {
+            rc = timers_deliver(t, custs, n);
+            if (rc == AC_ERR_FATAL) {
+                return rc;
+            }
+            ac_metrics_observe("aftercare_batch_duration_seconds", "", ac_clock_mono_s() - t0);
+            ac_metrics_add("aftercare_timers_fired_total", "", (double)decided);
+        }
+        if (decided <= 0) {
+            struct timespec ts = {idle_ms / 1000, (long)(idle_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return 0;
+}
+
+static void timers_usage(FILE *out)
+{
+    const struct ac_cfg_entry *tables[1] = {timers_config};
+    fprintf(out,
+            "usage: aftercare-timers [--config FILE] [--set KEY=VALUE]...\n"
+            "       aftercare-timers --help | --version\n\n"
+            "Fires the durable timers the processors scheduled: re-checks each against the\n"
+            "customer's current state and the playbook's policies, and emits its action\n"
+            "through the outbox. Run any number of replicas. SIGHUP reloads the playbook;\n"
+            "SIGTERM finishes the round and exits 0.\n\n"
+            "Configuration keys (file `key = value`, or environment AFTERCARE_<KEY>;\n"
+            "kafka.<property> passes any librdkafka property through):\n\n");
+    ac_config_print_help(tables, 1, out);
+}
+
+int ac_timers_main(int argc, char **argv)
+{
+    struct timers t;
+    char err[512];
+    const char *config_path = NULL;
+    int exit_code = 1;
+    const struct ac_cfg_entry *tables[1] = {timers_config};
+    memset(&t, 0, sizeof(t));
+    ac_log_init("aftercare-timers");
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = timers_on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            timers_usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("aftercare-timers %s\n", AC_VERSION);
+            return 0;
+        } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            config_path = argv[++i];
+        } else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) {
+            i++;
+        } else {
+            fprintf(stderr, "aftercare-timers: unknown argument '%s' (try --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    t.cfg = ac_config_load(tables, 1, config_path, err, sizeof(err));
+    if (!t.cfg) {
+        fprintf(stderr, "aftercare-timers: %s\n", err);
+        return 1;
+    }
+    for (int i = 1; i + 1 < argc; i++) {
+        if (strcmp(argv[i], "--set") == 0) {
+            char kv[512];
+            snprintf(kv, sizeof(kv), "%s", argv[++i]);
+            char *eq = strchr(kv, '=');
+            if (!eq) {
+                fprintf(stderr, "aftercare-timers: --set expects KEY=VALUE, got '%s'\n", kv);
+                goto out;
+            }
+            *eq = '\0';
+            if (ac_config_set(t.cfg, kv, eq + 1, err, sizeof(err)) != 0) {
+                fprintf(stderr, "aftercare-timers: --set: %s\n", err);
+                goto out;
+            }
+        }
+    }
+    int level = ac_log_level_from_name(ac_config_str(t.cfg, "log.level"));
+    if (level < 0) {
+        fprintf(stderr, "aftercare-timers: log.level: expected debug, info, warn or error\n");
+        goto out;
+    }
+    ac_log_set_level((enum ac_log_level)level);
+    t.speed = ac_config_int(t.cfg, "clock.speed");
+    t.epoch = ac_config_int(t.cfg, "clock.epoch_ms");
+    t.batch = (size_t)ac_config_int(t.cfg, "timers.batch");
+    t.topics = (struct ac_outbox_topics){ac_config_str(t.cfg, "topic.actions"),
+                                         ac_config_str(t.cfg, "topic.signals"),
+                                         ac_config_str(t.cfg, "topic.dlq")};
+    struct ac_engine_opts opts = {ac_config_str(t.cfg, "orders.default_owner")};
+    if (!(t.rules = ac_rules_open(ac_config_str(t.cfg, "playbook"), &opts, err, sizeof(err)))) {
+        fprintf(stderr, "aftercare-timers: %s\n", err);
+        goto out;
+    }
+    t.codec = ac_codec_new(ac_config_str(t.cfg, "schemas.dir"), NULL, err, sizeof(err));
+    t.store = t.codec ? ac_store_new(ac_config_str(t.cfg, "redis.url"),
+                                     ac_config_str(t.cfg, "redis.prefix"), err, sizeof(err))
+                      : NULL;
+    if (!t.codec || !t.store) {
+        fprintf(stderr, "aftercare-timers: %s\n", err);
+        goto out;
+    }
+    t.fire = ac_fire_new(t.store, ac_rules_engine(t.rules), t.codec, t.batch);
+    t.sweep = calloc(t.batch, sizeof(*t.sweep));
+    if (!t.fire || !t.sweep) {
+        fprintf(stderr, "aftercare-timers: out of memory\n");
+        goto out;
+    }
+    ac_fire_on_decision(t.fire, timers_decision, &t);
+    t.producer = ac_kafka_producer_new(ac_config_str(t.cfg, "kafka.brokers"), t.cfg, timers_dr,
+                                       &t, err, sizeof(err));
+    if (!t.producer) {
+        fprintf(stderr, "aftercare-timers: %s\n", err);
+        goto out;
+    }
+    ac_metrics_declare("aftercare_timers_pending", "gauge", "timers waiting in Redis");
+    ac_metrics_declare("aftercare_timers_overdue", "gauge", "timers due now or earlier");
+    ac_metrics_declare("aftercare_timers_fired_total", "counter", "timers decided");
+    ac_metrics_declare("aftercare_timer_lateness_seconds", "histogram",
+                       "time from a timer's due time to its action's emission");
+    ac_metrics_declare("aftercare_decisions_total", "counter",
+                       "playbook decisions by rule and reason");
+    ac_metrics_declare("aftercare_actions_out_total", "counter", "actions emitted, by rule");
+    ac_metrics_declare("aftercare_outbox_swept_total", "counter",
+                       "customers whose undelivered outbox the sweep produced");
+    ac_metrics_declare("aftercare_reloads_total", "counter", "playbook reloads by result");
+    int port = (int)ac_config_int(t.cfg, "http.port"), bound = 0;
+    if (port >= 0) {
+        if (ac_http_start(ac_config_str(t.cfg, "http.bind"), port, &bound, err, sizeof(err)) !=
+            0) {
+            fprintf(stderr, "aftercare-timers: %s\n", err);
+            goto out;
+        }
+        AC_INFO("http listening port=%d (/metrics /healthz /readyz)", bound);
+    }
+    AC_INFO("started version=%s batch=%zu speed=%lld", AC_VERSION, t.batch, (long long)t.speed);
+    int rc = timers_loop(&t);
+    ac_metrics_set_ready(0);
+    exit_code = rc == AC_ERR_FATAL ? 3 : 0;
+    if (t.producer) {
+        rd_kafka_flush(t.producer, 10000);
+    }
+    AC_INFO("stopped exit=%d", exit_code);
+out:
+    if (t.producer) {
+        rd_kafka_destroy(t.producer);
+    }
+    ac_http_stop();
+    for (size_t i = 0; i < t.n_sweep; i++) {
+        ac_store_cust_fini(&t.sweep[i]);
+    }
+    free(t.sweep);
+    free(t.swept);
+    ac_fire_destroy(t.fire);
+    ac_store_destroy(t.store);
+    ac_codec_destroy(t.codec);
+    ac_rules_close(t.rules);
+    ac_config_destroy(t.cfg);
+    return exit_code;
+}
