@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "err.h"
 #include "tz.h"
@@ -867,6 +868,25 @@ static int64_t engine_anchor(const char *anchor, const struct ac_trigger *t,
     return AC_TS_NONE;
 }
 
+/* An anchor plus an offset. Whole years are calendar years (an anniversary
+ * falls on the same date, leap days or not; 29 February moves to 1 March);
+ * any other offset is exact milliseconds. */
+static int64_t engine_add_offset(int64_t base, int64_t offset)
+{
+    if (offset == 0 || offset % AC_PB_YEAR_MS != 0) {
+        return base + offset;
+    }
+    time_t s = (time_t)(base / 1000);
+    int64_t ms = base % 1000;
+    struct tm tm;
+    if (!gmtime_r(&s, &tm)) {
+        return base + offset;
+    }
+    tm.tm_year += (int)(offset / AC_PB_YEAR_MS);
+    time_t moved = timegm(&tm);
+    return moved == (time_t)-1 ? base + offset : (int64_t)moved * 1000 + ms;
+}
+
 /* Decides now, or keeps as a timer, one action due at tm->due. */
 static void engine_place(struct ac_engine *en, struct ac_customer *c, struct ac_timer *tm,
                          int64_t now, const char *how, struct ac_emit *out)
@@ -967,7 +987,7 @@ static void engine_rule(struct ac_engine *en, const struct ac_pb_rule *r, struct
                 engine_decide(out, now, r->id, pa->part, AC_DECISION_DROPPED, "no_anchor", id, 0);
                 break;
             }
-            engine_timer_init(&tm, r, pa, t, t->id, base + tg->delay_ms);
+            engine_timer_init(&tm, r, pa, t, t->id, engine_add_offset(base, tg->delay_ms));
             engine_place(en, c, &tm, now, "anchor", out);
             break;
         }

@@ -20,6 +20,8 @@ static void aftercare_usage(FILE *out)
             "  consume TOPIC [--from-beginning] [--max N] [--timeout S]\n"
             "                                  Avro -> JSON lines on stdout\n"
             "  check PLAYBOOK...               validate playbooks (errors as file:line:column)\n"
+            "  simulate --events FILE [--playbook P] [--until T] [--against OTHER]\n"
+            "                                  what a playbook would do, on event time\n"
             "  --version, --help\n\n"
             "environment: AFTERCARE_KAFKA_BROKERS, AFTERCARE_REDIS_URL, AFTERCARE_SCHEMAS_DIR\n"
             "Run `aftercare COMMAND --help` for a command's options.\n");
@@ -82,6 +84,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "check") == 0) {
         return cli_check(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "simulate") == 0) {
+        return cli_simulate(argc - 1, argv + 1);
     }
     if (strcmp(argv[1], "dev") == 0) {
         return cli_dev(argc - 1, argv + 1);

@@ -11,6 +11,7 @@ int cli_produce(int argc, char **argv);
 int cli_consume(int argc, char **argv);
 int cli_dev(int argc, char **argv);
 int cli_check(int argc, char **argv);
+int cli_simulate(int argc, char **argv);
 
 /* Brokers from --brokers or AFTERCARE_KAFKA_BROKERS; NULL with a message. */
 const char *cli_brokers(const char *flag);
