@@ -190,6 +190,30 @@ void h_write_config(struct h_env *env, const char *name, const char *extra, char
     fclose(f);
 }
 
+void h_write_timers_config(struct h_env *env, const char *extra, char *path, size_t len)
+{
+    char schemas[1100];
+    snprintf(schemas, sizeof(schemas), "%s/schemas", h_source_dir());
+    const char *defaults[][2] = {
+        {"kafka.brokers", ac_dev_kafka_brokers(env->dk)},
+        {"redis.url", env->dr.url},
+        {"schemas.dir", schemas},
+        {"http.port", "-1"},
+        {"timers.idle_ms", "20"},
+    };
+    snprintf(path, len, "%s/timers.conf", env->dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    extra = extra ? extra : "";
+    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+        if (!h_sets(extra, defaults[i][0])) {
+            fprintf(f, "%s = %s\n", defaults[i][0], defaults[i][1]);
+        }
+    }
+    fputs(extra, f);
+    fclose(f);
+}
+
 pid_t h_spawn(struct h_env *env, const char *name, const char *config_path)
 {
     char exe[1024], logpath[512];

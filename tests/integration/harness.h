@@ -52,6 +52,8 @@ void h_write_config(struct h_env *env, const char *name, const char *extra, char
                     size_t len);
 /* Spawns build/aftercare-<name> --config path; its stderr goes to
  * <dir>/<name>.log. Returns the pid. */
+/* The same for aftercare-timers (its own keys), written as timers.conf. */
+void h_write_timers_config(struct h_env *env, const char *extra, char *path, size_t len);
 pid_t h_spawn(struct h_env *env, const char *name, const char *config_path);
 /* SIGTERM and wait; returns the exit status (or -1 if killed by a signal). */
 int h_terminate(pid_t pid);

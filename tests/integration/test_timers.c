@@ -1,0 +1,282 @@
+/* Durable timers end to end: aftercare-orders schedules and cancels them
+ * atomically with the state, aftercare-timers fires them through the
+ * outbox, the sweep delivers what a dead process left behind, and SIGHUP
+ * swaps the playbook only when the new one is valid. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "harness.h"
+#include "processor.h"
+#include "store.h"
+
+static struct h_env env;
+
+static void setup(void)
+{
+    h_start(&env, 2);
+}
+
+static void teardown(void)
+{
+    h_stop(&env);
+}
+
+TestSuite(timers, .init = setup, .fini = teardown, .timeout = 240);
+
+static long long redis_int(const char *fmt, const char *a)
+{
+    redisReply *r = h_redis(&env, fmt, a);
+    long long v = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    return v;
+}
+
+static void cust_key(char *out, size_t n, char kind, const char *cid)
+{
+    snprintf(out, n, "ac:{%u}:%c:%s", ac_store_bucket(cid), kind, cid);
+}
+
+/* 1 if the customer's audit trail holds an entry with this decision for rule. */
+static int audit_has(const char *cid, const char *rule, const char *decision)
+{
+    char key[256], a[128], b[128];
+    cust_key(key, sizeof(key), 'a', cid);
+    snprintf(a, sizeof(a), "\"rule\":\"%s\"", rule);
+    snprintf(b, sizeof(b), "\"decision\":\"%s\"", decision);
+    redisReply *r = h_redis(&env, "LRANGE %s 0 -1", key);
+    int found = 0;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && !found; i++) {
+        found = strstr(r->element[i]->str, a) && strstr(r->element[i]->str, b);
+    }
+    freeReplyObject(r);
+    return found;
+}
+
+static int reader_has(const struct h_reader *rd, const char *id)
+{
+    for (size_t i = 0; i < rd->n; i++) {
+        if (strcmp(rd->recs[i].id, id) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void playbook_path(char *out, size_t n, const char *name)
+{
+    snprintf(out, n, "%s/tests/data/playbooks/%s", h_source_dir(), name);
+}
+
+Test(timers, delayed_action_fires_once_and_a_contrary_event_cancels_it_at_once)
+{
+    int64_t now = ac_clock_now(ac_clock_wall());
+    struct ac_event evs[3];
+    h_order_event(&evs[0], "cart-1", "c1", "cart_abandoned", now, 1000, "coffee");
+    h_order_event(&evs[1], "cart-2", "c2", "cart_abandoned", now, 1000, "coffee");
+    h_order_event(&evs[2], "order-2", "c2", "order_placed", now + 1, 1000, "coffee");
+    h_produce_events(&env, "orders", evs, 3);
+
+    char pb[1200], extra[1400], conf[512], tconf[512];
+    playbook_path(pb, sizeof(pb), "timers_flow.yaml");
+    snprintf(extra, sizeof(extra), "playbook = %s\n", pb);
+    h_write_config(&env, "orders", extra, conf, sizeof(conf));
+    pid_t orders = h_spawn(&env, "orders", conf);
+    cr_assert(h_wait_done(&env, "ac", "aftercare-orders", "orders", 60000));
+
+    /* Scheduled with the state: c1 has its reminder pending, c2's was
+     * cancelled by the order in the same moment, not when its delay ends. */
+    char tkey[256], id1[AC_ACTION_ID_MAX], id2[AC_ACTION_ID_MAX];
+    cust_key(tkey, sizeof(tkey), 't', "c1");
+    cr_expect_eq(redis_int("HLEN %s", tkey), 1, "c1's reminder is a timer");
+    cust_key(tkey, sizeof(tkey), 't', "c2");
+    cr_expect_eq(redis_int("HLEN %s", tkey), 0, "c2's reminder was cancelled at once");
+    cr_expect(audit_has("c2", "nudge", "cancelled"), "the cancellation is in the audit trail");
+    cr_expect(audit_has("c1", "nudge", "scheduled"));
+    ac_action_id(id1, "nudge", "cart-1", 0);
+    ac_action_id(id2, "nudge", "cart-2", 0);
+
+    snprintf(extra, sizeof(extra), "playbook = %s\n", pb);
+    h_write_timers_config(&env, extra, tconf, sizeof(tconf));
+    pid_t timers = h_spawn(&env, "timers", tconf);
+
+    /* Confirmation of order-2 + c1's reminder, 20 s after the cart. */
+    struct h_reader acts;
+    h_reader_open(&env, &acts, "aftercare.actions");
+    cr_assert_eq(h_reader_poll(&acts, 2, 60000), 2, "got %zu actions", acts.n);
+    cr_expect(reader_has(&acts, id1), "c1's reminder fired");
+    cr_expect(!reader_has(&acts, id2), "c2's cancelled reminder never fires");
+    struct ac_action a;
+    for (size_t i = 0; i < acts.n; i++) {
+        if (strcmp(acts.recs[i].id, id1) == 0) {
+            cr_assert_eq(ac_codec_decode_action(env.codec, acts.recs[i].value, acts.recs[i].len,
+                                                &a),
+                         0);
+            cr_expect_geq(a.not_before, now + 20000, "not before its due time");
+            cr_expect_str_eq(a.template_name, "nudge");
+            cr_expect_str_eq(a.trigger_event_id, "cart-1");
+        }
+    }
+    cust_key(tkey, sizeof(tkey), 't', "c1");
+    cr_expect_eq(redis_int("HLEN %s", tkey), 0, "the fired timer is gone");
+    cr_expect(audit_has("c1", "nudge", "emitted"));
+    /* Nothing else arrives: the timer fired once. */
+    cr_expect_eq(h_reader_poll(&acts, 3, 1500), 2, "a timer fired twice");
+    h_reader_close(&acts);
+    cr_expect_eq(h_terminate(timers), 0, "aftercare-timers exits 0 on SIGTERM");
+    cr_expect_eq(h_terminate(orders), 0);
+}
+
+Test(timers, the_sweep_delivers_what_a_dead_process_left_in_an_outbox)
+{
+    /* An outbox record and its index entry, as a commit leaves them when its
+     * process dies before producing. */
+    struct ac_action a;
+    memset(&a, 0, sizeof(a));
+    ac_action_id(a.action_id, "orphan", "ev-9", 0);
+    snprintf(a.customer_id, sizeof(a.customer_id), "c9");
+    snprintf(a.rule_id, sizeof(a.rule_id), "orphan");
+    snprintf(a.channel, sizeof(a.channel), "email");
+    snprintf(a.template_name, sizeof(a.template_name), "orphan");
+    snprintf(a.trigger_event_id, sizeof(a.trigger_event_id), "ev-9");
+    snprintf(a.trigger_type, sizeof(a.trigger_type), "order_placed");
+    a.expires_at = AC_TS_NONE;
+    a.not_before = a.created_at = ac_clock_now(ac_clock_wall());
+    struct ac_buf enc;
+    ac_buf_init(&enc);
+    ac_buf_append(&enc, "a", 1);
+    cr_assert_eq(ac_codec_encode_action(env.codec, &a, &enc), 0);
+    char okey[256], skey[256], ikey[64];
+    cust_key(okey, sizeof(okey), 'o', "c9");
+    cust_key(skey, sizeof(skey), 'c', "c9");
+    snprintf(ikey, sizeof(ikey), "ac:{%u}:ob", ac_store_bucket("c9"));
+    freeReplyObject(h_redis(&env, "HSET %s %s %b", okey, a.action_id, enc.data, enc.len));
+    freeReplyObject(h_redis(&env, "SADD %s %s", ikey, skey));
+    freeReplyObject(h_redis(&env, "SET ac:gen test-generation"));
+    ac_buf_fini(&enc);
+
+    char tconf[512];
+    h_write_timers_config(&env, "timers.sweep_ms = 200\n", tconf, sizeof(tconf));
+    pid_t timers = h_spawn(&env, "timers", tconf);
+    struct h_reader acts;
+    h_reader_open(&env, &acts, "aftercare.actions");
+    cr_assert_eq(h_reader_poll(&acts, 1, 30000), 1, "the orphaned record was not delivered");
+    cr_expect_str_eq(acts.recs[0].id, a.action_id);
+    cr_expect_str_eq(acts.recs[0].key, "c9");
+    h_reader_close(&acts);
+    /* Delivered: the outbox and its index entry are gone. */
+    int64_t deadline = ac_clock_mono_ms() + 10000;
+    while (redis_int("EXISTS %s", okey) != 0 && ac_clock_mono_ms() < deadline) {
+        struct timespec ts = {0, 20000000L};
+        nanosleep(&ts, NULL);
+    }
+    cr_expect_eq(redis_int("EXISTS %s", okey), 0, "the outbox was not acknowledged");
+    cr_expect_eq(redis_int("SCARD %s", ikey), 0, "the index entry was not removed");
+    cr_expect_eq(h_terminate(timers), 0);
+}
+
+/* Waits until the processor's log holds text (the reload's outcome). */
+static int log_has(const char *name, const char *text, int deadline_ms)
+{
+    char path[512], line[4096];
+    snprintf(path, sizeof(path), "%s/%s.log", env.dir, name);
+    int64_t end = ac_clock_mono_ms() + deadline_ms;
+    do {
+        FILE *f = fopen(path, "r");
+        int found = 0;
+        while (f && !found && fgets(line, sizeof(line), f)) {
+            found = strstr(line, text) != NULL;
+        }
+        if (f) {
+            fclose(f);
+        }
+        if (found) {
+            return 1;
+        }
+        struct timespec ts = {0, 20000000L};
+        nanosleep(&ts, NULL);
+    } while (ac_clock_mono_ms() < end);
+    return 0;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static const char *template_of(const struct h_reader *rd, const char *id, struct ac_action *a)
+{
+    for (size_t i = 0; i < rd->n; i++) {
+        if (strcmp(rd->recs[i].id, id) == 0 &&
+            ac_codec_decode_action(env.codec, rd->recs[i].value, rd->recs[i].len, a) == 0) {
+            return a->template_name;
+        }
+    }
+    return "";
+}
+
+Test(timers, sighup_refuses_a_bad_playbook_and_swaps_in_a_good_one)
+{
+    static const char good_v1[] = "version: 1\n"
+                                  "rules:\n"
+                                  "  - id: confirm\n"
+                                  "    trigger: order_placed\n"
+                                  "    category: transactional\n"
+                                  "    channel: [email]\n"
+                                  "    template: confirm_v1\n"
+                                  "    timing: immediate\n";
+    static const char bad[] = "version: 1\n"
+                              "rules:\n"
+                              "  - id: confirm\n"
+                              "    trigger: order_placd\n"
+                              "    template: confirm_v2\n";
+    char pb[512], extra[700], conf[512];
+    snprintf(pb, sizeof(pb), "%s/reload.yaml", env.dir);
+    write_file(pb, good_v1);
+    snprintf(extra, sizeof(extra), "playbook = %s\n", pb);
+    h_write_config(&env, "orders", extra, conf, sizeof(conf));
+    pid_t orders = h_spawn(&env, "orders", conf);
+
+    int64_t now = ac_clock_now(ac_clock_wall());
+    struct ac_event ev;
+    h_order_event(&ev, "o-1", "c1", "order_placed", now, 1000, "coffee");
+    h_produce_events(&env, "orders", &ev, 1);
+    struct h_reader acts;
+    h_reader_open(&env, &acts, "aftercare.actions");
+    cr_assert_eq(h_reader_poll(&acts, 1, 30000), 1);
+
+    write_file(pb, bad);
+    kill(orders, SIGHUP);
+    cr_assert(log_has("orders", "playbook reload refused", 10000), "no refusal logged");
+    cr_expect(log_has("orders", "reload.yaml:4:14: unknown event type 'order_placd'", 1000),
+              "the refusal names file:line:column");
+    h_order_event(&ev, "o-2", "c1", "order_placed", now + 1, 1000, "coffee");
+    h_produce_events(&env, "orders", &ev, 1);
+    cr_assert_eq(h_reader_poll(&acts, 2, 30000), 2, "the old playbook must keep working");
+
+    char good_v2[sizeof(good_v1)];
+    snprintf(good_v2, sizeof(good_v2), "%s", good_v1);
+    char *v = strstr(good_v2, "confirm_v1");
+    v[9] = '2';
+    write_file(pb, good_v2);
+    kill(orders, SIGHUP);
+    cr_assert(log_has("orders", "playbook reloaded", 10000), "no reload logged");
+    h_order_event(&ev, "o-3", "c1", "order_placed", now + 2, 1000, "coffee");
+    h_produce_events(&env, "orders", &ev, 1);
+    cr_assert_eq(h_reader_poll(&acts, 3, 30000), 3);
+
+    char id[AC_ACTION_ID_MAX];
+    struct ac_action a;
+    ac_action_id(id, "confirm", "o-2", 0);
+    cr_expect_str_eq(template_of(&acts, id, &a), "confirm_v1", "refused: the old rules ran");
+    ac_action_id(id, "confirm", "o-3", 0);
+    cr_expect_str_eq(template_of(&acts, id, &a), "confirm_v2", "reloaded: the new rules ran");
+    h_reader_close(&acts);
+    cr_expect_eq(h_terminate(orders), 0);
+}
