@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "devstack.h"
+#include "store.h"
 
 #ifndef AC_SOURCE_DIR
 #define AC_SOURCE_DIR "."
@@ -101,17 +103,28 @@ static int dev_demo(const struct dev_opts *o, struct ac_dev_kafka *dk, struct ac
                "kafka.consumer.session.timeout.ms = 6000\n"
                "kafka.consumer.heartbeat.interval.ms = 500\n");
     fclose(f);
+    char tconfig[512];
+    snprintf(tconfig, sizeof(tconfig), "%s/timers.conf", dr->dir);
+    if (!(f = fopen(tconfig, "w"))) {
+        fprintf(stderr, "aftercare dev: %s: %s\n", tconfig, strerror(errno));
+        return 1;
+    }
+    fprintf(f, "# written by `aftercare dev --demo`\nhttp.port = 0\ntimers.idle_ms = 50\n");
+    fclose(f);
     struct ac_codec *codec = cli_codec();
     if (!codec) {
         return 1;
     }
     printf("# demo: processors log to %s (kept with AFTERCARE_DEV_KEEP=1)\n", logpath);
     pid_t orders = dev_spawn_processor("orders", config, logpath, brokers, dr->url);
+    pid_t timers = dev_spawn_processor("timers", tconfig, logpath, brokers, dr->url);
     FILE *in = fopen(events, "r");
     if (!in) {
         fprintf(stderr, "aftercare dev: %s: %s\n", events, strerror(errno));
         kill(orders, SIGTERM);
+        kill(timers, SIGTERM);
         waitpid(orders, NULL, 0);
+        waitpid(timers, NULL, 0);
         ac_codec_destroy(codec);
         return 1;
     }
@@ -130,11 +143,27 @@ static int dev_demo(const struct dev_opts *o, struct ac_dev_kafka *dk, struct ac
         struct cli_consume_opts cs = {brokers, "aftercare.signals", 1, 0, 2.0, &dev_stop};
         rc |= cli_consume_stream(&cs, codec, stdout, &n_signals);
     }
+    int64_t pending = -1, overdue = -1;
+    char err[256];
+    struct ac_store *st = ac_store_new(dr->url, "ac", err, sizeof(err));
+    if (st && ac_store_connect(st, err, sizeof(err)) == 0) {
+        (void)ac_store_timer_counts(st, ac_clock_now(ac_clock_wall()), &pending, &overdue);
+    }
+    ac_store_destroy(st);
     kill(orders, SIGTERM);
-    int status = 0;
+    kill(timers, SIGTERM);
+    int status = 0, tstatus = 0;
     waitpid(orders, &status, 0);
-    printf("# demo: %ld actions, %ld signals; aftercare-orders exited with %d after SIGTERM\n",
-           n_actions, n_signals, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    waitpid(timers, &tstatus, 0);
+    printf("# demo: %ld actions, %ld signals; %lld timers pending (reminders, check-ins, "
+           "anniversaries: `aftercare simulate` shows when they fire)\n",
+           n_actions, n_signals, (long long)pending);
+    printf("# demo: after SIGTERM aftercare-orders exited with %d, aftercare-timers with %d\n",
+           WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+           WIFEXITED(tstatus) ? WEXITSTATUS(tstatus) : -1);
+    if (!WIFEXITED(tstatus) || WEXITSTATUS(tstatus) != 0) {
+        status = tstatus;
+    }
     ac_codec_destroy(codec);
     int failed = rc != 0 || n_actions == 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
     if (failed) {
