@@ -57,7 +57,7 @@ struct ac_customer {
     int64_t p_alive_pct; /* -1 unknown */
     /* preferences and policy clocks (SPEC §5) */
     char consents[AC_CONSENTS_MAX];  /* explicit answers, "email=0,sms=1"; absent = granted */
-    char preferred_channel[16];
+    char preferred_channel[AC_TYPE_MAX];
     char timezone[AC_NAME_MAX];
     int64_t frequency_opt_in;        /* 0 or 1 */
     char sends[AC_SENDS_MAX];        /* recent non-transactional messages, "ms:channel,..." */

@@ -611,8 +611,13 @@ static int engine_blocked(struct ac_engine *en, const struct ac_pb_action *pa, s
     int64_t bound = engine_defer_bound(en, pa, tm);
     if (pa->on_blocked == AC_PB_DEFER && retry != INT64_MAX && retry <= bound) {
         tm->due = retry;
+        /* Deferred again for the same reason: one decision (the first) is
+         * enough for the audit trail and the counts. */
+        if (strcmp(tm->reason, why) != 0) {
+            engine_decide(out, now, tm->rule_id, tm->part, AC_DECISION_DEFERRED, why, tm->id,
+                          retry);
+        }
         engine_copy(tm->reason, sizeof(tm->reason), why);
-        engine_decide(out, now, tm->rule_id, tm->part, AC_DECISION_DEFERRED, why, tm->id, retry);
         return ENGINE_KEEP;
     }
     const char *reason = why;
@@ -759,8 +764,10 @@ static int engine_decide_one(struct ac_engine *en, struct ac_customer *c, struct
             return ENGINE_DONE;
         }
         tm->due = open;
+        if (strcmp(tm->reason, why) != 0) {
+            engine_decide(out, now, r->id, tm->part, AC_DECISION_DEFERRED, why, tm->id, open);
+        }
         engine_copy(tm->reason, sizeof(tm->reason), why);
-        engine_decide(out, now, r->id, tm->part, AC_DECISION_DEFERRED, why, tm->id, open);
         return ENGINE_KEEP;
     }
     if (out->n_actions >= AC_EMIT_MAX_ACTIONS) {

@@ -20,6 +20,7 @@ struct ac_fire {
     struct ac_emit *emits;       /* [max]: each customer's decisions, reported once durable */
     struct ac_buf enc;
     ac_fire_decision_fn on_decision;
+    void (*on_timer)(int64_t due, void *opaque);
     void *opaque;
 };
 
@@ -129,11 +130,21 @@ static int fire_prepare(struct ac_store_cust *sc, const struct ac_customer *afte
     return 0;
 }
 
+void ac_fire_on_timer(struct ac_fire *f, void (*fn)(int64_t due, void *opaque))
+{
+    f->on_timer = fn;
+}
+
 static void fire_report(struct ac_fire *f, const struct ac_store_cust *sc,
                         const struct ac_emit *out)
 {
     for (int k = 0; f->on_decision && k < out->n_decisions; k++) {
         f->on_decision(sc->customer_id, &out->decisions[k], f->opaque);
+    }
+    for (int k = 0; f->on_timer && sc->timers && k < sc->timers->n; k++) {
+        if (sc->timers->t[k].change == AC_TIMER_WRITE) {
+            f->on_timer(sc->timers->t[k].due, f->opaque);
+        }
     }
 }
 
@@ -176,7 +187,7 @@ int ac_fire_round(struct ac_fire *f, int64_t now, unsigned start, struct ac_stor
             ac_emit_reset(out);
             out->timers = sc->timers;
             int d = ac_engine_fire(f->en, &after, now, out);
-            if (out->n_decisions == 0) {
+            if (d <= 0 && out->n_decisions == 0) {
                 sc->status = 0; /* fired by someone else since the scan */
                 continue;
             }

@@ -34,6 +34,9 @@ struct ac_fire *ac_fire_new(struct ac_store *st, struct ac_engine *en, struct ac
 void ac_fire_destroy(struct ac_fire *f);
 void ac_fire_set_engine(struct ac_fire *f, struct ac_engine *en);
 void ac_fire_on_decision(struct ac_fire *f, ac_fire_decision_fn fn, void *opaque);
+/* Called once per timer written (scheduled or moved) after it is durable,
+ * with its due time: simulate visits these times in order. */
+void ac_fire_on_timer(struct ac_fire *f, void (*fn)(int64_t due, void *opaque));
 
 /* One round at time now, scanning from bucket start. Returns the number of
  * timers decided (0: none due), or AC_ERR_TRANSIENT / AC_ERR_FATAL /

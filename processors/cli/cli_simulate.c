@@ -21,6 +21,7 @@
 #include "devstack.h"
 #include "engine.h"
 #include "err.h"
+#include "feedback.h"
 #include "fire.h"
 #include "orders.h"
 #include "store.h"
@@ -257,9 +258,6 @@ static void sim_decision(const char *customer_id, const struct ac_decision *d, v
     struct sim_run *r = opaque;
     char at[40], nb[40];
     r->decisions++;
-    if (strcmp(d->decision, "scheduled") == 0 || strcmp(d->decision, "deferred") == 0) {
-        sim_heap_push(r, d->not_before);
-    }
     if (strcmp(d->decision, "emitted") == 0) {
         if (r->n_out == r->cap_out) {
             size_t nc = r->cap_out ? 2 * r->cap_out : 1024;
@@ -303,6 +301,11 @@ static void sim_decision(const char *customer_id, const struct ac_decision *d, v
     fprintf(r->print, "}\n");
 }
 
+static void sim_timer(int64_t due, void *opaque)
+{
+    sim_heap_push(opaque, due);
+}
+
 /* Fires every timer due at or before t, each at its own due time. */
 static int sim_fire_until(struct ac_fire *f, struct sim_run *r, int64_t t)
 {
@@ -342,15 +345,24 @@ static int sim_run_playbook(struct ac_store *st, const char *playbook,
         {"playbook", AC_CFG_STR, AC_PLAYBOOK_DEFAULT, "", 0, 0},
         {NULL, AC_CFG_STR, NULL, NULL, 0, 0},
     };
+    /* The processors of this version, by input topic. */
+    const struct ac_processor *procs[AC_TOPIC__N] = {0};
+    void *ctxs[AC_TOPIC__N] = {0};
+    procs[AC_TOPIC_ORDERS] = &ac_orders_processor;
+    procs[AC_TOPIC_FEEDBACK] = &ac_feedback_processor;
     const struct ac_cfg_entry *tables[] = {ac_orders_processor.config, sim_table};
     struct ac_config *cfg = ac_config_load(tables, 2, NULL, err, sizeof(err));
-    void *orders = NULL;
     struct ac_rules *rules = NULL;
     struct ac_fire *fire = NULL;
-    if (!cfg || ac_config_set(cfg, "playbook", playbook, err, sizeof(err)) != 0 ||
-        !(orders = ac_orders_processor.init(cfg, err, sizeof(err)))) {
+    if (!cfg || ac_config_set(cfg, "playbook", playbook, err, sizeof(err)) != 0) {
         fprintf(stderr, "aftercare simulate: %s\n", err);
         goto out;
+    }
+    for (int t = 0; t < AC_TOPIC__N; t++) {
+        if (procs[t] && !(ctxs[t] = procs[t]->init(cfg, err, sizeof(err)))) {
+            fprintf(stderr, "aftercare simulate: %s\n", err);
+            goto out;
+        }
     }
     if (!(rules = ac_rules_open(playbook, NULL, err, sizeof(err))) ||
         !(fire = ac_fire_new(st, ac_rules_engine(rules), NULL, 1000))) {
@@ -358,17 +370,18 @@ static int sim_run_playbook(struct ac_store *st, const char *playbook,
         goto out;
     }
     ac_fire_on_decision(fire, sim_decision, r);
+    ac_fire_on_timer(fire, sim_timer);
     long skipped[AC_TOPIC__N] = {0};
     for (size_t i = 0; i < se->n; i++) {
         const struct ac_event *ev = &se->ev[i];
         if ((rc = sim_fire_until(fire, r, ev->occurred_at)) != 0) {
             goto out;
         }
-        if (ev->topic != AC_TOPIC_ORDERS) {
+        if (!procs[ev->topic]) {
             skipped[ev->topic]++; /* no processor for this topic yet */
             continue;
         }
-        rc = ac_fire_apply_event(fire, &ac_orders_processor, orders, ev, ev->occurred_at);
+        rc = ac_fire_apply_event(fire, procs[ev->topic], ctxs[ev->topic], ev, ev->occurred_at);
         if (rc != 0 && rc != AC_ERR_INVALID) {
             goto out;
         }
@@ -385,8 +398,10 @@ static int sim_run_playbook(struct ac_store *st, const char *playbook,
 out:
     ac_fire_destroy(fire);
     ac_rules_close(rules);
-    if (orders) {
-        ac_orders_processor.fini(orders);
+    for (int t = 0; t < AC_TOPIC__N; t++) {
+        if (ctxs[t]) {
+            procs[t]->fini(ctxs[t]);
+        }
     }
     ac_config_destroy(cfg);
     return rc;
