@@ -523,3 +523,28 @@ Test(playbook, vocabulary_matches_schemas)
     }
     cr_assert_eq(total, 25);
 }
+
+Test(playbook, frequency_cap_categories)
+{
+#define CAP_RULES                                                                              \
+    "rules:\n"                                                                                 \
+    "  - {id: r, trigger: order_placed, category: transactional, channel: [email],\n"          \
+    "     template: t, timing: immediate}\n"
+    cr_expect_str_eq(test_buffer("version: 1\n"
+                                 "policies:\n"
+                                 "  frequency_cap: {max: 1, per: 7d, categories: [transactional]}\n"
+                                 CAP_RULES),
+                     "t.yaml:3:48: transactional messages are never capped\n");
+    cr_expect_str_eq(test_buffer("version: 1\n"
+                                 "policies:\n"
+                                 "  frequency_cap: {categories: [marketting]}\n"
+                                 CAP_RULES),
+                     "t.yaml:3:32: unknown category 'marketting' (use transactional, service or "
+                     "marketing) (did you mean 'marketing'?)\n");
+#undef CAP_RULES
+    struct ac_playbook *pb = test_load("../../../deploy/playbooks/default.yaml");
+    cr_assert_not_null(pb);
+    cr_expect_eq(ac_playbook_policies(pb)->cap_categories, 1u << AC_CAT_MARKETING,
+                 "the default playbook caps solicitations only");
+    ac_playbook_destroy(pb);
+}
