@@ -18,6 +18,7 @@ struct ac_fire {
     char (*ids)[AC_ID_MAX];      /* [max] customer ids found due */
     size_t n_ids;
     struct ac_emit *emits;       /* [max]: each customer's decisions, reported once durable */
+    unsigned char *mine;         /* [max]: committed by this round */
     struct ac_buf enc;
     ac_fire_decision_fn on_decision;
     void (*on_timer)(int64_t due, void *opaque);
@@ -38,8 +39,9 @@ struct ac_fire *ac_fire_new(struct ac_store *st, struct ac_engine *en, struct ac
     f->custs = calloc(f->max, sizeof(*f->custs));
     f->ids = calloc(f->max, sizeof(*f->ids));
     f->emits = calloc(f->max, sizeof(*f->emits));
+    f->mine = calloc(f->max, 1);
     ac_buf_init(&f->enc);
-    if (!f->custs || !f->ids || !f->emits) {
+    if (!f->custs || !f->ids || !f->emits || !f->mine) {
         ac_fire_destroy(f);
         return NULL;
     }
@@ -63,6 +65,7 @@ void ac_fire_destroy(struct ac_fire *f)
     free(f->custs);
     free(f->ids);
     free(f->emits);
+    free(f->mine);
     ac_buf_fini(&f->enc);
     free(f);
 }
@@ -162,6 +165,7 @@ int ac_fire_round(struct ac_fire *f, int64_t now, unsigned start, struct ac_stor
     for (size_t i = 0; i < f->n_ids; i++) {
         ac_store_cust_init(&f->custs[i], f->ids[i]);
         f->custs[i].status = AC_ERR_CONFLICT; /* = still to decide */
+        f->mine[i] = 0;
     }
     f->n_custs = f->n_ids;
     int decided = 0;
@@ -209,12 +213,22 @@ int ac_fire_round(struct ac_fire *f, int64_t now, unsigned start, struct ac_stor
                 conflicts++;
             } else {
                 fire_report(f, sc, &f->emits[i]);
+                f->mine[i] = 1;
             }
         }
         if (conflicts == 0) {
             break;
         }
         AC_DEBUG("timer commit conflicts=%d attempt=%d; re-reading", conflicts, attempt);
+    }
+    /* Produce only what this round committed: a customer another replica
+     * fired meanwhile has that replica's records in its outbox, which that
+     * replica delivers (or the sweep, if it died). */
+    for (size_t i = 0; i < f->n_custs; i++) {
+        if (!f->mine[i]) {
+            ac_buf_reset(&f->custs[i].pending);
+            f->custs[i].n_pending = 0;
+        }
     }
     *custs = f->custs;
     *n = f->n_custs;

@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -279,4 +280,53 @@ Test(timers, sighup_refuses_a_bad_playbook_and_swaps_in_a_good_one)
     cr_expect_str_eq(template_of(&acts, id, &a), "confirm_v2", "reloaded: the new rules ran");
     h_reader_close(&acts);
     cr_expect_eq(h_terminate(orders), 0);
+}
+
+Test(timers, two_replicas_fire_every_timer_once)
+{
+    enum { N = 3000, CUSTOMERS = 300 };
+    int64_t now = ac_clock_now(ac_clock_wall());
+    struct ac_event *evs = calloc(N, sizeof(*evs));
+    char **want = calloc(N, sizeof(*want));
+    cr_assert(evs && want);
+    for (int i = 0; i < N; i++) {
+        char id[32], cid[32];
+        snprintf(id, sizeof(id), "r-%d", i);
+        snprintf(cid, sizeof(cid), "rc-%d", i % CUSTOMERS);
+        h_order_event(&evs[i], id, cid, "order_placed", now + i, 1000, "coffee");
+        /* due 20 s to 30 s from now: after the processor has scheduled them all */
+        evs[i].u.order.renewal_at = now + 20000 + (int64_t)i * 10000 / N;
+        want[i] = malloc(AC_ACTION_ID_MAX);
+        ac_action_id(want[i], "due", id, 0);
+    }
+    h_produce_events(&env, "orders", evs, N);
+    char pb[1200], extra[1400], conf[512], tconf[512];
+    playbook_path(pb, sizeof(pb), "timers_replicas.yaml");
+    snprintf(extra, sizeof(extra), "playbook = %s\n", pb);
+    h_write_config(&env, "orders", extra, conf, sizeof(conf));
+    pid_t orders = h_spawn(&env, "orders", conf);
+    cr_assert(h_wait_done(&env, "ac", "aftercare-orders", "orders", 120000));
+
+    h_write_timers_config(&env, extra, tconf, sizeof(tconf));
+    pid_t a = h_spawn(&env, "timers", tconf);
+    pid_t b = h_spawn(&env, "timers", tconf);
+    struct h_reader acts;
+    h_reader_open(&env, &acts, "aftercare.actions");
+    cr_assert_eq(h_reader_poll(&acts, N, 120000), N, "got %zu of %d actions", acts.n, N);
+    /* A little longer: a timer fired twice would arrive now. */
+    (void)h_reader_poll(&acts, N + 1, 2000);
+    struct h_id_diff d;
+    h_id_diff(want, N, h_reader_ids(&acts), acts.n, &d);
+    cr_expect_eq(d.missing, 0, "%zu timers never fired", d.missing);
+    cr_expect_eq(d.extra, 0, "%zu actions nobody scheduled", d.extra);
+    cr_expect_eq(d.repeats, 0, "%zu timers fired twice by the two replicas", d.repeats);
+    cr_expect_eq(h_terminate(a), 0);
+    cr_expect_eq(h_terminate(b), 0);
+    cr_expect_eq(h_terminate(orders), 0);
+    h_reader_close(&acts);
+    for (int i = 0; i < N; i++) {
+        free(want[i]);
+    }
+    free(want);
+    free(evs);
 }
