@@ -330,3 +330,43 @@ Test(timers, two_replicas_fire_every_timer_once)
     free(want);
     free(evs);
 }
+
+Test(timers, a_timer_whose_expiry_passed_while_nothing_ran_expires)
+{
+    int64_t now = ac_clock_now(ac_clock_wall());
+    struct ac_event ev;
+    h_order_event(&ev, "ret-1", "c5", "return_requested", now, 1000, "coffee");
+    h_produce_events(&env, "orders", &ev, 1);
+    char pb[1200], extra[1400], conf[512], tconf[512];
+    playbook_path(pb, sizeof(pb), "timers_flow.yaml");
+    snprintf(extra, sizeof(extra), "playbook = %s\n", pb);
+    h_write_config(&env, "orders", extra, conf, sizeof(conf));
+    pid_t orders = h_spawn(&env, "orders", conf);
+    cr_assert(h_wait_done(&env, "ac", "aftercare-orders", "orders", 60000));
+    char tkey[256];
+    cust_key(tkey, sizeof(tkey), 't', "c5");
+    cr_assert_eq(redis_int("HLEN %s", tkey), 1, "the reminder is pending");
+
+    /* The timer process comes back long after: its explicit clock runs 1000x
+     * from now, so the due time (+20 s) and the expiry (+80 s) are both long past. */
+    snprintf(extra, sizeof(extra), "playbook = %s\nclock.speed = 1000\nclock.epoch_ms = %lld\n",
+             pb, (long long)now);
+    h_write_timers_config(&env, extra, tconf, sizeof(tconf));
+    pid_t timers = h_spawn(&env, "timers", tconf);
+    int64_t deadline = ac_clock_mono_ms() + 20000;
+    while (redis_int("HLEN %s", tkey) != 0 && ac_clock_mono_ms() < deadline) {
+        struct timespec ts = {0, 20000000L};
+        nanosleep(&ts, NULL);
+    }
+    cr_expect_eq(redis_int("HLEN %s", tkey), 0, "the expired timer was not decided");
+    cr_expect(audit_has("c5", "late_ask", "expired"), "dropped with reason expired");
+    cr_expect(!audit_has("c5", "late_ask", "emitted"));
+    cr_expect_eq(h_terminate(timers), 0);
+    cr_expect_eq(h_terminate(orders), 0);
+    struct h_reader acts;
+    h_reader_read_all(&env, &acts, "aftercare.actions");
+    char id[AC_ACTION_ID_MAX];
+    ac_action_id(id, "late_ask", "ret-1", 0);
+    cr_expect(!reader_has(&acts, id), "an expired action was emitted");
+    h_reader_close(&acts);
+}
