@@ -21,10 +21,12 @@
 #include "devstack.h"
 #include "engine.h"
 #include "err.h"
+#include "deliveries.h"
 #include "feedback.h"
 #include "fire.h"
 #include "orders.h"
 #include "store.h"
+#include "usage.h"
 
 #define SIM_DEFAULT_HORIZON (90 * 86400000LL)
 
@@ -350,6 +352,8 @@ static int sim_run_playbook(struct ac_store *st, const char *playbook,
     void *ctxs[AC_TOPIC__N] = {0};
     procs[AC_TOPIC_ORDERS] = &ac_orders_processor;
     procs[AC_TOPIC_FEEDBACK] = &ac_feedback_processor;
+    procs[AC_TOPIC_DELIVERIES] = &ac_deliveries_processor;
+    procs[AC_TOPIC_USAGE] = &ac_usage_processor;
     const struct ac_cfg_entry *tables[] = {ac_orders_processor.config, sim_table};
     struct ac_config *cfg = ac_config_load(tables, 2, NULL, err, sizeof(err));
     struct ac_rules *rules = NULL;

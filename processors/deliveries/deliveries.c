@@ -1,0 +1,100 @@
+/* deliveries.c — domain logic of the deliveries processor (pure: no I/O).
+ *
+ * State: deliveries in flight (shipped, not yet delivered, returned or
+ * failed) and late ones (delayed or failed), with a late_delivery signal. An
+ * estimate that passes without a delivery is the playbook's
+ * delivery_delay_overdue timer, cancelled by the delivery. */
+#include "deliveries.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "err.h"
+
+struct deliveries_ctx {
+    struct ac_rules *rules;
+};
+
+static const struct ac_cfg_entry deliveries_config[] = {
+    {"orders.default_owner", AC_CFG_STR, "customer-success",
+     "assignee of team work for a customer without an account owner", 0, 0},
+    {NULL, AC_CFG_STR, NULL, NULL, 0, 0},
+};
+
+static void *deliveries_init(const struct ac_config *cfg, char *errstr, size_t errlen)
+{
+    struct deliveries_ctx *ctx = calloc(1, sizeof(*ctx));
+    if (!ctx) {
+        snprintf(errstr, errlen, "out of memory");
+        return NULL;
+    }
+    struct ac_engine_opts opts = {ac_config_str(cfg, "orders.default_owner")};
+    if (!(ctx->rules = ac_rules_open(ac_config_str(cfg, "playbook"), &opts, errstr, errlen))) {
+        free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+static void deliveries_fini(void *opaque)
+{
+    struct deliveries_ctx *ctx = opaque;
+    if (ctx) {
+        ac_rules_close(ctx->rules);
+        free(ctx);
+    }
+}
+
+static int deliveries_reload(void *opaque)
+{
+    struct deliveries_ctx *ctx = opaque;
+    return ac_rules_reload(ctx->rules);
+}
+
+static int deliveries_apply(void *opaque, struct ac_customer *c, const struct ac_event *ev,
+                            const struct ac_clock *clock, struct ac_emit *out, char *reason,
+                            size_t rlen)
+{
+    struct deliveries_ctx *ctx = opaque;
+    const char *type = ev->type;
+    if (ev->u.delivery.order_id[0] == '\0') {
+        snprintf(reason, rlen, "missing_field:order_id");
+        return AC_ERR_INVALID;
+    }
+    struct ac_customer before = *c;
+    int late = 0;
+    if (strcmp(type, "shipped") == 0) {
+        c->deliveries_in_flight++;
+    } else if (strcmp(type, "delivered") == 0 || strcmp(type, "returned") == 0) {
+        c->deliveries_in_flight = c->deliveries_in_flight > 0 ? c->deliveries_in_flight - 1 : 0;
+    } else if (strcmp(type, "delivery_failed") == 0) {
+        c->deliveries_in_flight = c->deliveries_in_flight > 0 ? c->deliveries_in_flight - 1 : 0;
+        late = 1;
+    } else if (strcmp(type, "delayed") == 0) {
+        late = 1;
+    }
+    if (late) {
+        c->late_deliveries++;
+        struct ac_signal *s = ac_emit_signal(out, "late_delivery", ev);
+        if (s) {
+            snprintf(s->value, sizeof(s->value), "%s", type);
+            s->score = (double)c->late_deliveries;
+        }
+    }
+    return ac_engine_on_event(ac_rules_engine(ctx->rules), c, &before, ev, ac_clock_now(clock),
+                              out);
+}
+
+const struct ac_processor ac_deliveries_processor = {
+    .name = "deliveries",
+    .topic = AC_TOPIC_DELIVERIES,
+    .description = "Deliveries in flight and late ones (late_delivery signal); status updates, "
+                   "delay apologies, delivery surveys.",
+    .config = deliveries_config,
+    .init = deliveries_init,
+    .fini = deliveries_fini,
+    .apply = deliveries_apply,
+    .reload = deliveries_reload,
+};

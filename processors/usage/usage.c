@@ -1,0 +1,115 @@
+/* usage.c — domain logic of the usage processor (pure: no I/O).
+ *
+ * State: last activity, milestones reached (a milestone signal the first
+ * time each is reached), onboarding completed. */
+#include "usage.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "err.h"
+
+struct usage_ctx {
+    struct ac_rules *rules;
+};
+
+static const struct ac_cfg_entry usage_config[] = {
+    {"orders.default_owner", AC_CFG_STR, "customer-success",
+     "assignee of team work for a customer without an account owner", 0, 0},
+    {NULL, AC_CFG_STR, NULL, NULL, 0, 0},
+};
+
+static void *usage_init(const struct ac_config *cfg, char *errstr, size_t errlen)
+{
+    struct usage_ctx *ctx = calloc(1, sizeof(*ctx));
+    if (!ctx) {
+        snprintf(errstr, errlen, "out of memory");
+        return NULL;
+    }
+    struct ac_engine_opts opts = {ac_config_str(cfg, "orders.default_owner")};
+    if (!(ctx->rules = ac_rules_open(ac_config_str(cfg, "playbook"), &opts, errstr, errlen))) {
+        free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+static void usage_fini(void *opaque)
+{
+    struct usage_ctx *ctx = opaque;
+    if (ctx) {
+        ac_rules_close(ctx->rules);
+        free(ctx);
+    }
+}
+
+static int usage_reload(void *opaque)
+{
+    struct usage_ctx *ctx = opaque;
+    return ac_rules_reload(ctx->rules);
+}
+
+/* 1 if name is in the comma-separated set. */
+static int usage_has(const char *set, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = set; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0) {
+            return 1;
+        }
+        if (!comma) {
+            break;
+        }
+        p = comma + 1;
+    }
+    return 0;
+}
+
+static int usage_apply(void *opaque, struct ac_customer *c, const struct ac_event *ev,
+                       const struct ac_clock *clock, struct ac_emit *out, char *reason,
+                       size_t rlen)
+{
+    struct usage_ctx *ctx = opaque;
+    const struct ac_usage_fields *u = &ev->u.usage;
+    int milestone = strcmp(ev->type, "milestone") == 0;
+    if (milestone && u->milestone[0] == '\0') {
+        snprintf(reason, rlen, "missing_field:milestone");
+        return AC_ERR_INVALID;
+    }
+    struct ac_customer before = *c;
+    if (c->last_activity_at == AC_TS_NONE || ev->occurred_at > c->last_activity_at) {
+        c->last_activity_at = ev->occurred_at;
+    }
+    if (milestone && !usage_has(c->milestones, u->milestone)) {
+        size_t used = strlen(c->milestones);
+        if (used + strlen(u->milestone) + 2 <= sizeof(c->milestones)) {
+            snprintf(c->milestones + used, sizeof(c->milestones) - used, "%s%s", used ? "," : "",
+                     u->milestone);
+        }
+        if (strcmp(u->milestone, "onboarding_completed") == 0) {
+            c->onboarding_completed = 1;
+        }
+        struct ac_signal *s = ac_emit_signal(out, "milestone", ev);
+        if (s) {
+            snprintf(s->value, sizeof(s->value), "%s", u->milestone);
+        }
+    }
+    return ac_engine_on_event(ac_rules_engine(ctx->rules), c, &before, ev, ac_clock_now(clock),
+                              out);
+}
+
+const struct ac_processor ac_usage_processor = {
+    .name = "usage",
+    .topic = AC_TOPIC_USAGE,
+    .description = "Last activity and milestones (milestone signal); check-ins, onboarding "
+                   "nudges, service milestones.",
+    .config = usage_config,
+    .init = usage_init,
+    .fini = usage_fini,
+    .apply = usage_apply,
+    .reload = usage_reload,
+};
