@@ -708,12 +708,23 @@ static int engine_decide_one(struct ac_engine *en, struct ac_customer *c, struct
                       (po->cap_categories & (1u << pa->category));
     const struct ac_pb_cap *cap = c->frequency_opt_in ? &po->cap_opted_in : &po->cap;
     int64_t oldest = 0, retry = INT64_MAX;
+    /* Consent before the caps: an action none of whose channels may be used
+     * is suppressed now, not deferred for a cap it could never get past. */
+    int any_consented = 0;
+    for (size_t i = 0; i < pa->n_channels && !any_consented; i++) {
+        const char *ch = pa->channels[i];
+        any_consented = !(message && engine_is_customer_channel(ch) && po->require_consent &&
+                          !engine_consented(c, ch));
+    }
+    if (!any_consented) {
+        engine_decide(out, now, r->id, tm->part, AC_DECISION_SUPPRESSED, "no_consent", tm->id, 0);
+        return ENGINE_DONE;
+    }
     if (capped_kind && cap->max > 0 &&
         engine_sends(c, NULL, at, cap->per_ms, &oldest) >= cap->max) {
         return engine_blocked(en, pa, tm, now, oldest + cap->per_ms, AC_DECISION_CAPPED,
                               "frequency_cap", out);
     }
-    int any_consented = 0;
     for (int pass = 0; pass < 2 && !channel; pass++) {
         for (size_t i = 0; i < pa->n_channels && !channel; i++) {
             const char *ch = pa->channels[i];
@@ -726,7 +737,6 @@ static int engine_decide_one(struct ac_engine *en, struct ac_customer *c, struct
                 !engine_consented(c, ch)) {
                 continue;
             }
-            any_consented = 1;
             if (capped_kind) {
                 int capped = 0;
                 for (size_t k = 0; k < po->n_channel_caps; k++) {
@@ -747,11 +757,6 @@ static int engine_decide_one(struct ac_engine *en, struct ac_customer *c, struct
         }
     }
     if (!channel) {
-        if (!any_consented) {
-            engine_decide(out, now, r->id, tm->part, AC_DECISION_SUPPRESSED, "no_consent", tm->id,
-                          0);
-            return ENGINE_DONE;
-        }
         return engine_blocked(en, pa, tm, now, retry, AC_DECISION_CAPPED, "channel_cap", out);
     }
     /* Quiet hours, business hours and the rule's send window defer (never drop)
@@ -898,14 +903,11 @@ static int64_t engine_add_offset(int64_t base, int64_t offset)
 static void engine_place(struct ac_engine *en, struct ac_customer *c, struct ac_timer *tm,
                          int64_t now, const char *how, struct ac_emit *out)
 {
-    if (tm->due <= now) {
-        if (engine_decide_due(en, c, tm, now, out) == ENGINE_DONE) {
-            return;
-        }
-    } else {
-        engine_decide(out, now, tm->rule_id, tm->part, AC_DECISION_SCHEDULED, how, tm->id,
-                      tm->due);
+    int later = tm->due > now;
+    if (!later && engine_decide_due(en, c, tm, now, out) == ENGINE_DONE) {
+        return;
     }
+    /* "scheduled" only once the timer exists: one that cannot be kept is "dropped". */
     if (!out->timers) {
         engine_decide(out, now, tm->rule_id, tm->part, AC_DECISION_DROPPED, "no_timer_store",
                       tm->id, 0);
@@ -915,6 +917,11 @@ static void engine_place(struct ac_engine *en, struct ac_customer *c, struct ac_
     if (ac_timerset_put(out->timers, tm) != 0) {
         engine_decide(out, now, tm->rule_id, tm->part, AC_DECISION_DROPPED, "timer_limit", tm->id,
                       0);
+        return;
+    }
+    if (later) {
+        engine_decide(out, now, tm->rule_id, tm->part, AC_DECISION_SCHEDULED, how, tm->id,
+                      tm->due);
     }
 }
 
@@ -945,12 +952,15 @@ static void engine_schedule_next(struct ac_engine *en, const struct ac_pb_rule *
                       tm->trigger.occurred_at + pa->timing.delay_ms * (seq + 1));
     next.seq = seq;
     if (!out->timers) {
+        engine_decide(out, now, r->id, pa->part, AC_DECISION_DROPPED, "no_timer_store", next.id,
+                      0);
+        return;
+    }
+    if (ac_timerset_put(out->timers, &next) != 0) {
+        engine_decide(out, now, r->id, pa->part, AC_DECISION_DROPPED, "timer_limit", next.id, 0);
         return;
     }
     engine_decide(out, now, r->id, pa->part, AC_DECISION_SCHEDULED, "every", next.id, next.due);
-    if (ac_timerset_put(out->timers, &next) != 0) {
-        engine_decide(out, now, r->id, pa->part, AC_DECISION_DROPPED, "timer_limit", next.id, 0);
-    }
 }
 
 /* Runs one rule for a trigger (the state is already the state after it). */

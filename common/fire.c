@@ -239,7 +239,7 @@ int ac_fire_apply_event(struct ac_fire *f, const struct ac_processor *proc, void
                         const struct ac_event *ev, int64_t now)
 {
     struct ac_clock clock;
-    char reason[128] = "";
+    char reason[sizeof(((struct ac_decision *)0)->reason)] = "";
     ac_clock_init_fixed(&clock, now);
     fire_release(f);
     ac_store_cust_init(&f->custs[0], ev->customer_id);

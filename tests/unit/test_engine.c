@@ -359,7 +359,7 @@ static void test_repeat_customer(void)
     snprintf(test_c.segment, sizeof(test_c.segment), "mid_value_repeat");
 }
 
-/* --- confirmation, onboarding, welcome series ------------------------------------------------ */
+/* --- confirmation, onboarding, welcome series ------------------------------------------------- */
 
 Test(engine, first_order_emits_confirmation_onboarding_and_welcome_1_at_once)
 {
@@ -598,7 +598,7 @@ Test(engine, new_order_of_the_family_cancels_its_pending_family_actions_now)
     cr_expect_eq(test_n_actions("reorder"), 1);
 }
 
-/* --- carts -------------------------------------------------------------------------------------- */
+/* --- carts ------------------------------------------------------------------------------------ */
 
 Test(engine, cart_reminder_goes_out_one_hour_after_the_cart)
 {
@@ -631,7 +631,7 @@ Test(engine, an_order_cancels_the_pending_cart_reminder)
     cr_expect_null(test_action("cart_reminder", 0));
 }
 
-/* --- the 90-day plan, check-ins, renewals, anniversaries ----------------------------------------- */
+/* --- the 90-day plan, check-ins, renewals, anniversaries -------------------------------------- */
 
 Test(engine, post_sale_waves_on_days_1_30_60_and_checkins_on_days_30_90)
 {
@@ -776,7 +776,7 @@ Test(engine, anniversaries_after_1_3_and_5_years)
     test_anniversaries("c2", 1835431200000LL, feb29);
 }
 
-/* --- frequency cap ------------------------------------------------------------------------------ */
+/* --- frequency cap ---------------------------------------------------------------------------- */
 
 Test(engine, second_marketing_message_within_7_days_expires_past_its_bound)
 {
@@ -875,7 +875,7 @@ Test(engine, transactional_messages_are_never_capped)
     cr_expect_str_eq(test_c.sends, sends, "transactional sends do not count");
 }
 
-/* --- quiet hours and time zones ----------------------------------------------------------------- */
+/* --- quiet hours and time zones --------------------------------------------------------------- */
 
 /* A cart at 21:30 Berlin time on day d (from Friday 2026-03-27): its
  * reminder falls due at 22:30 local, in the quiet hours. Returns the time it
@@ -948,7 +948,7 @@ Test(engine, an_invalid_zone_falls_back_to_the_playbook_default_and_is_counted)
     cr_expect_eq(test_out.tz_fallbacks, 1);
 }
 
-/* --- consent and channels ----------------------------------------------------------------------- */
+/* --- consent and channels --------------------------------------------------------------------- */
 
 Test(engine, revoked_email_consent_suppresses_email_only_actions_and_uses_the_next_channel)
 {
@@ -1010,7 +1010,27 @@ Test(engine, the_preferred_channel_goes_first_when_consented)
     }
 }
 
-/* --- suppressions ------------------------------------------------------------------------------- */
+/* Consent is looked at before the frequency cap (engine.h, the playbook
+ * README): an action the customer cannot be reached for is suppressed at
+ * once, not deferred for a cap and then expired under the wrong reason. */
+Test(engine, no_consented_channel_is_suppressed_before_the_frequency_cap)
+{
+    test_open(NULL);
+    snprintf(test_c.consents, sizeof(test_c.consents), "email=0");
+    test_simple("e1", "order_placed", T0, "o1");
+    cr_expect_str_eq(test_must_action("segment_followup", 2)->channel, "push");
+    test_simple("e2", "cart_abandoned", T0 + 13 * DAY, "");
+    test_fire(T0 + 13 * DAY + HOUR);
+    cr_assert_str_eq(test_must_action("cart_reminder", 0)->channel, "push", "the cap is used up");
+    test_run_until(T0 + 14 * DAY);
+    test_fire(T0 + 14 * DAY);
+    const struct ac_decision *d = test_must_decision("welcome_4", 0); /* email only */
+    cr_expect_str_eq(d->decision, "suppressed");
+    cr_expect_str_eq(d->reason, "no_consent");
+    cr_expect_null(test_timer("welcome_4", 0, NULL));
+}
+
+/* --- suppressions ----------------------------------------------------------------------------- */
 
 Test(engine, an_open_complaint_blocks_marketing_but_not_transactional_or_service)
 {
@@ -1054,7 +1074,7 @@ Test(engine, a_suppressed_message_goes_out_once_the_complaint_is_closed)
     cr_expect_str_eq(test_must_decision("cart_reminder", 0)->reason, "after_deferral");
 }
 
-/* --- experiments -------------------------------------------------------------------------------- */
+/* --- experiments ------------------------------------------------------------------------------ */
 
 static const struct ac_pb_experiment *test_experiment(void)
 {
@@ -1174,7 +1194,7 @@ Test(engine, variant_customers_get_the_variants_template_and_convert_once)
     cr_expect_null(strchr(test_c.experiments, '+'));
 }
 
-/* --- business clock ----------------------------------------------------------------------------- */
+/* --- business clock --------------------------------------------------------------------------- */
 
 /* support_sla itself is triggered by ticket_opened, which the orders
  * processor never sees; engine_business.yaml puts its timing on an order. */
@@ -1190,6 +1210,8 @@ Test(engine, business_clock_counts_15_minutes_of_business_hours_only)
         {"", FRI1650, FRI1650 + 3 * DAY - 7 * HOUR - 45 * MIN},
         /* Friday 16:50 in Berlin (15:50 UTC) -> Monday 09:05 CET (08:05 UTC) */
         {"Europe/Berlin", FRI1650 - HOUR, FRI1650 + 3 * DAY - 8 * HOUR - 45 * MIN},
+        /* Friday 2026-03-27 16:50 CET -> Monday 09:05 CEST, after the DST change (07:05 UTC) */
+        {"Europe/Berlin", MAR27 + 15 * HOUR + 50 * MIN, MAR27 + 3 * DAY + 7 * HOUR + 5 * MIN},
     };
     test_open("engine_business.yaml");
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -1210,7 +1232,75 @@ Test(engine, business_clock_counts_15_minutes_of_business_hours_only)
     }
 }
 
-/* --- a whole plan ------------------------------------------------------------------------------- */
+/* --- without a timer store, with a full one --------------------------------------------------- */
+
+/* "scheduled" means a timer was created: an action that could not be kept
+ * is only "dropped" (README: dropped = could not be scheduled at all). */
+static void test_expect_only_dropped(const char *rule, int part, const char *reason)
+{
+    int n = 0;
+    for (int i = 0; i < test_out.n_decisions; i++) {
+        const struct ac_decision *d = &test_out.decisions[i];
+        if (strcmp(d->rule_id, rule) == 0 && d->part == part) {
+            n++;
+            cr_expect_str_eq(d->decision, "dropped", "%s/%d", rule, part);
+            cr_expect_str_eq(d->reason, reason, "%s/%d", rule, part);
+        }
+    }
+    cr_expect_eq(n, 1, "%s/%d: %d decisions", rule, part, n);
+}
+
+Test(engine, without_a_timer_store_delayed_actions_are_dropped_not_scheduled)
+{
+    struct ac_event ev;
+    char reason[128] = "";
+    test_open(NULL);
+    test_event(&ev, "e1", "order_placed", T0, "o1");
+    ac_emit_reset(&test_out);
+    test_out.timers = NULL;
+    cr_assert_eq(ac_orders_processor.apply(test_ctx, &test_c, &ev, &test_clock, &test_out, reason,
+                                           sizeof(reason)),
+                 0);
+    cr_expect_not_null(test_action("welcome_1", 0), "immediate actions still go out");
+    test_expect_only_dropped("welcome_2", 0, "no_timer_store");
+    test_expect_only_dropped("anniversaries", 2, "no_timer_store");
+
+    /* A weekly report decided late: its next occurrence is not lost silently. */
+    test_fresh("c2");
+    test_event(&ev, "e2", "contract_signed", T0, "");
+    ac_clock_set(&test_clock, T0 + 8 * DAY);
+    ac_emit_reset(&test_out);
+    test_out.timers = NULL;
+    cr_assert_eq(ac_orders_processor.apply(test_ctx, &test_c, &ev, &test_clock, &test_out, reason,
+                                           sizeof(reason)),
+                 0);
+    cr_assert_not_null(test_action("service_progress_report", 0));
+    cr_expect_eq(test_n_decisions("service_progress_report", "scheduled"), 0);
+    cr_expect_eq(test_n_decisions("service_progress_report", "dropped"), 1);
+}
+
+Test(engine, a_full_timer_set_drops_new_timers_without_scheduling_them)
+{
+    test_open(NULL);
+    for (int i = 0; i < AC_TIMERS_MAX; i++) {
+        struct ac_timer tm;
+        char key[16];
+        memset(&tm, 0, sizeof(tm));
+        snprintf(key, sizeof(key), "old-%d", i);
+        ac_action_id(tm.id, "checkins", key, 0);
+        snprintf(tm.rule_id, sizeof(tm.rule_id), "checkins");
+        tm.due = tm.first_due = T0 + 300 * DAY;
+        tm.expires_at = AC_TS_NONE;
+        ac_trigger_from_event(&tm.trigger, &(struct ac_event){.topic = AC_TOPIC_ORDERS});
+        cr_assert_eq(ac_timerset_put(&test_timers, &tm), 0);
+    }
+    test_simple("e1", "order_placed", T0, "o1");
+    cr_expect_not_null(test_action("order_confirmation", 0));
+    test_expect_only_dropped("welcome_2", 0, "timer_limit");
+    cr_expect_eq(test_timers.n, AC_TIMERS_MAX);
+}
+
+/* --- a whole plan ----------------------------------------------------------------------------- */
 
 #define TEST_PLAN_MAX 128
 
