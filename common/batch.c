@@ -156,6 +156,8 @@ void rt_tally_decisions(struct runtime *rt, const struct ac_emit *out)
         batch_tally(rt->decisions, &rt->n_decisions, label);
     }
     rt->tz_fallbacks += out->tz_fallbacks;
+    rt->tz_missing += out->tz_missing;
+    rt->decisions_lost += out->decisions_lost;
 }
 
 /* Applies one customer's new events to its loaded state (pure domain code). */
@@ -241,6 +243,8 @@ static int batch_state(struct runtime *rt)
         rt->n_rules = 0;
         rt->n_decisions = 0;
         rt->tz_fallbacks = 0;
+        rt->tz_missing = 0;
+        rt->decisions_lost = 0;
         rt->skipped_replayed = rt->skipped_duplicate = 0;
         for (size_t c = 0; c < rt->n_custs; c++) {
             ac_store_cust_reset(&rt->custs[c]);
@@ -411,7 +415,17 @@ static void batch_metrics(struct runtime *rt, double started)
                        (double)rt->decisions[i].n);
     }
     if (rt->tz_fallbacks > 0) {
-        ac_metrics_add("aftercare_timezone_fallbacks_total", "", (double)rt->tz_fallbacks);
+        ac_metrics_add("aftercare_timezone_fallbacks_total", "reason=\"invalid\"",
+                       (double)rt->tz_fallbacks);
+    }
+    if (rt->tz_missing > 0) {
+        ac_metrics_add("aftercare_timezone_fallbacks_total", "reason=\"missing\"",
+                       (double)rt->tz_missing);
+    }
+    if (rt->decisions_lost > 0) {
+        AC_WARN("decisions past the per-event limit were not audited count=%ld",
+                rt->decisions_lost);
+        ac_metrics_add("aftercare_decisions_unaudited_total", "", (double)rt->decisions_lost);
     }
     if (rt->skipped_replayed > 0) {
         snprintf(label, sizeof(label), "topic=\"%s\",reason=\"replayed\"", rt->topic_in);

@@ -11,6 +11,8 @@ void ac_emit_reset(struct ac_emit *out)
     out->n_decisions = 0;
     out->n_counters = 0;
     out->tz_fallbacks = 0;
+    out->tz_missing = 0;
+    out->decisions_lost = 0;
 }
 
 /* Two 64-bit FNV-1a lanes (different offset bases) over the NUL-separated

@@ -212,6 +212,7 @@ static struct ac_decision *engine_decide(struct ac_emit *out, int64_t now, const
                                          const char *action_id, int64_t not_before)
 {
     if (out->n_decisions >= AC_EMIT_MAX_DECISIONS) {
+        out->decisions_lost++;
         return NULL;
     }
     struct ac_decision *d = &out->decisions[out->n_decisions++];
@@ -248,6 +249,8 @@ static struct ac_tz *engine_zone(struct ac_engine *en, const struct ac_customer 
             return z;
         }
         out->tz_fallbacks++;
+    } else {
+        out->tz_missing++;
     }
     const struct ac_pb_policies *po = ac_playbook_policies(en->pb);
     struct ac_tz *z = ac_tz_cache_get(en->tz, po->timezone ? po->timezone : "UTC");
@@ -1178,6 +1181,42 @@ int ac_engine_on_event(struct ac_engine *en, struct ac_customer *c,
     return 0;
 }
 
+/* Position of a rule in the playbook (ties of due times go in file order). */
+static size_t engine_rule_pos(const struct ac_engine *en, const char *rule_id)
+{
+    size_t n = ac_playbook_rule_count(en->pb);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(ac_playbook_rule(en->pb, i)->id, rule_id) == 0) {
+            return i;
+        }
+    }
+    return n;
+}
+
+/* The timer to decide next: the earliest; among timers due at the same
+ * time, the playbook's order (an earlier rule wins a frequency cap), then
+ * the part, then the id. */
+static int engine_next(const struct ac_engine *en, const struct ac_timerset *ts)
+{
+    int best = -1;
+    size_t best_pos = 0;
+    for (int i = 0; i < ts->n; i++) {
+        const struct ac_timer *t = &ts->t[i];
+        if (best >= 0 && t->due > ts->t[best].due) {
+            continue;
+        }
+        size_t pos = engine_rule_pos(en, t->rule_id);
+        if (best < 0 || t->due < ts->t[best].due || pos < best_pos ||
+            (pos == best_pos && (t->part < ts->t[best].part ||
+                                 (t->part == ts->t[best].part &&
+                                  strcmp(t->id, ts->t[best].id) < 0)))) {
+            best = i;
+            best_pos = pos;
+        }
+    }
+    return best;
+}
+
 int ac_engine_fire(struct ac_engine *en, struct ac_customer *c, int64_t now, struct ac_emit *out)
 {
     struct ac_timerset *ts = out->timers;
@@ -1188,7 +1227,7 @@ int ac_engine_fire(struct ac_engine *en, struct ac_customer *c, int64_t now, str
     engine_exits(en, c, now, out);
     /* Earliest first; a deferred timer moves past now, so the loop ends. */
     for (int guard = 0; guard < 2 * AC_TIMERS_MAX; guard++) {
-        int i = ac_timerset_next(ts);
+        int i = engine_next(en, ts);
         if (i < 0 || ts->t[i].due > now || out->n_actions >= AC_EMIT_MAX_ACTIONS ||
             out->n_decisions + 4 > AC_EMIT_MAX_DECISIONS) {
             break;

@@ -57,7 +57,9 @@ struct ac_emit {
     int n_decisions;
     struct ac_counter counters[AC_EMIT_MAX_COUNTERS];
     int n_counters;
-    int tz_fallbacks; /* customers' zones that were invalid (counted) */
+    int tz_fallbacks;   /* customers' zones that were invalid (counted) */
+    int tz_missing;     /* customers without a zone of their own (counted) */
+    int decisions_lost; /* decisions past AC_EMIT_MAX_DECISIONS (counted, not audited) */
     /* The customer's pending timers, set by the caller before apply (not
      * reset); NULL: this caller keeps no timers. */
     struct ac_timerset *timers;

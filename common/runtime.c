@@ -244,7 +244,11 @@ static void runtime_declare_metrics(void)
     ac_metrics_declare("aftercare_reloads_total", "counter",
                        "playbook reloads on SIGHUP, by result (ok, refused)");
     ac_metrics_declare("aftercare_timezone_fallbacks_total", "counter",
-                       "customer time zones that were invalid; the playbook default was used");
+                       "the playbook's default zone was used: the customer's was invalid or "
+                       "missing");
+    ac_metrics_declare("aftercare_decisions_unaudited_total", "counter",
+                       "decisions beyond the per-event limit: counted here, not in the audit "
+                       "trail");
     ac_metrics_declare("aftercare_records_out_total", "counter",
                        "records produced from the outbox, by topic");
     ac_metrics_declare("aftercare_dlq_total", "counter", "messages sent to the DLQ, by reason");

@@ -68,6 +68,8 @@ struct runtime {
     struct rt_tally decisions[RT_TALLY_MAX]; /* decisions by rule, decision, reason */
     int n_decisions;
     long tz_fallbacks;
+    long tz_missing;
+    long decisions_lost;
     long skipped_replayed;   /* events of the batch already applied (offset) */
     long skipped_duplicate;  /* events of the batch with an applied event_id */
 

@@ -114,29 +114,35 @@ int ac_timerset_find(const struct ac_timerset *ts, const char *id)
     return -1;
 }
 
-static void timerset_unremove(struct ac_timerset *ts, const char *id)
+/* Forgets a pending removal of id; returns 1 if there was one. */
+static int timerset_unremove(struct ac_timerset *ts, const char *id)
 {
     for (int i = 0; i < ts->n_removed; i++) {
         if (strcmp(ts->removed[i], id) == 0) {
             memmove(ts->removed[i], ts->removed[ts->n_removed - 1], AC_ACTION_ID_MAX);
             ts->n_removed--;
-            return;
+            return 1;
         }
     }
+    return 0;
 }
 
 int ac_timerset_put(struct ac_timerset *ts, const struct ac_timer *t)
 {
     int i = ac_timerset_find(ts, t->id);
+    int stored = t->stored;
     if (i < 0) {
         if (ts->n >= AC_TIMERS_MAX) {
             return AC_ERR_INVALID;
         }
         i = ts->n++;
+    } else {
+        stored |= ts->t[i].stored;
     }
+    stored |= timerset_unremove(ts, t->id);
     ts->t[i] = *t;
     ts->t[i].change = AC_TIMER_WRITE;
-    timerset_unremove(ts, t->id);
+    ts->t[i].stored = stored;
     return 0;
 }
 
@@ -145,7 +151,9 @@ void ac_timerset_remove(struct ac_timerset *ts, int i)
     if (i < 0 || i >= ts->n) {
         return;
     }
-    if (ts->n_removed < AC_TIMERS_MAX) {
+    /* At most one pending removal per stored timer, and at most
+     * AC_TIMERS_MAX timers are loaded: the list cannot overflow. */
+    if (ts->t[i].stored && ts->n_removed < AC_TIMERS_MAX) {
         memcpy(ts->removed[ts->n_removed++], ts->t[i].id, AC_ACTION_ID_MAX);
     }
     ts->t[i] = ts->t[ts->n - 1];
@@ -296,6 +304,7 @@ int ac_timer_from_json(struct ac_timer *t, const char *id, const char *json, siz
     }
     json_decref(o);
     t->change = AC_TIMER_SAME;
+    t->stored = 1;
     return rc;
 }
 

@@ -73,6 +73,7 @@ struct ac_timer {
     char reason[48];            /* why it was last deferred, "" if never */
     struct ac_trigger trigger;
     enum ac_timer_change change;
+    int stored; /* exists in Redis (loaded, or removed and put back): removal must be written */
 };
 
 /* A customer's pending timers: loaded, changed by the domain code, and
@@ -90,7 +91,9 @@ int ac_timerset_find(const struct ac_timerset *ts, const char *id);
 /* Adds or replaces a timer (marked to be written). Returns 0, or
  * AC_ERR_INVALID when the set is full. */
 int ac_timerset_put(struct ac_timerset *ts, const struct ac_timer *t);
-/* Removes timer i (swaps the last into its place); remembers its id for the commit. */
+/* Removes timer i (swaps the last into its place); remembers its id for the
+ * commit if the timer exists in Redis (a timer put and removed in the same
+ * batch leaves no trace). */
 void ac_timerset_remove(struct ac_timerset *ts, int i);
 /* Index of the timer due first, or -1 if none. */
 int ac_timerset_next(const struct ac_timerset *ts);

@@ -1359,3 +1359,63 @@ Test(engine, a_whole_plan_respects_the_cap_and_hours_and_decides_every_timer_onc
         cr_expect_geq(marketing[k] - marketing[k - 1], 7 * DAY, "marketing %d and %d", k - 1, k);
     }
 }
+
+Test(engine, a_later_order_with_a_renewal_date_replaces_the_reminders_instead_of_adding)
+{
+    const int64_t renewal = T0 + 365 * DAY;
+    test_open(NULL);
+    test_contract("c1", T0, renewal);
+    cr_expect_eq(test_n_timers("renewal_reminders"), 3);
+    struct ac_event ev;
+    test_event(&ev, "o2", "order_placed", T0 + DAY, "A2");
+    ev.u.order.renewal_at = renewal;
+    test_apply(&ev, T0 + DAY);
+    cr_expect_eq(test_n_decisions("renewal_reminders", "cancelled"), 3);
+    cr_expect_eq(test_n_timers("renewal_reminders"), 3, "one set of reminders, not two");
+    /* An order without a date leaves them alone. */
+    test_simple("o3", "order_placed", T0 + 2 * DAY, "A3");
+    cr_expect_eq(test_n_decisions("renewal_reminders", "cancelled"), 0);
+    cr_expect_eq(test_n_timers("renewal_reminders"), 3);
+}
+
+Test(engine, a_refund_that_lowers_the_segment_sends_no_offer)
+{
+    test_open(NULL);
+    struct ac_event ev;
+    test_event(&ev, "o1", "order_placed", T0, "A1");
+    ev.u.order.total_cents = 20000;
+    test_apply(&ev, T0);
+    test_event(&ev, "o2", "order_placed", T0 + 8 * DAY, "A2");
+    ev.u.order.total_cents = 20000;
+    test_apply(&ev, T0 + 8 * DAY);
+    cr_assert_str_eq(test_c.segment, "high_value_repeat");
+    cr_expect_eq(test_n_actions("segment_followup"), 1, "an upgrade is an occasion");
+    test_event(&ev, "r1", "refund_issued", T0 + 16 * DAY, "A2");
+    ev.u.order.total_cents = 20000;
+    test_apply(&ev, T0 + 16 * DAY);
+    cr_assert_str_eq(test_c.segment, "mid_value_repeat");
+    cr_expect_eq(test_n_actions("segment_followup"), 0, "a refund is not");
+    cr_expect_null(test_decision("segment_followup", 1), "not even considered");
+}
+
+Test(engine, actions_due_at_the_same_time_are_decided_in_playbook_order)
+{
+    /* welcome_4 and upsell are both marketing and both due 14 days after a
+     * first order: the cap lets one through, and it is the earlier rule of
+     * the file, whatever their ids. */
+    test_open(NULL);
+    struct ac_event ev;
+    for (int k = 0; k < 20; k++) {
+        char cid[16], oid[16];
+        snprintf(cid, sizeof(cid), "tie-%d", k);
+        snprintf(oid, sizeof(oid), "O-%d", k);
+        test_fresh(cid);
+        test_event(&ev, oid, "order_placed", T0, oid);
+        test_item(&ev, "tea", 1000);
+        test_apply(&ev, T0);
+        test_run_until(T0 + 14 * DAY);
+        test_fire(T0 + 14 * DAY);
+        cr_expect_eq(test_n_actions("welcome_4"), 1, "%s: welcome_4 comes first in the file", cid);
+        cr_expect_eq(test_n_actions("upsell"), 0, "%s", cid);
+    }
+}
