@@ -671,3 +671,26 @@ void ac_config_print_help(const struct ac_cfg_entry *const *tables, size_t n_tab
     fprintf(out, "\nOther kafka.* keys pass through to librdkafka "
                  "(kafka.security.protocol = SASL_SSL).\n");
 }
+
+int ac_config_apply_sets(struct ac_config *cfg, int argc, char **argv, char *errstr,
+                         size_t errlen)
+{
+    for (int i = 1; i + 1 < argc; i++) {
+        if (strcmp(argv[i], "--set") != 0) {
+            continue;
+        }
+        char kv[512], err[256];
+        snprintf(kv, sizeof(kv), "%s", argv[++i]);
+        char *eq = strchr(kv, '=');
+        if (!eq) {
+            snprintf(errstr, errlen, "--set expects KEY=VALUE, got '%s'", kv);
+            return AC_ERR_INVALID;
+        }
+        *eq = '\0';
+        if (ac_config_set(cfg, kv, eq + 1, err, sizeof(err)) != 0) {
+            snprintf(errstr, errlen, "--set: %s", err);
+            return AC_ERR_INVALID;
+        }
+    }
+    return 0;
+}

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "customer.h"
 #include "event.h"
 #include "playbook.h"
@@ -90,5 +91,12 @@ struct ac_rules *ac_rules_open(const char *path, const struct ac_engine_opts *op
 int ac_rules_reload(struct ac_rules *r);
 struct ac_engine *ac_rules_engine(struct ac_rules *r);
 void ac_rules_close(struct ac_rules *r);
+
+/* A processor's context when the playbook is all it needs: an ac_rules from
+ * the config keys "playbook" and "team.default_owner" (the runtime's). For
+ * struct ac_processor's init, fini and reload. */
+void *ac_rules_ctx_new(const struct ac_config *cfg, char *errstr, size_t errlen);
+void ac_rules_ctx_free(void *ctx);
+int ac_rules_ctx_reload(void *ctx);
 
 #endif

@@ -85,3 +85,19 @@ void ac_rules_close(struct ac_rules *r)
         free(r);
     }
 }
+
+void *ac_rules_ctx_new(const struct ac_config *cfg, char *errstr, size_t errlen)
+{
+    struct ac_engine_opts opts = {ac_config_str(cfg, "team.default_owner")};
+    return ac_rules_open(ac_config_str(cfg, "playbook"), &opts, errstr, errlen);
+}
+
+void ac_rules_ctx_free(void *ctx)
+{
+    ac_rules_close(ctx);
+}
+
+int ac_rules_ctx_reload(void *ctx)
+{
+    return ac_rules_reload(ctx);
+}

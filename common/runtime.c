@@ -43,6 +43,8 @@ static const struct ac_cfg_entry runtime_config[] = {
     {"playbook", AC_CFG_STR, AC_PLAYBOOK_DEFAULT,
      "the playbook (YAML); SIGHUP reloads it, a bad new one is refused and the old one stays",
      0, 0},
+    {"team.default_owner", AC_CFG_STR, "customer-success",
+     "who gets team work for a customer without an account owner", 0, 0},
     {"recovery.rebuild", AC_CFG_BOOL, "false",
      "Redis lost its data: rebuild state by replaying the input from the earliest offset", 0,
      0},
@@ -495,21 +497,9 @@ int ac_runtime_main(const struct ac_processor *proc, int argc, char **argv)
         fprintf(stderr, "%s: %s\n", procname, err);
         return 1;
     }
-    for (int i = 1; i + 1 < argc; i++) {
-        if (strcmp(argv[i], "--set") == 0) {
-            char kv[512];
-            snprintf(kv, sizeof(kv), "%s", argv[++i]);
-            char *eq = strchr(kv, '=');
-            if (!eq) {
-                fprintf(stderr, "%s: --set expects KEY=VALUE, got '%s'\n", procname, kv);
-                goto out;
-            }
-            *eq = '\0';
-            if (ac_config_set(rt.cfg, kv, eq + 1, err, sizeof(err)) != 0) {
-                fprintf(stderr, "%s: --set: %s\n", procname, err);
-                goto out;
-            }
-        }
+    if (ac_config_apply_sets(rt.cfg, argc, argv, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s: %s\n", procname, err);
+        goto out;
     }
     int level = ac_log_level_from_name(ac_config_str(rt.cfg, "log.level"));
     if (level < 0) {

@@ -345,6 +345,7 @@ static int sim_run_playbook(struct ac_store *st, const char *playbook,
     ac_store_expect_generation(st, gen);
     static const struct ac_cfg_entry sim_table[] = {
         {"playbook", AC_CFG_STR, AC_PLAYBOOK_DEFAULT, "", 0, 0},
+        {"team.default_owner", AC_CFG_STR, "customer-success", "", 0, 0},
         {NULL, AC_CFG_STR, NULL, NULL, 0, 0},
     };
     /* The processors of this version, by input topic. */

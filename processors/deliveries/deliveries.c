@@ -13,51 +13,10 @@
 #include "engine.h"
 #include "err.h"
 
-struct deliveries_ctx {
-    struct ac_rules *rules;
-};
-
-static const struct ac_cfg_entry deliveries_config[] = {
-    {"orders.default_owner", AC_CFG_STR, "customer-success",
-     "assignee of team work for a customer without an account owner", 0, 0},
-    {NULL, AC_CFG_STR, NULL, NULL, 0, 0},
-};
-
-static void *deliveries_init(const struct ac_config *cfg, char *errstr, size_t errlen)
-{
-    struct deliveries_ctx *ctx = calloc(1, sizeof(*ctx));
-    if (!ctx) {
-        snprintf(errstr, errlen, "out of memory");
-        return NULL;
-    }
-    struct ac_engine_opts opts = {ac_config_str(cfg, "orders.default_owner")};
-    if (!(ctx->rules = ac_rules_open(ac_config_str(cfg, "playbook"), &opts, errstr, errlen))) {
-        free(ctx);
-        return NULL;
-    }
-    return ctx;
-}
-
-static void deliveries_fini(void *opaque)
-{
-    struct deliveries_ctx *ctx = opaque;
-    if (ctx) {
-        ac_rules_close(ctx->rules);
-        free(ctx);
-    }
-}
-
-static int deliveries_reload(void *opaque)
-{
-    struct deliveries_ctx *ctx = opaque;
-    return ac_rules_reload(ctx->rules);
-}
-
 static int deliveries_apply(void *opaque, struct ac_customer *c, const struct ac_event *ev,
                             const struct ac_clock *clock, struct ac_emit *out, char *reason,
                             size_t rlen)
 {
-    struct deliveries_ctx *ctx = opaque;
     const char *type = ev->type;
     if (ev->u.delivery.order_id[0] == '\0') {
         snprintf(reason, rlen, "missing_field:order_id");
@@ -83,7 +42,7 @@ static int deliveries_apply(void *opaque, struct ac_customer *c, const struct ac
             s->score = (double)c->late_deliveries;
         }
     }
-    return ac_engine_on_event(ac_rules_engine(ctx->rules), c, &before, ev, ac_clock_now(clock),
+    return ac_engine_on_event(ac_rules_engine(opaque), c, &before, ev, ac_clock_now(clock),
                               out);
 }
 
@@ -92,9 +51,9 @@ const struct ac_processor ac_deliveries_processor = {
     .topic = AC_TOPIC_DELIVERIES,
     .description = "Deliveries in flight and late ones (late_delivery signal); status updates, "
                    "delay apologies, delivery surveys.",
-    .config = deliveries_config,
-    .init = deliveries_init,
-    .fini = deliveries_fini,
+    .config = NULL, /* the runtime's keys: playbook, team.default_owner */
+    .init = ac_rules_ctx_new,
+    .fini = ac_rules_ctx_free,
     .apply = deliveries_apply,
-    .reload = deliveries_reload,
+    .reload = ac_rules_ctx_reload,
 };

@@ -13,16 +13,6 @@
 #include "engine.h"
 #include "err.h"
 
-struct feedback_ctx {
-    struct ac_rules *rules;
-};
-
-static const struct ac_cfg_entry feedback_config[] = {
-    {"orders.default_owner", AC_CFG_STR, "customer-success",
-     "assignee of team work for a customer without an account owner", 0, 0},
-    {NULL, AC_CFG_STR, NULL, NULL, 0, 0},
-};
-
 const char *ac_feedback_class(const char *scale, int score)
 {
     if (strcmp(scale, "nps_10") == 0) {
@@ -122,42 +112,10 @@ static int feedback_transition(struct ac_customer *c, const struct ac_event *ev,
     return 0;
 }
 
-static void *feedback_init(const struct ac_config *cfg, char *errstr, size_t errlen)
-{
-    struct feedback_ctx *ctx = calloc(1, sizeof(*ctx));
-    if (!ctx) {
-        snprintf(errstr, errlen, "out of memory");
-        return NULL;
-    }
-    struct ac_engine_opts opts = {ac_config_str(cfg, "orders.default_owner")};
-    ctx->rules = ac_rules_open(ac_config_str(cfg, "playbook"), &opts, errstr, errlen);
-    if (!ctx->rules) {
-        free(ctx);
-        return NULL;
-    }
-    return ctx;
-}
-
-static void feedback_fini(void *opaque)
-{
-    struct feedback_ctx *ctx = opaque;
-    if (ctx) {
-        ac_rules_close(ctx->rules);
-        free(ctx);
-    }
-}
-
-static int feedback_reload(void *opaque)
-{
-    struct feedback_ctx *ctx = opaque;
-    return ac_rules_reload(ctx->rules);
-}
-
 static int feedback_apply(void *opaque, struct ac_customer *c, const struct ac_event *ev,
                           const struct ac_clock *clock, struct ac_emit *out, char *reason,
                           size_t rlen)
 {
-    struct feedback_ctx *ctx = opaque;
     struct ac_customer before = *c;
     /* Validation first: a rejected event leaves state and timers as they were. */
     if (feedback_transition(c, ev, reason, rlen) != 0) {
@@ -172,7 +130,7 @@ static int feedback_apply(void *opaque, struct ac_customer *c, const struct ac_e
             s->score = (double)c->last_score;
         }
     }
-    return ac_engine_on_event(ac_rules_engine(ctx->rules), c, &before, ev, ac_clock_now(clock),
+    return ac_engine_on_event(ac_rules_engine(opaque), c, &before, ev, ac_clock_now(clock),
                               out);
 }
 
@@ -181,9 +139,9 @@ const struct ac_processor ac_feedback_processor = {
     .topic = AC_TOPIC_FEEDBACK,
     .description = "Surveys (NPS/CSAT class), tickets and complaints, message engagement "
                    "(unsubscribes) and preferences (consents, channel, time zone).",
-    .config = feedback_config,
-    .init = feedback_init,
-    .fini = feedback_fini,
+    .config = NULL, /* the runtime's keys: playbook, team.default_owner */
+    .init = ac_rules_ctx_new,
+    .fini = ac_rules_ctx_free,
     .apply = feedback_apply,
-    .reload = feedback_reload,
+    .reload = ac_rules_ctx_reload,
 };

@@ -23,8 +23,6 @@ static const struct ac_cfg_entry orders_config[] = {
      "revenue (cents) at or above which a repeat customer is high_value_repeat", 0, INT64_MAX},
     {"segment.repeat_min_orders", AC_CFG_INT, "2", "orders that make a repeat customer", 2,
      1000},
-    {"orders.default_owner", AC_CFG_STR, "customer-success",
-     "who is notified of a new customer without an account owner", 0, 0},
     {NULL, AC_CFG_STR, NULL, NULL, 0, 0},
 };
 
@@ -105,8 +103,7 @@ static void *orders_init(const struct ac_config *cfg, char *errstr, size_t errle
     }
     ctx->thresholds.high_value_cents = ac_config_int(cfg, "segment.high_value_cents");
     ctx->thresholds.repeat_min_orders = ac_config_int(cfg, "segment.repeat_min_orders");
-    struct ac_engine_opts opts = {ac_config_str(cfg, "orders.default_owner")};
-    ctx->rules = ac_rules_open(ac_config_str(cfg, "playbook"), &opts, errstr, errlen);
+    ctx->rules = ac_rules_ctx_new(cfg, errstr, errlen);
     if (!ctx->rules) {
         free(ctx);
         return NULL;
@@ -126,7 +123,7 @@ static void orders_fini(void *opaque)
 static int orders_reload(void *opaque)
 {
     struct orders_ctx *ctx = opaque;
-    return ac_rules_reload(ctx->rules);
+    return ac_rules_ctx_reload(ctx->rules);
 }
 
 static int orders_apply(void *opaque, struct ac_customer *c, const struct ac_event *ev,

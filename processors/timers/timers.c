@@ -32,8 +32,8 @@ static const struct ac_cfg_entry timers_config[] = {
     {"playbook", AC_CFG_STR, AC_PLAYBOOK_DEFAULT,
      "the playbook (YAML); SIGHUP reloads it, a bad new one is refused and the old one stays",
      0, 0},
-    {"orders.default_owner", AC_CFG_STR, "customer-success",
-     "assignee of team work for a customer without an account owner", 0, 0},
+    {"team.default_owner", AC_CFG_STR, "customer-success",
+     "who gets team work for a customer without an account owner", 0, 0},
     {"timers.batch", AC_CFG_INT, "1000", "most timers claimed per round", 1, 100000},
     {"timers.idle_ms", AC_CFG_INT, "100", "wait between rounds when nothing is due (ms)", 1,
      60000},
@@ -367,21 +367,9 @@ int ac_timers_main(int argc, char **argv)
         fprintf(stderr, "aftercare-timers: %s\n", err);
         return 1;
     }
-    for (int i = 1; i + 1 < argc; i++) {
-        if (strcmp(argv[i], "--set") == 0) {
-            char kv[512];
-            snprintf(kv, sizeof(kv), "%s", argv[++i]);
-            char *eq = strchr(kv, '=');
-            if (!eq) {
-                fprintf(stderr, "aftercare-timers: --set expects KEY=VALUE, got '%s'\n", kv);
-                goto out;
-            }
-            *eq = '\0';
-            if (ac_config_set(t.cfg, kv, eq + 1, err, sizeof(err)) != 0) {
-                fprintf(stderr, "aftercare-timers: --set: %s\n", err);
-                goto out;
-            }
-        }
+    if (ac_config_apply_sets(t.cfg, argc, argv, err, sizeof(err)) != 0) {
+        fprintf(stderr, "aftercare-timers: %s\n", err);
+        goto out;
     }
     int level = ac_log_level_from_name(ac_config_str(t.cfg, "log.level"));
     if (level < 0) {
@@ -395,7 +383,7 @@ int ac_timers_main(int argc, char **argv)
     t.topics = (struct ac_outbox_topics){ac_config_str(t.cfg, "topic.actions"),
                                          ac_config_str(t.cfg, "topic.signals"),
                                          ac_config_str(t.cfg, "topic.dlq")};
-    struct ac_engine_opts opts = {ac_config_str(t.cfg, "orders.default_owner")};
+    struct ac_engine_opts opts = {ac_config_str(t.cfg, "team.default_owner")};
     if (!(t.rules = ac_rules_open(ac_config_str(t.cfg, "playbook"), &opts, err, sizeof(err)))) {
         fprintf(stderr, "aftercare-timers: %s\n", err);
         goto out;

@@ -11,46 +11,6 @@
 #include "engine.h"
 #include "err.h"
 
-struct usage_ctx {
-    struct ac_rules *rules;
-};
-
-static const struct ac_cfg_entry usage_config[] = {
-    {"orders.default_owner", AC_CFG_STR, "customer-success",
-     "assignee of team work for a customer without an account owner", 0, 0},
-    {NULL, AC_CFG_STR, NULL, NULL, 0, 0},
-};
-
-static void *usage_init(const struct ac_config *cfg, char *errstr, size_t errlen)
-{
-    struct usage_ctx *ctx = calloc(1, sizeof(*ctx));
-    if (!ctx) {
-        snprintf(errstr, errlen, "out of memory");
-        return NULL;
-    }
-    struct ac_engine_opts opts = {ac_config_str(cfg, "orders.default_owner")};
-    if (!(ctx->rules = ac_rules_open(ac_config_str(cfg, "playbook"), &opts, errstr, errlen))) {
-        free(ctx);
-        return NULL;
-    }
-    return ctx;
-}
-
-static void usage_fini(void *opaque)
-{
-    struct usage_ctx *ctx = opaque;
-    if (ctx) {
-        ac_rules_close(ctx->rules);
-        free(ctx);
-    }
-}
-
-static int usage_reload(void *opaque)
-{
-    struct usage_ctx *ctx = opaque;
-    return ac_rules_reload(ctx->rules);
-}
-
 /* 1 if name is in the comma-separated set. */
 static int usage_has(const char *set, const char *name)
 {
@@ -73,7 +33,6 @@ static int usage_apply(void *opaque, struct ac_customer *c, const struct ac_even
                        const struct ac_clock *clock, struct ac_emit *out, char *reason,
                        size_t rlen)
 {
-    struct usage_ctx *ctx = opaque;
     const struct ac_usage_fields *u = &ev->u.usage;
     int milestone = strcmp(ev->type, "milestone") == 0;
     if (milestone && u->milestone[0] == '\0') {
@@ -98,7 +57,7 @@ static int usage_apply(void *opaque, struct ac_customer *c, const struct ac_even
             snprintf(s->value, sizeof(s->value), "%s", u->milestone);
         }
     }
-    return ac_engine_on_event(ac_rules_engine(ctx->rules), c, &before, ev, ac_clock_now(clock),
+    return ac_engine_on_event(ac_rules_engine(opaque), c, &before, ev, ac_clock_now(clock),
                               out);
 }
 
@@ -107,9 +66,9 @@ const struct ac_processor ac_usage_processor = {
     .topic = AC_TOPIC_USAGE,
     .description = "Last activity and milestones (milestone signal); check-ins, onboarding "
                    "nudges, service milestones.",
-    .config = usage_config,
-    .init = usage_init,
-    .fini = usage_fini,
+    .config = NULL, /* the runtime's keys: playbook, team.default_owner */
+    .init = ac_rules_ctx_new,
+    .fini = ac_rules_ctx_free,
     .apply = usage_apply,
-    .reload = usage_reload,
+    .reload = ac_rules_ctx_reload,
 };

@@ -28,6 +28,7 @@ static void setup(void)
     char err[256];
     static const struct ac_cfg_entry pb_table[] = {
         {"playbook", AC_CFG_STR, AC_PLAYBOOK_DEFAULT, "", 0, 0},
+        {"team.default_owner", AC_CFG_STR, "customer-success", "", 0, 0},
         {NULL, AC_CFG_STR, NULL, NULL, 0, 0},
     };
     const struct ac_cfg_entry *tables[] = {ac_orders_processor.config, pb_table};

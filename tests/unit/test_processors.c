@@ -27,10 +27,11 @@ static void setup(void)
     char err[256];
     static const struct ac_cfg_entry pb_table[] = {
         {"playbook", AC_CFG_STR, AC_PLAYBOOK_DEFAULT, "", 0, 0},
+        {"team.default_owner", AC_CFG_STR, "customer-success", "", 0, 0},
         {NULL, AC_CFG_STR, NULL, NULL, 0, 0},
     };
-    const struct ac_cfg_entry *tables[] = {ac_deliveries_processor.config, pb_table};
-    cfg = ac_config_load(tables, 2, NULL, err, sizeof(err));
+    const struct ac_cfg_entry *tables[] = {pb_table};
+    cfg = ac_config_load(tables, 1, NULL, err, sizeof(err));
     cr_assert_not_null(cfg, "%s", err);
     dl = ac_deliveries_processor.init(cfg, err, sizeof(err));
     cr_assert_not_null(dl, "%s", err);
