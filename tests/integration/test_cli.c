@@ -102,3 +102,63 @@ Test(cli, usage_errors_and_help)
     cr_expect_eq(run_cli("produce nosuchtopic", out, sizeof(out), err, sizeof(err)), 2);
     cr_expect(strstr(err, "no schema for topic 'nosuchtopic'") != NULL, "%s", err);
 }
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* One first order, one unsubscribe from email, one cart two weeks later. */
+static const char sim_events[] =
+    "{\"topic\":\"orders\",\"event_id\":\"o1\",\"customer_id\":\"s1\",\"type\":\"order_placed\","
+    "\"occurred_at\":\"2026-05-04T10:00:00Z\",\"order_id\":\"A1\",\"total_cents\":1000,"
+    "\"currency\":\"EUR\",\"items\":[{\"sku\":\"b\",\"product_family\":\"coffee\",\"category\":"
+    "\"c\",\"unit_price_cents\":1000,\"quantity\":1}]}\n"
+    "{\"topic\":\"feedback\",\"event_id\":\"f1\",\"customer_id\":\"s1\",\"type\":"
+    "\"message_engagement\",\"occurred_at\":\"2026-05-12T10:00:00Z\",\"engagement\":"
+    "\"unsubscribed\",\"channel\":\"email\"}\n";
+
+Test(cli, simulate_prints_every_decision_on_event_time)
+{
+    char events[512], out[1 << 16], err[4096];
+    snprintf(events, sizeof(events), "%s/sim.jsonl", env.dir);
+    write_text(events, sim_events);
+    char args[4096];
+    snprintf(args, sizeof(args), "simulate --events %s --until 2026-06-01T00:00:00Z", events);
+    cr_assert_eq(run_cli(args, out, sizeof(out), err, sizeof(err)), 0, "%s", err);
+    /* welcome_2 exactly two days after the order, by email */
+    cr_expect(strstr(out, "\"time\":\"2026-05-06T10:00:00.000Z\",\"customer_id\":\"s1\","
+                          "\"rule_id\":\"welcome_2\",\"decision\":\"emitted\"") != NULL,
+              "%s", out);
+    /* welcome_4 on day 14 comes after the unsubscribe: no channel is left */
+    cr_expect(strstr(out, "\"rule_id\":\"welcome_4\",\"decision\":\"suppressed\","
+                          "\"reason\":\"no_consent\"") != NULL,
+              "%s", out);
+    cr_expect(strstr(err, "2 events") != NULL, "%s", err);
+
+    /* The same events against a playbook with welcome_2 a day later. */
+    char changed[512], cmd[4096];
+    snprintf(changed, sizeof(changed), "%s/changed.yaml", env.dir);
+    snprintf(cmd, sizeof(cmd), "sed 's/timing: {delay: 2d}/timing: {delay: 3d}/' %s/deploy/playbooks/default.yaml > %s",
+             h_source_dir(), changed);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(args, sizeof(args),
+             "simulate --events %s --until 2026-06-01T00:00:00Z --playbook %s --against "
+             "%s/deploy/playbooks/default.yaml",
+             events, changed, h_source_dir());
+    cr_assert_eq(run_cli(args, out, sizeof(out), err, sizeof(err)), 0, "%s", err);
+    cr_expect(strstr(out, "{\"change\":\"move\"") != NULL, "%s", out);
+    cr_expect(strstr(out, "\"rule_id\":\"welcome_2\",\"not_before\":\"2026-05-07T10:00:00.000Z\","
+                          "\"was_not_before\":\"2026-05-06T10:00:00.000Z\"") != NULL,
+              "%s", out);
+    cr_expect(strstr(err, "0 appear, 0 vanish, 1 move") != NULL, "%s", err);
+
+    /* A bad line stops it with file:line. */
+    write_text(events, "{\"topic\":\"orders\",\"event_id\":\"x\"}\n{\"topic\":\"nope\"}\n");
+    snprintf(args, sizeof(args), "simulate --events %s", events);
+    cr_expect_eq(run_cli(args, out, sizeof(out), err, sizeof(err)), 1);
+    cr_expect(strstr(err, "sim.jsonl:1: ") != NULL, "%s", err);
+}
