@@ -1,6 +1,7 @@
 /* fire.c — one round of firing due timers (see fire.h). */
 #include "fire.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,11 @@ struct ac_fire {
     size_t n_custs;
     char (*ids)[AC_ID_MAX];      /* [max] customer ids found due */
     size_t n_ids;
+    char (*tids)[AC_ACTION_ID_MAX]; /* [max] the due timers' ids */
+    size_t *tcust;               /* [max] their customer (index into ids) */
+    const char **tptr;           /* [max] tids grouped by customer, for the load */
+    size_t n_tids;
+    size_t *map;                 /* [2 * max] customer index + 1 by id hash; 0 = empty */
     struct ac_emit *emits;       /* [max]: each customer's decisions, reported once durable */
     unsigned char *mine;         /* [max]: committed by this round */
     struct ac_buf enc;
@@ -40,8 +46,13 @@ struct ac_fire *ac_fire_new(struct ac_store *st, struct ac_engine *en, struct ac
     f->ids = calloc(f->max, sizeof(*f->ids));
     f->emits = calloc(f->max, sizeof(*f->emits));
     f->mine = calloc(f->max, 1);
+    f->tids = calloc(f->max, sizeof(*f->tids));
+    f->tcust = calloc(f->max, sizeof(*f->tcust));
+    f->tptr = calloc(f->max, sizeof(*f->tptr));
+    f->map = calloc(2 * f->max, sizeof(*f->map));
     ac_buf_init(&f->enc);
-    if (!f->custs || !f->ids || !f->emits || !f->mine) {
+    if (!f->custs || !f->ids || !f->emits || !f->mine || !f->tids || !f->tcust || !f->tptr ||
+        !f->map) {
         ac_fire_destroy(f);
         return NULL;
     }
@@ -66,6 +77,10 @@ void ac_fire_destroy(struct ac_fire *f)
     free(f->ids);
     free(f->emits);
     free(f->mine);
+    free(f->tids);
+    free(f->tcust);
+    free(f->tptr);
+    free(f->map);
     ac_buf_fini(&f->enc);
     free(f);
 }
@@ -84,15 +99,45 @@ void ac_fire_on_decision(struct ac_fire *f, ac_fire_decision_fn fn, void *opaque
 static void fire_found(const char *customer_id, const char *timer_id, int64_t due, void *opaque)
 {
     struct ac_fire *f = opaque;
-    (void)timer_id;
     (void)due;
-    for (size_t i = 0; i < f->n_ids; i++) {
-        if (strcmp(f->ids[i], customer_id) == 0) {
-            return;
+    if (f->n_tids >= f->max) {
+        return;
+    }
+    size_t size = 2 * f->max, h = ac_store_hash(customer_id) % size, c = SIZE_MAX;
+    for (; f->map[h]; h = (h + 1) % size) {
+        if (strcmp(f->ids[f->map[h] - 1], customer_id) == 0) {
+            c = f->map[h] - 1;
+            break;
         }
     }
-    if (f->n_ids < f->max) {
-        snprintf(f->ids[f->n_ids++], AC_ID_MAX, "%s", customer_id);
+    if (c == SIZE_MAX) {
+        c = f->n_ids++;
+        snprintf(f->ids[c], AC_ID_MAX, "%s", customer_id);
+        f->map[h] = c + 1;
+    }
+    snprintf(f->tids[f->n_tids], AC_ACTION_ID_MAX, "%s", timer_id);
+    f->tcust[f->n_tids++] = c;
+}
+
+/* Points each customer at its due timers' ids (grouped in f->tptr by a
+ * counting sort on the customer index). */
+static void fire_group(struct ac_fire *f)
+{
+    for (size_t c = 0; c < f->n_ids; c++) {
+        f->custs[c].n_timer_ids = 0;
+    }
+    for (size_t k = 0; k < f->n_tids; k++) {
+        f->custs[f->tcust[k]].n_timer_ids++;
+    }
+    size_t at = 0;
+    for (size_t c = 0; c < f->n_ids; c++) {
+        f->custs[c].timer_ids = &f->tptr[at];
+        at += (size_t)f->custs[c].n_timer_ids;
+        f->custs[c].n_timer_ids = 0;
+    }
+    for (size_t k = 0; k < f->n_tids; k++) {
+        struct ac_store_cust *sc = &f->custs[f->tcust[k]];
+        sc->timer_ids[sc->n_timer_ids++] = f->tids[k];
     }
 }
 
@@ -156,6 +201,8 @@ int ac_fire_round(struct ac_fire *f, int64_t now, unsigned start, struct ac_stor
 {
     fire_release(f);
     f->n_ids = 0;
+    f->n_tids = 0;
+    memset(f->map, 0, 2 * f->max * sizeof(*f->map));
     *custs = f->custs;
     *n = 0;
     int found = ac_store_due(f->st, now, start, f->max, fire_found, f);
@@ -167,6 +214,9 @@ int ac_fire_round(struct ac_fire *f, int64_t now, unsigned start, struct ac_stor
         f->custs[i].status = AC_ERR_CONFLICT; /* = still to decide */
         f->mine[i] = 0;
     }
+    /* Only the due timers are loaded: the others are not decided now, and
+     * their exit conditions are checked when they come due. */
+    fire_group(f);
     f->n_custs = f->n_ids;
     int decided = 0;
     for (int attempt = 0;; attempt++) {

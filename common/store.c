@@ -569,13 +569,21 @@ static void store_parse_outbox(struct ac_store_cust *sc, redisReply *r)
     }
 }
 
+/* HGETALL (id, value pairs) or, with sc->timer_ids, HMGET (values; nil
+ * for a timer fired or cancelled since the scan). */
 static void store_parse_timers(struct ac_store_cust *sc, redisReply *r)
 {
     ac_timerset_init(sc->timers);
-    for (size_t i = 0; i + 1 < r->elements; i += 2) {
-        redisReply *id = r->element[i], *val = r->element[i + 1];
+    int by_id = sc->n_timer_ids > 0;
+    for (size_t i = 0; i < r->elements; i += by_id ? 1 : 2) {
+        if (!by_id && i + 1 >= r->elements) {
+            break;
+        }
+        redisReply *val = r->element[by_id ? i : i + 1];
+        const char *id = by_id ? (i < (size_t)sc->n_timer_ids ? sc->timer_ids[i] : NULL)
+                               : r->element[i]->str;
         struct ac_timerset *ts = sc->timers;
-        if (id->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING) {
+        if (!id || val->type != REDIS_REPLY_STRING) {
             continue;
         }
         if (ts->n >= AC_TIMERS_MAX) {
@@ -583,9 +591,8 @@ static void store_parse_timers(struct ac_store_cust *sc, redisReply *r)
                     AC_TIMERS_MAX);
             break;
         }
-        if (ac_timer_from_json(&ts->t[ts->n], id->str, val->str, val->len) != 0) {
-            AC_WARN("malformed timer customer=%s timer=%s; left in place", sc->customer_id,
-                    id->str);
+        if (ac_timer_from_json(&ts->t[ts->n], id, val->str, val->len) != 0) {
+            AC_WARN("malformed timer customer=%s timer=%s; left in place", sc->customer_id, id);
             continue;
         }
         ts->n++;
@@ -634,8 +641,11 @@ int ac_store_load(struct ac_store *st, enum ac_topic topic, struct ac_store_cust
         }
         argc = 0;
         store_key(st, key, sizeof(key), sc->bucket, 't', sc->customer_id);
-        store_push_str(st, &argc, "HGETALL");
+        store_push_str(st, &argc, sc->n_timer_ids > 0 ? "HMGET" : "HGETALL");
         store_push_str(st, &argc, key);
+        for (int j = 0; j < sc->n_timer_ids; j++) {
+            store_push_str(st, &argc, sc->timer_ids[j]);
+        }
         if (store_append(st, argc) != 0) {
             return AC_ERR_TRANSIENT;
         }
@@ -992,35 +1002,86 @@ out:
 
 /* --- ack and positions --------------------------------------------------------------------- */
 
+/* Appends FCALL ac_ack_v4 calls for the customers (64 per call): with
+ * ids != 0 their pending records, else none (only the index clean-up).
+ * Returns the number of calls appended, or a negative ac_err. */
+static long store_append_acks(struct ac_store *st, struct ac_store_cust *custs, size_t n,
+                              int ids)
+{
+    enum { CHUNK = AC_STORE_CUSTOMERS_PER_CALL };
+    char (*keys)[STORE_KEY_MAX] = malloc(3 * CHUNK * sizeof(*keys));
+    char (*counts)[16] = malloc(CHUNK * sizeof(*counts));
+    long calls = 0;
+    if (!keys || !counts) {
+        free(keys);
+        free(counts);
+        return AC_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n;) {
+        size_t members[CHUNK], m = 0;
+        for (; i < n && m < CHUNK; i++) {
+            if (!ids || custs[i].n_pending > 0) {
+                members[m++] = i;
+            }
+        }
+        if (m == 0) {
+            break;
+        }
+        size_t argc = 0;
+        char nkeys[16], ncust[16];
+        snprintf(nkeys, sizeof(nkeys), "%zu", 2 * m);
+        snprintf(ncust, sizeof(ncust), "%zu", m);
+        store_push_str(st, &argc, "FCALL");
+        store_push_str(st, &argc, "ac_ack_v4");
+        store_push_str(st, &argc, nkeys);
+        for (size_t k = 0; k < m; k++) {
+            const struct ac_store_cust *sc = &custs[members[k]];
+            store_key(st, keys[3 * k], STORE_KEY_MAX, sc->bucket, 'o', sc->customer_id);
+            snprintf(keys[3 * k + 1], STORE_KEY_MAX, "%s:{%u}:ob", st->prefix, sc->bucket);
+            store_key(st, keys[3 * k + 2], STORE_KEY_MAX, sc->bucket, 'c', sc->customer_id);
+            store_push_str(st, &argc, keys[3 * k]);
+            store_push_str(st, &argc, keys[3 * k + 1]);
+        }
+        store_push_str(st, &argc, ncust);
+        for (size_t k = 0; k < m; k++) {
+            const struct ac_store_cust *sc = &custs[members[k]];
+            size_t cursor = 0;
+            struct ac_outbox_rec rec;
+            store_push_str(st, &argc, keys[3 * k + 2]);
+            snprintf(counts[k], sizeof(counts[k]), "%d", ids ? sc->n_pending : 0);
+            store_push_str(st, &argc, counts[k]);
+            while (ids && store_rec_next(&sc->pending, &cursor, &rec)) {
+                /* the id inside pending: kind, idlen, id, length, payload */
+                const char *idp = sc->pending.data + cursor - rec.len - sizeof(uint32_t) -
+                                  strlen(rec.id);
+                store_push(st, &argc, idp, strlen(rec.id));
+            }
+        }
+        if (store_append(st, argc) != 0) {
+            free(keys);
+            free(counts);
+            return AC_ERR_TRANSIENT;
+        }
+        calls++;
+    }
+    free(keys);
+    free(counts);
+    return calls;
+}
+
 int ac_store_ack(struct ac_store *st, struct ac_store_cust *custs, size_t n, const char *group,
                  enum ac_topic topic, const int32_t *parts, const int64_t *offsets, size_t n_pos)
 {
-    char okey[STORE_KEY_MAX], pkey[160];
+    char pkey[160];
     size_t sent = 0;
     if (!ac_store_connected(st)) {
         return AC_ERR_TRANSIENT;
     }
-    for (size_t i = 0; i < n; i++) {
-        struct ac_store_cust *sc = &custs[i];
-        if (sc->n_pending == 0) {
-            continue;
-        }
-        size_t argc = 0, cursor = 0;
-        struct ac_outbox_rec rec;
-        store_key(st, okey, sizeof(okey), sc->bucket, 'o', sc->customer_id);
-        store_push_str(st, &argc, "HDEL");
-        store_push_str(st, &argc, okey);
-        while (store_rec_next(&sc->pending, &cursor, &rec)) {
-            /* the id inside pending: kind, idlen, id, length, payload */
-            const char *idp = sc->pending.data + cursor - rec.len - sizeof(uint32_t) -
-                              strlen(rec.id);
-            store_push(st, &argc, idp, strlen(rec.id));
-        }
-        if (store_append(st, argc) != 0) {
-            return AC_ERR_TRANSIENT;
-        }
-        sent++;
+    long calls = store_append_acks(st, custs, n, 1);
+    if (calls < 0) {
+        return (int)calls;
     }
+    sent = (size_t)calls;
     if (n_pos > 0) {
         /* "topic:partition\0offset\0" pairs laid out first, pointed at after. */
         struct ac_buf kv;
@@ -1268,27 +1329,15 @@ int ac_store_outbox_customers(struct ac_store *st, size_t max,
 
 int ac_store_outbox_done(struct ac_store *st, struct ac_store_cust *custs, size_t n)
 {
-    char okey[STORE_KEY_MAX], ikey[STORE_KEY_MAX], skey[STORE_KEY_MAX];
     if (!ac_store_connected(st)) {
         return AC_ERR_TRANSIENT;
     }
-    for (size_t i = 0; i < n; i++) {
-        size_t argc = 0;
-        store_key(st, okey, sizeof(okey), custs[i].bucket, 'o', custs[i].customer_id);
-        store_key(st, skey, sizeof(skey), custs[i].bucket, 'c', custs[i].customer_id);
-        snprintf(ikey, sizeof(ikey), "%s:{%u}:ob", st->prefix, custs[i].bucket);
-        store_push_str(st, &argc, "FCALL");
-        store_push_str(st, &argc, "ac_outbox_done_v4");
-        store_push_str(st, &argc, "2");
-        store_push_str(st, &argc, okey);
-        store_push_str(st, &argc, ikey);
-        store_push_str(st, &argc, skey);
-        if (store_append(st, argc) != 0) {
-            return AC_ERR_TRANSIENT;
-        }
+    long calls = store_append_acks(st, custs, n, 0);
+    if (calls < 0) {
+        return (int)calls;
     }
     int rc = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (long i = 0; i < calls; i++) {
         redisReply *r = store_read(st);
         if (!r) {
             return AC_ERR_TRANSIENT;

@@ -64,6 +64,10 @@ struct ac_store_cust {
     /* in (load): event ids to check against the applied set; borrowed */
     const char **event_ids;
     int n_event_ids;
+    /* in (load): load only these timers (the timer process: the due ones);
+     * n_timer_ids == 0 loads all of them. Borrowed. */
+    const char **timer_ids;
+    int n_timer_ids;
     /* out (load) */
     struct ac_customer state;
     struct ac_store_wm wm[AC_STORE_WM_MAX]; /* of the loading topic */
@@ -170,7 +174,8 @@ int ac_store_timer_counts(struct ac_store *st, int64_t now, int64_t *pending, in
  * fn gets each customer id. Returns the count or a negative enum ac_err. */
 int ac_store_outbox_customers(struct ac_store *st, size_t max,
                               void (*fn)(const char *customer_id, void *opaque), void *opaque);
-/* Drops customers whose outbox is now empty from the outbox index. */
+/* Drops customers whose outbox is empty from the outbox index (ac_store_ack
+ * does it for the customers it acknowledges). */
 int ac_store_outbox_done(struct ac_store *st, struct ac_store_cust *custs, size_t n);
 
 /* Raw access for tools and tests: a command, reply freed by the caller with

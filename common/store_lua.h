@@ -27,9 +27,10 @@
  * The outbox index holds the state keys of customers with records in their
  * outbox (a hint: an entry may outlive its records, never the reverse).
  *
- * ac_outbox_done_v4  KEYS: outbox, outbox index; ARGV: the state key.
- *   Drops the customer from the index if its outbox is empty. Returns 1 if
- *   it did.
+ * ac_ack_v4  KEYS: per customer 2: outbox, its bucket's outbox index
+ *           ARGV: n, then per customer: state key, n_ids, id...
+ *   Removes the delivered records, then drops the customer from the index
+ *   if its outbox is empty. Returns how many index entries it dropped.
  *
  * Each customer's step is atomic (the whole call is). One call carries many
  * customers because the fixed cost of a call dominates a customer's work;
@@ -108,13 +109,21 @@ static const char ac_store_lua[] =
     "  end\n"
     "  return out\n"
     "end\n"
-    "local function outbox_done(keys, args)\n"
-    "  if redis.call('HLEN', keys[1]) == 0 then\n"
-    "    return redis.call('SREM', keys[2], args[1])\n"
+    "local function ack(keys, args)\n"
+    "  local i, dropped = 2, 0\n"
+    "  for c = 1, tonumber(args[1]) do\n"
+    "    local ob, obi = keys[2 * c - 1], keys[2 * c]\n"
+    "    local st, n = args[i], tonumber(args[i + 1])\n"
+    "    local s = i + 2\n"
+    "    i = s + n\n"
+    "    if n > 0 then redis.call('HDEL', ob, unpack(args, s, s + n - 1)) end\n"
+    "    if redis.call('HLEN', ob) == 0 then\n"
+    "      dropped = dropped + redis.call('SREM', obi, st)\n"
+    "    end\n"
     "  end\n"
-    "  return 0\n"
+    "  return dropped\n"
     "end\n"
     "redis.register_function('ac_apply_v4', apply)\n"
-    "redis.register_function('ac_outbox_done_v4', outbox_done)\n";
+    "redis.register_function('ac_ack_v4', ack)\n";
 
 #endif

@@ -76,6 +76,8 @@ struct timers {
     size_t n_sweep, batch;
     char (*swept)[AC_ID_MAX];    /* seen in the previous sweep */
     size_t n_swept;
+    int64_t *due;                /* due times of the round's emitted actions */
+    size_t n_due, cap_due;
 };
 
 static int64_t timers_now(const struct timers *t)
@@ -130,15 +132,12 @@ static int timers_produce(struct timers *t, struct ac_store_cust *custs, size_t 
     return 0;
 }
 
-/* Produce, then remove from the outboxes and the outbox index. */
+/* Produce, then remove from the outboxes (and emptied outboxes from the index). */
 static int timers_deliver(struct timers *t, struct ac_store_cust *custs, size_t n)
 {
     int rc = timers_produce(t, custs, n);
     if (rc == 0) {
         rc = ac_store_ack(t->store, custs, n, "aftercare-timers", AC_TOPIC_ORDERS, NULL, NULL, 0);
-    }
-    if (rc == 0) {
-        rc = ac_store_outbox_done(t->store, custs, n);
     }
     return rc;
 }
@@ -193,6 +192,9 @@ static int timers_sweep(struct timers *t)
         rc = timers_deliver(t, t->sweep, k);
     }
     if (rc == 0) {
+        rc = ac_store_outbox_done(t->store, t->sweep, k); /* entries whose outbox was empty */
+    }
+    if (rc == 0) {
         AC_INFO("outbox sweep delivered customers=%zu", k);
         ac_metrics_add("aftercare_outbox_swept_total", "", (double)k);
     }
@@ -201,18 +203,19 @@ static int timers_sweep(struct timers *t)
 
 static void timers_decision(const char *customer_id, const struct ac_decision *d, void *opaque)
 {
+    struct timers *t = opaque;
     char label[320];
     (void)customer_id;
-    (void)opaque;
     snprintf(label, sizeof(label), "rule=\"%s\",decision=\"%s\",reason=\"%.*s\"", d->rule_id,
              d->decision, (int)strcspn(d->reason, ":"), d->reason);
     ac_metrics_add("aftercare_decisions_total", label, 1);
     if (strcmp(d->decision, "emitted") == 0) {
         snprintf(label, sizeof(label), "rule=\"%s\"", d->rule_id);
         ac_metrics_add("aftercare_actions_out_total", label, 1);
-        /* lateness: decided (and written to the outbox) at d->at, due at d->due */
-        ac_metrics_observe("aftercare_timer_lateness_seconds", "",
-                           (double)(d->at - d->due) / 1000.0);
+        /* lateness is observed once the action is on Kafka (timers_loop) */
+        if (t->n_due < t->cap_due) {
+            t->due[t->n_due++] = d->due;
+        }
     }
 }
 
@@ -294,6 +297,7 @@ static int timers_loop(struct timers *t)
         struct ac_store_cust *custs = NULL;
         size_t n = 0;
         double t0 = ac_clock_mono_s();
+        t->n_due = 0;
         int decided = ac_fire_round(t->fire, now, start, &custs, &n);
         start = (start + 97) % AC_STORE_BUCKETS; /* replicas drift apart */
         if (decided == AC_ERR_FATAL) {
@@ -303,6 +307,13 @@ static int timers_loop(struct timers *t)
             rc = timers_deliver(t, custs, n);
             if (rc == AC_ERR_FATAL) {
                 return rc;
+            }
+            /* Due time -> acknowledged by Kafka (in the clock's time: with
+             * clock.speed > 1 these are sped-up seconds). */
+            int64_t on_kafka = timers_now(t);
+            for (size_t i = 0; rc == 0 && i < t->n_due; i++) {
+                ac_metrics_observe("aftercare_timer_lateness_seconds", "",
+                                   (double)(on_kafka - t->due[i]) / 1000.0);
             }
             ac_metrics_observe("aftercare_batch_duration_seconds", "", ac_clock_mono_s() - t0);
             ac_metrics_add("aftercare_timers_fired_total", "", (double)decided);
@@ -398,7 +409,9 @@ int ac_timers_main(int argc, char **argv)
     }
     t.fire = ac_fire_new(t.store, ac_rules_engine(t.rules), t.codec, t.batch);
     t.sweep = calloc(t.batch, sizeof(*t.sweep));
-    if (!t.fire || !t.sweep) {
+    t.cap_due = t.batch * AC_EMIT_MAX_ACTIONS;
+    t.due = calloc(t.cap_due, sizeof(*t.due));
+    if (!t.fire || !t.sweep || !t.due) {
         fprintf(stderr, "aftercare-timers: out of memory\n");
         goto out;
     }
@@ -413,7 +426,7 @@ int ac_timers_main(int argc, char **argv)
     ac_metrics_declare("aftercare_timers_overdue", "gauge", "timers due now or earlier");
     ac_metrics_declare("aftercare_timers_fired_total", "counter", "timers decided");
     ac_metrics_declare("aftercare_timer_lateness_seconds", "histogram",
-                       "time from a timer's due time to its action's emission");
+                       "from a timer's due time to its action acknowledged by Kafka");
     ac_metrics_declare("aftercare_decisions_total", "counter",
                        "playbook decisions by rule and reason");
     ac_metrics_declare("aftercare_actions_out_total", "counter", "actions emitted, by rule");
@@ -447,6 +460,7 @@ out:
     }
     free(t.sweep);
     free(t.swept);
+    free(t.due);
     ac_fire_destroy(t.fire);
     ac_store_destroy(t.store);
     ac_codec_destroy(t.codec);
