@@ -38,6 +38,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "build.h"
 #include "codec.h"
 #include "devstack.h"
 #include "err.h"
@@ -820,8 +821,14 @@ static int bench_replay_run(const struct bench_opts *o, const struct bench_ev *e
     struct bench_batch bb;
     memset(&bb, 0, sizeof(bb));
     memset(rp, 0, sizeof(*rp));
-    const struct ac_cfg_entry *tables[] = {ac_orders_processor.config};
-    struct ac_config *cfg = ac_config_load(tables, 1, NULL, err, sizeof(err));
+    /* the runtime's keys the processor reads: the same playbook as the process */
+    static const struct ac_cfg_entry runtime_keys[] = {
+        {"playbook", AC_CFG_STR, AC_PLAYBOOK_DEFAULT, "", 0, 0},
+        {"team.default_owner", AC_CFG_STR, "customer-success", "", 0, 0},
+        {NULL, AC_CFG_STR, NULL, NULL, 0, 0},
+    };
+    const struct ac_cfg_entry *tables[] = {ac_orders_processor.config, runtime_keys};
+    struct ac_config *cfg = ac_config_load(tables, 2, NULL, err, sizeof(err));
     void *ctx = cfg ? ac_orders_processor.init(cfg, err, sizeof(err)) : NULL;
     struct ac_store *st = ac_store_new(redis_url, "bench", err, sizeof(err));
     struct ac_event *ev = calloc(1, sizeof(*ev));
@@ -909,6 +916,7 @@ static int bench_replay_run(const struct bench_opts *o, const struct bench_ev *e
                     bench_event(ev, &evs[i], i, base_ms);
                     trial = after;
                     ac_emit_reset(emit);
+                    emit->timers = sc->timers;
                     if (ac_orders_processor.apply(ctx, &trial, ev, ac_clock_wall(), emit, reason,
                                                   sizeof(reason)) != 0) {
                         fprintf(stderr, "bench_orders: handler rejected event %ld: %s\n", i,
@@ -931,6 +939,9 @@ static int bench_replay_run(const struct bench_opts *o, const struct bench_ev *e
                                                   enc.data, enc.len) != 0) {
                             goto out;
                         }
+                    }
+                    if (ac_store_cust_add_emit(sc, emit) != 0) {
+                        goto out;
                     }
                     ac_buf_printf(&sc->seen_add, "%lld", (long long)ev->occurred_at);
                     ac_buf_append(&sc->seen_add, "", 1);

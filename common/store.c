@@ -90,6 +90,11 @@ int ac_store_cust_add_emit(struct ac_store_cust *sc, const struct ac_emit *out)
     int rc = 0;
     for (int i = 0; i < out->n_decisions && rc == 0; i++) {
         const struct ac_decision *d = &out->decisions[i];
+        /* The trail keeps outcomes; "scheduled" is a plan (counted in the
+         * metrics, shown by simulate; the timer itself is in the timers hash). */
+        if (strcmp(d->decision, "scheduled") == 0) {
+            continue;
+        }
         rc |= ac_buf_printf(&sc->audit, "{\"at\":%lld,\"rule\":", (long long)d->at);
         rc |= ac_buf_json_str(&sc->audit, d->rule_id);
         rc |= ac_buf_printf(&sc->audit, ",\"part\":%d,\"decision\":\"%s\",\"reason\":", d->part,
