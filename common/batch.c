@@ -128,7 +128,7 @@ static int batch_out_rejected(struct runtime *rt, struct ac_store_cust *sc, size
     ac_buf_reset(&rt->enc);
     int rc = ac_outbox_rejected(&rt->enc, rt->topic_in, m->partition, m->offset, reason,
                                 m->payload, m->len);
-    return rc ? rc : ac_store_cust_add_out(sc, id, 'd', rt->enc.data, rt->enc.len);
+    return rc ? rc : ac_store_cust_add_out(sc, id, 'D', rt->enc.data, rt->enc.len);
 }
 
 static void batch_tally(struct rt_tally *t, int *n, const char *label)

@@ -8,10 +8,10 @@
  *   capped      frequency_cap | channel_cap
  *   suppressed  <suppression id> | rule_suppression | no_consent
  *   held_out    holdout
- *   expired     expired | defer_bound | stale
+ *   expired     expired | defer_bound:<why> | <hours reason> (the next window is past expiry)
  *   cancelled   cancel_on:<event type>
  *   exited      exit_when | conditions
- *   dropped     no_anchor | timer_limit | rule_removed | no_timer_store | emit_full
+ *   dropped     no_anchor | no_window | timer_limit | rule_removed | no_timer_store
  */
 #include "engine.h"
 
@@ -747,7 +747,8 @@ static int engine_decide_one(struct ac_engine *en, struct ac_customer *c, struct
                     if (cc->channel && strcmp(cc->channel, ch) == 0 &&
                         engine_sends(c, ch, at, cc->per_ms, &oldest) >= cc->max) {
                         capped = 1;
-                        if (oldest + cc->per_ms < retry) {
+                        /* max 0 closes the channel for good: no retry time */
+                        if (oldest != INT64_MAX && oldest + cc->per_ms < retry) {
                             retry = oldest + cc->per_ms;
                         }
                     }
@@ -938,7 +939,9 @@ static void engine_timer_init(struct ac_timer *tm, const struct ac_pb_rule *r,
     tm->part = pa->part;
     tm->due = due;
     tm->first_due = due;
-    tm->expires_at = pa->expires_ms > 0 ? due + pa->expires_ms : AC_TS_NONE;
+    tm->expires_at = pa->expires_ms <= 0              ? AC_TS_NONE
+                     : due > INT64_MAX - pa->expires_ms ? INT64_MAX
+                                                        : due + pa->expires_ms;
     tm->trigger = *t;
 }
 
@@ -994,6 +997,12 @@ static void engine_rule(struct ac_engine *en, const struct ac_pb_rule *r, struct
                     due = ac_tz_add_inside(z, &ac_playbook_policies(en->pb)->business_hours,
                                            t->occurred_at, tg->delay_ms);
                 }
+            }
+            if (due == INT64_MAX) {
+                char id[AC_ACTION_ID_MAX];
+                ac_action_id(id, r->id, t->id, pa->part);
+                engine_decide(out, now, r->id, pa->part, AC_DECISION_DROPPED, "no_window", id, 0);
+                break;
             }
             engine_timer_init(&tm, r, pa, t, t->id, due);
             engine_place(en, c, &tm, now, "delay", out);

@@ -241,7 +241,7 @@ int ac_fire_round(struct ac_fire *f, int64_t now, unsigned start, struct ac_stor
             ac_emit_reset(out);
             out->timers = sc->timers;
             int d = ac_engine_fire(f->en, &after, now, out);
-            if (d <= 0 && out->n_decisions == 0) {
+            if (d <= 0 && out->n_decisions == 0 && sc->timers->n_removed == 0) {
                 sc->status = 0; /* fired by someone else since the scan */
                 continue;
             }
@@ -263,7 +263,9 @@ int ac_fire_round(struct ac_fire *f, int64_t now, unsigned start, struct ac_stor
                 conflicts++;
             } else {
                 fire_report(f, sc, &f->emits[i]);
-                f->mine[i] = 1;
+                /* A commit that only dropped stale due entries wrote no records:
+                 * what its outbox holds is another writer's to deliver. */
+                f->mine[i] = f->emits[i].n_actions > 0 || f->emits[i].n_signals > 0;
             }
         }
         if (conflicts == 0) {

@@ -72,8 +72,11 @@ static int outbox_produce_rejected(rd_kafka_t *producer, const struct ac_outbox_
                                    const char *key, const struct ac_outbox_rec *rec)
 {
     const char *p = rec->payload, *end = rec->payload + rec->len;
-    const char *fields[4];
-    for (int i = 0; i < 4; i++) {
+    const char *fields[4] = {"", "", "", ""};
+    /* 'D': topic, partition, offset, reason; 'd' (written by 0.1.0 before the
+     * topic was recorded): partition, offset, reason. */
+    int legacy = rec->kind == 'd', first = legacy ? 1 : 0;
+    for (int i = first; i < 4; i++) {
         const char *z = memchr(p, '\0', (size_t)(end - p));
         if (!z) {
             AC_WARN("malformed rejected-event record customer=%s id=%s; dropped", key, rec->id);
@@ -94,7 +97,7 @@ static int outbox_produce_rejected(rd_kafka_t *producer, const struct ac_outbox_
 int ac_outbox_produce_rec(rd_kafka_t *producer, const struct ac_outbox_topics *t,
                           const char *customer_id, const struct ac_outbox_rec *rec)
 {
-    if (rec->kind == 'd') {
+    if (rec->kind == 'D' || rec->kind == 'd') {
         return outbox_produce_rejected(producer, t, customer_id, rec);
     }
     rd_kafka_headers_t *h = rd_kafka_headers_new(1);

@@ -4,8 +4,9 @@
  * produced by whoever finds it: the processor that wrote it, or the timer
  * process's sweep after that processor died. Record kinds: 'a' an action
  * (aftercare.actions), 's' a signal (aftercare.signals), 'd' an event the
- * domain code rejected (aftercare.dlq): "topic\0partition\0offset\0reason\0"
- * followed by the original bytes. Actions and signals carry their id in the
+ * domain code rejected (aftercare.dlq): kind 'D', "topic\0partition\0offset\0
+ * reason\0" followed by the original bytes (kind 'd', without the topic, is
+ * still read).  Actions and signals carry their id in the
  * header aftercare_id; the key is always the customer id. */
 #ifndef AC_OUTBOX_H
 #define AC_OUTBOX_H

@@ -588,7 +588,15 @@ static void store_parse_timers(struct ac_store_cust *sc, redisReply *r)
         const char *id = by_id ? (i < (size_t)sc->n_timer_ids ? sc->timer_ids[i] : NULL)
                                : r->element[i]->str;
         struct ac_timerset *ts = sc->timers;
-        if (!id || val->type != REDIS_REPLY_STRING) {
+        if (!id) {
+            continue;
+        }
+        if (val->type != REDIS_REPLY_STRING) {
+            /* Due, but gone from the hash: a stale due-index entry. The
+             * commit removes it, or the scan would find it every round. */
+            if (by_id && ts->n_removed < AC_TIMERS_MAX) {
+                snprintf(ts->removed[ts->n_removed++], AC_ACTION_ID_MAX, "%s", id);
+            }
             continue;
         }
         if (ts->n >= AC_TIMERS_MAX) {
@@ -597,7 +605,15 @@ static void store_parse_timers(struct ac_store_cust *sc, redisReply *r)
             break;
         }
         if (ac_timer_from_json(&ts->t[ts->n], id, val->str, val->len) != 0) {
-            AC_WARN("malformed timer customer=%s timer=%s; left in place", sc->customer_id, id);
+            if (by_id && ts->n_removed < AC_TIMERS_MAX) {
+                /* Due and unreadable: it can never fire; dropping it keeps the
+                 * bucket's scan from stalling on it. */
+                AC_ERROR("malformed timer customer=%s timer=%s; removed", sc->customer_id, id);
+                snprintf(ts->removed[ts->n_removed++], AC_ACTION_ID_MAX, "%s", id);
+            } else {
+                AC_WARN("malformed timer customer=%s timer=%s; left in place", sc->customer_id,
+                        id);
+            }
             continue;
         }
         ts->n++;
@@ -679,6 +695,7 @@ int ac_store_load(struct ac_store *st, enum ac_topic topic, struct ac_store_cust
         free(sc->seen);
         sc->seen = calloc((size_t)sc->n_event_ids + 1, 1);
         if (!sc->seen) {
+            store_drop(st); /* replies left unread: the pipeline is out of step */
             return AC_ERR_NOMEM;
         }
         if (sc->n_event_ids > 0) {
@@ -715,6 +732,7 @@ int ac_store_load(struct ac_store *st, enum ac_topic topic, struct ac_store_cust
         }
         if (!sc->timers) {
             freeReplyObject(r);
+            store_drop(st); /* replies left unread: the pipeline is out of step */
             return AC_ERR_NOMEM;
         }
         if (r->type == REDIS_REPLY_ARRAY) {
@@ -802,7 +820,11 @@ static void store_commit_push(struct ac_store *st, size_t *argc, struct ac_store
     store_push_strs(st, argc, &p, n_removed * 2);
     store_push_str(st, argc, cs->nums[9]);
     const char *a = sc->audit.data;
-    store_push_strs(st, argc, &a, sc->n_audit);
+    int skip = sc->n_audit > AC_STORE_AUDIT_KEEP ? sc->n_audit - AC_STORE_AUDIT_KEEP : 0;
+    for (int k = 0; k < skip; k++) {
+        a += strlen(a) + 1; /* older than the trail keeps */
+    }
+    store_push_strs(st, argc, &a, sc->n_audit - skip);
     store_push_str(st, argc, cs->nums[10]);
     store_push_pairs(st, argc, &sc->counters, sc->n_counters);
 }
@@ -871,7 +893,8 @@ static int store_commit_strs_init(struct ac_store *st, enum ac_topic topic,
     snprintf(cs->nums[6], sizeof(cs->nums[6]), "%d", sc->n_new_out);
     snprintf(cs->nums[7], sizeof(cs->nums[7]), "%d", n_written);
     snprintf(cs->nums[8], sizeof(cs->nums[8]), "%d", n_removed);
-    snprintf(cs->nums[9], sizeof(cs->nums[9]), "%d", sc->n_audit);
+    snprintf(cs->nums[9], sizeof(cs->nums[9]), "%d",
+             sc->n_audit > AC_STORE_AUDIT_KEEP ? AC_STORE_AUDIT_KEEP : sc->n_audit);
     snprintf(cs->nums[10], sizeof(cs->nums[10]), "%d", sc->n_counters);
     return rc;
 }
@@ -996,6 +1019,9 @@ int ac_store_commit(struct ac_store *st, enum ac_topic topic, struct ac_store_cu
     }
     st->last_rtt = ac_clock_mono_s() - t0;
 out:
+    if (rc != 0) {
+        store_drop(st); /* replies may be left unread: reconnect, re-read, retry */
+    }
     for (int k = 0; k < CHUNK; k++) {
         ac_buf_fini(&values[k]);
         ac_buf_fini(&cs[k].tbuf);
@@ -1084,6 +1110,7 @@ int ac_store_ack(struct ac_store *st, struct ac_store_cust *custs, size_t n, con
     }
     long calls = store_append_acks(st, custs, n, 1);
     if (calls < 0) {
+        store_drop(st);
         return (int)calls;
     }
     sent = (size_t)calls;
@@ -1324,11 +1351,11 @@ static int store_ob_reply(redisReply *r, void *opaque)
     return 0;
 }
 
-int ac_store_outbox_customers(struct ac_store *st, size_t max,
+int ac_store_outbox_customers(struct ac_store *st, unsigned start, size_t max,
                               void (*fn)(const char *customer_id, void *opaque), void *opaque)
 {
     struct store_ob o = {.max = max, .fn = fn, .opaque = opaque};
-    int rc = store_each_bucket(st, 0, store_ob_cmd, store_ob_reply, &o);
+    int rc = store_each_bucket(st, start, store_ob_cmd, store_ob_reply, &o);
     return rc != 0 ? rc : (int)o.found;
 }
 
@@ -1339,6 +1366,7 @@ int ac_store_outbox_done(struct ac_store *st, struct ac_store_cust *custs, size_
     }
     long calls = store_append_acks(st, custs, n, 0);
     if (calls < 0) {
+        store_drop(st);
         return (int)calls;
     }
     int rc = 0;

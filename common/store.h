@@ -172,7 +172,7 @@ int ac_store_due(struct ac_store *st, int64_t now, unsigned start, size_t max,
 int ac_store_timer_counts(struct ac_store *st, int64_t now, int64_t *pending, int64_t *overdue);
 /* Customers with records in their outbox, per the outbox index, up to max:
  * fn gets each customer id. Returns the count or a negative enum ac_err. */
-int ac_store_outbox_customers(struct ac_store *st, size_t max,
+int ac_store_outbox_customers(struct ac_store *st, unsigned start, size_t max,
                               void (*fn)(const char *customer_id, void *opaque), void *opaque);
 /* Drops customers whose outbox is empty from the outbox index (ac_store_ack
  * does it for the customers it acknowledges). */

@@ -70,7 +70,7 @@ struct ac_timer {
     int64_t first_due;          /* the due time as scheduled: expiry and defer bounds count from it */
     int64_t expires_at;         /* AC_TS_NONE: never */
     int seq;                    /* occurrence of a periodic rule (0, 1, ...) */
-    char reason[48];            /* why it was last deferred, "" if never */
+    char reason[AC_NAME_MAX];   /* why it was last deferred, "" if never */
     struct ac_trigger trigger;
     enum ac_timer_change change;
     int stored; /* exists in Redis (loaded, or removed and put back): removal must be written */

@@ -76,6 +76,7 @@ struct timers {
     size_t n_sweep, batch;
     char (*swept)[AC_ID_MAX];    /* seen in the previous sweep */
     size_t n_swept;
+    unsigned sweep_start;        /* first bucket of the next sweep */
     int64_t *due;                /* due times of the round's emitted actions */
     size_t n_due, cap_due;
 };
@@ -159,7 +160,10 @@ static int timers_sweep(struct timers *t)
         ac_store_cust_fini(&t->sweep[i]);
     }
     t->n_sweep = 0;
-    int found = ac_store_outbox_customers(t->store, t->batch, timers_sweep_found, t);
+    /* Start where the last sweep stopped looking, so no bucket waits on the others. */
+    int found = ac_store_outbox_customers(t->store, t->sweep_start, t->batch,
+                                          timers_sweep_found, t);
+    t->sweep_start = (t->sweep_start + 257) % AC_STORE_BUCKETS;
     if (found < 0) {
         return found;
     }
