@@ -13,6 +13,7 @@
 #include "harness.h"
 #include "processor.h"
 #include "store.h"
+#include "timer.h"
 
 static struct h_env env;
 
@@ -369,4 +370,48 @@ Test(timers, a_timer_whose_expiry_passed_while_nothing_ran_expires)
     ac_action_id(id, "late_ask", "ret-1", 0);
     cr_expect(!reader_has(&acts, id), "an expired action was emitted");
     h_reader_close(&acts);
+}
+
+Test(timers, a_due_entry_without_its_timer_is_removed_and_does_not_stall_the_bucket)
+{
+    /* 40 due-index members whose timers are gone (a hand edit, a bug of an
+     * older version), all in the bucket of customer c7 and due before its
+     * real timer: more than one round's share of a bucket. */
+    int64_t now = ac_clock_now(ac_clock_wall());
+    unsigned b = ac_store_bucket("c7");
+    freeReplyObject(h_redis(&env, "SET ac:gen test-generation"));
+    for (int i = 0; i < 40; i++) {
+        char id[AC_ACTION_ID_MAX], trig[32], member[AC_ACTION_ID_MAX + AC_ID_MAX];
+        snprintf(trig, sizeof(trig), "gone-%d", i);
+        ac_action_id(id, "nudge", trig, 0);
+        ac_timer_member(member, sizeof(member), id, "c7");
+        freeReplyObject(
+            h_redis(&env, "ZADD ac:{%u}:due %lld %s", b, (long long)(now - 60000 + i), member));
+    }
+    /* c7's real timer, scheduled by the processor: a cart 1 s ago with the
+     * flow playbook's 20 s reminder. */
+    struct ac_event ev;
+    h_order_event(&ev, "cart-7", "c7", "cart_abandoned", now - 1000, 1000, "coffee");
+    h_produce_events(&env, "orders", &ev, 1);
+    char pb[1200], extra[1400], conf[512], tconf[512];
+    playbook_path(pb, sizeof(pb), "timers_flow.yaml");
+    snprintf(extra, sizeof(extra), "playbook = %s\n", pb);
+    h_write_config(&env, "orders", extra, conf, sizeof(conf));
+    pid_t orders = h_spawn(&env, "orders", conf);
+    cr_assert(h_wait_done(&env, "ac", "aftercare-orders", "orders", 60000));
+    freeReplyObject(h_redis(&env, "SET ac:gen test-generation"));
+    h_write_timers_config(&env, extra, tconf, sizeof(tconf));
+    pid_t timers = h_spawn(&env, "timers", tconf);
+    struct h_reader acts;
+    h_reader_open(&env, &acts, "aftercare.actions");
+    char id[AC_ACTION_ID_MAX];
+    ac_action_id(id, "nudge", "cart-7", 0);
+    cr_assert_eq(h_reader_poll(&acts, 1, 60000), 1, "the real reminder never fired");
+    cr_expect_str_eq(acts.recs[0].id, id);
+    char key[64];
+    snprintf(key, sizeof(key), "ac:{%u}:due", b);
+    cr_expect_eq(redis_int("ZCARD %s", key), 0, "the stale entries are gone");
+    h_reader_close(&acts);
+    cr_expect_eq(h_terminate(timers), 0);
+    cr_expect_eq(h_terminate(orders), 0);
 }

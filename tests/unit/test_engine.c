@@ -1420,3 +1420,16 @@ Test(engine, actions_due_at_the_same_time_are_decided_in_playbook_order)
         cr_expect_eq(test_n_actions("upsell"), 0, "%s", cid);
     }
 }
+
+Test(engine, a_channel_closed_by_a_cap_of_zero_drops_without_a_bogus_retry_time)
+{
+    test_open("engine_closed_channel.yaml");
+    test_simple("o1", "order_placed", T0, "A1");
+    const struct ac_decision *d = test_decision("sms_only", 0);
+    cr_assert_not_null(d);
+    /* No send ever lifts a cap of 0: nothing to defer to, so it ends now. */
+    cr_expect_str_eq(d->decision, "expired");
+    cr_expect_str_eq(d->reason, "defer_bound:channel_cap");
+    cr_expect_eq(test_n_timers("sms_only"), 0, "no timer left behind (due at INT64_MIN before)");
+    cr_expect_eq(test_n_actions("sms_only"), 0);
+}
