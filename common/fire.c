@@ -25,6 +25,7 @@ struct ac_fire {
     size_t *map;                 /* [2 * max] customer index + 1 by id hash; 0 = empty */
     struct ac_emit *emits;       /* [max]: each customer's decisions, reported once durable */
     unsigned char *mine;         /* [max]: committed by this round */
+    int *fired;                  /* [max]: timers decided for the customer, last attempt */
     struct ac_buf enc;
     ac_fire_decision_fn on_decision;
     void (*on_timer)(int64_t due, void *opaque);
@@ -46,13 +47,14 @@ struct ac_fire *ac_fire_new(struct ac_store *st, struct ac_engine *en, struct ac
     f->ids = calloc(f->max, sizeof(*f->ids));
     f->emits = calloc(f->max, sizeof(*f->emits));
     f->mine = calloc(f->max, 1);
+    f->fired = calloc(f->max, sizeof(*f->fired));
     f->tids = calloc(f->max, sizeof(*f->tids));
     f->tcust = calloc(f->max, sizeof(*f->tcust));
     f->tptr = calloc(f->max, sizeof(*f->tptr));
     f->map = calloc(2 * f->max, sizeof(*f->map));
     ac_buf_init(&f->enc);
-    if (!f->custs || !f->ids || !f->emits || !f->mine || !f->tids || !f->tcust || !f->tptr ||
-        !f->map) {
+    if (!f->custs || !f->ids || !f->emits || !f->mine || !f->fired || !f->tids || !f->tcust ||
+        !f->tptr || !f->map) {
         ac_fire_destroy(f);
         return NULL;
     }
@@ -77,6 +79,7 @@ void ac_fire_destroy(struct ac_fire *f)
     free(f->ids);
     free(f->emits);
     free(f->mine);
+    free(f->fired);
     free(f->tids);
     free(f->tcust);
     free(f->tptr);
@@ -245,7 +248,7 @@ int ac_fire_round(struct ac_fire *f, int64_t now, unsigned start, struct ac_stor
                 sc->status = 0; /* fired by someone else since the scan */
                 continue;
             }
-            decided += d;
+            f->fired[i] = d;
             if ((rc = fire_outputs(f, sc, out)) != 0 || (rc = fire_prepare(sc, &after)) != 0) {
                 return rc;
             }
@@ -263,6 +266,7 @@ int ac_fire_round(struct ac_fire *f, int64_t now, unsigned start, struct ac_stor
                 conflicts++;
             } else {
                 fire_report(f, sc, &f->emits[i]);
+                decided += f->fired[i]; /* counted once durable, not per attempt */
                 /* A commit that only dropped stale due entries wrote no records:
                  * what its outbox holds is another writer's to deliver. */
                 f->mine[i] = f->emits[i].n_actions > 0 || f->emits[i].n_signals > 0;
