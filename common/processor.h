@@ -96,9 +96,11 @@ struct ac_processor {
     void *(*init)(const struct ac_config *cfg, char *errstr, size_t errlen);
     void (*fini)(void *ctx);
 
-    /* Applies ev to *c. Returns 0, or AC_ERR_INVALID with reason[] filled
-     * when the event is semantically invalid (it then goes to the DLQ and
-     * the state is left as it was). */
+    /* Applies ev to *c (and to out->timers, through the engine). Returns 0,
+     * or AC_ERR_INVALID with reason[] filled when the event is semantically
+     * invalid: it then goes to the DLQ and the state is left as it was. So
+     * validate before ac_engine_on_event(): the runtime restores the state
+     * of a rejected event, not the timers the engine may have changed. */
     int (*apply)(void *ctx, struct ac_customer *c, const struct ac_event *ev,
                  const struct ac_clock *clock, struct ac_emit *out, char *reason, size_t rlen);
 
