@@ -75,7 +75,8 @@ struct ac_action *ac_emit_action(struct ac_emit *out, const char *rule_id, int p
 }
 
 struct ac_signal *ac_emit_signal(struct ac_emit *out, const char *signal,
-                                 const struct ac_event *ev)
+                                 const struct ac_event *ev, const char *value,
+                                 const char *previous, double score)
 {
     if (out->n_signals >= AC_EMIT_MAX_SIGNALS) {
         return NULL;
@@ -89,6 +90,9 @@ struct ac_signal *ac_emit_signal(struct ac_emit *out, const char *signal,
     snprintf(s->signal, sizeof(s->signal), "%s", signal);
     snprintf(s->cause_event_id, sizeof(s->cause_event_id), "%s", ev->event_id);
     s->occurred_at = ev->occurred_at;
+    snprintf(s->value, sizeof(s->value), "%s", value);
+    snprintf(s->previous, sizeof(s->previous), "%s", previous ? previous : "");
+    s->score = score;
     return s;
 }
 

@@ -36,11 +36,7 @@ static int deliveries_apply(void *opaque, struct ac_customer *c, const struct ac
     }
     if (late) {
         c->late_deliveries++;
-        struct ac_signal *s = ac_emit_signal(out, "late_delivery", ev);
-        if (s) {
-            snprintf(s->value, sizeof(s->value), "%s", type);
-            s->score = (double)c->late_deliveries;
-        }
+        ac_emit_signal(out, "late_delivery", ev, type, NULL, (double)c->late_deliveries);
     }
     return ac_engine_on_event(ac_rules_engine(opaque), c, &before, ev, ac_clock_now(clock),
                               out);

@@ -123,12 +123,8 @@ static int feedback_apply(void *opaque, struct ac_customer *c, const struct ac_e
         return AC_ERR_INVALID;
     }
     if (strcmp(c->nps_class, before.nps_class) != 0 && c->nps_class[0]) {
-        struct ac_signal *s = ac_emit_signal(out, "nps_class", ev);
-        if (s) {
-            snprintf(s->value, sizeof(s->value), "%s", c->nps_class);
-            snprintf(s->previous, sizeof(s->previous), "%s", before.nps_class);
-            s->score = (double)c->last_score;
-        }
+        ac_emit_signal(out, "nps_class", ev, c->nps_class, before.nps_class,
+                       (double)c->last_score);
     }
     return ac_engine_on_event(ac_rules_engine(opaque), c, &before, ev, ac_clock_now(clock),
                               out);

@@ -142,12 +142,8 @@ static int orders_apply(void *opaque, struct ac_customer *c, const struct ac_eve
     int seg_changed = strcmp(seg, before.segment) != 0;
     snprintf(c->segment, sizeof(c->segment), "%s", seg);
     if (seg_changed) {
-        struct ac_signal *s = ac_emit_signal(out, "segment", ev);
-        if (s) {
-            snprintf(s->value, sizeof(s->value), "%s", seg);
-            snprintf(s->previous, sizeof(s->previous), "%s", before.segment);
-            s->score = (double)c->revenue_cents / 100.0;
-        }
+        ac_emit_signal(out, "segment", ev, seg, before.segment,
+                       (double)c->revenue_cents / 100.0);
     }
     return ac_engine_on_event(ac_rules_engine(ctx->rules), c, &before, ev, ac_clock_now(clock),
                               out);

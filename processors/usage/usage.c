@@ -52,10 +52,7 @@ static int usage_apply(void *opaque, struct ac_customer *c, const struct ac_even
         if (strcmp(u->milestone, "onboarding_completed") == 0) {
             c->onboarding_completed = 1;
         }
-        struct ac_signal *s = ac_emit_signal(out, "milestone", ev);
-        if (s) {
-            snprintf(s->value, sizeof(s->value), "%s", u->milestone);
-        }
+        ac_emit_signal(out, "milestone", ev, u->milestone, NULL, 0.0);
     }
     return ac_engine_on_event(ac_rules_engine(opaque), c, &before, ev, ac_clock_now(clock),
                               out);
