@@ -1,5 +1,6 @@
 /* Orders end to end: mock cluster + real redis-server + aftercare-orders. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
@@ -243,4 +244,51 @@ Test(orders_flow, one_customer_on_two_partitions)
     cr_expect_eq(h_terminate(pid), 0);
     cr_expect_eq(h_hget_ll(key, "o.count"), 5, "a replay applies nothing twice");
     ac_buf_fini(&b);
+}
+
+/* Two processors of different topics change the same customers at the same
+ * time: each commit is guarded by the version, so neither loses the other's
+ * fields, and a duplicate feedback event is applied once. */
+Test(orders_flow, orders_and_feedback_share_customers_without_losing_either)
+{
+    enum { N = 200 };
+    struct ac_event *orders = calloc(N, sizeof(*orders));
+    struct ac_event *fb = calloc(N + 1, sizeof(*fb));
+    cr_assert(orders && fb);
+    for (int i = 0; i < N; i++) {
+        char id[32], cid[32];
+        snprintf(cid, sizeof(cid), "x-%d", i % 20);
+        snprintf(id, sizeof(id), "xo-%d", i);
+        h_order_event(&orders[i], id, cid, "order_placed", T0 + i, 1000, "coffee");
+        struct ac_event *f = &fb[i];
+        f->topic = AC_TOPIC_FEEDBACK;
+        snprintf(f->event_id, sizeof(f->event_id), "xf-%d", i);
+        snprintf(f->customer_id, sizeof(f->customer_id), "%s", cid);
+        snprintf(f->type, sizeof(f->type), "ticket_opened");
+        f->occurred_at = T0 + i;
+        f->u.feedback.score = -1;
+        f->u.feedback.frequency_opt_in = -1;
+        snprintf(f->u.feedback.ticket_id, sizeof(f->u.feedback.ticket_id), "T%d", i);
+    }
+    fb[N] = fb[0]; /* an upstream duplicate */
+    char oconf[512], fconf[512];
+    h_write_config(&env, "orders", NULL, oconf, sizeof(oconf));
+    h_write_config(&env, "feedback", NULL, fconf, sizeof(fconf));
+    pid_t po = h_spawn(&env, "orders", oconf);
+    pid_t pf = h_spawn(&env, "feedback", fconf);
+    h_produce_events(&env, "orders", orders, N);
+    h_produce_events(&env, "feedback", fb, N + 1);
+    cr_assert(h_wait_done(&env, "ac", "aftercare-orders", "orders", 60000));
+    cr_assert(h_wait_done(&env, "ac", "aftercare-feedback", "feedback", 60000));
+    for (int k = 0; k < 20; k++) {
+        char cid[32], key[256];
+        snprintf(cid, sizeof(cid), "x-%d", k);
+        snprintf(key, sizeof(key), "ac:{%u}:c:%s", ac_store_bucket(cid), cid);
+        cr_expect_eq(h_hget_ll(key, "o.count"), N / 20, "%s: orders lost", cid);
+        cr_expect_eq(h_hget_ll(key, "f.tickets"), N / 20, "%s: tickets lost or doubled", cid);
+    }
+    cr_expect_eq(h_terminate(pf), 0, "aftercare-feedback exits 0 on SIGTERM");
+    cr_expect_eq(h_terminate(po), 0);
+    free(orders);
+    free(fb);
 }

@@ -415,3 +415,43 @@ Test(timers, a_due_entry_without_its_timer_is_removed_and_does_not_stall_the_buc
     cr_expect_eq(h_terminate(timers), 0);
     cr_expect_eq(h_terminate(orders), 0);
 }
+
+Test(timers, rejected_events_left_in_an_outbox_reach_the_dlq_with_their_reason)
+{
+    /* A rejected event's record as this version writes it ('D', with its
+     * topic) and as 0.1.0 wrote it ('d', without). */
+    static const char d_new[] = "Dorders\0" "3\0" "41\0" "missing_field:order_id\0" "RAW1";
+    static const char d_old[] = "d" "2\0" "40\0" "absurd_value:total_cents\0" "RAW2";
+    char okey[256], skey[256], ikey[64];
+    cust_key(okey, sizeof(okey), 'o', "c8");
+    cust_key(skey, sizeof(skey), 'c', "c8");
+    snprintf(ikey, sizeof(ikey), "ac:{%u}:ob", ac_store_bucket("c8"));
+    freeReplyObject(h_redis(&env, "HSET %s dlq-new %b", okey, d_new, sizeof(d_new) - 1));
+    freeReplyObject(h_redis(&env, "HSET %s dlq-old %b", okey, d_old, sizeof(d_old) - 1));
+    freeReplyObject(h_redis(&env, "SADD %s %s", ikey, skey));
+    freeReplyObject(h_redis(&env, "SET ac:gen test-generation"));
+    char tconf[512];
+    h_write_timers_config(&env, "timers.sweep_ms = 200\n", tconf, sizeof(tconf));
+    pid_t timers = h_spawn(&env, "timers", tconf);
+    struct h_reader dlq;
+    h_reader_open(&env, &dlq, "aftercare.dlq");
+    cr_assert_eq(h_reader_poll(&dlq, 2, 30000), 2, "got %zu DLQ records", dlq.n);
+    int seen_new = 0, seen_old = 0;
+    for (size_t i = 0; i < dlq.n; i++) {
+        const struct h_rec *r = &dlq.recs[i];
+        cr_expect_str_eq(r->key, "c8");
+        if (strcmp(r->reason, "missing_field:order_id") == 0) {
+            seen_new = 1;
+            cr_expect_str_eq(r->source_topic, "orders");
+            cr_expect_eq(r->source_offset, 41);
+            cr_expect(r->len == 4 && memcmp(r->value, "RAW1", 4) == 0, "original bytes kept");
+        } else if (strcmp(r->reason, "absurd_value:total_cents") == 0) {
+            seen_old = 1;
+            cr_expect_eq(r->source_offset, 40);
+            cr_expect(r->len == 4 && memcmp(r->value, "RAW2", 4) == 0, "original bytes kept");
+        }
+    }
+    cr_expect(seen_new && seen_old, "new %d old %d", seen_new, seen_old);
+    h_reader_close(&dlq);
+    cr_expect_eq(h_terminate(timers), 0);
+}
