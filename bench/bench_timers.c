@@ -48,6 +48,7 @@
 #include "codec.h"
 #include "devstack.h"
 #include "engine.h"
+#include "rules.h"
 #include "err.h"
 #include "fire.h"
 #include "log.h"

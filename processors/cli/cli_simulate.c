@@ -20,6 +20,7 @@
 #include "config.h"
 #include "devstack.h"
 #include "engine.h"
+#include "rules.h"
 #include "err.h"
 #include "deliveries.h"
 #include "feedback.h"

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "rules.h"
 #include "err.h"
 
 static int deliveries_apply(void *opaque, struct ac_customer *c, const struct ac_event *ev,

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "rules.h"
 #include "err.h"
 
 const char *ac_feedback_class(const char *scale, int score)

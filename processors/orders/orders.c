@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "rules.h"
 #include "err.h"
 
 struct orders_ctx {

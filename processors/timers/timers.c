@@ -12,6 +12,7 @@
 #include "codec.h"
 #include "config.h"
 #include "engine.h"
+#include "rules.h"
 #include "err.h"
 #include "fire.h"
 #include "kafka.h"

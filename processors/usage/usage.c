@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "rules.h"
 #include "err.h"
 
 /* 1 if name is in the comma-separated set. */

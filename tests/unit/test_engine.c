@@ -17,6 +17,7 @@
 #include "config.h"
 #include "customer.h"
 #include "engine.h"
+#include "rules.h"
 #include "err.h"
 #include "orders.h"
 #include "playbook.h"

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "processor.h"
+#include "emit.h"
 
 void ac_emit_reset(struct ac_emit *out)
 {

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "engine.h"
+#include "rules.h"
 #include "err.h"
 #include "log.h"
 
