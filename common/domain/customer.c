@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "wire.h"
 
 enum customer_ftype { CF_I64, CF_TS, CF_STR };
 
@@ -219,4 +220,72 @@ int ac_customer_to_json(const struct ac_customer *c, struct ac_buf *out)
     }
     rc |= ac_buf_append(out, "}", 1);
     return rc ? AC_ERR_NOMEM : 0;
+}
+
+/* --- compact encoding ------------------------------------------------------------------------ */
+
+/* Key of a field: (table index + 1) << 1 | 1 for a string. The table is
+ * append-only, so a key always means the same field; the low bit lets a
+ * reader skip a field a newer version added. */
+int ac_customer_encode(const struct ac_customer *c, struct ac_buf *out)
+{
+    struct ac_customer def;
+    int rc = 0;
+    ac_customer_init(&def, "");
+    for (size_t i = 0; i < CUSTOMER_NFIELDS && rc == 0; i++) {
+        const struct customer_field *f = &customer_fields[i];
+        const char *p = (const char *)c + f->offset;
+        const char *d = (const char *)&def + f->offset;
+        uint64_t key = (uint64_t)(i + 1) << 1;
+        if (f->type == CF_STR) {
+            if (strcmp(p, d) != 0) {
+                rc |= ac_wire_put_u64(out, key | 1);
+                rc |= ac_wire_put_str(out, p);
+            }
+        } else {
+            int64_t v = *(const int64_t *)(const void *)p;
+            if (v != *(const int64_t *)(const void *)d) {
+                rc |= ac_wire_put_u64(out, key);
+                rc |= ac_wire_put_i64(out, v);
+            }
+        }
+    }
+    rc |= ac_wire_put_u64(out, 0);
+    return rc ? AC_ERR_NOMEM : 0;
+}
+
+int ac_customer_decode(struct ac_customer *c, const char *customer_id, struct ac_wire *r)
+{
+    ac_customer_init(c, customer_id);
+    for (;;) {
+        uint64_t key = ac_wire_get_u64(r);
+        if (r->err) {
+            return AC_ERR_INVALID;
+        }
+        if (key == 0) {
+            return 0;
+        }
+        uint64_t i = (key >> 1) - 1;
+        int is_str = (int)(key & 1);
+        if (i >= CUSTOMER_NFIELDS) {
+            size_t n;
+            if (is_str) {
+                (void)ac_wire_get_bytes(r, &n); /* a newer version's field */
+            } else {
+                (void)ac_wire_get_u64(r);
+            }
+            continue;
+        }
+        const struct customer_field *f = &customer_fields[i];
+        char *p = (char *)c + f->offset;
+        if (is_str != (f->type == CF_STR)) {
+            return AC_ERR_INVALID;
+        }
+        if (is_str) {
+            ac_wire_get_str(r, p, f->size);
+        } else {
+            int64_t v = ac_wire_get_i64(r);
+            memcpy(p, &v, sizeof(v));
+        }
+    }
 }

@@ -86,6 +86,16 @@ int ac_customer_parse_field(struct ac_customer *c, const char *name, const char 
 int ac_customer_diff(const struct ac_customer *before, const struct ac_customer *after,
                      struct ac_buf *out);
 
+struct ac_wire;
+
+/* Compact encoding (part of the customer record, record.h): the fields that
+ * differ from a new customer's, each as a varint key and its value, then a
+ * 0. Appends to out. Returns 0 or AC_ERR_NOMEM. */
+int ac_customer_encode(const struct ac_customer *c, struct ac_buf *out);
+/* Reads what ac_customer_encode wrote (fields of a newer version are
+ * skipped). Returns 0 or AC_ERR_INVALID. */
+int ac_customer_decode(struct ac_customer *c, const char *customer_id, struct ac_wire *r);
+
 /* Writes the state as one JSON object (for `aftercare inspect` and tests). */
 int ac_customer_to_json(const struct ac_customer *c, struct ac_buf *out);
 

@@ -13,6 +13,7 @@ void ac_emit_reset(struct ac_emit *out)
     out->tz_fallbacks = 0;
     out->tz_missing = 0;
     out->decisions_lost = 0;
+    out->trigger = NULL;
 }
 
 /* Two 64-bit FNV-1a lanes (different offset bases) over the NUL-separated

@@ -34,6 +34,8 @@ struct ac_decision {
     int64_t due;        /* emitted: when it was due (lateness = at - due) */
     char experiment[AC_NAME_MAX];
     char variant[AC_TYPE_MAX];
+    char trigger_id[AC_ID_MAX];     /* the event (or signal) it was decided for */
+    char trigger_type[AC_TYPE_MAX]; /* its type ("signal" for a signal) */
 };
 
 /* A counter to add to atomically with the state (experiment counters). */
@@ -58,6 +60,9 @@ struct ac_emit {
     /* The customer's pending timers, set by the caller before apply (not
      * reset); NULL: this caller keeps no timers. */
     struct ac_timerset *timers;
+    /* What the engine is deciding for right now (set by the engine; copied
+     * into each decision's trigger fields). */
+    const struct ac_trigger *trigger;
 };
 
 void ac_emit_reset(struct ac_emit *out);

@@ -224,6 +224,10 @@ static struct ac_decision *engine_decide(struct ac_emit *out, int64_t now, const
     engine_copy(d->reason, sizeof(d->reason), reason);
     engine_copy(d->action_id, sizeof(d->action_id), action_id);
     d->not_before = not_before;
+    if (out->trigger) {
+        engine_copy(d->trigger_id, sizeof(d->trigger_id), out->trigger->id);
+        engine_copy(d->trigger_type, sizeof(d->trigger_type), out->trigger->type);
+    }
     return d;
 }
 
@@ -836,7 +840,10 @@ static int engine_decide_due(struct ac_engine *en, struct ac_customer *c, struct
                              int64_t now, struct ac_emit *out)
 {
     int n0 = out->n_decisions;
+    const struct ac_trigger *saved = out->trigger;
+    out->trigger = &tm->trigger;
     int rc = engine_decide_one(en, c, tm, now, out);
+    out->trigger = saved;
     if (rc != ENGINE_DONE || out->n_decisions == n0) {
         return rc;
     }
@@ -1155,6 +1162,7 @@ int ac_engine_on_event(struct ac_engine *en, struct ac_customer *c,
     (void)before;
     struct ac_trigger t;
     ac_trigger_from_event(&t, ev);
+    out->trigger = &t;
     engine_cancel(en, c, ev, &t, now, out);
     engine_exits(en, c, now, out);
     engine_conversions(en, c, ev, out);
@@ -1187,6 +1195,7 @@ int ac_engine_on_event(struct ac_engine *en, struct ac_customer *c,
             }
         }
     }
+    out->trigger = NULL; /* t ends here */
     return 0;
 }
 

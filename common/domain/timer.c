@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "wire.h"
 
 #define TIMER_HEX 32 /* length of an action id */
 
@@ -100,8 +101,53 @@ void ac_trigger_from_signal(struct ac_trigger *t, const struct ac_signal *s)
 
 void ac_timerset_init(struct ac_timerset *ts)
 {
+    ts->t = NULL;
+    ts->n = 0;
+    ts->cap = 0;
+    ts->n_removed = 0;
+}
+
+void ac_timerset_fini(struct ac_timerset *ts)
+{
+    free(ts->t);
+    ac_timerset_init(ts);
+}
+
+void ac_timerset_clear(struct ac_timerset *ts)
+{
     ts->n = 0;
     ts->n_removed = 0;
+}
+
+static int timerset_reserve(struct ac_timerset *ts, int need)
+{
+    if (need <= ts->cap) {
+        return 0;
+    }
+    int cap = ts->cap ? ts->cap : 8;
+    while (cap < need) {
+        cap *= 2;
+    }
+    struct ac_timer *t = realloc(ts->t, (size_t)cap * sizeof(*t));
+    if (!t) {
+        return AC_ERR_NOMEM;
+    }
+    ts->t = t;
+    ts->cap = cap;
+    return 0;
+}
+
+int ac_timerset_copy(struct ac_timerset *dst, const struct ac_timerset *src)
+{
+    if (timerset_reserve(dst, src->n) != 0) {
+        return AC_ERR_NOMEM;
+    }
+    if (src->n > 0) {
+        memcpy(dst->t, src->t, (size_t)src->n * sizeof(*src->t));
+    }
+    dst->n = src->n;
+    dst->n_removed = src->n_removed;
+    return 0;
 }
 
 int ac_timerset_find(const struct ac_timerset *ts, const char *id)
@@ -114,35 +160,20 @@ int ac_timerset_find(const struct ac_timerset *ts, const char *id)
     return -1;
 }
 
-/* Forgets a pending removal of id; returns 1 if there was one. */
-static int timerset_unremove(struct ac_timerset *ts, const char *id)
-{
-    for (int i = 0; i < ts->n_removed; i++) {
-        if (strcmp(ts->removed[i], id) == 0) {
-            memmove(ts->removed[i], ts->removed[ts->n_removed - 1], AC_ACTION_ID_MAX);
-            ts->n_removed--;
-            return 1;
-        }
-    }
-    return 0;
-}
-
 int ac_timerset_put(struct ac_timerset *ts, const struct ac_timer *t)
 {
     int i = ac_timerset_find(ts, t->id);
-    int stored = t->stored;
     if (i < 0) {
         if (ts->n >= AC_TIMERS_MAX) {
             return AC_ERR_INVALID;
         }
+        if (timerset_reserve(ts, ts->n + 1) != 0) {
+            return AC_ERR_NOMEM;
+        }
         i = ts->n++;
-    } else {
-        stored |= ts->t[i].stored;
     }
-    stored |= timerset_unremove(ts, t->id);
     ts->t[i] = *t;
     ts->t[i].change = AC_TIMER_WRITE;
-    ts->t[i].stored = stored;
     return 0;
 }
 
@@ -151,13 +182,9 @@ void ac_timerset_remove(struct ac_timerset *ts, int i)
     if (i < 0 || i >= ts->n) {
         return;
     }
-    /* At most one pending removal per stored timer, and at most
-     * AC_TIMERS_MAX timers are loaded: the list cannot overflow. */
-    if (ts->t[i].stored && ts->n_removed < AC_TIMERS_MAX) {
-        memcpy(ts->removed[ts->n_removed++], ts->t[i].id, AC_ACTION_ID_MAX);
-    }
     ts->t[i] = ts->t[ts->n - 1];
     ts->n--;
+    ts->n_removed++;
 }
 
 int ac_timerset_next(const struct ac_timerset *ts)
@@ -325,4 +352,84 @@ int ac_timer_member_split(const char *member, size_t len, char id[AC_ACTION_ID_M
     memcpy(customer_id, member + TIMER_HEX, len - TIMER_HEX);
     customer_id[len - TIMER_HEX] = '\0';
     return 0;
+}
+
+/* --- compact encoding ------------------------------------------------------------------------ */
+
+/* Same scheme as the customer's (customer.c): key (table index + 1) << 1,
+ * | 1 for a string; fields equal to a blank trigger's are left out. */
+int ac_trigger_encode(const struct ac_trigger *t, struct ac_buf *out)
+{
+    struct ac_trigger blank;
+    int rc = 0;
+    trigger_blank(&blank);
+    for (size_t i = 0; i < TRIGGER_NFIELDS && rc == 0; i++) {
+        const struct timer_field *f = &trigger_fields[i];
+        const char *p = (const char *)t + f->off;
+        const char *d = (const char *)&blank + f->off;
+        uint64_t key = (uint64_t)(i + 1) << 1;
+        if (f->type == TF_STR) {
+            if (strcmp(p, d) != 0) {
+                rc |= ac_wire_put_u64(out, key | 1);
+                rc |= ac_wire_put_str(out, p);
+            }
+        } else if (f->type == TF_I64) {
+            int64_t v = *(const int64_t *)(const void *)p;
+            if (v != *(const int64_t *)(const void *)d) {
+                rc |= ac_wire_put_u64(out, key);
+                rc |= ac_wire_put_i64(out, v);
+            }
+        } else {
+            int v = *(const int *)(const void *)p;
+            if (v != *(const int *)(const void *)d) {
+                rc |= ac_wire_put_u64(out, key);
+                rc |= ac_wire_put_i64(out, v);
+            }
+        }
+    }
+    rc |= ac_wire_put_u64(out, 0);
+    return rc ? AC_ERR_NOMEM : 0;
+}
+
+int ac_trigger_decode(struct ac_trigger *t, struct ac_wire *r)
+{
+    trigger_blank(t);
+    for (;;) {
+        uint64_t key = ac_wire_get_u64(r);
+        if (r->err) {
+            return AC_ERR_INVALID;
+        }
+        if (key == 0) {
+            return 0;
+        }
+        uint64_t i = (key >> 1) - 1;
+        int is_str = (int)(key & 1);
+        if (i >= TRIGGER_NFIELDS) {
+            size_t n;
+            if (is_str) {
+                (void)ac_wire_get_bytes(r, &n);
+            } else {
+                (void)ac_wire_get_u64(r);
+            }
+            continue;
+        }
+        const struct timer_field *f = &trigger_fields[i];
+        char *p = (char *)t + f->off;
+        if (is_str != (f->type == TF_STR)) {
+            return AC_ERR_INVALID;
+        }
+        if (f->type == TF_STR) {
+            ac_wire_get_str(r, p, f->size);
+        } else if (f->type == TF_I64) {
+            int64_t v = ac_wire_get_i64(r);
+            memcpy(p, &v, sizeof(v));
+        } else {
+            int64_t v = ac_wire_get_i64(r);
+            if (v < INT32_MIN || v > INT32_MAX) {
+                return AC_ERR_INVALID;
+            }
+            int iv = (int)v;
+            memcpy(p, &iv, sizeof(iv));
+        }
+    }
 }

@@ -19,7 +19,7 @@
 #include "buf.h"
 #include "event.h"
 
-#define AC_TIMERS_MAX 64 /* pending timers per customer */
+#define AC_TIMERS_MAX 256 /* pending timers per customer */
 
 enum ac_trigger_source { AC_TRIGGER_EVENT = 0, AC_TRIGGER_SIGNAL };
 
@@ -76,24 +76,30 @@ struct ac_timer {
     int stored; /* exists in Redis (loaded, or removed and put back): removal must be written */
 };
 
-/* A customer's pending timers: loaded, changed by the domain code, and
- * written back by the commit (the written ones and the removed ids). */
+/* A customer's pending timers: loaded with the customer's record, changed by
+ * the domain code, and written back whole with it. The array grows on
+ * demand up to AC_TIMERS_MAX; a rule that would pass the bound is a visible
+ * `dropped` decision (engine.c), never a silent loss. */
 struct ac_timerset {
-    struct ac_timer t[AC_TIMERS_MAX];
+    struct ac_timer *t; /* [cap], owned */
     int n;
-    char removed[AC_TIMERS_MAX][AC_ACTION_ID_MAX];
-    int n_removed;
+    int cap;
+    int n_removed; /* timers removed since the load (cancelled, fired, expired) */
 };
 
+/* An empty set (no memory yet). Free with ac_timerset_fini(). */
 void ac_timerset_init(struct ac_timerset *ts);
+void ac_timerset_fini(struct ac_timerset *ts);
+/* Forgets every timer, keeps the memory. */
+void ac_timerset_clear(struct ac_timerset *ts);
+/* Makes dst a copy of src (dst initialized). Returns 0 or AC_ERR_NOMEM. */
+int ac_timerset_copy(struct ac_timerset *dst, const struct ac_timerset *src);
 /* Index of the timer with this id, or -1. */
 int ac_timerset_find(const struct ac_timerset *ts, const char *id);
-/* Adds or replaces a timer (marked to be written). Returns 0, or
- * AC_ERR_INVALID when the set is full. */
+/* Adds or replaces a timer (marked to be written). Returns 0, AC_ERR_NOMEM,
+ * or AC_ERR_INVALID when the set holds AC_TIMERS_MAX timers already. */
 int ac_timerset_put(struct ac_timerset *ts, const struct ac_timer *t);
-/* Removes timer i (swaps the last into its place); remembers its id for the
- * commit if the timer exists in Redis (a timer put and removed in the same
- * batch leaves no trace). */
+/* Removes timer i (swaps the last into its place). */
 void ac_timerset_remove(struct ac_timerset *ts, int i);
 /* Index of the timer due first, or -1 if none. */
 int ac_timerset_next(const struct ac_timerset *ts);
@@ -102,6 +108,14 @@ int ac_timerset_next(const struct ac_timerset *ts);
  * returns 0 or AC_ERR_INVALID; the id is the hash field, given apart. */
 int ac_timer_to_json(const struct ac_timer *t, struct ac_buf *out);
 int ac_timer_from_json(struct ac_timer *t, const char *id, const char *json, size_t len);
+
+struct ac_wire;
+
+/* Compact encoding of a trigger (inside the customer record, record.h):
+ * the fields that differ from a blank trigger's, then a 0. */
+int ac_trigger_encode(const struct ac_trigger *t, struct ac_buf *out);
+/* Returns 0 or AC_ERR_INVALID; fields of a newer version are skipped. */
+int ac_trigger_decode(struct ac_trigger *t, struct ac_wire *r);
 
 /* Due-index member of a timer: its 32-hex id followed by the customer id. */
 int ac_timer_member(char *out, size_t outlen, const char *timer_id, const char *customer_id);

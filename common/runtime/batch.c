@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "outbox.h"
 #include "runtime_int.h"
+#include "step.h"
 
 /* Index of the customer's slot in rt->custs, adding it if new. */
 static size_t batch_customer(struct runtime *rt, const char *cid)
@@ -83,45 +84,28 @@ static void batch_decode(struct runtime *rt)
         }
         last[c] = (int)i;
     }
-    /* Event ids per customer, for the applied-id check in the load. */
+    /* Each customer's events, in offset order, for the step. */
     size_t at = 0;
     for (size_t c = 0; c < rt->n_custs; c++) {
-        rt->custs[c].event_ids = &rt->ids[at];
-        rt->custs[c].n_event_ids = 0;
+        rt->ins[c].in = &rt->apply_in[at];
+        rt->ins[c].n = 0;
+        rt->ins[c].fire_due = 0;
         for (int e = rt->cust_first[c]; e >= 0; e = rt->ev_next[e]) {
-            rt->ids[at++] = rt->events[e].event_id;
-            rt->custs[c].n_event_ids++;
+            const rd_kafka_message_t *m = rt->msgs[e];
+            rt->apply_in[at++] = (struct ac_apply_in){&rt->events[e], m->partition, m->offset,
+                                                      (size_t)e};
+            rt->ins[c].n++;
         }
     }
 }
 
-static int batch_out_action(struct runtime *rt, struct ac_store_cust *sc,
-                            const struct ac_action *a)
-{
-    ac_buf_reset(&rt->enc);
-    int rc = ac_codec_encode_action(rt->codec, a, &rt->enc);
-    if (rc == 0) {
-        rc = ac_store_cust_add_out(sc, a->action_id, 'a', rt->enc.data, rt->enc.len);
-    }
-    return rc;
-}
-
-static int batch_out_signal(struct runtime *rt, struct ac_store_cust *sc,
-                            const struct ac_signal *s)
-{
-    ac_buf_reset(&rt->enc);
-    int rc = ac_codec_encode_signal(rt->codec, s, &rt->enc);
-    if (rc == 0) {
-        rc = ac_store_cust_add_out(sc, s->signal_id, 's', rt->enc.data, rt->enc.len);
-    }
-    return rc;
-}
-
 /* An event the domain code rejected: its DLQ record goes through the outbox
  * so it is as durable as the state change that skipped it. */
-static int batch_out_rejected(struct runtime *rt, struct ac_store_cust *sc, size_t i,
-                              const char *reason)
+int rt_batch_rejected(void *opaque, struct ac_store_cust *sc, const struct ac_apply_in *in,
+                      const char *reason)
 {
+    struct runtime *rt = opaque;
+    size_t i = in->index;
     const rd_kafka_message_t *m = rt->msgs[i];
     char id[AC_ACTION_ID_MAX];
     ac_action_id(id, "dlq", rt->events[i].event_id, (int)m->offset);
@@ -145,143 +129,48 @@ static void batch_tally(struct rt_tally *t, int *n, const char *label)
     }
 }
 
-void rt_tally_decisions(struct runtime *rt, const struct ac_emit *out)
+void rt_tally_decisions(struct runtime *rt, const struct ac_store_cust *sc)
 {
     char label[320];
-    for (int k = 0; k < out->n_decisions; k++) {
-        const struct ac_decision *d = &out->decisions[k];
+    for (int k = 0; k < sc->n_decs; k++) {
+        const struct ac_decision *d = &sc->decs[k];
         /* The reason's detail after ':' (an event type) is not a label value. */
         snprintf(label, sizeof(label), "rule=\"%s\",decision=\"%s\",reason=\"%.*s\"",
                  d->rule_id, d->decision, (int)strcspn(d->reason, ":"), d->reason);
         batch_tally(rt->decisions, &rt->n_decisions, label);
+        if (strcmp(d->decision, "emitted") == 0) {
+            snprintf(label, sizeof(label), "rule=\"%s\"", d->rule_id);
+            batch_tally(rt->rules, &rt->n_rules, label);
+        }
     }
-    rt->tz_fallbacks += out->tz_fallbacks;
-    rt->tz_missing += out->tz_missing;
-    rt->decisions_lost += out->decisions_lost;
+    rt->tz_fallbacks += sc->tz_fallbacks;
+    rt->tz_missing += sc->tz_missing;
+    rt->decisions_lost += sc->decisions_lost;
 }
 
-/* Applies one customer's new events to its loaded state (pure domain code). */
-static int batch_apply_customer(struct runtime *rt, size_t c)
-{
-    struct ac_store_cust *sc = &rt->custs[c];
-    struct ac_customer after = sc->state, trial;
-    int j = 0, rc = 0;
-    for (int e = rt->cust_first[c]; e >= 0; e = rt->ev_next[e], j++) {
-        const rd_kafka_message_t *m = rt->msgs[e];
-        const struct ac_event *ev = &rt->events[e];
-        char label[256], reason[128] = "";
-        if (m->offset <= ac_store_cust_watermark(sc, m->partition)) {
-            rt->skipped_replayed++;
-            continue;
-        }
-        int dup = sc->seen[j];
-        for (int k = 0; k < j && !dup; k++) {
-            dup = strcmp(sc->event_ids[k], ev->event_id) == 0;
-        }
-        /* The watermark moves even for a skipped duplicate. One commit sets
-         * one watermark: that of the customer's first partition in the batch.
-         * Events of the same customer from another partition (unkeyed
-         * producers, a repartitioning) are still applied once: the
-         * applied-id set guards them, and their partition's watermark stays
-         * a valid lower bound. */
-        sc->dirty = 1;
-        if (sc->offset < 0 || sc->partition == m->partition) {
-            sc->partition = m->partition;
-            if (m->offset > sc->offset) {
-                sc->offset = m->offset;
-            }
-        }
-        if (dup) {
-            rt->skipped_duplicate++;
-            continue;
-        }
-        trial = after;
-        ac_emit_reset(&rt->emit);
-        rt->emit.timers = sc->timers;
-        if (rt->proc->apply(rt->ctx, &trial, ev, ac_clock_wall(), &rt->emit, reason,
-                            sizeof(reason)) != 0) {
-            if ((rc = batch_out_rejected(rt, sc, (size_t)e, reason)) != 0) {
-                return rc;
-            }
-        } else {
-            after = trial;
-            for (int k = 0; k < rt->emit.n_actions && rc == 0; k++) {
-                rc = batch_out_action(rt, sc, &rt->emit.actions[k]);
-                snprintf(label, sizeof(label), "rule=\"%s\"", rt->emit.actions[k].rule_id);
-                batch_tally(rt->rules, &rt->n_rules, label);
-            }
-            for (int k = 0; k < rt->emit.n_signals && rc == 0; k++) {
-                rc = batch_out_signal(rt, sc, &rt->emit.signals[k]);
-            }
-            if (rc == 0) {
-                rc = ac_store_cust_add_emit(sc, &rt->emit);
-            }
-            rt_tally_decisions(rt, &rt->emit);
-            if (rc != 0) {
-                return rc;
-            }
-        }
-        ac_buf_printf(&sc->seen_add, "%lld", (long long)ev->occurred_at);
-        ac_buf_append(&sc->seen_add, "", 1);
-        ac_buf_append(&sc->seen_add, ev->event_id, strlen(ev->event_id) + 1);
-        sc->n_seen_add++;
-    }
-    if (sc->dirty) {
-        int n = ac_customer_diff(&sc->state, &after, &sc->fields);
-        if (n < 0) {
-            return n;
-        }
-        sc->n_fields = n;
-    }
-    return 0;
-}
-
-/* Load, apply and commit every customer; repeats for optimistic conflicts. */
+/* Load, apply and commit every customer (the step retries conflicts). */
 static int batch_state(struct runtime *rt)
 {
-    for (int attempt = 0;; attempt++) {
-        rt->n_rules = 0;
-        rt->n_decisions = 0;
-        rt->tz_fallbacks = 0;
-        rt->tz_missing = 0;
-        rt->decisions_lost = 0;
-        rt->skipped_replayed = rt->skipped_duplicate = 0;
-        for (size_t c = 0; c < rt->n_custs; c++) {
-            ac_store_cust_reset(&rt->custs[c]);
-            rt->custs[c].offset = -1;
-        }
-        double t0 = ac_clock_mono_s();
-        int rc = ac_store_load(rt->store, rt->proc->topic, rt->custs, rt->n_custs);
-        if (rc != 0) {
-            return rc;
-        }
-        double t1 = ac_clock_mono_s();
-        for (size_t c = 0; c < rt->n_custs; c++) {
-            if ((rc = batch_apply_customer(rt, c)) != 0) {
-                AC_ERROR("cannot build commit customer=%s: %s", rt->custs[c].customer_id,
-                         ac_err_str(rc));
-                return AC_ERR_FATAL;
-            }
-        }
-        double t2 = ac_clock_mono_s();
-        if ((rc = ac_store_commit(rt->store, rt->proc->topic, rt->custs, rt->n_custs)) != 0) {
-            return rc;
-        }
-        double t3 = ac_clock_mono_s();
-        ac_metrics_observe("aftercare_batch_phase_seconds", "phase=\"load\"", t1 - t0);
-        ac_metrics_observe("aftercare_batch_phase_seconds", "phase=\"apply\"", t2 - t1);
-        ac_metrics_observe("aftercare_batch_phase_seconds", "phase=\"commit\"", t3 - t2);
-        ac_metrics_observe("aftercare_redis_rtt_seconds", "", ac_store_last_rtt(rt->store));
-        int conflicts = 0;
-        for (size_t c = 0; c < rt->n_custs; c++) {
-            conflicts += rt->custs[c].status == AC_ERR_CONFLICT;
-        }
-        if (conflicts == 0) {
-            return 0;
-        }
-        ac_metrics_add("aftercare_commit_conflicts_total", "", conflicts);
-        AC_DEBUG("optimistic conflicts=%d attempt=%d; reloading", conflicts, attempt);
+    struct ac_apply_stats stats;
+    memset(&stats, 0, sizeof(stats));
+    rt->n_rules = 0;
+    rt->n_decisions = 0;
+    rt->tz_fallbacks = 0;
+    rt->tz_missing = 0;
+    rt->decisions_lost = 0;
+    double t0 = ac_clock_mono_s();
+    int rc = ac_step_run(rt->step, rt->custs, rt->ins, rt->n_custs, ac_clock_wall(), &stats);
+    if (rc != 0) {
+        return rc;
     }
+    for (size_t c = 0; c < rt->n_custs; c++) {
+        rt_tally_decisions(rt, &rt->custs[c]);
+    }
+    rt->skipped_replayed = stats.replayed;
+    rt->skipped_duplicate = stats.duplicates;
+    ac_metrics_observe("aftercare_batch_phase_seconds", "phase=\"state\"", ac_clock_mono_s() - t0);
+    ac_metrics_observe("aftercare_redis_rtt_seconds", "", ac_store_last_rtt(rt->store));
+    return 0;
 }
 
 static void batch_dr(struct runtime *rt, const rd_kafka_message_t *m)
@@ -307,7 +196,8 @@ static int batch_produce(struct runtime *rt)
     rt->dr_ok = rt->dr_fail = 0;
     long sent = 0;
     char label[320];
-    const struct ac_outbox_topics topics = {rt->topic_actions, rt->topic_signals, rt->topic_dlq};
+    const struct ac_outbox_topics topics = {rt->topic_actions, rt->topic_signals, rt->topic_dlq,
+                                            rt->topic_decisions};
     for (size_t c = 0; c < rt->n_custs; c++) {
         const struct ac_store_cust *sc = &rt->custs[c];
         size_t cursor = 0;

@@ -1,14 +1,15 @@
 /* fire.h — one round of firing due timers (the timer process, simulate).
  *
- * A round finds up to `max` due timers across every bucket, loads their
- * customers (state, timers, outbox), lets the engine decide every due timer
- * of each (ac_engine_fire) and commits each customer atomically: the fired
- * timers leave the timers hash and the due index in the same call that puts
- * their actions in the outbox and bumps the state version. The version
- * check makes the claim: of two replicas (or a processor and a replica)
- * that loaded the same customer, one commit wins and the other re-reads and
- * finds the timer gone. A process killed mid-round loses nothing: before
- * the commit nothing changed; after it, the records wait in the outbox.
+ * A round finds up to `max` customers with a due timer across every bucket
+ * (the due index holds one entry per customer: its earliest due time) and
+ * runs them through a step (step.h) with fire_due set: the engine decides
+ * every due timer against the customer's current state, and the record,
+ * its next due time and the produced records are committed atomically. The
+ * version check makes the claim: of two replicas (or a processor and a
+ * replica) that loaded the same customer, one commit wins and the other
+ * re-reads and finds the timer gone. A process killed mid-round loses
+ * nothing: before the commit nothing changed; after it, the records wait in
+ * the outbox.
  *
  * The caller then produces each customer's pending records and acks them
  * (ac_store_ack), exactly as a processor does after a batch. */
@@ -20,6 +21,8 @@
 
 #include "codec.h"
 #include "engine.h"
+#include "processor.h"
+#include "step.h"
 #include "store.h"
 
 struct ac_fire;
@@ -45,8 +48,10 @@ void ac_fire_on_timer(struct ac_fire *f, void (*fn)(int64_t due, void *opaque));
 int ac_fire_round(struct ac_fire *f, int64_t now, unsigned start, struct ac_store_cust **custs,
                   size_t *n);
 
-/* Loads and commits one customer with an event applied by apply (the
- * processors' domain code), without Kafka: for simulate and tests. */
+/* Applies one event of proc's topic through a step, without Kafka (no input
+ * position: duplicates are caught by event id): simulate and tests.
+ * Returns 0, AC_ERR_INVALID (rejected; reported as a decision "rejected"),
+ * or a store error. */
 int ac_fire_apply_event(struct ac_fire *f, const struct ac_processor *proc, void *ctx,
                         const struct ac_event *ev, int64_t now);
 

@@ -3,7 +3,8 @@
  * Every record an atomic commit put in a customer's outbox (store.h) is
  * produced by whoever finds it: the processor that wrote it, or the timer
  * process's sweep after that processor died. Record kinds: 'a' an action
- * (aftercare.actions), 's' a signal (aftercare.signals), 'd' an event the
+ * (aftercare.actions), 's' a signal (aftercare.signals), 'c' a decision
+ * (aftercare.decisions), 'D' an event the
  * domain code rejected (aftercare.dlq): kind 'D', "topic\0partition\0offset\0
  * reason\0" followed by the original bytes (kind 'd', without the topic, is
  * still read).  Actions and signals carry their id in the
@@ -21,6 +22,7 @@ struct ac_outbox_topics {
     const char *actions;
     const char *signals;
     const char *dlq;
+    const char *decisions;
 };
 
 /* Produces one message, waiting while the local queue is full. Takes

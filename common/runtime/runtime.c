@@ -14,6 +14,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "runtime_int.h"
+#include "step.h"
 
 
 /* The keys every processor reads; a processor adds its own table. */
@@ -27,6 +28,8 @@ static const struct ac_cfg_entry runtime_config[] = {
     {"topic.actions", AC_CFG_STR, "aftercare.actions", "action topic", 0, 0},
     {"topic.signals", AC_CFG_STR, "aftercare.signals", "signal topic", 0, 0},
     {"topic.dlq", AC_CFG_STR, "aftercare.dlq", "dead-letter topic", 0, 0},
+    {"topic.decisions", AC_CFG_STR, "aftercare.decisions",
+     "the audit log: every decision about an action, with its reason", 0, 0},
     {"batch.size", AC_CFG_INT, "500", "max messages per batch", 1, 10000},
     {"batch.ms", AC_CFG_INT, "50", "max time gathering a batch (ms)", 1, 60000},
     {"schemas.dir", AC_CFG_STR, AC_SCHEMA_DIR, "directory of the Avro schemas", 0, 0},
@@ -368,7 +371,8 @@ static int runtime_alloc(struct runtime *rt)
     rt->custs = calloc(n, sizeof(*rt->custs));
     rt->cust_first = calloc(n, sizeof(int));
     rt->cust_last = calloc(n, sizeof(int));
-    rt->ids = calloc(n, sizeof(*rt->ids));
+    rt->ins = calloc(n, sizeof(*rt->ins));
+    rt->apply_in = calloc(n, sizeof(*rt->apply_in));
     rt->dlq = calloc(n, sizeof(*rt->dlq));
     rt->pos_parts = calloc(n, sizeof(*rt->pos_parts));
     rt->pos_offs = calloc(n, sizeof(*rt->pos_offs));
@@ -380,7 +384,7 @@ static int runtime_alloc(struct runtime *rt)
     ac_buf_init(&rt->enc);
     return rt->msgs && rt->events && rt->ev_ok && rt->ev_next && rt->custs && rt->cust_first &&
                    rt->cust_last &&
-                   rt->ids && rt->dlq && rt->map && rt->pos_parts && rt->pos_offs
+                   rt->ins && rt->apply_in && rt->dlq && rt->map && rt->pos_parts && rt->pos_offs
                ? 0
                : AC_ERR_NOMEM;
 }
@@ -394,8 +398,10 @@ static void runtime_free(struct runtime *rt)
     free(rt->custs);
     free(rt->cust_first);
     free(rt->cust_last);
-    free(rt->ids);
+    free(rt->ins);
+    free(rt->apply_in);
     free(rt->dlq);
+    ac_step_destroy(rt->step);
     free(rt->pos_parts);
     free(rt->pos_offs);
     free(rt->map);
@@ -520,6 +526,8 @@ int ac_runtime_main(const struct ac_processor *proc, int argc, char **argv)
     snprintf(rt.topic_signals, sizeof(rt.topic_signals), "%s",
              ac_config_str(rt.cfg, "topic.signals"));
     snprintf(rt.topic_dlq, sizeof(rt.topic_dlq), "%s", ac_config_str(rt.cfg, "topic.dlq"));
+    snprintf(rt.topic_decisions, sizeof(rt.topic_decisions), "%s",
+             ac_config_str(rt.cfg, "topic.decisions"));
     if (runtime_alloc(&rt) != 0) {
         fprintf(stderr, "%s: out of memory\n", procname);
         goto out;
@@ -537,6 +545,21 @@ int ac_runtime_main(const struct ac_processor *proc, int argc, char **argv)
     }
     rt.store = ac_store_new(ac_config_str(rt.cfg, "redis.url"),
                             ac_config_str(rt.cfg, "redis.prefix"), err, sizeof(err));
+    if (rt.store) {
+        const struct ac_step_opts so = {
+            .st = rt.store,
+            .codec = rt.codec,
+            .topic = (int)proc->topic,
+            .transition = proc->apply,
+            .ctx = rt.ctx,
+            .rejected = rt_batch_rejected,
+            .opaque = &rt,
+        };
+        if (!(rt.step = ac_step_new(&so))) {
+            fprintf(stderr, "%s: out of memory\n", procname);
+            goto out;
+        }
+    }
     if (!rt.store) {
         fprintf(stderr, "%s: %s\n", procname, err);
         goto out;

@@ -11,6 +11,7 @@
 #include "kafka.h"
 #include "processor.h"
 #include "store.h"
+#include "step.h"
 
 struct rt_dlq {
     size_t msg;        /* index into msgs */
@@ -37,6 +38,7 @@ struct runtime {
     char topic_actions[128];
     char topic_signals[128];
     char topic_dlq[128];
+    char topic_decisions[128];
     char gen[40];
     int rebuild;
     int64_t max_future_ms;
@@ -55,12 +57,13 @@ struct runtime {
     size_t n_custs;
     int *map;                 /* open addressing: customer index + 1, 0 = empty */
     size_t map_size;
-    const char **ids;         /* [batch_size] event id pointers, grouped per customer */
+    struct ac_step_in *ins;   /* [batch_size] each customer's events, for the step */
+    struct ac_apply_in *apply_in; /* [batch_size] the events, grouped per customer */
+    struct ac_step *step;
     struct rt_dlq *dlq;       /* [batch_size] undecodable messages */
     int32_t *pos_parts;       /* [batch_size] partitions of the batch */
     int64_t *pos_offs;        /* [batch_size] their next offsets */
     size_t n_dlq;
-    struct ac_emit emit;
     struct ac_buf enc;
 
     struct rt_tally rules[RT_TALLY_MAX]; /* actions by rule of the batch */
@@ -81,8 +84,12 @@ struct runtime {
     int fatal;
 };
 
-/* Adds an emit's decisions to the batch's tallies (counted once durable). */
-void rt_tally_decisions(struct runtime *rt, const struct ac_emit *out);
+/* Adds a committed customer's decisions to the batch's tallies. */
+void rt_tally_decisions(struct runtime *rt, const struct ac_store_cust *sc);
+/* The step's hook for an event the domain rejected: its DLQ record goes
+ * through the outbox, as durable as the state change that skipped it. */
+int rt_batch_rejected(void *opaque, struct ac_store_cust *sc, const struct ac_apply_in *in,
+                      const char *reason);
 
 /* Processes the gathered batch end to end: decode, load, apply, commit,
  * produce, ack, commit offsets. Retries transient failures until they clear

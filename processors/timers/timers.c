@@ -29,6 +29,7 @@ static const struct ac_cfg_entry timers_config[] = {
     {"topic.actions", AC_CFG_STR, "aftercare.actions", "action topic", 0, 0},
     {"topic.signals", AC_CFG_STR, "aftercare.signals", "signal topic", 0, 0},
     {"topic.dlq", AC_CFG_STR, "aftercare.dlq", "dead-letter topic", 0, 0},
+    {"topic.decisions", AC_CFG_STR, "aftercare.decisions", "the audit log of decisions", 0, 0},
     {"schemas.dir", AC_CFG_STR, AC_SCHEMA_DIR, "directory of the Avro schemas", 0, 0},
     {"playbook", AC_CFG_STR, AC_PLAYBOOK_DEFAULT,
      "the playbook (YAML); SIGHUP reloads it, a bad new one is refused and the old one stays",
@@ -192,7 +193,10 @@ static int timers_sweep(struct timers *t)
     if (k == 0) {
         return 0;
     }
-    int rc = ac_store_load(t->store, AC_TOPIC_ORDERS, t->sweep, k);
+    int rc = ac_store_load(t->store, t->sweep, k);
+    for (size_t i = 0; rc == 0 && i < k; i++) {
+        ac_store_cust_take_found(&t->sweep[i]);
+    }
     if (rc == 0) {
         rc = timers_deliver(t, t->sweep, k);
     }
@@ -398,7 +402,8 @@ int ac_timers_main(int argc, char **argv)
     t.batch = (size_t)ac_config_int(t.cfg, "timers.batch");
     t.topics = (struct ac_outbox_topics){ac_config_str(t.cfg, "topic.actions"),
                                          ac_config_str(t.cfg, "topic.signals"),
-                                         ac_config_str(t.cfg, "topic.dlq")};
+                                         ac_config_str(t.cfg, "topic.dlq"),
+                                         ac_config_str(t.cfg, "topic.decisions")};
     struct ac_engine_opts opts = {ac_config_str(t.cfg, "team.default_owner")};
     if (!(t.rules = ac_rules_open(ac_config_str(t.cfg, "playbook"), &opts, err, sizeof(err)))) {
         fprintf(stderr, "aftercare-timers: %s\n", err);

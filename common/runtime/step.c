@@ -1,0 +1,196 @@
+/* step.c — load → apply → commit, the one copy (step.h). */
+#include "step.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+
+struct ac_step {
+    struct ac_step_opts o;
+    struct ac_apply *ap;
+    struct ac_buf enc;
+    struct ac_store_cust *cur; /* the customer the hooks write to */
+    struct ac_apply_stats *stats; /* [cap]: per customer, of the last attempt */
+    size_t cap;
+};
+
+struct ac_step *ac_step_new(const struct ac_step_opts *opts)
+{
+    struct ac_step *s = calloc(1, sizeof(*s));
+    if (!s) {
+        return NULL;
+    }
+    s->o = *opts;
+    s->ap = ac_apply_new();
+    ac_buf_init(&s->enc);
+    if (!s->ap) {
+        ac_step_destroy(s);
+        return NULL;
+    }
+    return s;
+}
+
+void ac_step_destroy(struct ac_step *s)
+{
+    if (!s) {
+        return;
+    }
+    ac_apply_destroy(s->ap);
+    ac_buf_fini(&s->enc);
+    free(s->stats);
+    free(s);
+}
+
+void ac_step_set_engine(struct ac_step *s, struct ac_engine *en)
+{
+    s->o.engine = en;
+}
+
+void ac_step_decision_id(char out[AC_ACTION_ID_MAX], const struct ac_decision *d)
+{
+    char key[AC_ACTION_ID_MAX + 160];
+    snprintf(key, sizeof(key), "%s|%s|%lld|%lld", d->action_id, d->reason, (long long)d->at,
+             (long long)d->not_before);
+    ac_action_id(out, d->decision, key, d->part);
+}
+
+static int step_out_decision(struct ac_step *s, struct ac_store_cust *sc,
+                             const struct ac_decision *d)
+{
+    char id[AC_ACTION_ID_MAX];
+    ac_step_decision_id(id, d);
+    (void)s;
+    (void)sc;
+    return 0; /* DECISIONS-TOPIC: encoder lands with schemas/decisions.avsc */
+}
+
+static int step_emitted(void *opaque, const struct ac_apply_in *in, const struct ac_emit *out)
+{
+    struct ac_step *s = opaque;
+    struct ac_store_cust *sc = s->cur;
+    int rc = 0;
+    (void)in;
+    for (int k = 0; s->o.codec && k < out->n_actions && rc == 0; k++) {
+        ac_buf_reset(&s->enc);
+        rc = ac_codec_encode_action(s->o.codec, &out->actions[k], &s->enc);
+        if (rc == 0) {
+            rc = ac_store_cust_add_out(sc, out->actions[k].action_id, 'a', s->enc.data,
+                                       s->enc.len);
+        }
+    }
+    for (int k = 0; s->o.codec && k < out->n_signals && rc == 0; k++) {
+        ac_buf_reset(&s->enc);
+        rc = ac_codec_encode_signal(s->o.codec, &out->signals[k], &s->enc);
+        if (rc == 0) {
+            rc = ac_store_cust_add_out(sc, out->signals[k].signal_id, 's', s->enc.data,
+                                       s->enc.len);
+        }
+    }
+    for (int k = 0; s->o.codec && k < out->n_decisions && rc == 0; k++) {
+        rc = step_out_decision(s, sc, &out->decisions[k]);
+    }
+    return rc ? rc : ac_store_cust_add_emit(sc, out);
+}
+
+static int step_rejected(void *opaque, const struct ac_apply_in *in, const char *reason)
+{
+    struct ac_step *s = opaque;
+    return s->o.rejected ? s->o.rejected(s->o.opaque, s->cur, in, reason) : 0;
+}
+
+static void step_add_stats(struct ac_apply_stats *to, const struct ac_apply_stats *from)
+{
+    to->applied += from->applied;
+    to->replayed += from->replayed;
+    to->duplicates += from->duplicates;
+    to->rejected += from->rejected;
+    to->fired += from->fired;
+}
+
+/* Applies one loaded customer; marks it dirty if its record changed. */
+static int step_apply(struct ac_step *s, struct ac_store_cust *sc, const struct ac_step_in *in,
+                      const struct ac_clock *clock, struct ac_apply_stats *st)
+{
+    const struct ac_apply_hooks hooks = {step_emitted, step_rejected, s};
+    if (sc->exists < 0) {
+        AC_ERROR("customer=%s has a record this version cannot read; refusing to overwrite it",
+                 sc->customer_id);
+        return AC_ERR_FATAL;
+    }
+    memset(st, 0, sizeof(*st));
+    s->cur = sc;
+    int rc = ac_apply_customer(s->ap, &sc->rec, s->o.topic, s->o.transition, s->o.ctx, in->in,
+                               in->n, s->o.engine, in->fire_due, clock, &hooks, st);
+    s->cur = NULL;
+    if (rc < 0) {
+        AC_ERROR("cannot apply customer=%s: %s", sc->customer_id, ac_err_str(rc));
+        return rc == AC_ERR_NOMEM ? rc : AC_ERR_FATAL;
+    }
+    /* A due entry that no longer matches the record (the timer was fired or
+     * moved by a writer that did not know the entry) is corrected. */
+    int stale = in->fire_due && sc->index_due != AC_TS_NONE &&
+                sc->index_due != ac_store_next_due(&sc->rec);
+    sc->dirty = rc == 1 || sc->legacy || stale;
+    sc->replayed = st->replayed > 0;
+    return 0;
+}
+
+int ac_step_run(struct ac_step *s, struct ac_store_cust *custs, const struct ac_step_in *ins,
+                size_t n, const struct ac_clock *clock, struct ac_apply_stats *stats)
+{
+    if (n > s->cap) {
+        struct ac_apply_stats *p = realloc(s->stats, n * sizeof(*p));
+        if (!p) {
+            return AC_ERR_NOMEM;
+        }
+        s->stats = p;
+        s->cap = n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        custs[i].done = 0;
+    }
+    for (int attempt = 0;; attempt++) {
+        for (size_t i = 0; i < n; i++) {
+            if (!custs[i].done) {
+                ac_store_cust_reset(&custs[i]);
+            }
+        }
+        int rc = ac_store_load(s->o.st, custs, n);
+        if (rc != 0) {
+            return rc;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (!custs[i].done && (rc = step_apply(s, &custs[i], &ins[i], clock, &s->stats[i]))) {
+                return rc;
+            }
+        }
+        if ((rc = ac_store_commit(s->o.st, custs, n)) != 0) {
+            return rc;
+        }
+        int conflicts = 0;
+        for (size_t i = 0; i < n; i++) {
+            struct ac_store_cust *sc = &custs[i];
+            if (sc->done) {
+                continue;
+            }
+            if (sc->dirty && sc->status == AC_ERR_CONFLICT) {
+                conflicts++;
+                continue;
+            }
+            sc->done = 1;
+            if (sc->replayed) {
+                ac_store_cust_take_found(sc);
+            }
+            if (stats) {
+                step_add_stats(stats, &s->stats[i]);
+            }
+        }
+        if (conflicts == 0) {
+            return 0;
+        }
+        AC_DEBUG("optimistic conflicts=%d attempt=%d; re-reading", conflicts, attempt);
+    }
+}

@@ -1,0 +1,719 @@
+/* store_batch.c — a step's customers: load, commit, ack, positions. */
+#include "store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "err.h"
+#include "log.h"
+#include "store_lua.h"
+
+/* An outbox value: 'B' then serialized records (a bundle: everything one
+ * commit produced). A value of the previous layout is one record: its kind
+ * byte, then the payload, under its id. */
+#define STORE_BUNDLE 'B'
+
+/* --- customer step records ------------------------------------------------------------------- */
+
+void ac_store_cust_init(struct ac_store_cust *sc, const char *customer_id)
+{
+    memset(sc, 0, sizeof(*sc));
+    snprintf(sc->customer_id, sizeof(sc->customer_id), "%s", customer_id);
+    sc->bucket = ac_store_bucket(customer_id);
+    ac_record_init(&sc->rec, customer_id);
+    ac_buf_init(&sc->found);
+    ac_buf_init(&sc->found_ids);
+    ac_buf_init(&sc->new_out);
+    ac_buf_init(&sc->counters);
+    ac_buf_init(&sc->pending);
+    ac_buf_init(&sc->pending_ids);
+    ac_buf_init(&sc->blob);
+    sc->loaded_due = AC_TS_NONE;
+    sc->index_due = AC_TS_NONE;
+}
+
+void ac_store_cust_fini(struct ac_store_cust *sc)
+{
+    ac_record_fini(&sc->rec);
+    ac_buf_fini(&sc->found);
+    ac_buf_fini(&sc->found_ids);
+    ac_buf_fini(&sc->new_out);
+    ac_buf_fini(&sc->counters);
+    ac_buf_fini(&sc->pending);
+    ac_buf_fini(&sc->pending_ids);
+    ac_buf_fini(&sc->blob);
+    free(sc->decs);
+    sc->decs = NULL;
+}
+
+void ac_store_cust_reset(struct ac_store_cust *sc)
+{
+    sc->dirty = 0;
+    sc->status = 0;
+    sc->exists = 0;
+    sc->legacy = 0;
+    sc->loaded_version = 0;
+    sc->loaded_due = AC_TS_NONE;
+    ac_buf_reset(&sc->found);
+    sc->n_found = 0;
+    ac_buf_reset(&sc->found_ids);
+    sc->n_found_ids = 0;
+    ac_buf_reset(&sc->new_out);
+    sc->n_new_out = 0;
+    ac_buf_reset(&sc->counters);
+    sc->n_counters = 0;
+    ac_buf_reset(&sc->pending);
+    sc->n_pending = 0;
+    ac_buf_reset(&sc->pending_ids);
+    sc->n_pending_ids = 0;
+    sc->n_decs = 0;
+    sc->tz_fallbacks = sc->tz_missing = sc->decisions_lost = 0;
+    sc->replayed = 0;
+    sc->out_field[0] = '\0';
+}
+
+/* Serialized record: kind byte, id length byte, id, u32 payload length, payload. */
+static int store_rec_append(struct ac_buf *b, const char *id, size_t idlen, char kind,
+                            const void *p, size_t len)
+{
+    unsigned char hdr[2] = {(unsigned char)kind, (unsigned char)idlen};
+    uint32_t n = (uint32_t)len;
+    if (idlen >= AC_ACTION_ID_MAX || len > UINT32_MAX) {
+        return AC_ERR_INVALID;
+    }
+    int rc = ac_buf_append(b, hdr, 2);
+    rc |= ac_buf_append(b, id, idlen);
+    rc |= ac_buf_append(b, &n, sizeof(n));
+    rc |= ac_buf_append(b, p, len);
+    return rc ? AC_ERR_NOMEM : 0;
+}
+
+int ac_store_cust_add_out(struct ac_store_cust *sc, const char *id, char kind, const void *p,
+                          size_t len)
+{
+    int rc = store_rec_append(&sc->new_out, id, strlen(id), kind, p, len);
+    if (rc == 0) {
+        sc->n_new_out++;
+    }
+    return rc;
+}
+
+int ac_store_cust_add_emit(struct ac_store_cust *sc, const struct ac_emit *out)
+{
+    int rc = 0;
+    if (sc->n_decs + out->n_decisions > sc->cap_decs) {
+        int cap = sc->cap_decs ? sc->cap_decs : 16;
+        while (cap < sc->n_decs + out->n_decisions) {
+            cap *= 2;
+        }
+        struct ac_decision *d = realloc(sc->decs, (size_t)cap * sizeof(*d));
+        if (!d) {
+            return AC_ERR_NOMEM;
+        }
+        sc->decs = d;
+        sc->cap_decs = cap;
+    }
+    if (out->n_decisions > 0) {
+        memcpy(sc->decs + sc->n_decs, out->decisions,
+               (size_t)out->n_decisions * sizeof(*out->decisions));
+        sc->n_decs += out->n_decisions;
+    }
+    for (int i = 0; i < out->n_counters && rc == 0; i++) {
+        rc |= ac_buf_append(&sc->counters, out->counters[i].field,
+                            strlen(out->counters[i].field) + 1);
+        rc |= ac_buf_printf(&sc->counters, "%lld", (long long)out->counters[i].by);
+        rc |= ac_buf_append(&sc->counters, "", 1);
+        sc->n_counters++;
+    }
+    sc->tz_fallbacks += out->tz_fallbacks;
+    sc->tz_missing += out->tz_missing;
+    sc->decisions_lost += out->decisions_lost;
+    return rc ? AC_ERR_NOMEM : 0;
+}
+
+int ac_store_records_next(const struct ac_buf *b, size_t *cursor, struct ac_outbox_rec *rec)
+{
+    size_t at = *cursor;
+    uint32_t n;
+    if (at + 2 > b->len) {
+        return 0;
+    }
+    const unsigned char *p = (const unsigned char *)b->data + at;
+    size_t idlen = p[1];
+    if (idlen >= AC_ACTION_ID_MAX || at + 2 + idlen + sizeof(n) > b->len) {
+        return 0;
+    }
+    rec->kind = (char)p[0];
+    memcpy(rec->id, p + 2, idlen);
+    rec->id[idlen] = '\0';
+    memcpy(&n, p + 2 + idlen, sizeof(n));
+    if (n > b->len - (at + 2 + idlen + sizeof(n))) {
+        return 0;
+    }
+    rec->payload = (const char *)p + 2 + idlen + sizeof(n);
+    rec->len = n;
+    *cursor = at + 2 + idlen + sizeof(n) + n;
+    return 1;
+}
+
+int ac_store_pending_next(const struct ac_store_cust *sc, size_t *cursor,
+                          struct ac_outbox_rec *rec)
+{
+    return ac_store_records_next(&sc->pending, cursor, rec);
+}
+
+void ac_store_cust_take_found(struct ac_store_cust *sc)
+{
+    if (sc->n_found == 0) {
+        return;
+    }
+    ac_buf_append(&sc->pending, sc->found.data, sc->found.len);
+    sc->n_pending += sc->n_found;
+    ac_buf_append(&sc->pending_ids, sc->found_ids.data, sc->found_ids.len);
+    sc->n_pending_ids += sc->n_found_ids;
+    ac_buf_reset(&sc->found);
+    sc->n_found = 0;
+    ac_buf_reset(&sc->found_ids);
+    sc->n_found_ids = 0;
+}
+
+/* --- load ------------------------------------------------------------------------------------ */
+
+static void store_parse_outbox(struct ac_store_cust *sc, const redisReply *r)
+{
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const redisReply *f = r->element[i], *v = r->element[i + 1];
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || v->len < 1) {
+            continue;
+        }
+        ac_buf_append(&sc->found_ids, f->str, f->len);
+        ac_buf_append(&sc->found_ids, "", 1);
+        sc->n_found_ids++;
+        if (v->str[0] == STORE_BUNDLE) {
+            struct ac_buf b = {.data = v->str + 1, .len = v->len - 1, .cap = v->len - 1};
+            size_t cursor = 0;
+            struct ac_outbox_rec rec;
+            while (ac_store_records_next(&b, &cursor, &rec)) {
+                if (store_rec_append(&sc->found, rec.id, strlen(rec.id), rec.kind, rec.payload,
+                                     rec.len) == 0) {
+                    sc->n_found++;
+                }
+            }
+        } else if (store_rec_append(&sc->found, f->str, f->len, v->str[0], v->str + 1,
+                                    v->len - 1) == 0) {
+            sc->n_found++;
+        }
+    }
+}
+
+int64_t ac_store_next_due(const struct ac_record *rec)
+{
+    int i = ac_timerset_next(&rec->timers);
+    return i < 0 ? AC_TS_NONE : rec->timers.t[i].due;
+}
+
+static void store_parse_record(struct ac_store_cust *sc, const redisReply *r)
+{
+    sc->exists = r->type == REDIS_REPLY_STRING;
+    if (!sc->exists) {
+        ac_record_reset(&sc->rec, sc->customer_id);
+    } else if (ac_record_decode(&sc->rec, sc->customer_id, r->str, r->len) != 0) {
+        /* Unreadable: refuse to guess (a newer format, or damage). The
+         * customer's events wait; nothing is overwritten. */
+        AC_ERROR("unreadable record customer=%s bytes=%zu", sc->customer_id, r->len);
+        sc->exists = -1;
+        return;
+    }
+    sc->loaded_version = sc->rec.state.version;
+    sc->loaded_due = ac_store_next_due(&sc->rec);
+}
+
+/* Reads the previous layout (state hash, timers hash) into the record. */
+static int store_load_legacy(struct ac_store *st, struct ac_store_cust *sc)
+{
+    char key[STORE_KEY_MAX];
+    store_key(st, key, sizeof(key), sc->bucket, 'c', sc->customer_id);
+    redisReply *r = redisCommand(st->rc, "HGETALL %s", key);
+    if (!r) {
+        store_drop(st);
+        return AC_ERR_TRANSIENT;
+    }
+    if (r->type != REDIS_REPLY_ARRAY) {
+        int rc = store_reply_error(st, r, "load a record of the previous layout");
+        freeReplyObject(r);
+        return rc;
+    }
+    ac_record_reset(&sc->rec, sc->customer_id);
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const char *name = r->element[i]->str, *value = r->element[i + 1]->str;
+        if (!name || !value) {
+            continue;
+        }
+        if (strncmp(name, "w:", 2) == 0) {
+            const char *colon = strrchr(name, ':');
+            char topic[32];
+            snprintf(topic, sizeof(topic), "%.*s", (int)(colon - name - 2), name + 2);
+            int t = ac_topic_from_name(topic);
+            if (t >= 0) {
+                ac_record_set_watermark(&sc->rec, t, (int32_t)strtol(colon + 1, NULL, 10),
+                                        strtoll(value, NULL, 10));
+            }
+        } else if (strcmp(name, "e.n") != 0) {
+            (void)ac_customer_parse_field(&sc->rec.state, name, value);
+        }
+    }
+    freeReplyObject(r);
+    store_key(st, key, sizeof(key), sc->bucket, 't', sc->customer_id);
+    if (!(r = redisCommand(st->rc, "HGETALL %s", key))) {
+        store_drop(st);
+        return AC_ERR_TRANSIENT;
+    }
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        struct ac_timer t;
+        if (ac_timer_from_json(&t, r->element[i]->str, r->element[i + 1]->str,
+                               r->element[i + 1]->len) == 0) {
+            (void)ac_timerset_put(&sc->rec.timers, &t);
+        }
+    }
+    freeReplyObject(r);
+    store_key(st, key, sizeof(key), sc->bucket, 'e', sc->customer_id);
+    if (!(r = redisCommand(st->rc, "ZRANGE %s 0 -1 WITHSCORES", key))) {
+        store_drop(st);
+        return AC_ERR_TRANSIENT;
+    }
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        ac_record_seen_add(&sc->rec, r->element[i]->str,
+                           strtoll(r->element[i + 1]->str, NULL, 10));
+    }
+    freeReplyObject(r);
+    sc->legacy = 1;
+    sc->exists = 1;
+    sc->loaded_version = sc->rec.state.version;
+    sc->loaded_due = AC_TS_NONE; /* the old due entries are removed by the commit */
+    return 0;
+}
+
+int ac_store_load(struct ac_store *st, struct ac_store_cust *custs, size_t n)
+{
+    char key[STORE_KEY_MAX];
+    int rc = 0;
+    if (!ac_store_connected(st)) {
+        return AC_ERR_TRANSIENT;
+    }
+    double t0 = ac_clock_mono_s();
+    if (store_append_gen(st) != 0) {
+        return AC_ERR_TRANSIENT;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct ac_store_cust *sc = &custs[i];
+        size_t argc = 0;
+        if (sc->done) {
+            continue;
+        }
+        store_key(st, key, sizeof(key), sc->bucket, 'c', sc->customer_id);
+        store_push_str(st, &argc, "GET");
+        store_push_str(st, &argc, key);
+        if (store_append(st, argc) != 0) {
+            return AC_ERR_TRANSIENT;
+        }
+        argc = 0;
+        store_key(st, key, sizeof(key), sc->bucket, 'o', sc->customer_id);
+        store_push_str(st, &argc, "HGETALL");
+        store_push_str(st, &argc, key);
+        if (store_append(st, argc) != 0) {
+            return AC_ERR_TRANSIENT;
+        }
+    }
+    redisReply *r = store_read(st);
+    if (!r) {
+        return AC_ERR_TRANSIENT;
+    }
+    rc = store_check_gen_reply(st, r);
+    freeReplyObject(r);
+    size_t n_legacy = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct ac_store_cust *sc = &custs[i];
+        if (sc->done) {
+            continue;
+        }
+        /* Read every reply even after an error so the pipeline stays in step. */
+        for (int k = 0; k < 2; k++) {
+            if (!(r = store_read(st))) {
+                return AC_ERR_TRANSIENT;
+            }
+            if (k == 0 && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "WRONGTYPE", 9) == 0) {
+                sc->legacy = 1; /* a state hash of the previous layout */
+                n_legacy++;
+            } else if (r->type == REDIS_REPLY_ERROR) {
+                if (rc == 0) {
+                    rc = store_reply_error(st, r, "load");
+                }
+            } else if (rc == 0 && k == 0) {
+                store_parse_record(sc, r);
+            } else if (rc == 0 && r->type == REDIS_REPLY_ARRAY) {
+                store_parse_outbox(sc, r);
+            }
+            freeReplyObject(r);
+        }
+    }
+    for (size_t i = 0; rc == 0 && n_legacy > 0 && i < n; i++) {
+        if (custs[i].legacy && !custs[i].done) {
+            rc = store_load_legacy(st, &custs[i]);
+        }
+    }
+    st->last_rtt = ac_clock_mono_s() - t0;
+    return rc;
+}
+
+/* --- commit ---------------------------------------------------------------------------------- */
+
+/* Per-customer strings of one commit call: they stay put until the command
+ * is appended (hiredis copies them then). */
+struct store_commit_strs {
+    char keys[AC_STORE_KEYS_PER_CUSTOMER][STORE_KEY_MAX];
+    char want[24];
+    size_t want_len;
+    char due[24];
+    char n_counters[16];
+    char n_legacy[16];
+    char legacy[5][STORE_KEY_MAX + AC_ACTION_ID_MAX + AC_ID_MAX];
+    struct ac_buf bundle;
+};
+
+static int store_commit_prepare(struct ac_store *st, struct ac_store_cust *sc,
+                                struct store_commit_strs *cs)
+{
+    store_key(st, cs->keys[0], STORE_KEY_MAX, sc->bucket, 'c', sc->customer_id);
+    store_key(st, cs->keys[1], STORE_KEY_MAX, sc->bucket, 'o', sc->customer_id);
+    snprintf(cs->keys[2], STORE_KEY_MAX, "%s:{%u}:due", st->prefix, sc->bucket);
+    snprintf(cs->keys[3], STORE_KEY_MAX, "%s:{%u}:ob", st->prefix, sc->bucket);
+    snprintf(cs->keys[4], STORE_KEY_MAX, "%s:{%u}:xc", st->prefix, sc->bucket);
+    if (sc->legacy) {
+        snprintf(cs->want, sizeof(cs->want), "L%lld", (long long)sc->loaded_version);
+        cs->want_len = strlen(cs->want);
+    } else if (sc->exists) {
+        ac_record_version_bytes(sc->loaded_version, (unsigned char *)cs->want);
+        cs->want_len = 8;
+    } else {
+        cs->want_len = 0;
+    }
+    sc->rec.state.version = sc->loaded_version + 1;
+    ac_buf_reset(&sc->blob);
+    int rc = ac_record_encode(&sc->rec, &sc->blob);
+    if (rc != 0) {
+        return rc;
+    }
+    int64_t due = ac_store_next_due(&sc->rec);
+    int64_t was = sc->index_due != AC_TS_NONE ? sc->index_due : sc->loaded_due;
+    if (due == was) {
+        cs->due[0] = '\0';
+    } else if (due == AC_TS_NONE) {
+        snprintf(cs->due, sizeof(cs->due), "-");
+    } else {
+        snprintf(cs->due, sizeof(cs->due), "%lld", (long long)due);
+    }
+    ac_buf_reset(&cs->bundle);
+    sc->out_field[0] = '\0';
+    if (sc->n_new_out > 0) {
+        snprintf(sc->out_field, sizeof(sc->out_field), "%lld",
+                 (long long)sc->rec.state.version);
+        if (ac_buf_append(&cs->bundle, "B", 1) != 0 ||
+            ac_buf_append(&cs->bundle, sc->new_out.data, sc->new_out.len) != 0) {
+            return AC_ERR_NOMEM;
+        }
+    }
+    snprintf(cs->n_counters, sizeof(cs->n_counters), "%d", sc->n_counters);
+    int nl = 0;
+    if (sc->legacy) {
+        /* the previous layout's keys, and its timers' due-index members */
+        store_key(st, cs->legacy[nl++], sizeof(cs->legacy[0]), sc->bucket, 't', sc->customer_id);
+        store_key(st, cs->legacy[nl++], sizeof(cs->legacy[0]), sc->bucket, 'e', sc->customer_id);
+        store_key(st, cs->legacy[nl++], sizeof(cs->legacy[0]), sc->bucket, 'a', sc->customer_id);
+    }
+    snprintf(cs->n_legacy, sizeof(cs->n_legacy), "%d", nl);
+    return 0;
+}
+
+static void store_commit_push(struct ac_store *st, size_t *argc, struct ac_store_cust *sc,
+                              struct store_commit_strs *cs)
+{
+    store_push(st, argc, cs->want, cs->want_len);
+    store_push(st, argc, sc->blob.data, sc->blob.len);
+    store_push_str(st, argc, cs->due);
+    store_push_str(st, argc, sc->customer_id);
+    store_push_str(st, argc, sc->out_field);
+    store_push(st, argc, cs->bundle.data ? cs->bundle.data : "", cs->bundle.len);
+    store_push_str(st, argc, cs->n_counters);
+    const char *p = sc->counters.data;
+    for (int i = 0; i < sc->n_counters * 2; i++) {
+        store_push_str(st, argc, p);
+        p += strlen(p) + 1;
+    }
+    store_push_str(st, argc, cs->n_legacy);
+    for (int i = 0; i < atoi(cs->n_legacy); i++) {
+        store_push_str(st, argc, cs->legacy[i]);
+    }
+}
+
+/* An applied commit: the new records are pending, under their field. */
+static void store_commit_applied(struct ac_store_cust *sc)
+{
+    sc->status = 0;
+    sc->loaded_version = sc->rec.state.version;
+    sc->exists = 1;
+    sc->legacy = 0;
+    sc->loaded_due = ac_store_next_due(&sc->rec);
+    sc->index_due = AC_TS_NONE;
+    if (sc->n_new_out > 0) {
+        ac_buf_append(&sc->pending, sc->new_out.data, sc->new_out.len);
+        sc->n_pending += sc->n_new_out;
+        ac_buf_append(&sc->pending_ids, sc->out_field, strlen(sc->out_field) + 1);
+        sc->n_pending_ids++;
+    }
+}
+
+int ac_store_commit(struct ac_store *st, struct ac_store_cust *custs, size_t n)
+{
+    enum { CHUNK = AC_STORE_CUSTOMERS_PER_CALL };
+    struct store_commit_strs *cs = calloc(CHUNK, sizeof(*cs));
+    size_t *calls_n = calloc(n / CHUNK + 2, sizeof(*calls_n));
+    size_t n_calls = 0;
+    int rc = 0;
+    char count[16], m_str[16];
+    if (!cs || !calls_n) {
+        free(cs);
+        free(calls_n);
+        return AC_ERR_NOMEM;
+    }
+    for (int k = 0; k < CHUNK; k++) {
+        ac_buf_init(&cs[k].bundle);
+    }
+    if (!ac_store_connected(st)) {
+        rc = AC_ERR_TRANSIENT;
+        goto out;
+    }
+    double t0 = ac_clock_mono_s();
+    for (size_t i = 0; i < n;) {
+        size_t members[CHUNK], m = 0;
+        for (; i < n && m < CHUNK; i++) {
+            if (custs[i].dirty && !custs[i].done && custs[i].exists >= 0) {
+                members[m++] = i;
+            }
+        }
+        if (m == 0) {
+            break;
+        }
+        size_t argc = 0;
+        store_push_str(st, &argc, "FCALL");
+        store_push_str(st, &argc, "ac_commit_v5");
+        snprintf(count, sizeof(count), "%zu", m * AC_STORE_KEYS_PER_CUSTOMER);
+        store_push_str(st, &argc, count);
+        for (size_t k = 0; k < m; k++) {
+            if ((rc = store_commit_prepare(st, &custs[members[k]], &cs[k])) != 0) {
+                goto out;
+            }
+            for (int j = 0; j < AC_STORE_KEYS_PER_CUSTOMER; j++) {
+                store_push_str(st, &argc, cs[k].keys[j]);
+            }
+        }
+        snprintf(m_str, sizeof(m_str), "%zu", m);
+        store_push_str(st, &argc, m_str);
+        for (size_t k = 0; k < m; k++) {
+            store_commit_push(st, &argc, &custs[members[k]], &cs[k]);
+        }
+        if (store_append(st, argc) != 0) {
+            rc = AC_ERR_TRANSIENT;
+            goto out;
+        }
+        calls_n[n_calls++] = m;
+    }
+    /* Replies come back in call order; walk the dirty customers again. */
+    size_t next = 0;
+    for (size_t c = 0; c < n_calls; c++) {
+        redisReply *r = store_read(st);
+        if (!r) {
+            rc = AC_ERR_TRANSIENT;
+            goto out;
+        }
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != calls_n[c]) {
+            if (rc == 0) {
+                rc = r->type == REDIS_REPLY_ERROR ? store_reply_error(st, r, "commit")
+                                                  : AC_ERR_FATAL;
+            }
+            freeReplyObject(r);
+            goto out;
+        }
+        for (size_t k = 0; k < r->elements; k++) {
+            while (!custs[next].dirty || custs[next].done || custs[next].exists < 0) {
+                next++;
+            }
+            const redisReply *e = r->element[k];
+            if (e->type == REDIS_REPLY_INTEGER && e->integer == 0) {
+                store_commit_applied(&custs[next]);
+            } else {
+                custs[next].status = AC_ERR_CONFLICT;
+                custs[next].rec.state.version = custs[next].loaded_version;
+            }
+            next++;
+        }
+        freeReplyObject(r);
+    }
+    st->last_rtt = ac_clock_mono_s() - t0;
+out:
+    if (rc != 0) {
+        store_drop(st); /* replies may be left unread: reconnect, re-read, retry */
+    }
+    for (int k = 0; k < CHUNK; k++) {
+        ac_buf_fini(&cs[k].bundle);
+    }
+    free(cs);
+    free(calls_n);
+    return rc;
+}
+
+/* --- ack and positions --------------------------------------------------------------------- */
+
+/* Appends FCALL ac_ack_v5 calls (64 customers per call) for the customers
+ * with pending outbox fields, or (ids == 0) every customer given, to drop
+ * emptied outboxes from the index. Returns the number of calls appended, or
+ * a negative ac_err. */
+long ac_store_append_acks(struct ac_store *st, struct ac_store_cust *custs, size_t n, int ids);
+long ac_store_append_acks(struct ac_store *st, struct ac_store_cust *custs, size_t n, int ids)
+{
+    enum { CHUNK = AC_STORE_CUSTOMERS_PER_CALL };
+    char (*keys)[STORE_KEY_MAX] = malloc(2 * CHUNK * sizeof(*keys));
+    char (*counts)[16] = malloc(CHUNK * sizeof(*counts));
+    long calls = 0;
+    if (!keys || !counts) {
+        free(keys);
+        free(counts);
+        return AC_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n;) {
+        size_t members[CHUNK], m = 0;
+        for (; i < n && m < CHUNK; i++) {
+            if (!ids || custs[i].n_pending_ids > 0) {
+                members[m++] = i;
+            }
+        }
+        if (m == 0) {
+            break;
+        }
+        size_t argc = 0;
+        char nkeys[16], ncust[16];
+        snprintf(nkeys, sizeof(nkeys), "%zu", 2 * m);
+        snprintf(ncust, sizeof(ncust), "%zu", m);
+        store_push_str(st, &argc, "FCALL");
+        store_push_str(st, &argc, "ac_ack_v5");
+        store_push_str(st, &argc, nkeys);
+        for (size_t k = 0; k < m; k++) {
+            const struct ac_store_cust *sc = &custs[members[k]];
+            store_key(st, keys[2 * k], STORE_KEY_MAX, sc->bucket, 'o', sc->customer_id);
+            snprintf(keys[2 * k + 1], STORE_KEY_MAX, "%s:{%u}:ob", st->prefix, sc->bucket);
+            store_push_str(st, &argc, keys[2 * k]);
+            store_push_str(st, &argc, keys[2 * k + 1]);
+        }
+        store_push_str(st, &argc, ncust);
+        for (size_t k = 0; k < m; k++) {
+            const struct ac_store_cust *sc = &custs[members[k]];
+            store_push_str(st, &argc, sc->customer_id);
+            snprintf(counts[k], sizeof(counts[k]), "%d", ids ? sc->n_pending_ids : 0);
+            store_push_str(st, &argc, counts[k]);
+            const char *p = sc->pending_ids.data;
+            for (int j = 0; ids && j < sc->n_pending_ids; j++) {
+                store_push_str(st, &argc, p);
+                p += strlen(p) + 1;
+            }
+        }
+        if (store_append(st, argc) != 0) {
+            free(keys);
+            free(counts);
+            return AC_ERR_TRANSIENT;
+        }
+        calls++;
+    }
+    free(keys);
+    free(counts);
+    return calls;
+}
+
+int ac_store_ack(struct ac_store *st, struct ac_store_cust *custs, size_t n, const char *group,
+                 enum ac_topic topic, const int32_t *parts, const int64_t *offsets, size_t n_pos)
+{
+    char pkey[160];
+    size_t sent = 0;
+    if (!ac_store_connected(st)) {
+        return AC_ERR_TRANSIENT;
+    }
+    long calls = ac_store_append_acks(st, custs, n, 1);
+    if (calls < 0) {
+        store_drop(st);
+        return (int)calls;
+    }
+    sent = (size_t)calls;
+    if (n_pos > 0) {
+        /* "topic:partition\0offset\0" pairs laid out first, pointed at after. */
+        struct ac_buf kv;
+        size_t argc = 0;
+        ac_buf_init(&kv);
+        for (size_t i = 0; i < n_pos; i++) {
+            ac_buf_printf(&kv, "%s:%d", ac_topic_name(topic), parts[i]);
+            ac_buf_append(&kv, "", 1);
+            ac_buf_printf(&kv, "%lld", (long long)offsets[i]);
+            ac_buf_append(&kv, "", 1);
+        }
+        snprintf(pkey, sizeof(pkey), "%s:pos:%s", st->prefix, group);
+        store_push_str(st, &argc, "HSET");
+        store_push_str(st, &argc, pkey);
+        const char *p = kv.data;
+        for (size_t i = 0; i < n_pos * 2; i++) {
+            store_push_str(st, &argc, p);
+            p += strlen(p) + 1;
+        }
+        int arc = store_append(st, argc);
+        ac_buf_fini(&kv);
+        if (arc != 0) {
+            return AC_ERR_TRANSIENT;
+        }
+        sent++;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < sent; i++) {
+        redisReply *r = store_read(st);
+        if (!r) {
+            return AC_ERR_TRANSIENT;
+        }
+        if (r->type == REDIS_REPLY_ERROR && rc == 0) {
+            rc = store_reply_error(st, r, "ack");
+        }
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
+int ac_store_positions(struct ac_store *st, const char *group, enum ac_topic topic,
+                       const int32_t *parts, int64_t *offsets, size_t n)
+{
+    char pkey[160], field[64];
+    if (!ac_store_connected(st)) {
+        return AC_ERR_TRANSIENT;
+    }
+    snprintf(pkey, sizeof(pkey), "%s:pos:%s", st->prefix, group);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(field, sizeof(field), "%s:%d", ac_topic_name(topic), parts[i]);
+        redisReply *r = redisCommand(st->rc, "HGET %s %s", pkey, field);
+        if (!r) {
+            store_drop(st);
+            return AC_ERR_TRANSIENT;
+        }
+        offsets[i] = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : -1;
+        int err = r->type == REDIS_REPLY_ERROR;
+        freeReplyObject(r);
+        if (err) {
+            return AC_ERR_TRANSIENT;
+        }
+    }
+    return 0;
+}

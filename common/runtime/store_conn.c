@@ -1,0 +1,425 @@
+/* store_conn.c — Redis connection, generation, pipelining and error replies. */
+#include "store_int.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "err.h"
+#include "log.h"
+#include "store_lua.h"
+
+uint32_t ac_store_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        h ^= *p;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+unsigned ac_store_bucket(const char *customer_id)
+{
+    return ac_store_hash(customer_id) % AC_STORE_BUCKETS;
+}
+
+/* --- connection ------------------------------------------------------------------------- */
+
+/* The URL as it may be shown: the password replaced by "***". */
+static void store_redact(const char *url, char *out, size_t outlen)
+{
+    const char *scheme = strstr(url, "://");
+    const char *at = strrchr(url, '@');
+    const char *from = scheme ? scheme + 3 : url;
+    if (!at || at < from) {
+        snprintf(out, outlen, "%s", url);
+        return;
+    }
+    const char *colon = memchr(from, ':', (size_t)(at - from));
+    if (!colon) {
+        snprintf(out, outlen, "%.*s***%s", (int)(from - url), url, at);
+        return;
+    }
+    snprintf(out, outlen, "%.*s:***%s", (int)(colon - url), url, at);
+}
+
+static int store_parse_url(struct ac_store *st, const char *url_in, char *errstr, size_t errlen)
+{
+    char url[512];
+    const char *p = url_in;
+    store_redact(url_in, url, sizeof(url));
+    if (strncmp(p, "redis://", 8) != 0) {
+        snprintf(errstr, errlen, "redis url '%s': must start with redis://", url);
+        return AC_ERR_INVALID;
+    }
+    p += 8;
+    const char *at = strrchr(p, '@');
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        if (colon) {
+            snprintf(st->user, sizeof(st->user), "%.*s", (int)(colon - p), p);
+            snprintf(st->password, sizeof(st->password), "%.*s", (int)(at - colon - 1),
+                     colon + 1);
+        } else {
+            snprintf(st->password, sizeof(st->password), "%.*s", (int)(at - p), p);
+        }
+        p = at + 1;
+    }
+    size_t hostlen = strcspn(p, ":/");
+    if (hostlen == 0 || hostlen >= sizeof(st->host)) {
+        snprintf(errstr, errlen, "redis url '%s': missing host", url);
+        return AC_ERR_INVALID;
+    }
+    memcpy(st->host, p, hostlen);
+    st->host[hostlen] = '\0';
+    p += hostlen;
+    st->port = 6379;
+    if (*p == ':') {
+        char *end = NULL;
+        errno = 0;
+        long v = strtol(p + 1, &end, 10);
+        if (errno || end == p + 1 || v <= 0 || v > 65535 || (*end && *end != '/')) {
+            snprintf(errstr, errlen, "redis url '%s': bad port", url);
+            return AC_ERR_INVALID;
+        }
+        st->port = (int)v;
+        p = end;
+    }
+    if (*p == '/' && p[1]) {
+        char *end = NULL;
+        errno = 0;
+        long v = strtol(p + 1, &end, 10);
+        if (errno || end == p + 1 || *end || v < 0 || v > 1000000) {
+            snprintf(errstr, errlen, "redis url '%s': bad database number", url);
+            return AC_ERR_INVALID;
+        }
+        st->db = (int)v;
+    }
+    return 0;
+}
+
+struct ac_store *ac_store_new(const char *url, const char *prefix, char *errstr, size_t errlen)
+{
+    struct ac_store *st = calloc(1, sizeof(*st));
+    if (!st) {
+        snprintf(errstr, errlen, "out of memory");
+        return NULL;
+    }
+    if (store_parse_url(st, url, errstr, errlen) != 0) {
+        free(st);
+        return NULL;
+    }
+    snprintf(st->prefix, sizeof(st->prefix), "%s", prefix && *prefix ? prefix : "ac");
+    return st;
+}
+
+void ac_store_destroy(struct ac_store *st)
+{
+    if (!st) {
+        return;
+    }
+    if (st->rc) {
+        redisFree(st->rc);
+    }
+    free(st->argv);
+    free(st->argvlen);
+    free(st);
+}
+
+int ac_store_connected(const struct ac_store *st)
+{
+    return st->rc != NULL && st->rc->err == 0;
+}
+
+const char *ac_store_run_id(const struct ac_store *st)
+{
+    return st->run_id;
+}
+
+double ac_store_last_rtt(const struct ac_store *st)
+{
+    return st->last_rtt;
+}
+
+void store_drop(struct ac_store *st)
+{
+    if (st->rc) {
+        redisFree(st->rc);
+        st->rc = NULL;
+    }
+}
+
+/* Runs a command during connect; returns the reply or NULL with errstr set. */
+static redisReply *store_setup_cmd(struct ac_store *st, char *errstr, size_t errlen,
+                                   const char *what, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(st->rc, fmt, ap);
+    va_end(ap);
+    if (!r) {
+        snprintf(errstr, errlen, "redis %s:%d: %s: %s", st->host, st->port, what, st->rc->errstr);
+        return NULL;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(errstr, errlen, "redis %s:%d: %s: %s", st->host, st->port, what, r->str);
+        /* Credentials and permissions do not fix themselves: not retried. */
+        if (strncmp(r->str, "WRONGPASS", 9) == 0 || strncmp(r->str, "NOPERM", 6) == 0 ||
+            strncmp(r->str, "NOAUTH", 6) == 0 || strstr(r->str, "invalid password") ||
+            strstr(r->str, "invalid username-password")) {
+            st->auth_failed = 1;
+        }
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
+int ac_store_connect(struct ac_store *st, char *errstr, size_t errlen)
+{
+    redisReply *r = NULL;
+    int rc = AC_ERR_TRANSIENT;
+    st->auth_failed = 0;
+    struct timeval tv = {5, 0};
+    store_drop(st);
+    st->rc = redisConnectWithTimeout(st->host, st->port, tv);
+    if (!st->rc || st->rc->err) {
+        snprintf(errstr, errlen, "redis %s:%d: cannot connect: %s", st->host, st->port,
+                 st->rc ? st->rc->errstr : "out of memory");
+        goto out;
+    }
+    redisSetTimeout(st->rc, (struct timeval){10, 0});
+    redisEnableKeepAlive(st->rc);
+    if (st->password[0]) {
+        r = st->user[0] ? store_setup_cmd(st, errstr, errlen, "AUTH", "AUTH %s %s", st->user,
+                                          st->password)
+                        : store_setup_cmd(st, errstr, errlen, "AUTH", "AUTH %s", st->password);
+        if (!r) {
+            goto out;
+        }
+        freeReplyObject(r);
+    }
+    if (st->db) {
+        if (!(r = store_setup_cmd(st, errstr, errlen, "SELECT", "SELECT %d", st->db))) {
+            goto out;
+        }
+        freeReplyObject(r);
+    }
+    r = store_setup_cmd(st, errstr, errlen, "FUNCTION LOAD", "FUNCTION LOAD REPLACE %b",
+                        ac_store_lua, sizeof(ac_store_lua) - 1);
+    if (!r) {
+        goto out;
+    }
+    freeReplyObject(r);
+    if (!(r = store_setup_cmd(st, errstr, errlen, "INFO", "INFO server"))) {
+        goto out;
+    }
+    const char *p = r->type == REDIS_REPLY_STRING ? strstr(r->str, "run_id:") : NULL;
+    if (p) {
+        snprintf(st->run_id, sizeof(st->run_id), "%.40s", p + 7);
+    }
+    freeReplyObject(r);
+    rc = 0;
+out:
+    if (rc != 0) {
+        store_drop(st);
+        if (st->auth_failed) {
+            rc = AC_ERR_FATAL;
+        }
+    }
+    return rc;
+}
+
+/* --- pipelining helpers ------------------------------------------------------------------ */
+
+static int store_argv_reserve(struct ac_store *st, size_t n)
+{
+    if (n <= st->argcap) {
+        return 0;
+    }
+    size_t cap = st->argcap ? st->argcap : 64;
+    while (cap < n) {
+        cap *= 2;
+    }
+    const char **argv = realloc(st->argv, cap * sizeof(*argv));
+    if (!argv) {
+        return AC_ERR_NOMEM;
+    }
+    st->argv = argv;
+    size_t *lens = realloc(st->argvlen, cap * sizeof(*lens));
+    if (!lens) {
+        return AC_ERR_NOMEM;
+    }
+    st->argvlen = lens;
+    st->argcap = cap;
+    return 0;
+}
+
+int store_push(struct ac_store *st, size_t *argc, const char *p, size_t len)
+{
+    if (store_argv_reserve(st, *argc + 1) != 0) {
+        return AC_ERR_NOMEM;
+    }
+    st->argv[*argc] = p;
+    st->argvlen[*argc] = len;
+    (*argc)++;
+    return 0;
+}
+
+int store_push_str(struct ac_store *st, size_t *argc, const char *s)
+{
+    return store_push(st, argc, s, strlen(s));
+}
+
+int store_append(struct ac_store *st, size_t argc)
+{
+    if (redisAppendCommandArgv(st->rc, (int)argc, st->argv, st->argvlen) != REDIS_OK) {
+        return AC_ERR_TRANSIENT;
+    }
+    return 0;
+}
+
+/* Reads one pipelined reply; NULL (and the connection dropped) on I/O error. */
+redisReply *store_read(struct ac_store *st)
+{
+    void *reply = NULL;
+    if (redisGetReply(st->rc, &reply) != REDIS_OK || !reply) {
+        AC_WARN("redis connection lost host=%s port=%d error=%s", st->host, st->port,
+                st->rc->errstr);
+        store_drop(st);
+        return NULL;
+    }
+    return reply;
+}
+
+int store_reply_error(struct ac_store *st, redisReply *r, const char *what)
+{
+    static const char *const transient[] = {"LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN",
+                                            "READONLY", "OOM", "CLUSTERDOWN", NULL};
+    const char *msg = r->str ? r->str : "";
+    int rc = AC_ERR_FATAL;
+    for (int i = 0; transient[i]; i++) {
+        if (strncmp(msg, transient[i], strlen(transient[i])) == 0) {
+            rc = AC_ERR_TRANSIENT;
+        }
+    }
+    if (rc == AC_ERR_TRANSIENT) {
+        AC_WARN("redis is not ready during %s: %s; retrying", what, msg);
+    } else {
+        AC_ERROR("redis refused %s: %s (not a connection problem: check the Redis server's "
+                 "version, ACL and configuration)",
+                 what, msg);
+    }
+    /* After an error reply the rest of the pipeline is unreliable to
+     * interpret; drop the connection so the caller reconnects. */
+    store_drop(st);
+    return rc;
+}
+
+void store_key(const struct ac_store *st, char *out, size_t outlen, unsigned bucket,
+                      char kind, const char *cid)
+{
+    snprintf(out, outlen, "%s:{%u}:%c:%s", st->prefix, bucket, kind, cid);
+}
+
+void ac_store_state_key(const struct ac_store *st, const char *customer_id, char *out,
+                        size_t outlen)
+{
+    store_key(st, out, outlen, ac_store_bucket(customer_id), 'c', customer_id);
+}
+
+#define STORE_KEY_MAX (AC_ID_MAX + 64)
+
+/* --- generation ---------------------------------------------------------------------------- */
+
+int ac_store_generation(struct ac_store *st, int create, char out[40])
+{
+    char key[64];
+    snprintf(key, sizeof(key), "%s:gen", st->prefix);
+    if (!ac_store_connected(st)) {
+        return AC_ERR_TRANSIENT;
+    }
+    if (create) {
+        char gen[40];
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        snprintf(gen, sizeof(gen), "%llx-%lx-%x", (unsigned long long)ts.tv_sec,
+                 (unsigned long)ts.tv_nsec, (unsigned)getpid());
+        redisReply *r = redisCommand(st->rc, "SET %s %s NX", key, gen);
+        if (!r) {
+            store_drop(st);
+            return AC_ERR_TRANSIENT;
+        }
+        freeReplyObject(r);
+    }
+    redisReply *r = redisCommand(st->rc, "GET %s", key);
+    if (!r) {
+        store_drop(st);
+        return AC_ERR_TRANSIENT;
+    }
+    int rc = 0;
+    if (r->type == REDIS_REPLY_STRING) {
+        snprintf(out, 40, "%s", r->str);
+    } else if (r->type == REDIS_REPLY_NIL) {
+        rc = AC_ERR_NOTFOUND;
+    } else {
+        rc = AC_ERR_TRANSIENT;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+void ac_store_expect_generation(struct ac_store *st, const char *gen)
+{
+    snprintf(st->expect_gen, sizeof(st->expect_gen), "%s", gen);
+}
+
+int store_check_gen_reply(struct ac_store *st, redisReply *r)
+{
+    if (r->type == REDIS_REPLY_STRING && strcmp(r->str, st->expect_gen) == 0) {
+        return 0;
+    }
+    AC_ERROR("redis lost its data: generation is %s, expected %s; refusing to continue "
+             "(see README: recovering from Redis data loss)",
+             r->type == REDIS_REPLY_STRING ? r->str : "missing", st->expect_gen);
+    return AC_ERR_FATAL;
+}
+
+int store_append_gen(struct ac_store *st)
+{
+    static char key[64];
+    size_t argc = 0;
+    snprintf(key, sizeof(key), "%s:gen", st->prefix);
+    store_push_str(st, &argc, "GET");
+    store_push_str(st, &argc, key);
+    return store_append(st, argc);
+}
+
+void *ac_store_command(struct ac_store *st, const char *fmt, ...)
+{
+    if (!ac_store_connected(st)) {
+        return NULL;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    void *r = redisvCommand(st->rc, fmt, ap);
+    va_end(ap);
+    if (!r) {
+        store_drop(st);
+    }
+    return r;
+}
+
+void ac_store_reply_free(void *reply)
+{
+    if (reply) {
+        freeReplyObject(reply);
+    }
+}

@@ -1,0 +1,49 @@
+/* store_int.h — the store's private parts, shared by store_conn.c (connection,
+ * generation, pipelining, error classification), store_batch.c (load, commit,
+ * ack, positions) and store_scan.c (the due index and the outbox index). */
+#ifndef AC_STORE_INT_H
+#define AC_STORE_INT_H
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+
+#include "store.h"
+
+struct ac_store {
+    redisContext *rc;
+    char host[256];
+    int port;
+    int db;
+    char user[128];
+    char password[256];
+    char prefix[32];
+    char run_id[48];
+    char expect_gen[40];
+    double last_rtt;
+    /* argv scratch for pipelined commands */
+    const char **argv;
+    size_t *argvlen;
+    size_t argcap;
+    int auth_failed; /* the last connect was refused its credentials */
+};
+
+#define STORE_KEY_MAX (AC_ID_MAX + 64)
+
+void store_drop(struct ac_store *st);
+int store_push(struct ac_store *st, size_t *argc, const char *p, size_t len);
+int store_push_str(struct ac_store *st, size_t *argc, const char *s);
+int store_append(struct ac_store *st, size_t argc);
+/* Reads one pipelined reply; NULL (and the connection dropped) on I/O error. */
+redisReply *store_read(struct ac_store *st);
+/* Classifies an error reply and drops the connection (the rest of the
+ * pipeline cannot be interpreted): a server that is loading, busy, read-only
+ * or out of memory is AC_ERR_TRANSIENT (retried with backoff); anything else
+ * (WRONGTYPE, a script error, a missing permission) is AC_ERR_FATAL, logged
+ * with what was being done. */
+int store_reply_error(struct ac_store *st, redisReply *r, const char *what);
+void store_key(const struct ac_store *st, char *out, size_t outlen, unsigned bucket, char kind,
+               const char *cid);
+int store_append_gen(struct ac_store *st);
+int store_check_gen_reply(struct ac_store *st, redisReply *r);
+
+#endif

@@ -1,0 +1,229 @@
+/* store_scan.c — scans over every bucket: the due index, the outbox index. */
+#include "store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "err.h"
+#include "log.h"
+
+long ac_store_append_acks(struct ac_store *st, struct ac_store_cust *custs, size_t n, int ids);
+
+/* A due member of the previous layout: a 32-hex timer id glued to the
+ * customer id. Ours are plain customer ids, which could also start with 32
+ * hex digits; the previous layout only ever wrote members longer than 32
+ * whose customer part is not itself hex-only, so that is what is taken. */
+static int ac_store_legacy_member(const char *m, size_t len)
+{
+    return strspn(m + 32, "0123456789abcdef") < len - 32;
+}
+
+/* --- timers and the outbox index ----------------------------------------------------------- */
+
+/* Sends one command per bucket, starting at start, and hands each reply to fn. */
+static int store_each_bucket(struct ac_store *st, unsigned start,
+                             int (*cmd)(struct ac_store *st, unsigned bucket, void *opaque),
+                             int (*fn)(redisReply *r, void *opaque), void *opaque)
+{
+    if (!ac_store_connected(st)) {
+        return AC_ERR_TRANSIENT;
+    }
+    double t0 = ac_clock_mono_s();
+    for (unsigned i = 0; i < AC_STORE_BUCKETS; i++) {
+        if (cmd(st, (start + i) % AC_STORE_BUCKETS, opaque) != 0) {
+            return AC_ERR_TRANSIENT;
+        }
+    }
+    int rc = 0;
+    for (unsigned i = 0; i < AC_STORE_BUCKETS; i++) {
+        redisReply *r = store_read(st);
+        if (!r) {
+            return AC_ERR_TRANSIENT;
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+            if (rc == 0) {
+                rc = store_reply_error(st, r, "scan buckets");
+            }
+        } else if (rc == 0) {
+            rc = fn(r, opaque);
+        }
+        freeReplyObject(r);
+    }
+    st->last_rtt = ac_clock_mono_s() - t0;
+    return rc;
+}
+
+struct store_due {
+    int64_t now;
+    size_t max, found;
+    char limit[24], upto[24];
+    void (*fn)(const char *customer_id, int64_t due, void *opaque);
+    void *opaque;
+};
+
+static int store_due_cmd(struct ac_store *st, unsigned bucket, void *opaque)
+{
+    struct store_due *d = opaque;
+    char key[STORE_KEY_MAX];
+    size_t argc = 0;
+    snprintf(key, sizeof(key), "%s:{%u}:due", st->prefix, bucket);
+    store_push_str(st, &argc, "ZRANGE");
+    store_push_str(st, &argc, key);
+    store_push_str(st, &argc, "-inf");
+    store_push_str(st, &argc, d->upto);
+    store_push_str(st, &argc, "BYSCORE");
+    store_push_str(st, &argc, "LIMIT");
+    store_push_str(st, &argc, "0");
+    store_push_str(st, &argc, d->limit);
+    store_push_str(st, &argc, "WITHSCORES");
+    return store_append(st, argc);
+}
+
+static int store_due_reply(redisReply *r, void *opaque)
+{
+    struct store_due *d = opaque;
+    char cid[AC_ID_MAX];
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        redisReply *m = r->element[i], *score = r->element[i + 1];
+        if (d->found >= d->max || m->type != REDIS_REPLY_STRING) {
+            break;
+        }
+        /* A member of the previous layout is "<32-hex timer id><customer id>". */
+        const char *id = m->str;
+        size_t len = m->len;
+        if (len > 32 && strspn(id, "0123456789abcdef") >= 32 && memchr(id, '\0', len) == NULL &&
+            ac_store_legacy_member(id, len)) {
+            id += 32;
+            len -= 32;
+        }
+        if (len == 0 || len >= sizeof(cid)) {
+            continue;
+        }
+        memcpy(cid, id, len);
+        cid[len] = '\0';
+        int64_t due = score->type == REDIS_REPLY_STRING ? strtoll(score->str, NULL, 10) : 0;
+        d->fn(cid, due, d->opaque);
+        d->found++;
+    }
+    return 0;
+}
+
+int ac_store_due(struct ac_store *st, int64_t now, unsigned start, size_t max,
+                 void (*fn)(const char *customer_id, int64_t due, void *opaque), void *opaque)
+{
+    struct store_due d = {.now = now, .max = max, .fn = fn, .opaque = opaque};
+    size_t per = max / 64 + 1; /* a busy bucket cannot starve the others */
+    snprintf(d.limit, sizeof(d.limit), "%zu", per < max ? per : max);
+    snprintf(d.upto, sizeof(d.upto), "%lld", (long long)now);
+    int rc = store_each_bucket(st, start, store_due_cmd, store_due_reply, &d);
+    return rc != 0 ? rc : (int)d.found;
+}
+
+struct store_counts {
+    char upto[24];
+    int64_t pending, overdue;
+};
+
+static int store_counts_cmd(struct ac_store *st, unsigned bucket, void *opaque)
+{
+    struct store_counts *k = opaque;
+    char key[STORE_KEY_MAX], lua[] = "return {redis.call('ZCARD', KEYS[1]), "
+                                     "redis.call('ZCOUNT', KEYS[1], '-inf', ARGV[1])}";
+    size_t argc = 0;
+    snprintf(key, sizeof(key), "%s:{%u}:due", st->prefix, bucket);
+    store_push_str(st, &argc, "EVAL");
+    store_push_str(st, &argc, lua);
+    store_push_str(st, &argc, "1");
+    store_push_str(st, &argc, key);
+    store_push_str(st, &argc, k->upto);
+    return store_append(st, argc);
+}
+
+static int store_counts_reply(redisReply *r, void *opaque)
+{
+    struct store_counts *k = opaque;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+        k->pending += r->element[0]->integer;
+        k->overdue += r->element[1]->integer;
+    }
+    return 0;
+}
+
+int ac_store_timer_counts(struct ac_store *st, int64_t now, int64_t *pending, int64_t *overdue)
+{
+    struct store_counts k = {.pending = 0};
+    snprintf(k.upto, sizeof(k.upto), "%lld", (long long)now);
+    int rc = store_each_bucket(st, 0, store_counts_cmd, store_counts_reply, &k);
+    *pending = k.pending;
+    *overdue = k.overdue;
+    return rc;
+}
+
+struct store_ob {
+    size_t max, found;
+    void (*fn)(const char *customer_id, void *opaque);
+    void *opaque;
+};
+
+static int store_ob_cmd(struct ac_store *st, unsigned bucket, void *opaque)
+{
+    (void)opaque;
+    char key[STORE_KEY_MAX];
+    size_t argc = 0;
+    snprintf(key, sizeof(key), "%s:{%u}:ob", st->prefix, bucket);
+    store_push_str(st, &argc, "SRANDMEMBER");
+    store_push_str(st, &argc, key);
+    store_push_str(st, &argc, "64");
+    return store_append(st, argc);
+}
+
+static int store_ob_reply(redisReply *r, void *opaque)
+{
+    struct store_ob *o = opaque;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        redisReply *m = r->element[i];
+        if (o->found >= o->max || m->type != REDIS_REPLY_STRING) {
+            break;
+        }
+        /* the customer id (the previous layout: its state key) */
+        const char *c = strstr(m->str, "}:c:");
+        o->fn(c ? c + 4 : m->str, o->opaque);
+        o->found++;
+    }
+    return 0;
+}
+
+int ac_store_outbox_customers(struct ac_store *st, unsigned start, size_t max,
+                              void (*fn)(const char *customer_id, void *opaque), void *opaque)
+{
+    struct store_ob o = {.max = max, .fn = fn, .opaque = opaque};
+    int rc = store_each_bucket(st, start, store_ob_cmd, store_ob_reply, &o);
+    return rc != 0 ? rc : (int)o.found;
+}
+
+int ac_store_outbox_done(struct ac_store *st, struct ac_store_cust *custs, size_t n)
+{
+    if (!ac_store_connected(st)) {
+        return AC_ERR_TRANSIENT;
+    }
+    long calls = ac_store_append_acks(st, custs, n, 0);
+    if (calls < 0) {
+        store_drop(st);
+        return (int)calls;
+    }
+    int rc = 0;
+    for (long i = 0; i < calls; i++) {
+        redisReply *r = store_read(st);
+        if (!r) {
+            return AC_ERR_TRANSIENT;
+        }
+        if (r->type == REDIS_REPLY_ERROR && rc == 0) {
+            rc = store_reply_error(st, r, "outbox index");
+        }
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
