@@ -289,3 +289,18 @@ int ac_customer_decode(struct ac_customer *c, const char *customer_id, struct ac
         }
     }
 }
+
+int ac_customer_field(const struct ac_customer *c, const char *name, char *out, size_t outlen)
+{
+    if (strcmp(name, "v") == 0) {
+        snprintf(out, outlen, "%lld", (long long)c->version);
+        return 0;
+    }
+    for (size_t i = 0; i < CUSTOMER_NFIELDS; i++) {
+        if (strcmp(customer_fields[i].name, name) == 0) {
+            customer_format(&customer_fields[i], c, out, outlen);
+            return 0;
+        }
+    }
+    return AC_ERR_NOTFOUND;
+}

@@ -96,6 +96,10 @@ int ac_customer_encode(const struct ac_customer *c, struct ac_buf *out);
  * skipped). Returns 0 or AC_ERR_INVALID. */
 int ac_customer_decode(struct ac_customer *c, const char *customer_id, struct ac_wire *r);
 
+/* One field by its short name ("o.count", "seg", "v" ...) as text; "" for
+ * an absent timestamp. Returns 0 or AC_ERR_NOTFOUND. */
+int ac_customer_field(const struct ac_customer *c, const char *name, char *out, size_t outlen);
+
 /* Writes the state as one JSON object (for `aftercare inspect` and tests). */
 int ac_customer_to_json(const struct ac_customer *c, struct ac_buf *out);
 

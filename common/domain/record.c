@@ -370,6 +370,7 @@ out:
 /* --- decode ---------------------------------------------------------------------------------- */
 
 struct record_dec {
+    const char *customer_id;
     const unsigned char *str[REC_STRINGS_MAX];
     size_t strlen[REC_STRINGS_MAX];
     int n_str;
@@ -485,7 +486,7 @@ static int record_decode_section(struct ac_record *rec, struct record_dec *d, ui
     uint64_t n;
     switch (id) {
     case REC_STATE:
-        return ac_customer_decode(&rec->state, rec->state.customer_id, r);
+        return ac_customer_decode(&rec->state, d->customer_id, r);
     case REC_WM:
         n = ac_wire_get_u64(r);
         if (r->err || n > AC_RECORD_WM_MAX) {
@@ -571,6 +572,7 @@ int ac_record_decode(struct ac_record *rec, const char *customer_id, const void 
     if (!d) {
         return AC_ERR_NOMEM;
     }
+    d->customer_id = customer_id;
     ac_wire_init(&r, b + 10, len - 10);
     for (;;) {
         uint64_t id = ac_wire_get_u64(&r);

@@ -169,7 +169,7 @@ int ac_fire_round(struct ac_fire *f, int64_t now, unsigned start, struct ac_stor
         return found;
     }
     int rc = fire_step(f, NULL, NULL, now, &stats);
-    if (rc != 0) {
+    if (rc != 0 || (rc = ac_store_due_forget_legacy(f->st)) != 0) {
         return rc;
     }
     fire_report(f, f->n_custs);

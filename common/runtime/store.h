@@ -165,6 +165,9 @@ double ac_store_last_rtt(const struct ac_store *st);
  * time. Returns the number found or a negative enum ac_err. */
 int ac_store_due(struct ac_store *st, int64_t now, unsigned start, size_t max,
                  void (*fn)(const char *customer_id, int64_t due, void *opaque), void *opaque);
+/* Removes the due members of the previous layout the last ac_store_due
+ * found (call it once their customers went through a step). */
+int ac_store_due_forget_legacy(struct ac_store *st);
 /* Customers with pending timers, and of those with one due at or before now. */
 int ac_store_timer_counts(struct ac_store *st, int64_t now, int64_t *pending, int64_t *overdue);
 /* Customers with records in their outbox, per the outbox index, up to max:

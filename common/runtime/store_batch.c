@@ -436,11 +436,27 @@ static int store_commit_prepare(struct ac_store *st, struct ac_store_cust *sc,
     return 0;
 }
 
+/* A customer with no record whose record is still a new customer's (a due
+ * entry left by nothing): nothing to keep, only the entry to remove. */
+static int store_pristine(const struct ac_store_cust *sc)
+{
+    struct ac_customer blank;
+    ac_customer_init(&blank, sc->customer_id);
+    blank.version = sc->rec.state.version;
+    return !sc->exists && sc->rec.timers.n == 0 && sc->rec.n_wm == 0 && sc->rec.n_seen == 0 &&
+           sc->n_new_out == 0 && sc->n_counters == 0 &&
+           memcmp(&blank, &sc->rec.state, sizeof(blank)) == 0;
+}
+
 static void store_commit_push(struct ac_store *st, size_t *argc, struct ac_store_cust *sc,
                               struct store_commit_strs *cs)
 {
     store_push(st, argc, cs->want, cs->want_len);
-    store_push(st, argc, sc->blob.data, sc->blob.len);
+    if (store_pristine(sc)) {
+        store_push(st, argc, "", 0);
+    } else {
+        store_push(st, argc, sc->blob.data, sc->blob.len);
+    }
     store_push_str(st, argc, cs->due);
     store_push_str(st, argc, sc->customer_id);
     store_push_str(st, argc, sc->out_field);

@@ -130,6 +130,7 @@ void ac_store_destroy(struct ac_store *st)
     }
     free(st->argv);
     free(st->argvlen);
+    ac_buf_fini(&st->legacy_due);
     free(st);
 }
 

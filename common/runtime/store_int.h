@@ -25,6 +25,10 @@ struct ac_store {
     size_t *argvlen;
     size_t argcap;
     int auth_failed; /* the last connect was refused its credentials */
+    struct ac_buf legacy_due; /* due members of the previous layout seen by the
+                                 last scan: "<bucket>\0<member>\0" */
+    size_t n_legacy_due;
+    unsigned scan_bucket; /* the bucket whose reply a scan is reading */
 };
 
 #define STORE_KEY_MAX (AC_ID_MAX + 64)

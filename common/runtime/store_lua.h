@@ -21,7 +21,8 @@
  * ac_ack_v5  KEYS: per customer 2: outbox, its bucket's outbox index
  *           ARGV: n, then per customer: customer id, n_fields, field...
  *   Removes the delivered bundles, then drops the customer from the index
- *   if its outbox is empty. Returns how many index entries it dropped.
+ *   if its outbox is empty (and its member of the previous layout, the
+ *   state key). Returns how many index entries it dropped.
  *
  * The record's version sits at bytes 2..9 of its value (record.h), so the
  * check is a GETRANGE, not a decode. One call carries many customers
@@ -65,7 +66,7 @@ static const char ac_store_lua[] =
     "          if key then redis.call('ZREM', key, member) else redis.call('DEL', args[j]) end\n"
     "        end\n"
     "      end\n"
-    "      redis.call('SET', st, rec)\n"
+    "      if rec ~= '' then redis.call('SET', st, rec) end\n"
     "      if dueat == '-' then redis.call('ZREM', due, cid)\n"
     "      elseif dueat ~= '' then redis.call('ZADD', due, dueat, cid) end\n"
     "      if field ~= '' then\n"
@@ -89,7 +90,8 @@ static const char ac_store_lua[] =
     "    i = s + n\n"
     "    if n > 0 then redis.call('HDEL', ob, unpack(args, s, s + n - 1)) end\n"
     "    if redis.call('EXISTS', ob) == 0 then\n"
-    "      dropped = dropped + redis.call('SREM', obi, cid)\n"
+    "      local old = string.gsub(ob, '}:o:', '}:c:', 1)\n"
+    "      dropped = dropped + redis.call('SREM', obi, cid, old)\n"
     "    end\n"
     "  end\n"
     "  return dropped\n"

@@ -11,15 +11,6 @@
 
 long ac_store_append_acks(struct ac_store *st, struct ac_store_cust *custs, size_t n, int ids);
 
-/* A due member of the previous layout: a 32-hex timer id glued to the
- * customer id. Ours are plain customer ids, which could also start with 32
- * hex digits; the previous layout only ever wrote members longer than 32
- * whose customer part is not itself hex-only, so that is what is taken. */
-static int ac_store_legacy_member(const char *m, size_t len)
-{
-    return strspn(m + 32, "0123456789abcdef") < len - 32;
-}
-
 /* --- timers and the outbox index ----------------------------------------------------------- */
 
 /* Sends one command per bucket, starting at start, and hands each reply to fn. */
@@ -47,6 +38,7 @@ static int store_each_bucket(struct ac_store *st, unsigned start,
                 rc = store_reply_error(st, r, "scan buckets");
             }
         } else if (rc == 0) {
+            st->scan_bucket = (start + i) % AC_STORE_BUCKETS;
             rc = fn(r, opaque);
         }
         freeReplyObject(r);
@@ -56,6 +48,8 @@ static int store_each_bucket(struct ac_store *st, unsigned start,
 }
 
 struct store_due {
+    struct ac_store *st;
+    unsigned bucket; /* of the reply being read */
     int64_t now;
     size_t max, found;
     char limit[24], upto[24];
@@ -85,6 +79,7 @@ static int store_due_reply(redisReply *r, void *opaque)
 {
     struct store_due *d = opaque;
     char cid[AC_ID_MAX];
+    d->bucket = d->st->scan_bucket;
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
         redisReply *m = r->element[i], *score = r->element[i + 1];
         if (d->found >= d->max || m->type != REDIS_REPLY_STRING) {
@@ -93,8 +88,21 @@ static int store_due_reply(redisReply *r, void *opaque)
         /* A member of the previous layout is "<32-hex timer id><customer id>". */
         const char *id = m->str;
         size_t len = m->len;
-        if (len > 32 && strspn(id, "0123456789abcdef") >= 32 && memchr(id, '\0', len) == NULL &&
-            ac_store_legacy_member(id, len)) {
+        /* A member of ours is a customer id in its own bucket. One that is
+         * not is of the previous layout ("<32-hex timer id><customer id>"),
+         * or garbage: either way it goes once the scan's customers are done. */
+        int foreign = memchr(id, '\0', len) != NULL || ac_store_bucket(id) != d->bucket;
+        if (foreign) {
+            /* removed once its customer went through a step (its timers
+             * are in the record then, with an entry of the new form) */
+            ac_buf_printf(&d->st->legacy_due, "%u", d->bucket);
+            ac_buf_append(&d->st->legacy_due, "", 1);
+            ac_buf_append(&d->st->legacy_due, m->str, m->len);
+            ac_buf_append(&d->st->legacy_due, "", 1);
+            d->st->n_legacy_due++;
+            if (len <= 32 || strspn(id, "0123456789abcdef") < 32) {
+                continue;
+            }
             id += 32;
             len -= 32;
         }
@@ -113,7 +121,9 @@ static int store_due_reply(redisReply *r, void *opaque)
 int ac_store_due(struct ac_store *st, int64_t now, unsigned start, size_t max,
                  void (*fn)(const char *customer_id, int64_t due, void *opaque), void *opaque)
 {
-    struct store_due d = {.now = now, .max = max, .fn = fn, .opaque = opaque};
+    struct store_due d = {.st = st, .now = now, .max = max, .fn = fn, .opaque = opaque};
+    ac_buf_reset(&st->legacy_due);
+    st->n_legacy_due = 0;
     size_t per = max / 64 + 1; /* a busy bucket cannot starve the others */
     snprintf(d.limit, sizeof(d.limit), "%zu", per < max ? per : max);
     snprintf(d.upto, sizeof(d.upto), "%lld", (long long)now);
@@ -227,3 +237,41 @@ int ac_store_outbox_done(struct ac_store *st, struct ac_store_cust *custs, size_
     return rc;
 }
 
+
+int ac_store_due_forget_legacy(struct ac_store *st)
+{
+    if (st->n_legacy_due == 0) {
+        return 0;
+    }
+    if (!ac_store_connected(st)) {
+        return AC_ERR_TRANSIENT;
+    }
+    char key[STORE_KEY_MAX];
+    const char *p = st->legacy_due.data;
+    for (size_t i = 0; i < st->n_legacy_due; i++) {
+        const char *member = p + strlen(p) + 1;
+        size_t argc = 0;
+        snprintf(key, sizeof(key), "%s:{%s}:due", st->prefix, p);
+        store_push_str(st, &argc, "ZREM");
+        store_push_str(st, &argc, key);
+        store_push_str(st, &argc, member);
+        if (store_append(st, argc) != 0) {
+            return AC_ERR_TRANSIENT;
+        }
+        p = member + strlen(member) + 1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < st->n_legacy_due; i++) {
+        redisReply *r = store_read(st);
+        if (!r) {
+            return AC_ERR_TRANSIENT;
+        }
+        if (r->type == REDIS_REPLY_ERROR && rc == 0) {
+            rc = store_reply_error(st, r, "remove due entries of the previous layout");
+        }
+        freeReplyObject(r);
+    }
+    ac_buf_reset(&st->legacy_due);
+    st->n_legacy_due = 0;
+    return rc;
+}

@@ -1,5 +1,7 @@
 /* harness.c — the integration fixture (see harness.h). */
 #include "harness.h"
+#include "record.h"
+#include "store.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -521,4 +523,41 @@ char **h_reader_ids(const struct h_reader *r)
         ids[i] = r->recs[i].id;
     }
     return ids;
+}
+
+int h_record(struct h_env *env, const char *customer_id, struct ac_record *rec)
+{
+    redisReply *r = h_redis(env, "GET ac:{%u}:c:%s", ac_store_bucket(customer_id), customer_id);
+    int exists = r->type == REDIS_REPLY_STRING;
+    int rc = ac_record_decode(rec, customer_id, exists ? r->str : "", exists ? r->len : 0);
+    freeReplyObject(r);
+    cr_assert_eq(rc, 0, "the record of %s decodes", customer_id);
+    return exists;
+}
+
+void h_state_str(struct h_env *env, const char *customer_id, const char *field, char *out,
+                 size_t len)
+{
+    struct ac_record rec;
+    ac_record_init(&rec, customer_id);
+    h_record(env, customer_id, &rec);
+    cr_assert_eq(ac_customer_field(&rec.state, field, out, len), 0, "field %s exists", field);
+    ac_record_fini(&rec);
+}
+
+long long h_state_ll(struct h_env *env, const char *customer_id, const char *field)
+{
+    char v[64];
+    h_state_str(env, customer_id, field, v, sizeof(v));
+    return strtoll(v, NULL, 10);
+}
+
+int h_timer_count(struct h_env *env, const char *customer_id)
+{
+    struct ac_record rec;
+    ac_record_init(&rec, customer_id);
+    h_record(env, customer_id, &rec);
+    int n = rec.timers.n;
+    ac_record_fini(&rec);
+    return n;
 }

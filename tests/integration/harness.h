@@ -118,6 +118,18 @@ char **h_reader_ids(const struct h_reader *r);
 /* Redis command helper: returns a reply the caller frees. */
 redisReply *h_redis(struct h_env *env, const char *fmt, ...);
 
+struct ac_record;
+/* Reads a customer's record from Redis (key prefix "ac") into rec (initialised
+ * by the caller). Returns 1 if it exists, 0 if not; asserts it decodes. */
+int h_record(struct h_env *env, const char *customer_id, struct ac_record *rec);
+/* One state field of a customer ("o.count", "seg", "v"): as a number (0 when
+ * absent or empty) or as text. */
+long long h_state_ll(struct h_env *env, const char *customer_id, const char *field);
+void h_state_str(struct h_env *env, const char *customer_id, const char *field, char *out,
+                 size_t len);
+/* Pending timers of a customer. */
+int h_timer_count(struct h_env *env, const char *customer_id);
+
 /* A deterministic event factory (tests own the RNG seed). */
 void h_order_event(struct ac_event *ev, const char *event_id, const char *customer_id,
                    const char *type, int64_t at, int64_t total_cents, const char *family);

@@ -25,19 +25,15 @@ static void teardown(void)
 
 TestSuite(orders_flow, .init = setup, .fini = teardown, .timeout = 180);
 
+/* A state field of the customer whose record key is `key` (ac:{b}:c:<cid>). */
 static long long h_hget_ll(const char *key, const char *field)
 {
-    redisReply *r = h_redis(&env, "HGET %s %s", key, field);
-    long long v = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0; /* absent: default */
-    freeReplyObject(r);
-    return v;
+    return h_state_ll(&env, strstr(key, "}:c:") + 4, field);
 }
 
 static void h_hget_str(const char *key, const char *field, char *out, size_t len)
 {
-    redisReply *r = h_redis(&env, "HGET %s %s", key, field);
-    snprintf(out, len, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
-    freeReplyObject(r);
+    h_state_str(&env, strstr(key, "}:c:") + 4, field, out, len);
 }
 
 static int has_action(struct h_reader *rd, const char *rule, const char *trigger, int part)

@@ -121,13 +121,10 @@ Test(rebalance, join_and_graceful_leave_lose_and_repeat_nothing)
     for (int c = 0; c < N_CUST; c++) {
         char cust[32];
         snprintf(cust, sizeof(cust), "rb-cust-%d", c);
-        redisReply *r = h_redis(&env, "HMGET ac:{%u}:c:%s o.count o.rev", ac_store_bucket(cust),
-                                cust);
-        long long count = r->element[0]->str ? strtoll(r->element[0]->str, NULL, 10) : 0;
-        long long rev = r->element[1]->str ? strtoll(r->element[1]->str, NULL, 10) : 0;
+        long long count = h_state_ll(&env, cust, "o.count");
+        long long rev = h_state_ll(&env, cust, "o.rev");
         cr_expect_eq(count, m.count[c], "%s: %lld orders, want %lld", cust, count, m.count[c]);
         cr_expect_eq(rev, m.revenue[c], "%s: revenue %lld, want %lld", cust, rev, m.revenue[c]);
-        freeReplyObject(r);
     }
 
     struct h_reader acts;

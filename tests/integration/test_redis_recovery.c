@@ -38,11 +38,7 @@ static void produce_orders(const char *prefix, int n, const char *cust)
 
 static long long order_count(const char *cust)
 {
-    redisReply *r =
-        h_redis(&env, "HGET ac:{%u}:c:%s o.count", ac_store_bucket(cust), cust);
-    long long v = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
-    freeReplyObject(r);
-    return v;
+    return h_state_ll(&env, cust, "o.count");
 }
 
 static void reconnect_test_client(void)

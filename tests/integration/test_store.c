@@ -1,7 +1,9 @@
-/* The Redis store against a real redis-server: the commit's atomic checks
- * (version conflict, already-applied watermark), several customers per
- * call, and the outbox life cycle. */
+/* The Redis store against a real redis-server: one compact record per
+ * customer, the commit's version check, several customers per call, the
+ * due index, the outbox life cycle, the previous layout migrated, and error
+ * replies classified. */
 #include <criterion/criterion.h>
+#include <hiredis/hiredis.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,113 +38,307 @@ static void teardown(void)
 
 TestSuite(store, .init = setup, .fini = teardown, .timeout = 60);
 
-/* Marks sc dirty with one new order at offset, one applied id and one record. */
-static void stage(struct ac_store_cust *sc, int64_t offset, const char *record_id)
+static long long redis_int(const char *fmt, const char *arg)
 {
-    struct ac_customer after = sc->state;
-    after.order_count++;
-    ac_buf_reset(&sc->fields);
-    sc->n_fields = ac_customer_diff(&sc->state, &after, &sc->fields);
-    char ev[64];
-    snprintf(ev, sizeof(ev), "ev-%lld", (long long)offset);
-    ac_buf_append(&sc->seen_add, "1", 2);
-    ac_buf_append(&sc->seen_add, ev, strlen(ev) + 1);
-    sc->n_seen_add = 1;
-    cr_assert_eq(ac_store_cust_add_out(sc, record_id, 'a', "payload", 7), 0);
-    sc->dirty = 1;
-    sc->partition = 0;
-    sc->offset = offset;
+    redisReply *r = ac_store_command(st, fmt, arg);
+    cr_assert_not_null(r);
+    long long v = r->type == REDIS_REPLY_INTEGER  ? r->integer
+                  : r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10)
+                                                  : -1;
+    ac_store_reply_free(r);
+    return v;
 }
 
-Test(store, conflict_and_already_applied_are_detected_atomically)
+/* Marks sc dirty with one more order and one outbox record. */
+static void stage(struct ac_store_cust *sc, const char *record_id)
 {
-    struct ac_store_cust sc;
-    ac_store_cust_init(&sc, "cust-1");
-    cr_assert_eq(ac_store_load(st, AC_TOPIC_ORDERS, &sc, 1), 0);
-    stage(&sc, 10, "rec-1");
+    sc->rec.state.order_count++;
+    cr_assert_eq(ac_store_cust_add_out(sc, record_id, 'a', "payload", 7), 0);
+    sc->dirty = 1;
+}
 
-    /* Another writer changes the customer between our load and commit. */
-    char key[256];
-    ac_store_state_key(st, "cust-1", key, sizeof(key));
-    ac_store_reply_free(ac_store_command(st, "HINCRBY %s v 1", key));
-    cr_assert_eq(ac_store_commit(st, AC_TOPIC_ORDERS, &sc, 1), 0);
-    cr_expect_eq(sc.status, AC_ERR_CONFLICT);
-    cr_expect_eq(sc.n_pending, 0);
+static void timer_at(struct ac_store_cust *sc, const char *trigger, int64_t due)
+{
+    struct ac_timer t;
+    memset(&t, 0, sizeof(t));
+    snprintf(t.rule_id, sizeof(t.rule_id), "welcome");
+    snprintf(t.trigger.id, sizeof(t.trigger.id), "%s", trigger);
+    ac_action_id(t.id, t.rule_id, trigger, 0);
+    t.due = t.first_due = due;
+    t.expires_at = AC_TS_NONE;
+    cr_assert_eq(ac_timerset_put(&sc->rec.timers, &t), 0);
+}
 
-    /* Reload and retry: applied, with the outbox record pending. */
-    ac_store_cust_reset(&sc);
-    cr_assert_eq(ac_store_load(st, AC_TOPIC_ORDERS, &sc, 1), 0);
-    cr_expect_eq(sc.state.order_count, 0, "the conflicting commit wrote nothing");
-    stage(&sc, 10, "rec-1");
-    cr_assert_eq(ac_store_commit(st, AC_TOPIC_ORDERS, &sc, 1), 0);
-    cr_expect_eq(sc.status, 0);
-    cr_expect_eq(sc.n_pending, 1);
+Test(store, a_concurrent_writer_makes_the_commit_conflict_and_nothing_is_written)
+{
+    struct ac_store_cust a, b;
+    ac_store_cust_init(&a, "cust-1");
+    ac_store_cust_init(&b, "cust-1");
+    cr_assert_eq(ac_store_load(st, &a, 1), 0);
+    cr_assert_eq(ac_store_load(st, &b, 1), 0);
+    cr_expect_eq(a.exists, 0, "a new customer");
+    stage(&a, "rec-a");
+    stage(&b, "rec-b");
+    b.rec.state.order_count += 10;
+    cr_assert_eq(ac_store_commit(st, &b, 1), 0);
+    cr_expect_eq(b.status, 0);
+    cr_expect_eq(b.n_pending, 1, "the committed record is pending");
+    cr_assert_eq(ac_store_commit(st, &a, 1), 0);
+    cr_expect_eq(a.status, AC_ERR_CONFLICT, "a loaded before b committed");
+    cr_expect_eq(a.n_pending, 0);
 
-    /* The same offset again (a redelivery): nothing changes, the pending
-     * record comes back to be produced again. */
-    ac_store_cust_reset(&sc);
-    cr_assert_eq(ac_store_load(st, AC_TOPIC_ORDERS, &sc, 1), 0);
-    cr_expect_eq(sc.state.order_count, 1);
-    cr_expect_eq(ac_store_cust_watermark(&sc, 0), 10);
-    cr_expect_eq(sc.had_pending, 1);
-    stage(&sc, 10, "rec-other");
-    cr_assert_eq(ac_store_commit(st, AC_TOPIC_ORDERS, &sc, 1), 0);
-    cr_expect_eq(sc.status, 1, "an applied offset is never applied twice");
-    cr_expect_eq(sc.n_pending, 1);
-    size_t cursor = 0;
-    struct ac_outbox_rec rec;
-    cr_assert(ac_store_pending_next(&sc, &cursor, &rec));
-    cr_expect_str_eq(rec.id, "rec-1");
-
-    /* Ack removes the record and records the position. */
-    int32_t part = 0;
-    int64_t next = 11, got = -1;
-    cr_assert_eq(ac_store_ack(st, &sc, 1, "g", AC_TOPIC_ORDERS, &part, &next, 1), 0);
-    cr_assert_eq(ac_store_positions(st, "g", AC_TOPIC_ORDERS, &part, &got, 1), 0);
-    cr_expect_eq(got, 11);
-    ac_store_cust_reset(&sc);
-    cr_assert_eq(ac_store_load(st, AC_TOPIC_ORDERS, &sc, 1), 0);
-    cr_expect_eq(sc.n_pending, 0);
-    ac_store_cust_fini(&sc);
+    ac_store_cust_reset(&a);
+    cr_assert_eq(ac_store_load(st, &a, 1), 0);
+    cr_expect_eq(a.exists, 1);
+    cr_expect_eq(a.rec.state.order_count, 11, "only b's change is there");
+    cr_expect_eq(a.n_found, 1, "b's record waits in the outbox");
+    stage(&a, "rec-a");
+    cr_assert_eq(ac_store_commit(st, &a, 1), 0);
+    cr_expect_eq(a.status, 0);
+    cr_expect_eq(a.rec.state.version, 2);
+    ac_store_cust_fini(&a);
+    ac_store_cust_fini(&b);
 }
 
 Test(store, many_customers_per_call_each_get_their_own_result)
 {
-    enum { N = 150 }; /* more than two calls' worth */
-    static struct ac_store_cust cs[N];
-    char cid[32], rid[32];
+    enum { N = 3 * AC_STORE_CUSTOMERS_PER_CALL + 5 };
+    struct ac_store_cust *cs = calloc(N, sizeof(*cs));
+    char cid[32];
     for (int i = 0; i < N; i++) {
-        snprintf(cid, sizeof(cid), "many-%d", i);
+        snprintf(cid, sizeof(cid), "m-%d", i);
         ac_store_cust_init(&cs[i], cid);
     }
-    cr_assert_eq(ac_store_load(st, AC_TOPIC_ORDERS, cs, N), 0);
+    cr_assert_eq(ac_store_load(st, cs, N), 0);
     for (int i = 0; i < N; i++) {
-        if (i % 3 != 1) { /* some customers have nothing to commit */
-            snprintf(rid, sizeof(rid), "r-%d", i);
-            stage(&cs[i], 100 + i, rid);
-        }
+        cs[i].rec.state.order_count = i;
+        cs[i].dirty = i % 3 != 0; /* some are not committed at all */
     }
-    /* One of them conflicts. */
     char key[256];
-    ac_store_state_key(st, "many-90", key, sizeof(key));
-    ac_store_reply_free(ac_store_command(st, "HINCRBY %s v 5", key));
-    cr_assert_eq(ac_store_commit(st, AC_TOPIC_ORDERS, cs, N), 0);
+    ac_store_state_key(st, "m-7", key, sizeof(key));
+    /* another writer created it meanwhile */
+    struct ac_record other;
+    struct ac_buf enc;
+    ac_record_init(&other, "m-7");
+    ac_buf_init(&enc);
+    other.state.version = 1;
+    cr_assert_eq(ac_record_encode(&other, &enc), 0);
+    ac_store_reply_free(ac_store_command(st, "SET %s %b", key, enc.data, enc.len));
+    ac_buf_fini(&enc);
+    ac_record_fini(&other);
+    cr_assert_eq(ac_store_commit(st, cs, N), 0);
     for (int i = 0; i < N; i++) {
-        if (i % 3 == 1) {
-            continue;
+        if (cs[i].dirty) {
+            cr_expect_eq(cs[i].status, i == 7 ? AC_ERR_CONFLICT : 0, "customer %d", i);
         }
-        int want = i == 90 ? AC_ERR_CONFLICT : 0;
-        cr_expect_eq(cs[i].status, want, "customer %d: status %d, want %d", i, cs[i].status,
-                     want);
-        cr_expect_eq(cs[i].n_pending, i == 90 ? 0 : 1, "customer %d", i);
-    }
-    for (int i = 0; i < N; i++) {
         ac_store_cust_reset(&cs[i]);
     }
-    cr_assert_eq(ac_store_load(st, AC_TOPIC_ORDERS, cs, N), 0);
+    ac_store_reply_free(ac_store_command(st, "DEL %s", key));
+    cr_assert_eq(ac_store_load(st, cs, N), 0);
     for (int i = 0; i < N; i++) {
-        int64_t want = (i % 3 == 1 || i == 90) ? 0 : 1;
-        cr_expect_eq(cs[i].state.order_count, want, "customer %d", i);
+        int want = i % 3 != 0 && i != 7;
+        cr_expect_eq(cs[i].exists, want, "customer %d", i);
+        cr_expect_eq(cs[i].rec.state.order_count, want ? i : 0, "customer %d", i);
         ac_store_cust_fini(&cs[i]);
     }
+    free(cs);
+}
+
+Test(store, the_due_index_holds_one_entry_per_customer_at_its_earliest_timer)
+{
+    struct ac_store_cust sc;
+    char key[64];
+    ac_store_cust_init(&sc, "due-1");
+    snprintf(key, sizeof(key), "t:{%u}:due", sc.bucket);
+    cr_assert_eq(ac_store_load(st, &sc, 1), 0);
+    timer_at(&sc, "ev-1", 5000);
+    timer_at(&sc, "ev-2", 3000);
+    timer_at(&sc, "ev-3", 9000);
+    sc.dirty = 1;
+    cr_assert_eq(ac_store_commit(st, &sc, 1), 0);
+    cr_expect_eq(redis_int("ZCARD %s", key), 1);
+    cr_expect_eq(redis_int("ZSCORE %s due-1", key), 3000);
+
+    ac_store_cust_reset(&sc);
+    cr_assert_eq(ac_store_load(st, &sc, 1), 0);
+    cr_assert_eq(sc.rec.timers.n, 3, "the timers are in the record");
+    ac_timerset_remove(&sc.rec.timers, ac_timerset_next(&sc.rec.timers));
+    sc.dirty = 1;
+    cr_assert_eq(ac_store_commit(st, &sc, 1), 0);
+    cr_expect_eq(redis_int("ZSCORE %s due-1", key), 5000, "moved to the next timer");
+
+    ac_store_cust_reset(&sc);
+    cr_assert_eq(ac_store_load(st, &sc, 1), 0);
+    ac_timerset_clear(&sc.rec.timers);
+    sc.dirty = 1;
+    cr_assert_eq(ac_store_commit(st, &sc, 1), 0);
+    cr_expect_eq(redis_int("ZCARD %s", key), 0, "no timers: no entry");
+    ac_store_cust_fini(&sc);
+}
+
+static void count_due(const char *customer_id, int64_t due, void *opaque)
+{
+    (void)customer_id;
+    (void)due;
+    (*(int *)opaque)++;
+}
+
+Test(store, due_scans_find_customers_whose_earliest_timer_passed)
+{
+    struct ac_store_cust cs[3];
+    const char *ids[] = {"s-1", "s-2", "s-3"};
+    const int64_t dues[] = {1000, 2000, 3000};
+    for (int i = 0; i < 3; i++) {
+        ac_store_cust_init(&cs[i], ids[i]);
+    }
+    cr_assert_eq(ac_store_load(st, cs, 3), 0);
+    for (int i = 0; i < 3; i++) {
+        timer_at(&cs[i], "ev", dues[i]);
+        cs[i].dirty = 1;
+    }
+    cr_assert_eq(ac_store_commit(st, cs, 3), 0);
+    int n = 0;
+    cr_expect_eq(ac_store_due(st, 2500, 0, 100, count_due, &n), 2);
+    cr_expect_eq(n, 2);
+    int64_t pending = 0, overdue = 0;
+    cr_assert_eq(ac_store_timer_counts(st, 2500, &pending, &overdue), 0);
+    cr_expect_eq(pending, 3);
+    cr_expect_eq(overdue, 2);
+    for (int i = 0; i < 3; i++) {
+        ac_store_cust_fini(&cs[i]);
+    }
+}
+
+Test(store, the_outbox_is_acknowledged_and_leaves_its_index)
+{
+    struct ac_store_cust sc;
+    char okey[256], obi[64];
+    ac_store_cust_init(&sc, "ob-1");
+    snprintf(okey, sizeof(okey), "t:{%u}:o:ob-1", sc.bucket);
+    snprintf(obi, sizeof(obi), "t:{%u}:ob", sc.bucket);
+    cr_assert_eq(ac_store_load(st, &sc, 1), 0);
+    stage(&sc, "rec-1");
+    cr_assert_eq(ac_store_cust_add_out(&sc, "sig-1", 's', "x", 1), 0);
+    cr_assert_eq(ac_store_commit(st, &sc, 1), 0);
+    cr_expect_eq(sc.n_pending, 2);
+    cr_expect_eq(sc.n_pending_ids, 1, "one bundle per commit");
+    cr_expect_eq(redis_int("HLEN %s", okey), 1);
+    cr_expect_eq(redis_int("SISMEMBER %s ob-1", obi), 1);
+
+    /* A crash here: the next load finds both records. */
+    struct ac_store_cust again;
+    ac_store_cust_init(&again, "ob-1");
+    cr_assert_eq(ac_store_load(st, &again, 1), 0);
+    cr_expect_eq(again.n_found, 2);
+    size_t cursor = 0;
+    struct ac_outbox_rec rec;
+    cr_assert(ac_store_records_next(&again.found, &cursor, &rec));
+    cr_expect_str_eq(rec.id, "rec-1");
+    cr_expect_eq(rec.kind, 'a');
+    cr_expect_eq(rec.len, 7);
+    cr_expect_eq(memcmp(rec.payload, "payload", 7), 0);
+
+    int32_t part = 0;
+    int64_t off = 11;
+    cr_assert_eq(ac_store_ack(st, &sc, 1, "g", AC_TOPIC_ORDERS, &part, &off, 1), 0);
+    cr_expect_eq(redis_int("EXISTS %s", okey), 0, "the outbox is gone");
+    cr_expect_eq(redis_int("SISMEMBER %s ob-1", obi), 0, "and so is its index entry");
+    int64_t pos = -1;
+    cr_assert_eq(ac_store_positions(st, "g", AC_TOPIC_ORDERS, &part, &pos, 1), 0);
+    cr_expect_eq(pos, 11);
+    ac_store_cust_fini(&sc);
+    ac_store_cust_fini(&again);
+}
+
+Test(store, a_customer_of_the_previous_layout_is_read_and_rewritten)
+{
+    const char *cid = "old-1";
+    unsigned b = ac_store_bucket(cid);
+    char k[256];
+    struct ac_timer t;
+    struct ac_buf json;
+    /* The previous layout: a state hash, a timers hash with JSON, an
+     * applied-id zset, an audit list and one due-index member per timer. */
+    snprintf(k, sizeof(k), "t:{%u}:c:%s", b, cid);
+    ac_store_reply_free(ac_store_command(st, "HSET %s v 4 o.count 2 o.rev 4200 seg one_time "
+                                             "w:orders:3 17", k));
+    memset(&t, 0, sizeof(t));
+    snprintf(t.rule_id, sizeof(t.rule_id), "welcome_2");
+    snprintf(t.trigger.id, sizeof(t.trigger.id), "ev-old");
+    ac_action_id(t.id, t.rule_id, t.trigger.id, 0);
+    t.due = t.first_due = 7000;
+    t.expires_at = AC_TS_NONE;
+    ac_buf_init(&json);
+    cr_assert_eq(ac_timer_to_json(&t, &json), 0);
+    snprintf(k, sizeof(k), "t:{%u}:t:%s", b, cid);
+    ac_store_reply_free(ac_store_command(st, "HSET %s %s %b", k, t.id, json.data, json.len));
+    snprintf(k, sizeof(k), "t:{%u}:e:%s", b, cid);
+    ac_store_reply_free(ac_store_command(st, "ZADD %s 100 ev-old", k));
+    snprintf(k, sizeof(k), "t:{%u}:a:%s", b, cid);
+    ac_store_reply_free(ac_store_command(st, "LPUSH %s {}", k));
+    ac_buf_fini(&json);
+
+    struct ac_store_cust sc;
+    ac_store_cust_init(&sc, cid);
+    cr_assert_eq(ac_store_load(st, &sc, 1), 0);
+    cr_expect_eq(sc.legacy, 1);
+    cr_expect_eq(sc.rec.state.order_count, 2);
+    cr_expect_eq(sc.rec.state.revenue_cents, 4200);
+    cr_expect_str_eq(sc.rec.state.segment, "one_time");
+    cr_expect_eq(sc.rec.state.version, 4);
+    cr_expect_eq(ac_record_watermark(&sc.rec, AC_TOPIC_ORDERS, 3), 17);
+    cr_expect(ac_record_seen_has(&sc.rec, "ev-old"), "applied ids come along");
+    cr_assert_eq(sc.rec.timers.n, 1);
+    cr_expect_str_eq(sc.rec.timers.t[0].id, t.id);
+    sc.dirty = 1;
+    cr_assert_eq(ac_store_commit(st, &sc, 1), 0);
+    cr_expect_eq(sc.status, 0);
+
+    snprintf(k, sizeof(k), "t:{%u}:c:%s", b, cid);
+    redisReply *r = ac_store_command(st, "TYPE %s", k);
+    cr_expect_str_eq(r->str, "string", "rewritten as one record");
+    ac_store_reply_free(r);
+    snprintf(k, sizeof(k), "t:{%u}:t:%s", b, cid);
+    cr_expect_eq(redis_int("EXISTS %s", k), 0, "the old timers hash is gone");
+    snprintf(k, sizeof(k), "t:{%u}:a:%s", b, cid);
+    cr_expect_eq(redis_int("EXISTS %s", k), 0, "the old audit list is gone");
+    snprintf(k, sizeof(k), "t:{%u}:due", b);
+    cr_expect_eq(redis_int("ZSCORE %s old-1", k), 7000, "the due index has the customer");
+
+    struct ac_store_cust back;
+    ac_store_cust_init(&back, cid);
+    cr_assert_eq(ac_store_load(st, &back, 1), 0);
+    cr_expect_eq(back.legacy, 0);
+    cr_expect_eq(back.rec.state.order_count, 2);
+    cr_expect_eq(back.rec.state.version, 5);
+    cr_expect_eq(back.rec.timers.n, 1);
+    ac_store_cust_fini(&sc);
+    ac_store_cust_fini(&back);
+}
+
+Test(store, an_error_reply_is_fatal_not_a_lost_connection)
+{
+    struct ac_store_cust sc;
+    char k[256];
+    ac_store_cust_init(&sc, "wt-1");
+    snprintf(k, sizeof(k), "t:{%u}:o:wt-1", sc.bucket);
+    ac_store_reply_free(ac_store_command(st, "SET %s not-a-hash", k));
+    cr_expect_eq(ac_store_load(st, &sc, 1), AC_ERR_FATAL, "WRONGTYPE is a bug, not a blip");
+    ac_store_cust_fini(&sc);
+}
+
+Test(store, a_wrong_password_fails_without_showing_it)
+{
+    char err[512];
+    char url[256];
+    ac_store_reply_free(ac_store_command(st, "ACL SETUSER bob on >right-pw ~* &* +@all"));
+    snprintf(url, sizeof(url), "redis://bob:s3cret-pw@127.0.0.1:%d", dr.port);
+    struct ac_store *bad = ac_store_new(url, "t", err, sizeof(err));
+    cr_assert_not_null(bad, "%s", err);
+    cr_expect_eq(ac_store_connect(bad, err, sizeof(err)), AC_ERR_FATAL, "not retried forever");
+    cr_expect_null(strstr(err, "s3cret-pw"), "the password is not shown: %s", err);
+    ac_store_destroy(bad);
+    snprintf(url, sizeof(url), "redis://bob:s3cret-pw@127.0.0.1:%d/x", dr.port);
+    cr_expect_null(ac_store_new(url, "t", err, sizeof(err)));
+    cr_expect_null(strstr(err, "s3cret-pw"), "not in a URL error either: %s", err);
 }

@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "harness.h"
+#include "record.h"
 #include "processor.h"
 #include "store.h"
 #include "timer.h"
@@ -42,19 +43,19 @@ static void cust_key(char *out, size_t n, char kind, const char *cid)
     snprintf(out, n, "ac:{%u}:%c:%s", ac_store_bucket(cid), kind, cid);
 }
 
-/* 1 if the customer's audit trail holds an entry with this decision for rule. */
+/* 1 if the customer's recent decisions (the ring in its record, kept for
+ * inspect) hold this decision for rule. */
 static int audit_has(const char *cid, const char *rule, const char *decision)
 {
-    char key[256], a[128], b[128];
-    cust_key(key, sizeof(key), 'a', cid);
-    snprintf(a, sizeof(a), "\"rule\":\"%s\"", rule);
-    snprintf(b, sizeof(b), "\"decision\":\"%s\"", decision);
-    redisReply *r = h_redis(&env, "LRANGE %s 0 -1", key);
+    struct ac_record rec;
     int found = 0;
-    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && !found; i++) {
-        found = strstr(r->element[i]->str, a) && strstr(r->element[i]->str, b);
+    ac_record_init(&rec, cid);
+    h_record(&env, cid, &rec);
+    for (int i = 0; i < rec.n_recent && !found; i++) {
+        found = strcmp(rec.recent[i].rule_id, rule) == 0 &&
+                strcmp(rec.recent[i].decision, decision) == 0;
     }
-    freeReplyObject(r);
+    ac_record_fini(&rec);
     return found;
 }
 
@@ -91,11 +92,12 @@ Test(timers, delayed_action_fires_once_and_a_contrary_event_cancels_it_at_once)
 
     /* Scheduled with the state: c1 has its reminder pending, c2's was
      * cancelled by the order in the same moment, not when its delay ends. */
-    char tkey[256], id1[AC_ACTION_ID_MAX], id2[AC_ACTION_ID_MAX];
-    cust_key(tkey, sizeof(tkey), 't', "c1");
-    cr_expect_eq(redis_int("HLEN %s", tkey), 1, "c1's reminder is a timer");
-    cust_key(tkey, sizeof(tkey), 't', "c2");
-    cr_expect_eq(redis_int("HLEN %s", tkey), 0, "c2's reminder was cancelled at once");
+    const char *tcid;
+    char id1[AC_ACTION_ID_MAX], id2[AC_ACTION_ID_MAX];
+    tcid = "c1";
+    cr_expect_eq(h_timer_count(&env, tcid), 1, "c1's reminder is a timer");
+    tcid = "c2";
+    cr_expect_eq(h_timer_count(&env, tcid), 0, "c2's reminder was cancelled at once");
     cr_expect(audit_has("c2", "nudge", "cancelled"), "the cancellation is in the audit trail");
     cr_expect(!audit_has("c1", "nudge", "scheduled"), "the trail keeps outcomes, not plans");
     ac_action_id(id1, "nudge", "cart-1", 0);
@@ -122,8 +124,8 @@ Test(timers, delayed_action_fires_once_and_a_contrary_event_cancels_it_at_once)
             cr_expect_str_eq(a.trigger_event_id, "cart-1");
         }
     }
-    cust_key(tkey, sizeof(tkey), 't', "c1");
-    cr_expect_eq(redis_int("HLEN %s", tkey), 0, "the fired timer is gone");
+    tcid = "c1";
+    cr_expect_eq(h_timer_count(&env, tcid), 0, "the fired timer is gone");
     cr_expect(audit_has("c1", "nudge", "emitted"));
     /* Nothing else arrives: the timer fired once. */
     cr_expect_eq(h_reader_poll(&acts, 3, 1500), 2, "a timer fired twice");
@@ -344,9 +346,9 @@ Test(timers, a_timer_whose_expiry_passed_while_nothing_ran_expires)
     h_write_config(&env, "orders", extra, conf, sizeof(conf));
     pid_t orders = h_spawn(&env, "orders", conf);
     cr_assert(h_wait_done(&env, "ac", "aftercare-orders", "orders", 60000));
-    char tkey[256];
-    cust_key(tkey, sizeof(tkey), 't', "c5");
-    cr_assert_eq(redis_int("HLEN %s", tkey), 1, "the reminder is pending");
+    const char *tcid;
+    tcid = "c5";
+    cr_assert_eq(h_timer_count(&env, tcid), 1, "the reminder is pending");
 
     /* The timer process comes back long after: its explicit clock runs 1000x
      * from now, so the due time (+20 s) and the expiry (+80 s) are both long past. */
@@ -355,11 +357,11 @@ Test(timers, a_timer_whose_expiry_passed_while_nothing_ran_expires)
     h_write_timers_config(&env, extra, tconf, sizeof(tconf));
     pid_t timers = h_spawn(&env, "timers", tconf);
     int64_t deadline = ac_clock_mono_ms() + 20000;
-    while (redis_int("HLEN %s", tkey) != 0 && ac_clock_mono_ms() < deadline) {
+    while (h_timer_count(&env, tcid) != 0 && ac_clock_mono_ms() < deadline) {
         struct timespec ts = {0, 20000000L};
         nanosleep(&ts, NULL);
     }
-    cr_expect_eq(redis_int("HLEN %s", tkey), 0, "the expired timer was not decided");
+    cr_expect_eq(h_timer_count(&env, tcid), 0, "the expired timer was not decided");
     cr_expect(audit_has("c5", "late_ask", "expired"), "dropped with reason expired");
     cr_expect(!audit_has("c5", "late_ask", "emitted"));
     cr_expect_eq(h_terminate(timers), 0);

@@ -75,7 +75,7 @@ static void test_open(const char *playbook)
     test_en = ac_rules_engine(test_rules);
     ac_clock_init_fixed(&test_clock, T0);
     ac_customer_init(&test_c, "c1");
-    ac_timerset_init(&test_timers);
+    ac_timerset_fini(&test_timers);
     ac_emit_reset(&test_out);
     test_out.timers = &test_timers;
 }
@@ -98,7 +98,7 @@ TestSuite(engine, .fini = test_close);
 static void test_fresh(const char *customer_id)
 {
     ac_customer_init(&test_c, customer_id);
-    ac_timerset_init(&test_timers);
+    ac_timerset_fini(&test_timers);
 }
 
 /* An orders event without items; test_item() adds some. */
@@ -295,14 +295,10 @@ static const struct ac_action *test_must_action(const char *rule, int part)
     return a;
 }
 
+/* The timer is no longer pending (cancelled, fired, expired). */
 static int test_was_removed(const char *timer_id)
 {
-    for (int i = 0; i < test_timers.n_removed; i++) {
-        if (strcmp(test_timers.removed[i], timer_id) == 0) {
-            return 1;
-        }
-    }
-    return 0;
+    return ac_timerset_find(&test_timers, timer_id) < 0;
 }
 
 static const char *test_var(const struct ac_action *a, const char *key)

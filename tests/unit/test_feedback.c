@@ -39,7 +39,7 @@ static void setup(void)
     orders = ac_orders_processor.init(cfg, err, sizeof(err));
     cr_assert_not_null(orders, "%s", err);
     ac_clock_init_fixed(&clk, T0);
-    ac_timerset_init(&timers);
+    ac_timerset_fini(&timers);
     ac_customer_init(&c, "c1");
 }
 

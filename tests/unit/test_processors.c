@@ -38,7 +38,7 @@ static void setup(void)
     us = ac_usage_processor.init(cfg, err, sizeof(err));
     cr_assert_not_null(us, "%s", err);
     ac_clock_init_fixed(&clk, T0);
-    ac_timerset_init(&timers);
+    ac_timerset_fini(&timers);
     ac_customer_init(&c, "c1");
 }
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "err.h"
 #include "event.h"
 #include "processor.h"
 #include "timer.h"
@@ -24,74 +25,40 @@ static void make(struct ac_timer *t, int k)
 }
 
 /* A timer as the load gives it: through its JSON form. */
-static void load(struct ac_timer *t)
-{
-    struct ac_buf b;
-    ac_buf_init(&b);
-    cr_assert_eq(ac_timer_to_json(t, &b), 0);
-    char id[AC_ACTION_ID_MAX];
-    snprintf(id, sizeof(id), "%s", t->id);
-    cr_assert_eq(ac_timer_from_json(&ts.t[ts.n], id, b.data, b.len), 0);
-    ts.n++;
-    ac_buf_fini(&b);
-}
-
-Test(timerset, a_timer_put_and_removed_in_one_batch_leaves_no_deletion)
+Test(timerset, grows_on_demand_and_stops_at_its_bound)
 {
     struct ac_timer t;
-    ac_timerset_init(&ts);
-    make(&t, 1);
-    cr_assert_eq(ac_timerset_put(&ts, &t), 0);
-    ac_timerset_remove(&ts, 0);
-    cr_expect_eq(ts.n, 0);
-    cr_expect_eq(ts.n_removed, 0);
-}
-
-Test(timerset, a_stored_timer_removed_is_deleted_and_put_back_is_not)
-{
-    struct ac_timer t;
-    ac_timerset_init(&ts);
-    make(&t, 1);
-    load(&t);
-    cr_expect(ts.t[0].stored);
-    ac_timerset_remove(&ts, 0);
-    cr_assert_eq(ts.n_removed, 1);
-    cr_expect_str_eq(ts.removed[0], t.id);
-    cr_assert_eq(ac_timerset_put(&ts, &t), 0); /* moved back, e.g. re-scheduled */
-    cr_expect_eq(ts.n_removed, 0);
-    cr_expect(ts.t[0].stored, "it still exists in Redis");
-    ac_timerset_remove(&ts, 0);
-    cr_expect_eq(ts.n_removed, 1, "removed again: deleted once");
-}
-
-Test(timerset, removals_never_overflow_when_new_timers_come_and_go)
-{
-    struct ac_timer t;
-    enum { STORED = AC_TIMERS_MAX / 2 };
-    ac_timerset_init(&ts);
-    for (int k = 0; k < STORED; k++) {
+    ac_timerset_fini(&ts);
+    for (int k = 0; k < AC_TIMERS_MAX; k++) {
         make(&t, k);
-        load(&t);
+        cr_assert_eq(ac_timerset_put(&ts, &t), 0, "timer %d fits", k);
     }
-    /* Many timers scheduled and cancelled within the batch ... */
-    for (int k = 0; k < 3 * AC_TIMERS_MAX; k++) {
-        make(&t, 1000 + k);
+    cr_expect_eq(ts.n, AC_TIMERS_MAX);
+    make(&t, AC_TIMERS_MAX);
+    cr_expect_eq(ac_timerset_put(&ts, &t), AC_ERR_INVALID, "the bound is an error, not a loss");
+    make(&t, 3);
+    t.due = 42;
+    cr_expect_eq(ac_timerset_put(&ts, &t), 0, "replacing an existing timer still works");
+    cr_expect_eq(ts.t[ac_timerset_find(&ts, t.id)].due, 42);
+}
+
+Test(timerset, removal_is_counted_and_a_copy_is_independent)
+{
+    struct ac_timer t;
+    struct ac_timerset copy;
+    ac_timerset_fini(&ts);
+    ac_timerset_init(&copy);
+    for (int k = 0; k < 3; k++) {
+        make(&t, k);
         cr_assert_eq(ac_timerset_put(&ts, &t), 0);
-        ac_timerset_remove(&ts, ac_timerset_find(&ts, t.id));
     }
-    /* ... then every stored one cancelled: each deletion must survive. */
-    while (ts.n > 0) {
-        ac_timerset_remove(&ts, 0);
-    }
-    cr_assert_eq(ts.n_removed, STORED);
-    for (int k = 0; k < STORED; k++) {
-        make(&t, k);
-        int found = 0;
-        for (int i = 0; i < ts.n_removed; i++) {
-            found |= strcmp(ts.removed[i], t.id) == 0;
-        }
-        cr_expect(found, "the deletion of stored timer %d was lost", k);
-    }
+    cr_assert_eq(ac_timerset_copy(&copy, &ts), 0);
+    ac_timerset_remove(&ts, ac_timerset_find(&ts, t.id));
+    cr_expect_eq(ts.n, 2);
+    cr_expect_eq(ts.n_removed, 1);
+    cr_expect_eq(copy.n, 3, "the copy keeps what it had");
+    cr_expect_geq(ac_timerset_find(&copy, t.id), 0);
+    ac_timerset_fini(&copy);
 }
 
 Test(timerset, json_keeps_the_trigger)
