@@ -437,6 +437,15 @@ int ac_timers_main(int argc, char **argv)
     ac_metrics_declare("aftercare_outbox_swept_total", "counter",
                        "customers whose undelivered outbox the sweep produced");
     ac_metrics_declare("aftercare_reloads_total", "counter", "playbook reloads by result");
+    /* Shared with the processors' runtime: every family used here is declared
+     * here, or /metrics shows it without HELP (promtool refuses that). */
+    ac_metrics_declare("aftercare_records_out_total", "counter",
+                       "records produced from the outbox, by topic");
+    ac_metrics_declare("aftercare_produce_retries_total", "counter", "rounds produced again");
+    ac_metrics_declare("aftercare_dlq_total", "counter",
+                       "rejected events the outbox sweep sent to the DLQ, by topic and reason");
+    ac_metrics_declare("aftercare_batch_duration_seconds", "histogram",
+                       "time of one round that fired timers, end to end");
     int port = (int)ac_config_int(t.cfg, "http.port"), bound = 0;
     if (port >= 0) {
         if (ac_http_start(ac_config_str(t.cfg, "http.bind"), port, &bound, err, sizeof(err)) !=

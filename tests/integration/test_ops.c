@@ -1,0 +1,185 @@
+/* What an SRE sees of the running processes: /metrics that promtool accepts
+ * for every program, a processing latency that does not count an event's
+ * age, and /readyz meaning "the last batch succeeded" and following Redis
+ * while idle. All five programs run on the embedded stack. */
+#include <criterion/criterion.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "clock.h"
+#include "harness.h"
+
+#define BODY_MAX (1 << 20)
+#define DAY_MS 86400000LL
+#define API_PRODUCE 0 /* Kafka protocol ApiKey (librdkafka keeps its names private) */
+
+static struct h_env env;
+
+static void setup(void)
+{
+    h_start(&env, 2);
+}
+
+static void teardown(void)
+{
+    h_stop(&env);
+}
+
+TestSuite(ops, .init = setup, .fini = teardown, .timeout = 300);
+
+static const char *const procs[] = {"orders", "deliveries", "feedback", "usage", "timers"};
+#define N_PROCS (sizeof(procs) / sizeof(procs[0]))
+
+struct ops_stack {
+    pid_t pid[N_PROCS];
+    int port[N_PROCS];
+};
+
+/* Encodes a JSON line of topic's schema and produces it keyed by customer. */
+static void produce_json(const char *topic, const char *customer, const char *json)
+{
+    struct ac_buf b;
+    char err[256];
+    ac_buf_init(&b);
+    cr_assert_eq(ac_codec_json_to_avro(env.codec, topic, json, &b, err, sizeof(err)), 0, "%s: %s",
+                 json, err);
+    h_produce_raw(&env, topic, customer, b.data, b.len);
+    ac_buf_fini(&b);
+}
+
+/* Starts the four processors (orders on the timers playbook) and, once Redis
+ * holds a generation, aftercare-timers on a clock 1000 times faster. */
+static void start_all(struct ops_stack *st, const char *extra_all)
+{
+    char pb[1100], extra[1600], conf[512];
+    int64_t now = ac_clock_now(ac_clock_wall());
+    snprintf(pb, sizeof(pb), "%s/tests/data/playbooks/timers_flow.yaml", h_source_dir());
+    for (size_t i = 0; i < N_PROCS; i++) {
+        st->port[i] = ac_dev_free_port();
+        int n = snprintf(extra, sizeof(extra), "http.port = %d\n%s", st->port[i], extra_all);
+        if (strcmp(procs[i], "orders") == 0 || strcmp(procs[i], "timers") == 0) {
+            n += snprintf(extra + n, sizeof(extra) - (size_t)n, "playbook = %s\n", pb);
+        }
+        if (strcmp(procs[i], "timers") == 0) {
+            snprintf(extra + n, sizeof(extra) - (size_t)n,
+                     "clock.speed = 1000\nclock.epoch_ms = %lld\n", (long long)now);
+            h_write_timers_config(&env, extra, conf, sizeof(conf));
+            /* It waits for a processor to create the generation: be sure it exists. */
+            cr_assert(h_wait_http(st->port[0], "/readyz", 200, 60000), "orders never got ready");
+        } else {
+            h_write_config(&env, procs[i], extra, conf, sizeof(conf));
+        }
+        st->pid[i] = h_spawn(&env, procs[i], conf);
+    }
+    for (size_t i = 0; i < N_PROCS; i++) {
+        cr_assert(h_wait_http(st->port[i], "/readyz", 200, 60000), "aftercare-%s never got ready",
+                  procs[i]);
+    }
+}
+
+static void stop_all(struct ops_stack *st)
+{
+    for (size_t i = 0; i < N_PROCS; i++) {
+        cr_expect_eq(h_terminate(st->pid[i]), 0, "aftercare-%s exits 0 on SIGTERM", procs[i]);
+    }
+}
+
+/* Polls /metrics of port until series >= min; returns the last body's value. */
+static double wait_metric(int port, const char *series, double min, int deadline_ms, char *body)
+{
+    double v = 0;
+    int64_t deadline = ac_clock_mono_ms() + deadline_ms;
+    for (;;) {
+        v = 0;
+        if (h_http_get(port, "/metrics", body, BODY_MAX) == 200 && h_metric(body, series, &v) &&
+            v >= min) {
+            return v;
+        }
+        if (ac_clock_mono_ms() >= deadline) {
+            return v;
+        }
+        struct timespec ts = {0, 50 * 1000000L}; /* polling a condition */
+        nanosleep(&ts, NULL);
+    }
+}
+
+Test(ops, every_process_metrics_pass_promtool)
+{
+    struct ops_stack st;
+    char *body = malloc(BODY_MAX), out[8192], json[512];
+    int64_t now = ac_clock_now(ac_clock_wall());
+    cr_assert_not_null(body);
+
+    /* Input that touches every kind of series: actions, signals, a timer,
+     * a duplicate, and a record each processor sends to the DLQ. */
+    struct ac_event evs[3];
+    h_order_event(&evs[0], "cart-1", "c1", "cart_abandoned", now, 1000, "coffee");
+    h_order_event(&evs[1], "order-2", "c2", "order_placed", now, 1000, "coffee");
+    h_order_event(&evs[2], "order-2", "c2", "order_placed", now, 1000, "coffee");
+    h_produce_events(&env, "orders", evs, 3);
+    snprintf(json, sizeof(json),
+             "{\"event_id\":\"d1\",\"customer_id\":\"c2\",\"type\":\"delayed\",\"occurred_at\":"
+             "%lld,\"order_id\":\"o-order-2\",\"carrier\":\"dhl\",\"tracking_url\":\"https://t/1\","
+             "\"estimated_delivery_at\":%lld,\"new_estimated_delivery_at\":%lld}",
+             (long long)now, (long long)(now + DAY_MS), (long long)(now + 3 * DAY_MS));
+    produce_json("deliveries", "c2", json);
+    snprintf(json, sizeof(json),
+             "{\"event_id\":\"f1\",\"customer_id\":\"c2\",\"type\":\"survey_response\","
+             "\"occurred_at\":%lld,\"score\":3,\"scale\":\"nps_10\"}",
+             (long long)now);
+    produce_json("feedback", "c2", json);
+    snprintf(json, sizeof(json),
+             "{\"event_id\":\"u1\",\"customer_id\":\"c2\",\"type\":\"milestone\","
+             "\"occurred_at\":%lld,\"milestone\":\"onboarding_completed\"}",
+             (long long)now);
+    produce_json("usage", "c2", json);
+    for (size_t i = 0; i < 4; i++) {
+        h_produce_raw(&env, procs[i], "junk", "\x02\xff", 2);
+    }
+    h_flush(&env);
+
+    start_all(&st, "");
+    for (size_t i = 0; i < 4; i++) {
+        char group[64];
+        snprintf(group, sizeof(group), "aftercare-%s", procs[i]);
+        cr_assert(h_wait_done(&env, "ac", group, procs[i], 60000), "%s not done", procs[i]);
+    }
+    /* The reminder fires (20 s of a clock running 1000 times faster). */
+    cr_assert_geq(wait_metric(st.port[4], "aftercare_timers_fired_total", 1, 60000, body), 1,
+                  "the timer never fired");
+    /* A reload, and the lag from librdkafka statistics (every second in tests). */
+    for (size_t i = 0; i < N_PROCS; i++) {
+        kill(st.pid[i], SIGHUP);
+    }
+    for (size_t i = 0; i < N_PROCS; i++) {
+        cr_expect_geq(wait_metric(st.port[i], "aftercare_reloads_total{result=\"ok\"}", 1, 30000,
+                                  body),
+                      1, "aftercare-%s did not reload", procs[i]);
+        if (i < 4) {
+            int64_t deadline = ac_clock_mono_ms() + 15000;
+            do {
+                cr_assert_eq(h_http_get(st.port[i], "/metrics", body, BODY_MAX), 200);
+            } while (!strstr(body, "kafka_consumergroup_group_lag{") &&
+                     ac_clock_mono_ms() < deadline);
+        }
+    }
+
+    for (size_t i = 0; i < N_PROCS; i++) {
+        cr_assert_eq(h_http_get(st.port[i], "/metrics", body, BODY_MAX), 200);
+        int rc = h_promtool(&env, procs[i], body, out, sizeof(out));
+        cr_assert_neq(rc, 127, "no promtool: install Debian's prometheus (deploy/setup.sh)");
+        cr_expect_eq(rc, 0, "promtool check metrics on aftercare-%s: exit %d\n%s", procs[i], rc,
+                     out);
+    }
+    /* The series the timer process shares with the processors are declared there too. */
+    cr_expect(strstr(body, "# HELP aftercare_records_out_total ") != NULL);
+    cr_expect(strstr(body, "# HELP aftercare_batch_duration_seconds ") != NULL);
+    stop_all(&st);
+    free(body);
+}
