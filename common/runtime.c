@@ -261,7 +261,13 @@ static void runtime_declare_metrics(void)
     ac_metrics_declare("aftercare_redis_rtt_seconds", "histogram",
                        "round-trip time of one pipelined Redis phase");
     ac_metrics_declare("aftercare_processing_latency_seconds", "histogram",
-                       "event time to its records on Kafka");
+                       "from reading an event from Kafka to its batch's records confirmed by "
+                       "Kafka (the event's age is not in it)");
+    static const double age_bounds[] = {0.1, 0.5,  1,     5,     15,     60,     300,
+                                        900, 3600, 21600, 86400, 604800, 2592000};
+    ac_metrics_declare_histogram("aftercare_event_age_seconds",
+                                 "from an event's time (occurred_at) to reading it from Kafka",
+                                 age_bounds, sizeof(age_bounds) / sizeof(age_bounds[0]));
     ac_metrics_declare("kafka_consumergroup_group_lag", "gauge",
                        "consumer lag in messages per partition (librdkafka statistics)");
     ac_metrics_declare("aftercare_redis_errors_total", "counter", "failed Redis connects");
@@ -362,6 +368,8 @@ static int runtime_alloc(struct runtime *rt)
 {
     size_t n = (size_t)rt->batch_size;
     rt->msgs = calloc(n, sizeof(*rt->msgs));
+    rt->read_at = calloc(n, sizeof(*rt->read_at));
+    rt->obs = calloc(n, sizeof(*rt->obs));
     rt->events = calloc(n, sizeof(*rt->events));
     rt->ev_ok = calloc(n, sizeof(int));
     rt->ev_next = calloc(n, sizeof(int));
@@ -378,7 +386,7 @@ static int runtime_alloc(struct runtime *rt)
     }
     rt->map = calloc(rt->map_size, sizeof(int));
     ac_buf_init(&rt->enc);
-    return rt->msgs && rt->events && rt->ev_ok && rt->ev_next && rt->custs && rt->cust_first &&
+    return rt->msgs && rt->read_at && rt->obs && rt->events && rt->ev_ok && rt->ev_next && rt->custs && rt->cust_first &&
                    rt->cust_last &&
                    rt->ids && rt->dlq && rt->map && rt->pos_parts && rt->pos_offs
                ? 0
@@ -388,6 +396,8 @@ static int runtime_alloc(struct runtime *rt)
 static void runtime_free(struct runtime *rt)
 {
     free(rt->msgs);
+    free(rt->read_at);
+    free(rt->obs);
     free(rt->events);
     free(rt->ev_ok);
     free(rt->ev_next);
@@ -426,6 +436,7 @@ static int runtime_loop(struct runtime *rt)
                 if (rt->n_msgs == 0) {
                     batch_started = ac_clock_mono_ms();
                 }
+                rt->read_at[rt->n_msgs] = ac_clock_mono_s();
                 rt->msgs[rt->n_msgs++] = m;
             }
         }

@@ -45,6 +45,8 @@ struct runtime {
 
     /* the batch being gathered */
     rd_kafka_message_t **msgs;
+    double *read_at;          /* [batch_size] when each was polled (ac_clock_mono_s) */
+    double *obs;              /* [batch_size] scratch: a histogram's observations */
     size_t n_msgs;
     struct ac_event *events;  /* [batch_size] */
     int *ev_ok;               /* [batch_size] 1 = decoded */

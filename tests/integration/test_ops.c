@@ -183,3 +183,36 @@ Test(ops, every_process_metrics_pass_promtool)
     stop_all(&st);
     free(body);
 }
+
+Test(ops, processing_latency_counts_from_the_read_and_age_from_event_time)
+{
+    char *body = malloc(BODY_MAX), extra[64], conf[512];
+    int64_t now = ac_clock_now(ac_clock_wall());
+    cr_assert_not_null(body);
+    struct ac_event evs[2];
+    h_order_event(&evs[0], "old-1", "lat-1", "order_placed", now - 10 * DAY_MS, 1000, "tea");
+    h_order_event(&evs[1], "new-1", "lat-2", "order_placed", now, 1000, "tea");
+    h_produce_events(&env, "orders", evs, 2);
+    int port = ac_dev_free_port();
+    snprintf(extra, sizeof(extra), "http.port = %d\n", port);
+    h_write_config(&env, "orders", extra, conf, sizeof(conf));
+    pid_t pid = h_spawn(&env, "orders", conf);
+    cr_assert(h_wait_done(&env, "ac", "aftercare-orders", "orders", 60000));
+    /* The batch's metrics are added once it is durable: wait for them. */
+    cr_assert_geq(wait_metric(port, "aftercare_event_age_seconds_count", 2, 10000, body), 2);
+
+    double lat_sum = -1, lat_n = -1, age_sum = -1, week = -1, month = -1;
+    cr_assert(h_metric(body, "aftercare_processing_latency_seconds_sum", &lat_sum));
+    cr_assert(h_metric(body, "aftercare_processing_latency_seconds_count", &lat_n));
+    cr_assert(h_metric(body, "aftercare_event_age_seconds_sum", &age_sum));
+    cr_assert(h_metric(body, "aftercare_event_age_seconds_bucket{le=\"604800\"}", &week));
+    cr_assert(h_metric(body, "aftercare_event_age_seconds_bucket{le=\"2592000\"}", &month));
+    cr_expect_eq(lat_n, 2, "one latency per event read");
+    cr_expect_lt(lat_sum, 120, "a 10-day-old event put %g s into the latency", lat_sum);
+    cr_expect_geq(age_sum, 10 * 86400 - 60, "the age is its own histogram: %g", age_sum);
+    cr_expect_lt(age_sum, 10 * 86400 + 120);
+    cr_expect_eq(week, 1, "the fresh event is younger than a week");
+    cr_expect_eq(month, 2, "the old one is younger than 30 days");
+    cr_expect_eq(h_terminate(pid), 0);
+    free(body);
+}
