@@ -81,6 +81,10 @@ struct runtime {
 
     volatile sig_atomic_t *stop;
     int fatal;
+
+    /* readiness while idle (runtime.c): Redis is asked when no batch ran lately */
+    int64_t redis_check_at; /* ac_clock_mono_ms() of the next check */
+    int redis_down;         /* the last check failed (logged once) */
 };
 
 /* Adds an emit's decisions to the batch's tallies (counted once durable). */
@@ -93,7 +97,9 @@ void rt_tally_decisions(struct runtime *rt, const struct ac_emit *out);
 int rt_batch_process(struct runtime *rt);
 
 /* Waits with backoff and reconnects to Redis. Returns 0 once connected,
- * AC_ERR_TRANSIENT if a stop was requested, AC_ERR_FATAL if Redis lost data. */
+ * AC_ERR_TRANSIENT if a stop was requested, AC_ERR_FATAL if Redis lost data.
+ * Not ready meanwhile; readiness comes back with the next batch that
+ * succeeds, or the next idle check. */
 int rt_redis_recover(struct runtime *rt, int *backoff_ms);
 
 #endif

@@ -307,8 +307,9 @@ static int timers_loop(struct timers *t)
         if (decided == AC_ERR_FATAL) {
             return decided;
         }
+        int round_rc = decided < 0 ? decided : 0;
         if (decided >= 0 && n > 0) {
-            rc = timers_deliver(t, custs, n);
+            rc = round_rc = timers_deliver(t, custs, n);
             if (rc == AC_ERR_FATAL) {
                 return rc;
             }
@@ -322,6 +323,9 @@ static int timers_loop(struct timers *t)
             ac_metrics_observe("aftercare_batch_duration_seconds", "", ac_clock_mono_s() - t0);
             ac_metrics_add("aftercare_timers_fired_total", "", (double)decided);
         }
+        /* /readyz: the last round succeeded. A failed one left its records in
+         * the outbox (the sweep delivers them) or Redis down (timers_redis). */
+        ac_metrics_set_ready(round_rc == 0);
         if (decided <= 0) {
             struct timespec ts = {idle_ms / 1000, (long)(idle_ms % 1000) * 1000000L};
             nanosleep(&ts, NULL);

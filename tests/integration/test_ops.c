@@ -53,6 +53,8 @@ static void produce_json(const char *topic, const char *customer, const char *js
     ac_buf_fini(&b);
 }
 
+static double wait_metric(int port, const char *series, double min, int deadline_ms, char *body);
+
 /* Starts the four processors (orders on the timers playbook) and, once Redis
  * holds a generation, aftercare-timers on a clock 1000 times faster. */
 static void start_all(struct ops_stack *st, const char *extra_all)
@@ -77,10 +79,18 @@ static void start_all(struct ops_stack *st, const char *extra_all)
         }
         st->pid[i] = h_spawn(&env, procs[i], conf);
     }
+    char *body = malloc(BODY_MAX);
+    cr_assert_not_null(body);
     for (size_t i = 0; i < N_PROCS; i++) {
         cr_assert(h_wait_http(st->port[i], "/readyz", 200, 60000), "aftercare-%s never got ready",
                   procs[i]);
+        /* Past the group join, whose assignment reads positions from Redis too. */
+        if (strcmp(procs[i], "timers") != 0) {
+            cr_assert_geq(wait_metric(st->port[i], "aftercare_assigned_partitions", 1, 60000, body),
+                          1, "aftercare-%s got no partition", procs[i]);
+        }
     }
+    free(body);
 }
 
 static void stop_all(struct ops_stack *st)
@@ -213,6 +223,58 @@ Test(ops, processing_latency_counts_from_the_read_and_age_from_event_time)
     cr_expect_lt(age_sum, 10 * 86400 + 120);
     cr_expect_eq(week, 1, "the fresh event is younger than a week");
     cr_expect_eq(month, 2, "the old one is younger than 30 days");
+    cr_expect_eq(h_terminate(pid), 0);
+    free(body);
+}
+
+/* Idle processes follow Redis: not ready while it is down, ready once it is back. */
+Test(ops, idle_readyz_follows_redis_down_and_back)
+{
+    struct ops_stack st;
+    char err[256];
+    start_all(&st, "");
+    /* SIGTERM: Redis writes its AOF out, so the generation survives the restart. */
+    ac_dev_redis_stop(&env.dr, SIGTERM);
+    for (size_t i = 0; i < N_PROCS; i++) {
+        cr_expect(h_wait_http(st.port[i], "/readyz", 503, 15000),
+                  "aftercare-%s stays ready with Redis down", procs[i]);
+    }
+    cr_assert_eq(ac_dev_redis_restart(&env.dr, err, sizeof(err)), 0, "%s", err);
+    redisFree(env.redis);
+    struct timeval tv = {5, 0};
+    env.redis = redisConnectWithTimeout("127.0.0.1", env.dr.port, tv);
+    for (size_t i = 0; i < N_PROCS; i++) {
+        cr_expect(h_wait_http(st.port[i], "/readyz", 200, 30000),
+                  "aftercare-%s not ready again after Redis came back", procs[i]);
+    }
+    stop_all(&st);
+}
+
+/* /readyz means "the last batch succeeded": a batch whose records had to be
+ * produced again does not leave the processor unready. */
+Test(ops, readyz_is_200_again_once_a_retried_batch_succeeds)
+{
+    char *body = malloc(BODY_MAX), extra[256], conf[512];
+    cr_assert_not_null(body);
+    rd_kafka_mock_cluster_t *mc = ac_dev_kafka_mock(env.dk);
+    int port = ac_dev_free_port();
+    /* A permanent produce error fails the delivery (librdkafka does not retry
+     * it); the processor then produces the batch again. */
+    struct ac_event ev;
+    h_order_event(&ev, "retry-1", "retry-c", "order_placed", ac_clock_now(ac_clock_wall()), 1000,
+                  "tea");
+    h_produce_events(&env, "orders", &ev, 1);
+    /* The cluster's next produce request is the processor's (ours are done). */
+    rd_kafka_mock_push_request_errors(mc, API_PRODUCE, 1,
+                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+    snprintf(extra, sizeof(extra), "http.port = %d\n", port);
+    h_write_config(&env, "orders", extra, conf, sizeof(conf));
+    pid_t pid = h_spawn(&env, "orders", conf);
+    cr_assert(h_wait_done(&env, "ac", "aftercare-orders", "orders", 60000));
+    cr_assert_geq(wait_metric(port, "aftercare_produce_retries_total", 1, 10000, body), 1,
+                  "the batch was not produced again: no fault was injected");
+    cr_expect(h_wait_http(port, "/readyz", 200, 10000),
+              "not ready although the retried batch succeeded");
     cr_expect_eq(h_terminate(pid), 0);
     free(body);
 }
