@@ -168,9 +168,9 @@ Test(ops, every_process_metrics_pass_promtool)
         kill(st.pid[i], SIGHUP);
     }
     for (size_t i = 0; i < N_PROCS; i++) {
-        cr_expect_geq(wait_metric(st.port[i], "aftercare_reloads_total{result=\"ok\"}", 1, 30000,
-                                  body),
-                      1, "aftercare-%s did not reload", procs[i]);
+        cr_expect_geq(
+            wait_metric(st.port[i], "aftercare_reloads_total{result=\"ok\"}", 1, 30000, body), 1,
+            "aftercare-%s did not reload", procs[i]);
         if (i < 4) {
             int64_t deadline = ac_clock_mono_ms() + 15000;
             do {
