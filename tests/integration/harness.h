@@ -112,6 +112,12 @@ int h_metric(const char *text, const char *series, double *value);
  * in out[], or -1 if it could not run. */
 int h_promtool(struct h_env *env, const char *name, const char *text, char *out, size_t len);
 
+/* Runs `build/aftercare ARGS` through sh against the stack (brokers and
+ * schemas in its environment); returns its exit code, or -1, with its
+ * stdout in out[] and its stderr in err[] when err != NULL (harness_cli.c). */
+int h_run_cli(struct h_env *env, const char *args, char *out, size_t outlen, char *err,
+              size_t errlen);
+
 /* How the ids of records read compare with the ids a model wants. */
 struct h_id_diff {
     size_t matched; /* distinct wanted ids that arrived */
