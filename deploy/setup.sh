@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config librdkafka-dev libhiredis-dev libavro-dev
-          libjansson-dev libmicrohttpd-dev libyaml-dev libicu-dev libcriterion-dev redis-server python3 python3-avro)
+          libjansson-dev libmicrohttpd-dev libyaml-dev libicu-dev libcriterion-dev redis-server python3 python3-avro
+          prometheus)  # prometheus: promtool, which the tests run on every /metrics
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

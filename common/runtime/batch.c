@@ -280,12 +280,15 @@ static void batch_commit_offsets(struct runtime *rt, const int32_t *parts, const
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-static void batch_metrics(struct runtime *rt, double started)
+/* delivered: when the batch's records were confirmed by Kafka (ac_clock_mono_s). */
+static void batch_metrics(struct runtime *rt, double started, double delivered)
 {
     char label[320];
     struct rt_tally types[RT_TALLY_MAX];
     int n_types = 0;
     int64_t now = ac_clock_now(ac_clock_wall());
+    double mono = ac_clock_mono_s();
+    size_t n_obs = 0;
     for (size_t i = 0; i < rt->n_msgs; i++) {
         if (!rt->ev_ok[i]) {
             continue;
@@ -335,16 +338,23 @@ static void batch_metrics(struct runtime *rt, double started)
             out_actions += rec.kind == 'a';
             out_signals += rec.kind == 's';
         }
-        /* Event time → record on Kafka, for the last event of each customer. */
-        int last = -1;
-        for (int e = rt->cust_first[c]; e >= 0; e = rt->ev_next[e]) {
-            last = e;
-        }
-        if (last >= 0 && sc->n_pending > 0) {
-            ac_metrics_observe("aftercare_processing_latency_seconds", "",
-                               (double)(now - rt->events[last].occurred_at) / 1000.0);
+    }
+    /* Ours: read from Kafka -> the batch's records confirmed, for every
+     * message. Not ours: event time -> read (upstream delay, replays), for
+     * every decoded event; a clock ahead of ours counts as 0. */
+    for (size_t i = 0; i < rt->n_msgs; i++) {
+        rt->obs[n_obs++] = delivered - rt->read_at[i];
+    }
+    ac_metrics_observe_many("aftercare_processing_latency_seconds", "", rt->obs, n_obs);
+    n_obs = 0;
+    for (size_t i = 0; i < rt->n_msgs; i++) {
+        if (rt->ev_ok[i]) {
+            double age = (double)(now - rt->events[i].occurred_at) / 1000.0 -
+                         (mono - rt->read_at[i]);
+            rt->obs[n_obs++] = age > 0 ? age : 0;
         }
     }
+    ac_metrics_observe_many("aftercare_event_age_seconds", "", rt->obs, n_obs);
     ac_metrics_add("aftercare_records_out_total", "topic=\"actions\"", (double)out_actions);
     ac_metrics_add("aftercare_records_out_total", "topic=\"signals\"", (double)out_signals);
     ac_metrics_observe("aftercare_batch_duration_seconds", "", ac_clock_mono_s() - started);
@@ -371,7 +381,7 @@ int rt_batch_process(struct runtime *rt)
     if (rt->n_msgs == 0) {
         return 0;
     }
-    double started = ac_clock_mono_s();
+    double started = ac_clock_mono_s(), delivered = 0;
     batch_decode(rt);
     for (;;) {
         rc = batch_state(rt);
@@ -386,6 +396,7 @@ int rt_batch_process(struct runtime *rt)
                               parts, offs, n_pos);
         }
         if (rc == 0) {
+            delivered = t1;
             ac_metrics_observe("aftercare_batch_phase_seconds", "phase=\"produce\"", t1 - t0);
             ac_metrics_observe("aftercare_batch_phase_seconds", "phase=\"ack\"",
                                ac_clock_mono_s() - t1);
@@ -403,7 +414,7 @@ int rt_batch_process(struct runtime *rt)
         }
     }
     if (rc == 0) {
-        batch_metrics(rt, started);
+        batch_metrics(rt, started, delivered);
     }
     batch_release(rt);
     return rc;

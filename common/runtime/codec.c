@@ -15,8 +15,8 @@
 
 #define CODEC_SCHEMA_FILE_MAX ((long)1024 * 1024)
 
-static const char *const codec_own_names[CODEC_N_OWN] = {"orders", "deliveries", "feedback",
-                                                         "usage",  "actions",    "signals"};
+static const char *const codec_own_names[CODEC_N_OWN] = {
+    "orders", "deliveries", "feedback", "usage", "actions", "signals", "decisions"};
 
 int codec_own_by_name(const char *name)
 {

@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "decision_rec.h"
 #include "event.h"
 
 /* Schema ids of the project's own schemas (as written by `aftercare produce`). */
@@ -42,6 +43,7 @@ enum ac_schema {
     AC_SCHEMA_USAGE = 4,
     AC_SCHEMA_ACTIONS = 5,
     AC_SCHEMA_SIGNALS = 6,
+    AC_SCHEMA_DECISIONS = 7,
 };
 
 #define AC_MAX_MESSAGE_BYTES (256 * 1024) /* larger input: DLQ "oversize" */
@@ -49,9 +51,9 @@ enum ac_schema {
 struct ac_codec;
 
 /* Loads the schemas from schema_dir (orders.avsc, deliveries.avsc,
- * feedback.avsc, usage.avsc, actions.avsc, signals.avsc) and the extra writer
- * schemas from registry_dir (may be NULL). Returns NULL and fills errstr on
- * failure. The caller owns the codec: free with ac_codec_destroy(). */
+ * feedback.avsc, usage.avsc, actions.avsc, signals.avsc, decisions.avsc) and
+ * the extra writer schemas from registry_dir (may be NULL). Returns NULL and
+ * fills errstr on failure. The caller owns the codec: free with ac_codec_destroy(). */
 struct ac_codec *ac_codec_new(const char *schema_dir, const char *registry_dir, char *errstr,
                               size_t errlen);
 void ac_codec_destroy(struct ac_codec *codec);
@@ -84,12 +86,18 @@ int ac_codec_encode_event(struct ac_codec *codec, const struct ac_event *ev, int
 /* Encode an action / a signal as Confluent-framed Avro. */
 int ac_codec_encode_action(struct ac_codec *codec, const struct ac_action *a, struct ac_buf *out);
 int ac_codec_encode_signal(struct ac_codec *codec, const struct ac_signal *s, struct ac_buf *out);
+/* Encodes a decision as Confluent-framed Avro (schema id 7, aftercare.decisions)
+ * and appends it to out (codec_decision.c). d is borrowed for the call.
+ * Returns 0, AC_ERR_INVALID (a decision symbol the schema does not have, a
+ * negative or too large n_signals; nothing appended) or AC_ERR_NOMEM. */
+int ac_codec_encode_decision(struct ac_codec *codec, const struct ac_decision_rec *d,
+                             struct ac_buf *out);
 
 /* Decode an action (framed or plain). Returns 0 or AC_ERR_INVALID. */
 int ac_codec_decode_action(struct ac_codec *codec, const void *buf, size_t len,
                            struct ac_action *a);
 
-/* Schema named by `name` ("orders", ..., "actions", "signals"): converts one
+/* Schema named by `name` ("orders", ..., "actions", "signals", "decisions"): converts one
  * JSON object (a line of `aftercare produce`) into Confluent-framed Avro.
  * Timestamps may be ISO-8601 strings or epoch ms; money is integer cents;
  * missing nullable fields are null, other missing fields take the schema's

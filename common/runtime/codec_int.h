@@ -11,9 +11,9 @@
 
 #include "codec.h"
 
-#define CODEC_N_OWN 6 /* the project's schemas: index = schema id - 1 */
+#define CODEC_N_OWN 7 /* the project's schemas: index = schema id - 1 */
 
-/* One known writer schema: one of the project's own (ids 1..6) or one from
+/* One known writer schema: one of the project's own (ids 1..7) or one from
  * the registry directory. Everything here is built once by ac_codec_new(),
  * except the resolvers, which are built on first use and then cached. */
 struct codec_writer {
@@ -41,7 +41,7 @@ struct ac_codec {
 };
 
 /* 0-based index of the project's schema called name ("orders", ...,
- * "signals"), or -1. */
+ * "signals", "decisions"), or -1. */
 int codec_own_by_name(const char *name);
 
 /* Reads one framed or plain message as the project's schema `own`.

@@ -27,9 +27,9 @@ struct ac_dev_kafka {
     char brokers[512];
 };
 
-static const char *const dev_topics[] = {"orders",   "deliveries",        "feedback",
-                                         "usage",    "aftercare.actions", "aftercare.signals",
-                                         "aftercare.dlq"};
+static const char *const dev_topics[] = {
+    "orders",            "deliveries",        "feedback",           "usage",
+    "aftercare.actions", "aftercare.signals", "aftercare.decisions", "aftercare.dlq"};
 
 struct ac_dev_kafka *ac_dev_kafka_start(int n_brokers, int partitions, char *errstr,
                                         size_t errlen)

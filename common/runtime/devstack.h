@@ -13,7 +13,7 @@
 struct ac_dev_kafka;
 
 /* Starts a mock cluster of n_brokers with every aftercare topic (the four
- * inputs, actions, signals, dlq) created with `partitions` partitions.
+ * inputs, actions, signals, decisions, dlq) created with `partitions` partitions.
  * Returns NULL with errstr filled. */
 struct ac_dev_kafka *ac_dev_kafka_start(int n_brokers, int partitions, char *errstr,
                                         size_t errlen);

@@ -15,15 +15,12 @@
 #include "buf.h"
 #include "err.h"
 
-#define METRICS_NBUCKETS 16 /* the last one is +Inf */
-
 enum metrics_type { METRICS_COUNTER, METRICS_GAUGE, METRICS_HISTOGRAM };
 
-static const double metrics_bounds[METRICS_NBUCKETS - 1] = {
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
-static const char *const metrics_le[METRICS_NBUCKETS] = {
-    "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
-    "0.5",   "1",      "2.5",   "5",    "10",    "30",   "60",  "+Inf"};
+/* The default histogram buckets (upper bounds; +Inf follows). */
+static const double metrics_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                        0.5,   1,      2.5,   5,    10,    30,   60};
+#define METRICS_N_BOUNDS (sizeof(metrics_bounds) / sizeof(metrics_bounds[0]))
 static const char *const metrics_type_names[] = {"counter", "gauge", "histogram"};
 
 struct metrics_family;
@@ -34,7 +31,7 @@ struct metrics_series {
     uint64_t hash;
     struct metrics_series *hnext;
     double value;      /* counter, gauge */
-    uint64_t *buckets; /* histogram: METRICS_NBUCKETS counts, not cumulative */
+    uint64_t *buckets; /* histogram: fam->n_bounds + 1 counts (+Inf last), not cumulative */
     double sum;
     uint64_t count;
 };
@@ -44,6 +41,9 @@ struct metrics_family {
     char *help; /* "" until declared */
     enum metrics_type type;
     int declared;
+    const double *bounds; /* histogram bucket bounds: metrics_bounds or own_bounds */
+    size_t n_bounds;
+    double *own_bounds;   /* owned; NULL for the default buckets */
     struct metrics_series **series; /* insertion order */
     size_t n_series;
     size_t cap_series;
@@ -118,6 +118,8 @@ static struct metrics_family *metrics_family_new(const char *name, enum metrics_
         goto out;
     }
     fam->type = type;
+    fam->bounds = metrics_bounds;
+    fam->n_bounds = METRICS_N_BOUNDS;
     metrics_reg.fams[metrics_reg.n_fams++] = fam;
     ret = fam;
     fam = NULL;
@@ -224,7 +226,7 @@ static struct metrics_series *metrics_series_get(const char *name, const char *l
         goto out;
     }
     if (fam->type == METRICS_HISTOGRAM &&
-        !(s->buckets = calloc(METRICS_NBUCKETS, sizeof(*s->buckets)))) {
+        !(s->buckets = calloc(fam->n_bounds + 1, sizeof(*s->buckets)))) {
         goto out;
     }
     s->fam = fam;
@@ -253,14 +255,47 @@ static int metrics_type_from_name(const char *type, enum metrics_type *out)
     return AC_ERR_INVALID;
 }
 
-int ac_metrics_declare(const char *name, const char *type, const char *help)
+/* 1 if the family's histogram buckets are bounds[n]. */
+static int metrics_same_bounds(const struct metrics_family *fam, const double *bounds, size_t n)
 {
-    int rc = 0;
-    enum metrics_type t;
+    if (fam->n_bounds != n) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (fam->bounds[i] < bounds[i] || fam->bounds[i] > bounds[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
 
-    if (!metrics_valid_name(name) || metrics_type_from_name(type, &t) != 0) {
+/* Gives a histogram family its own buckets; only before it has series. */
+static int metrics_set_bounds(struct metrics_family *fam, const double *bounds, size_t n)
+{
+    if (metrics_same_bounds(fam, bounds, n)) {
+        return 0;
+    }
+    if (fam->n_series > 0) {
         return AC_ERR_INVALID;
     }
+    double *own = malloc(n * sizeof(*own));
+    if (!own) {
+        return AC_ERR_NOMEM;
+    }
+    memcpy(own, bounds, n * sizeof(*own));
+    free(fam->own_bounds);
+    fam->own_bounds = own;
+    fam->bounds = own;
+    fam->n_bounds = n;
+    return 0;
+}
+
+/* Declares a family; bounds (histograms only) NULL keeps the buckets it has. */
+static int metrics_declare(const char *name, enum metrics_type t, const char *help,
+                           const double *bounds, size_t n_bounds)
+{
+    int rc = 0;
+
     if (!help) {
         help = "";
     }
@@ -275,7 +310,11 @@ int ac_metrics_declare(const char *name, const char *type, const char *help)
     } else if (fam->type != t || (fam->declared && strcmp(fam->help, help) != 0)) {
         rc = AC_ERR_INVALID;
         goto out;
-    } else if (!fam->declared) {
+    }
+    if (bounds && (rc = metrics_set_bounds(fam, bounds, n_bounds)) != 0) {
+        goto out;
+    }
+    if (!fam->declared) {
         char *h = strdup(help);
         if (!h) {
             rc = AC_ERR_NOMEM;
@@ -289,6 +328,30 @@ int ac_metrics_declare(const char *name, const char *type, const char *help)
 out:
     pthread_mutex_unlock(&metrics_mutex);
     return rc;
+}
+
+int ac_metrics_declare(const char *name, const char *type, const char *help)
+{
+    enum metrics_type t;
+
+    if (!metrics_valid_name(name) || metrics_type_from_name(type, &t) != 0) {
+        return AC_ERR_INVALID;
+    }
+    return metrics_declare(name, t, help, NULL, 0);
+}
+
+int ac_metrics_declare_histogram(const char *name, const char *help, const double *bounds,
+                                 size_t n)
+{
+    if (!metrics_valid_name(name) || !bounds || n == 0 || n > AC_METRICS_MAX_BOUNDS) {
+        return AC_ERR_INVALID;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(bounds[i]) || (i > 0 && !(bounds[i] > bounds[i - 1]))) {
+            return AC_ERR_INVALID;
+        }
+    }
+    return metrics_declare(name, METRICS_HISTOGRAM, help, bounds, n);
 }
 
 void ac_metrics_add(const char *name, const char *labels, double v)
@@ -311,18 +374,33 @@ void ac_metrics_set(const char *name, const char *labels, double v)
     pthread_mutex_unlock(&metrics_mutex);
 }
 
+static void metrics_observe_one(struct metrics_series *s, double v)
+{
+    const struct metrics_family *fam = s->fam;
+    size_t b = 0;
+    if (isnan(v)) {
+        return;
+    }
+    while (b < fam->n_bounds && v > fam->bounds[b]) {
+        b++;
+    }
+    s->buckets[b]++;
+    s->sum += v;
+    s->count++;
+}
+
 void ac_metrics_observe(const char *name, const char *labels, double seconds)
+{
+    ac_metrics_observe_many(name, labels, &seconds, 1);
+}
+
+void ac_metrics_observe_many(const char *name, const char *labels, const double *values,
+                             size_t n)
 {
     pthread_mutex_lock(&metrics_mutex);
     struct metrics_series *s = metrics_series_get(name, labels, METRICS_HISTOGRAM);
-    if (s && !isnan(seconds)) {
-        size_t b = 0;
-        while (b < METRICS_NBUCKETS - 1 && seconds > metrics_bounds[b]) {
-            b++;
-        }
-        s->buckets[b]++;
-        s->sum += seconds;
-        s->count++;
+    for (size_t i = 0; s && i < n; i++) {
+        metrics_observe_one(s, values[i]);
     }
     pthread_mutex_unlock(&metrics_mutex);
 }
@@ -414,10 +492,16 @@ static int metrics_render_series(struct ac_buf *b, const struct metrics_family *
         return ac_buf_printf(b, "%s%s%s%s %s\n", fam->name, open, l, close, num);
     }
     uint64_t cum = 0;
-    for (size_t i = 0; i < METRICS_NBUCKETS && rc == 0; i++) {
+    for (size_t i = 0; i <= fam->n_bounds && rc == 0; i++) {
+        char le[64];
+        if (i < fam->n_bounds) {
+            metrics_fmt_double(le, sizeof(le), fam->bounds[i]);
+        } else {
+            snprintf(le, sizeof(le), "+Inf");
+        }
         cum += s->buckets[i];
         rc = ac_buf_printf(b, "%s_bucket{%s%sle=\"%s\"} %llu\n", fam->name, l, *l ? "," : "",
-                           metrics_le[i], (unsigned long long)cum);
+                           le, (unsigned long long)cum);
     }
     metrics_fmt_double(num, sizeof(num), s->sum);
     if (rc == 0) {
@@ -471,6 +555,7 @@ void ac_metrics_reset(void)
         free(fam->series);
         free(fam->name);
         free(fam->help);
+        free(fam->own_bounds);
         free(fam);
     }
     free(metrics_reg.fams);

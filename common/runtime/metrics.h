@@ -18,12 +18,25 @@
  * were created, series in the order they were first used. */
 int ac_metrics_declare(const char *name, const char *type, const char *help);
 
+/* Declares a histogram with its own buckets instead of the default 1 ms .. 60 s:
+ * bounds[n] are the upper bounds, finite and strictly ascending, 1 <= n <=
+ * AC_METRICS_MAX_BOUNDS (+Inf follows implicitly; bounds are copied). Returns
+ * 0, or AC_ERR_INVALID if the name or bounds are not valid, or the family
+ * exists as another type, with other help, or with series in other buckets. */
+#define AC_METRICS_MAX_BOUNDS 32
+int ac_metrics_declare_histogram(const char *name, const char *help, const double *bounds,
+                                 size_t n);
+
 void ac_metrics_add(const char *name, const char *labels, double v);  /* counter += v */
 void ac_metrics_set(const char *name, const char *labels, double v);  /* gauge = v */
 /* Removes every series of a gauge family (before re-filling it, e.g. lag). */
 void ac_metrics_clear(const char *name);
-/* Histogram observation (seconds); buckets are fixed: 1ms .. 60s. */
+/* Histogram observation (seconds) into the family's buckets: 1 ms .. 60 s
+ * unless declared otherwise. NaN is ignored. */
 void ac_metrics_observe(const char *name, const char *labels, double seconds);
+/* n observations of one series under one lock (per batch, not per event). */
+void ac_metrics_observe_many(const char *name, const char *labels, const double *values,
+                             size_t n);
 
 /* Current value of a counter/gauge series (a histogram's observation count),
  * or 0 if the series does not exist (tests, status). */

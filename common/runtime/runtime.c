@@ -54,6 +54,9 @@ static const struct ac_cfg_entry runtime_config[] = {
     {NULL, AC_CFG_STR, NULL, NULL, 0, 0},
 };
 
+/* An idle processor asks Redis this often; a successful batch counts as an answer. */
+#define RUNTIME_REDIS_CHECK_MS 1000
+
 static volatile sig_atomic_t runtime_stop;
 static volatile sig_atomic_t runtime_reload;
 
@@ -79,6 +82,14 @@ static void runtime_usage(const struct ac_processor *proc, FILE *out)
             "kafka.<property> passes any librdkafka property through):\n\n",
             proc->name, proc->name, proc->description, ac_topic_name(proc->topic));
     ac_config_print_help(tables, proc->config ? 2 : 1, out);
+}
+
+static void runtime_lost_data(const struct runtime *rt, int rc, const char *gen)
+{
+    AC_ERROR("redis lost its data: generation %s, expected %s (run_id=%s); stopping. "
+             "Restore Redis from its backup, or restart with --rebuild to replay the "
+             "input from the earliest offset",
+             rc == 0 ? gen : "missing", rt->gen, ac_store_run_id(rt->store));
 }
 
 int rt_redis_recover(struct runtime *rt, int *backoff_ms)
@@ -108,16 +119,59 @@ int rt_redis_recover(struct runtime *rt, int *backoff_ms)
             continue;
         }
         if (rc != 0 || strcmp(gen, rt->gen) != 0) {
-            AC_ERROR("redis lost its data: generation %s, expected %s (run_id=%s); stopping. "
-                     "Restore Redis from its backup, or restart with --rebuild to replay the "
-                     "input from the earliest offset",
-                     rc == 0 ? gen : "missing", rt->gen, ac_store_run_id(rt->store));
+            runtime_lost_data(rt, rc, gen);
             return AC_ERR_FATAL;
         }
         AC_INFO("redis reconnected run_id=%s", ac_store_run_id(rt->store));
-        ac_metrics_set_ready(1);
         return 0;
     }
+}
+
+/* --- readiness: the last batch succeeded, or an idle check found Redis ---------------------- */
+
+/* Processes the gathered batch; /readyz then tells whether it succeeded. */
+static int runtime_batch(struct runtime *rt)
+{
+    if (rt->n_msgs == 0) {
+        return 0;
+    }
+    int rc = rt_batch_process(rt);
+    ac_metrics_set_ready(rc == 0);
+    if (rc == 0) {
+        rt->redis_check_at = ac_clock_mono_ms() + RUNTIME_REDIS_CHECK_MS;
+    }
+    return rc;
+}
+
+/* No batch has spoken to Redis lately: ask it for the generation (which
+ * also catches a Redis that lost its data) and set readiness from the
+ * answer. One attempt, no waiting: the consumer keeps polling meanwhile. */
+static void runtime_idle_check(struct runtime *rt)
+{
+    char err[256], gen[40];
+    int rc = AC_ERR_TRANSIENT;
+
+    rt->redis_check_at = ac_clock_mono_ms() + RUNTIME_REDIS_CHECK_MS;
+    if (!ac_store_connected(rt->store) && ac_store_connect(rt->store, err, sizeof(err)) != 0) {
+        ac_metrics_add("aftercare_redis_errors_total", "", 1);
+        goto out;
+    }
+    snprintf(err, sizeof(err), "cannot read the generation key");
+    rc = ac_store_generation(rt->store, 0, gen);
+    if (rc == AC_ERR_NOTFOUND || (rc == 0 && strcmp(gen, rt->gen) != 0)) {
+        runtime_lost_data(rt, rc, gen);
+        rt->fatal = 1;
+        rc = AC_ERR_FATAL;
+        goto out;
+    }
+out:
+    if (rc == 0 && rt->redis_down) {
+        AC_INFO("redis available again run_id=%s", ac_store_run_id(rt->store));
+    } else if (rc == AC_ERR_TRANSIENT && !rt->redis_down) {
+        AC_WARN("redis unavailable while idle, not ready: %s", err);
+    }
+    rt->redis_down = rc != 0;
+    ac_metrics_set_ready(rc == 0);
 }
 
 /* --- rebalance ------------------------------------------------------------------------------ */
@@ -181,7 +235,7 @@ static void runtime_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         return;
     }
     /* Revoked or lost: finish the batch we hold before giving partitions up. */
-    if (rt_batch_process(rt) == AC_ERR_FATAL) {
+    if (runtime_batch(rt) == AC_ERR_FATAL) {
         rt->fatal = 1;
     }
     for (int i = 0; i < parts->cnt; i++) {
@@ -264,7 +318,13 @@ static void runtime_declare_metrics(void)
     ac_metrics_declare("aftercare_redis_rtt_seconds", "histogram",
                        "round-trip time of one pipelined Redis phase");
     ac_metrics_declare("aftercare_processing_latency_seconds", "histogram",
-                       "event time to its records on Kafka");
+                       "from reading an event from Kafka to its batch's records confirmed by "
+                       "Kafka (the event's age is not in it)");
+    static const double age_bounds[] = {0.1, 0.5,  1,     5,     15,     60,     300,
+                                        900, 3600, 21600, 86400, 604800, 2592000};
+    ac_metrics_declare_histogram("aftercare_event_age_seconds",
+                                 "from an event's time (occurred_at) to reading it from Kafka",
+                                 age_bounds, sizeof(age_bounds) / sizeof(age_bounds[0]));
     ac_metrics_declare("kafka_consumergroup_group_lag", "gauge",
                        "consumer lag in messages per partition (librdkafka statistics)");
     ac_metrics_declare("aftercare_redis_errors_total", "counter", "failed Redis connects");
@@ -365,6 +425,8 @@ static int runtime_alloc(struct runtime *rt)
 {
     size_t n = (size_t)rt->batch_size;
     rt->msgs = calloc(n, sizeof(*rt->msgs));
+    rt->read_at = calloc(n, sizeof(*rt->read_at));
+    rt->obs = calloc(n, sizeof(*rt->obs));
     rt->events = calloc(n, sizeof(*rt->events));
     rt->ev_ok = calloc(n, sizeof(int));
     rt->ev_next = calloc(n, sizeof(int));
@@ -382,9 +444,9 @@ static int runtime_alloc(struct runtime *rt)
     }
     rt->map = calloc(rt->map_size, sizeof(int));
     ac_buf_init(&rt->enc);
-    return rt->msgs && rt->events && rt->ev_ok && rt->ev_next && rt->custs && rt->cust_first &&
-                   rt->cust_last &&
-                   rt->ins && rt->apply_in && rt->dlq && rt->map && rt->pos_parts && rt->pos_offs
+    return rt->msgs && rt->read_at && rt->obs && rt->events && rt->ev_ok && rt->ev_next &&
+                   rt->custs && rt->cust_first && rt->cust_last && rt->ins && rt->apply_in &&
+                   rt->dlq && rt->map && rt->pos_parts && rt->pos_offs
                ? 0
                : AC_ERR_NOMEM;
 }
@@ -392,6 +454,8 @@ static int runtime_alloc(struct runtime *rt)
 static void runtime_free(struct runtime *rt)
 {
     free(rt->msgs);
+    free(rt->read_at);
+    free(rt->obs);
     free(rt->events);
     free(rt->ev_ok);
     free(rt->ev_next);
@@ -422,6 +486,7 @@ static int runtime_loop(struct runtime *rt)
             timeout = left > 0 ? (int)left : 0;
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rt->consumer, timeout);
+        int idle = m == NULL;
         if (m) {
             if (m->err) {
                 if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -432,14 +497,18 @@ static int runtime_loop(struct runtime *rt)
                 if (rt->n_msgs == 0) {
                     batch_started = ac_clock_mono_ms();
                 }
+                rt->read_at[rt->n_msgs] = ac_clock_mono_s();
                 rt->msgs[rt->n_msgs++] = m;
             }
         }
         if (rt->n_msgs > 0 && ((int)rt->n_msgs >= rt->batch_size ||
                                ac_clock_mono_ms() - batch_started >= rt->batch_ms)) {
-            if (rt_batch_process(rt) == AC_ERR_FATAL) {
+            if (runtime_batch(rt) == AC_ERR_FATAL) {
                 rt->fatal = 1;
             }
+        }
+        if (idle && rt->n_msgs == 0 && ac_clock_mono_ms() >= rt->redis_check_at) {
+            runtime_idle_check(rt);
         }
         /* Between batches: no evaluation uses the old playbook any more. */
         if (runtime_reload && rt->n_msgs == 0) {

@@ -47,6 +47,8 @@ struct runtime {
 
     /* the batch being gathered */
     rd_kafka_message_t **msgs;
+    double *read_at;          /* [batch_size] when each was polled (ac_clock_mono_s) */
+    double *obs;              /* [batch_size] scratch: a histogram's observations */
     size_t n_msgs;
     struct ac_event *events;  /* [batch_size] */
     int *ev_ok;               /* [batch_size] 1 = decoded */
@@ -82,6 +84,10 @@ struct runtime {
 
     volatile sig_atomic_t *stop;
     int fatal;
+
+    /* readiness while idle (runtime.c): Redis is asked when no batch ran lately */
+    int64_t redis_check_at; /* ac_clock_mono_ms() of the next check */
+    int redis_down;         /* the last check failed (logged once) */
 };
 
 /* Adds a committed customer's decisions to the batch's tallies. */
@@ -98,7 +104,9 @@ int rt_batch_rejected(void *opaque, struct ac_store_cust *sc, const struct ac_ap
 int rt_batch_process(struct runtime *rt);
 
 /* Waits with backoff and reconnects to Redis. Returns 0 once connected,
- * AC_ERR_TRANSIENT if a stop was requested, AC_ERR_FATAL if Redis lost data. */
+ * AC_ERR_TRANSIENT if a stop was requested, AC_ERR_FATAL if Redis lost data.
+ * Not ready meanwhile; readiness comes back with the next batch that
+ * succeeds, or the next idle check. */
 int rt_redis_recover(struct runtime *rt, int *backoff_ms);
 
 #endif

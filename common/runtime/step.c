@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "decision_rec.h"
 #include "log.h"
 
 struct ac_step {
@@ -14,6 +15,7 @@ struct ac_step {
     struct ac_buf enc;
     struct ac_store_cust *cur; /* the customer the hooks write to */
     struct ac_apply_stats *stats; /* [cap]: per customer, of the last attempt */
+    struct ac_decision_rec drec;
     size_t cap;
 };
 
@@ -57,14 +59,42 @@ void ac_step_decision_id(char out[AC_ACTION_ID_MAX], const struct ac_decision *d
     ac_action_id(out, d->decision, key, d->part);
 }
 
+/* One decision as a record of aftercare.decisions. The signal values that
+ * decided it are those its action carries, when the decision emitted one. */
 static int step_out_decision(struct ac_step *s, struct ac_store_cust *sc,
-                             const struct ac_decision *d)
+                             const struct ac_decision *d, const struct ac_emit *out)
 {
-    char id[AC_ACTION_ID_MAX];
-    ac_step_decision_id(id, d);
-    (void)s;
-    (void)sc;
-    return 0; /* DECISIONS-TOPIC: encoder lands with schemas/decisions.avsc */
+    struct ac_decision_rec *r = &s->drec;
+    memset(r, 0, sizeof(*r));
+    ac_step_decision_id(r->decision_id, d);
+    snprintf(r->customer_id, sizeof(r->customer_id), "%s", sc->customer_id);
+    snprintf(r->rule_id, sizeof(r->rule_id), "%s", d->rule_id);
+    r->part = d->part;
+    snprintf(r->action_id, sizeof(r->action_id), "%s", d->action_id);
+    snprintf(r->decision, sizeof(r->decision), "%s", d->decision);
+    snprintf(r->reason, sizeof(r->reason), "%s", d->reason);
+    snprintf(r->trigger_event_id, sizeof(r->trigger_event_id), "%s", d->trigger_id);
+    snprintf(r->trigger_type, sizeof(r->trigger_type), "%s", d->trigger_type);
+    snprintf(r->channel, sizeof(r->channel), "%s", d->channel);
+    snprintf(r->template_name, sizeof(r->template_name), "%s", d->template_name);
+    snprintf(r->experiment, sizeof(r->experiment), "%s", d->experiment);
+    snprintf(r->variant, sizeof(r->variant), "%s", d->variant);
+    r->not_before = d->not_before ? d->not_before : AC_TS_NONE;
+    r->due = d->due ? d->due : AC_TS_NONE;
+    r->decided_at = d->at;
+    for (int k = 0; k < out->n_actions; k++) {
+        const struct ac_action *a = &out->actions[k];
+        if (strcmp(a->action_id, d->action_id) != 0) {
+            continue;
+        }
+        for (int j = 0; j < a->n_signals && j < AC_DECISION_REC_SIGNALS_MAX; j++) {
+            r->signals[r->n_signals++] = a->signals[j];
+        }
+        break;
+    }
+    ac_buf_reset(&s->enc);
+    int rc = ac_codec_encode_decision(s->o.codec, r, &s->enc);
+    return rc ? rc : ac_store_cust_add_out(sc, r->decision_id, 'c', s->enc.data, s->enc.len);
 }
 
 static int step_emitted(void *opaque, const struct ac_apply_in *in, const struct ac_emit *out)
@@ -90,7 +120,7 @@ static int step_emitted(void *opaque, const struct ac_apply_in *in, const struct
         }
     }
     for (int k = 0; s->o.codec && k < out->n_decisions && rc == 0; k++) {
-        rc = step_out_decision(s, sc, &out->decisions[k]);
+        rc = step_out_decision(s, sc, &out->decisions[k], out);
     }
     return rc ? rc : ac_store_cust_add_emit(sc, out);
 }

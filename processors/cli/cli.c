@@ -53,8 +53,8 @@ struct ac_codec *cli_codec(void)
 
 const char *cli_schema_of(const char *topic)
 {
-    static const char *const names[] = {"orders", "deliveries", "feedback", "usage", "actions",
-                                        "signals"};
+    static const char *const names[] = {"orders",  "deliveries", "feedback", "usage",
+                                        "actions", "signals",    "decisions"};
     const char *t = strncmp(topic, "aftercare.", 10) == 0 ? topic + 10 : topic;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (strcmp(t, names[i]) == 0) {

@@ -288,8 +288,9 @@ int cli_consume(int argc, char **argv)
         if (strcmp(argv[i], "--help") == 0) {
             printf("usage: aftercare consume TOPIC [--from-beginning] [--max N] [--timeout S]\n"
                    "                 [--brokers B]\n\n"
-                   "Writes each record as one JSON line: actions and signals with their\n"
-                   "schema's fields; the DLQ with its headers and the original bytes (base64).\n"
+                   "Writes each record as one JSON line: actions, signals and decisions with\n"
+                   "their schema's fields; the DLQ with its headers and the original bytes\n"
+                   "(base64).\n"
                    "--timeout S exits after S seconds without a new message.\n");
             return 0;
         } else if (strcmp(argv[i], "--from-beginning") == 0) {

@@ -312,8 +312,9 @@ static int timers_loop(struct timers *t)
         if (decided == AC_ERR_FATAL) {
             return decided;
         }
+        int round_rc = decided < 0 ? decided : 0;
         if (decided >= 0 && n > 0) {
-            rc = timers_deliver(t, custs, n);
+            rc = round_rc = timers_deliver(t, custs, n);
             if (rc == AC_ERR_FATAL) {
                 return rc;
             }
@@ -327,6 +328,9 @@ static int timers_loop(struct timers *t)
             ac_metrics_observe("aftercare_batch_duration_seconds", "", ac_clock_mono_s() - t0);
             ac_metrics_add("aftercare_timers_fired_total", "", (double)decided);
         }
+        /* /readyz: the last round succeeded. A failed one left its records in
+         * the outbox (the sweep delivers them) or Redis down (timers_redis). */
+        ac_metrics_set_ready(round_rc == 0);
         if (decided <= 0) {
             struct timespec ts = {idle_ms / 1000, (long)(idle_ms % 1000) * 1000000L};
             nanosleep(&ts, NULL);
@@ -443,6 +447,15 @@ int ac_timers_main(int argc, char **argv)
     ac_metrics_declare("aftercare_outbox_swept_total", "counter",
                        "customers whose undelivered outbox the sweep produced");
     ac_metrics_declare("aftercare_reloads_total", "counter", "playbook reloads by result");
+    /* Shared with the processors' runtime: every family used here is declared
+     * here, or /metrics shows it without HELP (promtool refuses that). */
+    ac_metrics_declare("aftercare_records_out_total", "counter",
+                       "records produced from the outbox, by topic");
+    ac_metrics_declare("aftercare_produce_retries_total", "counter", "rounds produced again");
+    ac_metrics_declare("aftercare_dlq_total", "counter",
+                       "rejected events the outbox sweep sent to the DLQ, by topic and reason");
+    ac_metrics_declare("aftercare_batch_duration_seconds", "histogram",
+                       "time of one round that fired timers, end to end");
     int port = (int)ac_config_int(t.cfg, "http.port"), bound = 0;
     if (port >= 0) {
         if (ac_http_start(ac_config_str(t.cfg, "http.bind"), port, &bound, err, sizeof(err)) !=

@@ -101,6 +101,22 @@ int h_wait_done(struct h_env *env, const char *prefix, const char *group, const 
 /* GET http://127.0.0.1:port/path; returns the status code (-1 if no answer)
  * and the body in body[] (truncated to len). */
 int h_http_get(int port, const char *path, char *body, size_t len);
+/* Polls GET path until it answers want_status; returns 1, or 0 once
+ * deadline_ms passed (harness_http.c). */
+int h_wait_http(int port, const char *path, int want_status, int deadline_ms);
+/* The value of one series of a /metrics text, named exactly as rendered
+ * (`aftercare_batches_total`, `x_bucket{le="+Inf"}`): 1 and *value, or 0. */
+int h_metric(const char *text, const char *series, double *value);
+/* Runs `promtool check metrics` on text (saved as <dir>/<name>.metrics);
+ * returns its exit status (0: clean; 127: promtool missing) with its output
+ * in out[], or -1 if it could not run. */
+int h_promtool(struct h_env *env, const char *name, const char *text, char *out, size_t len);
+
+/* Runs `build/aftercare ARGS` through sh against the stack (brokers and
+ * schemas in its environment); returns its exit code, or -1, with its
+ * stdout in out[] and its stderr in err[] when err != NULL (harness_cli.c). */
+int h_run_cli(struct h_env *env, const char *args, char *out, size_t outlen, char *err,
+              size_t errlen);
 
 /* How the ids of records read compare with the ids a model wants. */
 struct h_id_diff {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "codec.h"
+#include "decision_rec.h"
 #include "err.h"
 
 #define PYTHON "/usr/bin/python3"
@@ -276,4 +277,46 @@ Test(interop, we_read_python_orders_plain_and_v2_framed)
         ac_buf_fini(&bytes);
     }
     ac_buf_fini(&out);
+}
+
+Test(interop, python_reads_our_decisions)
+{
+    require_python_avro();
+    struct ac_decision_rec d;
+    memset(&d, 0, sizeof(d));
+    snprintf(d.decision_id, sizeof(d.decision_id), "0123456789abcdef0123456789abcdef");
+    snprintf(d.customer_id, sizeof(d.customer_id), "cust-7");
+    snprintf(d.rule_id, sizeof(d.rule_id), "detractor_callback");
+    d.part = 2;
+    snprintf(d.action_id, sizeof(d.action_id), "00112233445566778899aabbccddeeff");
+    snprintf(d.decision, sizeof(d.decision), "rescheduled");
+    snprintf(d.reason, sizeof(d.reason), "business_hours");
+    snprintf(d.trigger_event_id, sizeof(d.trigger_event_id), "ev-77");
+    snprintf(d.trigger_type, sizeof(d.trigger_type), "survey_response");
+    snprintf(d.channel, sizeof(d.channel), "phone");
+    d.not_before = T0 + 60000;
+    d.due = AC_TS_NONE;
+    d.n_signals = 1;
+    snprintf(d.signals[0].key, sizeof(d.signals[0].key), "nps_class");
+    snprintf(d.signals[0].value, sizeof(d.signals[0].value), "detractor");
+    d.decided_at = T0;
+
+    struct ac_buf bytes;
+    struct ac_buf json;
+    ac_buf_init(&bytes);
+    ac_buf_init(&json);
+    cr_assert_eq(ac_codec_encode_decision(codec, &d, &bytes), 0);
+    python_decode("decisions", &bytes, &json);
+    expect_has(&json, "\"decision\":\"rescheduled\"");
+    expect_has(&json, "\"decision_id\":\"0123456789abcdef0123456789abcdef\"");
+    expect_has(&json, "\"part\":2,");
+    expect_has(&json, "\"reason\":\"business_hours\"");
+    expect_has(&json, "\"channel\":\"phone\"");
+    expect_has(&json, "\"template\":null");
+    expect_has(&json, "\"not_before\":1767434460000");
+    expect_has(&json, "\"due\":null");
+    expect_has(&json, "\"signals\":{\"nps_class\":\"detractor\"}");
+    expect_has(&json, "\"decided_at\":1767434400000");
+    ac_buf_fini(&bytes);
+    ac_buf_fini(&json);
 }

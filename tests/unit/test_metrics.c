@@ -1,6 +1,7 @@
 /* test_metrics.c — registry, Prometheus text rendering, HTTP endpoints. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,6 +229,39 @@ Test(metrics, histogram)
                        1e-9);
     cr_assert_float_eq(test_sample(text, "aftercare_latency_seconds_sum"), 2.0, 1e-9);
     cr_assert_float_eq(test_sample(text, "aftercare_latency_seconds_count"), 1.0, 1e-9);
+    free(text);
+}
+
+Test(metrics, histogram_own_buckets_and_many_observations)
+{
+    static const double age[] = {1, 60, 3600, 86400};
+    cr_assert_eq(ac_metrics_declare_histogram("age_seconds", "Age", age, 4), 0);
+    cr_assert_eq(ac_metrics_declare_histogram("age_seconds", "Age", age, 4), 0, "same again");
+    cr_assert_eq(ac_metrics_declare("age_seconds", "histogram", "Age"), 0, "keeps its buckets");
+    const double obs[] = {0.5, 1, 90, 864000, NAN};
+    ac_metrics_observe_many("age_seconds", NULL, obs, 5); /* NaN is ignored */
+    cr_assert_float_eq(ac_metrics_get("age_seconds", NULL), 4.0, 1e-9);
+    cr_assert_eq(ac_metrics_declare_histogram("age_seconds", "Age", age, 3), AC_ERR_INVALID,
+                 "other buckets once it has series");
+
+    static const double bad_order[] = {1, 1};
+    static const double bad_inf[] = {1, INFINITY};
+    cr_assert_eq(ac_metrics_declare_histogram("b_seconds", "B", bad_order, 2), AC_ERR_INVALID);
+    cr_assert_eq(ac_metrics_declare_histogram("b_seconds", "B", bad_inf, 2), AC_ERR_INVALID);
+    cr_assert_eq(ac_metrics_declare_histogram("b_seconds", "B", age, 0), AC_ERR_INVALID);
+    cr_assert_eq(ac_metrics_declare_histogram("b_total", "B", age, 4), 0);
+    cr_assert_eq(ac_metrics_declare("b_total", "counter", "B"), AC_ERR_INVALID);
+
+    char *text = ac_metrics_render();
+    test_check_format(text);
+    cr_assert(test_has_line(text, "age_seconds_bucket{le=\"1\"} 2"), "%s", text);
+    cr_assert(test_has_line(text, "age_seconds_bucket{le=\"60\"} 2"), "%s", text);
+    cr_assert(test_has_line(text, "age_seconds_bucket{le=\"3600\"} 3"), "%s", text);
+    cr_assert(test_has_line(text, "age_seconds_bucket{le=\"86400\"} 3"), "%s", text);
+    cr_assert(test_has_line(text, "age_seconds_bucket{le=\"+Inf\"} 4"), "%s", text);
+    cr_assert(test_has_line(text, "age_seconds_sum 864091.5"), "%s", text);
+    cr_assert(test_has_line(text, "age_seconds_count 4"), "%s", text);
+    cr_assert_null(strstr(text, "age_seconds_bucket{le=\"0.001\"}"), "%s", text);
     free(text);
 }
 
