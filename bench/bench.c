@@ -532,8 +532,7 @@ static void bench_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 }
 
 int ac_bench_produce(struct ac_bench_env *env, const char *topic, long n, ac_bench_record_fn fn,
-                     void *opaque, int32_t *parts, int64_t *offsets,
-                     struct ac_bench_produced *out)
+                     void *opaque, int32_t *parts, int64_t *offsets, struct ac_bench_produced *out)
 {
     char err[512];
     int rc = AC_ERR_IO;
@@ -735,8 +734,8 @@ int ac_bench_wait_positions(redisContext *rc, struct ac_bench_child *ch, const c
         }
         double now = ac_clock_mono_s();
         if (now > deadline) {
-            ac_bench_err("timeout: %lld of %lld events done after %d s; see %s",
-                         (long long)done, (long long)target, timeout_s, ch->log);
+            ac_bench_err("timeout: %lld of %lld events done after %d s; see %s", (long long)done,
+                         (long long)target, timeout_s, ch->log);
             return AC_ERR_TRANSIENT;
         }
         done = ac_bench_positions(rc, prefix, group, topic);
@@ -826,18 +825,18 @@ struct ac_bench_stepper {
     struct ac_step *step;
     struct ac_store *st;
     size_t max;
-    struct ac_event *events;   /* [max] */
-    int32_t *ev_part;          /* [max] */
-    int64_t *ev_off;           /* [max] */
-    int *ev_next;              /* [max]: the customer's next event, -1 */
+    struct ac_event *events; /* [max] */
+    int32_t *ev_part;        /* [max] */
+    int64_t *ev_off;         /* [max] */
+    int *ev_next;            /* [max]: the customer's next event, -1 */
     size_t n_events;
     struct ac_store_cust *custs; /* [max] */
     int *cust_first, *cust_last; /* [max] */
-    int *cust_fire;            /* [max] */
-    struct ac_step_in *ins;    /* [max] */
-    struct ac_apply_in *in;    /* [max] */
+    int *cust_fire;              /* [max] */
+    struct ac_step_in *ins;      /* [max] */
+    struct ac_apply_in *in;      /* [max] */
     size_t n_custs;
-    int *map;                  /* [map_size]: customer index + 1 */
+    int *map; /* [map_size]: customer index + 1 */
     size_t map_size;
     long rejected;
 };
@@ -1003,8 +1002,8 @@ int ac_bench_stepper_run(struct ac_bench_stepper *bs, const struct ac_clock *clo
         bs->ins[c].n = 0;
         bs->ins[c].fire_due = bs->cust_fire[c];
         for (int e = bs->cust_first[c]; e >= 0; e = bs->ev_next[e]) {
-            bs->in[at++] = (struct ac_apply_in){&bs->events[e], bs->ev_part[e], bs->ev_off[e],
-                                                (size_t)e};
+            bs->in[at++] =
+                (struct ac_apply_in){&bs->events[e], bs->ev_part[e], bs->ev_off[e], (size_t)e};
             bs->ins[c].n++;
         }
     }
@@ -1037,7 +1036,7 @@ long ac_bench_stepper_rejected(const struct ac_bench_stepper *bs)
 }
 
 void ac_bench_count_pending(const struct ac_store_cust *custs, size_t n, long *actions,
-                            long *signals, long *all)
+                            long *signals, long *decisions)
 {
     for (size_t c = 0; c < n; c++) {
         size_t cursor = 0;
@@ -1045,7 +1044,7 @@ void ac_bench_count_pending(const struct ac_store_cust *custs, size_t n, long *a
         while (ac_store_pending_next(&custs[c], &cursor, &rec)) {
             *actions += rec.kind == 'a';
             *signals += rec.kind == 's';
-            *all += 1;
+            *decisions += rec.kind == 'c';
         }
     }
 }

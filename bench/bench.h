@@ -174,8 +174,7 @@ struct ac_bench_produced {
 /* Produces records 0..n-1 to topic (idempotent, linger.ms 5), waits for
  * every delivery. parts/offsets (optional, [n]) get where each record went. */
 int ac_bench_produce(struct ac_bench_env *env, const char *topic, long n, ac_bench_record_fn fn,
-                     void *opaque, int32_t *parts, int64_t *offsets,
-                     struct ac_bench_produced *out);
+                     void *opaque, int32_t *parts, int64_t *offsets, struct ac_bench_produced *out);
 
 /* Sum of the high watermarks of topic, its partitions, and how many of them
  * have a low watermark above 0 (the mock cluster dropped message sets). */
@@ -248,9 +247,10 @@ void ac_bench_stepper_clear(struct ac_bench_stepper *bs);
 /* Events the domain rejected so far. */
 long ac_bench_stepper_rejected(const struct ac_bench_stepper *bs);
 
-/* Pending records of customers by kind: actions, signals, all. */
+/* Adds the pending records of customers by kind: actions ('a'), signals
+ * ('s'), decisions ('c'). */
 void ac_bench_count_pending(const struct ac_store_cust *custs, size_t n, long *actions,
-                            long *signals, long *all);
+                            long *signals, long *decisions);
 
 /* An orders processor context (ac_orders_processor.init) with the given
  * playbook, as the runtime builds it. */

@@ -62,15 +62,15 @@ struct bt_due {
 
 struct bt_plan {
     long n_warm, n_steady, n_burst, n_far, customers;
-    int64_t x;            /* the burst's due time (sim) */
-    int64_t steady_at;    /* first steady due time (sim) */
-    int64_t warm_at;      /* the warm-up's due time (sim) */
-    long rate, speed;     /* steady timers per wall second; the clock's speed */
-    struct bt_due *dues;  /* sorted by id */
+    int64_t x;           /* the burst's due time (sim) */
+    int64_t steady_at;   /* first steady due time (sim) */
+    int64_t warm_at;     /* the warm-up's due time (sim) */
+    long rate, speed;    /* steady timers per wall second; the clock's speed */
+    struct bt_due *dues; /* sorted by id */
     long n_dues;
-    long long pending;    /* timers after seeding */
+    long long pending; /* timers after seeding */
     double seed_s, mem_delta;
-    long long rec_avg;    /* MEMORY USAGE of sampled records */
+    long long rec_avg; /* MEMORY USAGE of sampled records */
     double due_bytes;
 };
 
@@ -86,7 +86,8 @@ struct bt_run {
     int64_t *late[3];
     int64_t burst_last_ts;
     int truncated;
-    long long left; /* timers pending after the run */
+    int64_t decisions; /* records on the decisions topic */
+    long long left;    /* timers pending after the run */
 };
 
 struct bt_ceiling {
@@ -117,14 +118,10 @@ static int bt_phase_of(const struct bt_plan *p, long cust)
 static int64_t bt_first_due(const struct bt_plan *p, long cust)
 {
     switch (bt_phase_of(p, cust)) {
-    case BT_WARM:
-        return p->warm_at;
-    case BT_STEADY:
-        return p->steady_at + (cust - p->n_warm) * 1000 * p->speed / p->rate;
-    case BT_BURST:
-        return p->x;
-    default:
-        return p->x + 3 * AC_BENCH_DAY_MS;
+    case BT_WARM: return p->warm_at;
+    case BT_STEADY: return p->steady_at + (cust - p->n_warm) * 1000 * p->speed / p->rate;
+    case BT_BURST: return p->x;
+    default: return p->x + 3 * AC_BENCH_DAY_MS;
     }
 }
 
@@ -273,8 +270,8 @@ static int bt_copy_db(redisContext *rc, int to)
         const redisReply *keys = r->element[1];
         for (size_t i = 0; i < keys->elements; i++) {
             redisAppendCommand(rc, "COPY %b %b DB %d REPLACE", keys->element[i]->str,
-                               keys->element[i]->len, keys->element[i]->str,
-                               keys->element[i]->len, to);
+                               keys->element[i]->len, keys->element[i]->str, keys->element[i]->len,
+                               to);
         }
         for (size_t i = 0; i < keys->elements; i++) {
             redisReply *c = NULL;
@@ -311,8 +308,7 @@ static long long bt_count_timers(redisContext *rc, const struct bt_plan *p)
                 return -1;
             }
             ac_bench_customer_id(cid, sizeof(cid), c);
-            if (r->type == REDIS_REPLY_STRING &&
-                ac_record_decode(&rec, cid, r->str, r->len) == 0) {
+            if (r->type == REDIS_REPLY_STRING && ac_record_decode(&rec, cid, r->str, r->len) == 0) {
                 n += rec.timers.n;
             }
             freeReplyObject(r);
@@ -420,7 +416,10 @@ static int bt_read_actions(struct ac_bench_env *env, const struct bt_opts *o,
 {
     int64_t end = 0;
     int parts = 0;
-    if (ac_bench_topic_marks(env, BT_TOPICS ".actions", &end, &run->truncated, &parts) != 0) {
+    int trunc_decisions = 0, dparts = 0;
+    if (ac_bench_topic_marks(env, BT_TOPICS ".actions", &end, &run->truncated, &parts) != 0 ||
+        ac_bench_topic_marks(env, BT_TOPICS ".decisions", &run->decisions, &trunc_decisions,
+                             &dparts) != 0) {
         return AC_ERR_IO;
     }
     rd_kafka_t *rk = ac_bench_consumer(env, BT_TOPICS ".actions", parts);
@@ -599,9 +598,19 @@ static int64_t bt_tuesday(void)
 int main(int argc, char **argv)
 {
     struct bt_opts o = {
-        .burst = 100000, .rate = 20000, .steady_s = 2, .gap_s = 8, .far = 0, .batch = 1000,
-        .idle_ms = 100, .speed = 2, .out_partitions = 64, .timeout = 600, .seed = 7,
-        .processor = AC_BENCH_TIMERS_EXE, .playbook = AC_PLAYBOOK_DEFAULT,
+        .burst = 100000,
+        .rate = 20000,
+        .steady_s = 2,
+        .gap_s = 8,
+        .far = 0,
+        .batch = 1000,
+        .idle_ms = 100,
+        .speed = 2,
+        .out_partitions = 64,
+        .timeout = 600,
+        .seed = 7,
+        .processor = AC_BENCH_TIMERS_EXE,
+        .playbook = AC_PLAYBOOK_DEFAULT,
     };
     const struct ac_bench_opt opts[] = {
         {"--burst", AC_BENCH_OPT_LONG, &o.burst, 1, 10000000,
@@ -654,8 +663,8 @@ int main(int argc, char **argv)
     }
 
     /* 1, 2. */
-    fprintf(stderr, "%s: seeding %ld customers' first orders through ac_step_run\n",
-            ac_bench_prog, p.customers);
+    fprintf(stderr, "%s: seeding %ld customers' first orders through ac_step_run\n", ac_bench_prog,
+            p.customers);
     if (bt_seed(&env, &o, &p) != 0) {
         goto out;
     }
@@ -709,22 +718,25 @@ int main(int argc, char **argv)
     snprintf(note, sizeof(note), "%s; budget >= 50,000", BT_PREV_FIRE);
     ac_bench_table_row("aftercare-timers, burst (due -> last record)", fire_rate, "timers/s",
                        burst_s, note);
-    ac_bench_table_row("aftercare-timers, burst (due -> counter, polled)", polled_rate,
-                       "timers/s", polled_s, "");
+    ac_bench_table_row("aftercare-timers, burst (due -> counter, polled)", polled_rate, "timers/s",
+                       polled_s, "");
     if (!o.skip_ceiling) {
         snprintf(note, sizeof(note), "%s; process/ceiling %.2f", BT_PREV_CEILING,
                  ac_bench_div(fire_rate, ceil.rate));
-        ac_bench_table_row("ceiling: ac_fire_round + ac_store_ack, no Kafka", ceil.rate,
-                           "timers/s", ceil.fire_s + ceil.ack_s, note);
+        ac_bench_table_row("ceiling: ac_fire_round + ac_store_ack, no Kafka", ceil.rate, "timers/s",
+                           ceil.fire_s + ceil.ack_s, note);
+        ac_bench_table_row("  the same, by CPU (bench + redis-server)",
+                           ac_bench_div((double)ceil.decided, ceil.cpu_self + ceil.cpu_redis),
+                           "timers/s", ceil.cpu_self + ceil.cpu_redis,
+                           "what a quiet machine would give");
     }
     ac_bench_table_head("lateness (record timestamp - due, wall)");
     static const char *const names[3] = {"steady", "burst", "warm-up"};
     for (int k = 0; k < 3; k++) {
         char label[96];
-        snprintf(label, sizeof(label), "%s: p50 / p99 / max (%ld timers)", names[k],
-                 run.n_late[k]);
-        snprintf(note, sizeof(note), "p99 %.3f s, max %.3f s%s", bt_q(run.late[k], run.n_late[k], 0.99),
-                 bt_q(run.late[k], run.n_late[k], 1.0),
+        snprintf(label, sizeof(label), "%s: p50 / p99 / max (%ld timers)", names[k], run.n_late[k]);
+        snprintf(note, sizeof(note), "p99 %.3f s, max %.3f s%s",
+                 bt_q(run.late[k], run.n_late[k], 0.99), bt_q(run.late[k], run.n_late[k], 1.0),
                  k == BT_STEADY ? "; budget p99 <= 1 s at 20,000/s" : "");
         ac_bench_table_row(label, bt_q(run.late[k], run.n_late[k], 0.5), "s p50", -1, note);
     }
@@ -745,10 +757,12 @@ int main(int argc, char **argv)
                ceil.cpu_self, ceil.cpu_redis);
         printf("redis commands, ceiling: %s\n", ceil.cmds.text);
     }
-    printf("outputs: %ld action records, %ld of %ld timers matched, %ld repeats, %ld unknown, "
+    printf("outputs: %lld decision records; %ld action records, %ld of %ld timers matched, %ld "
+           "repeats, %ld unknown, "
            "%d partitions truncated; %lld timers pending after (want %lld) -> %s\n",
-           run.records, run.matched, p.n_dues, run.repeats, run.unknown, run.truncated, run.left,
-           p.pending - p.n_dues, consistent ? "consistent" : "INCONSISTENT");
+           (long long)run.decisions, run.records, run.matched, p.n_dues, run.repeats, run.unknown,
+           run.truncated, run.left, p.pending - p.n_dues,
+           consistent ? "consistent" : "INCONSISTENT");
     struct ac_bench_json j;
     ac_bench_json_begin(&j, "timers");
     ac_bench_json_int(&j, "pending", p.pending);
@@ -763,11 +777,14 @@ int main(int argc, char **argv)
     ac_bench_json_num(&j, "burst_seconds", burst_s);
     ac_bench_json_num(&j, "ceiling", ceil.rate);
     ac_bench_json_num(&j, "ratio_ceiling", ac_bench_div(fire_rate, ceil.rate));
+    ac_bench_json_num(&j, "ceiling_by_cpu",
+                      ac_bench_div((double)ceil.decided, ceil.cpu_self + ceil.cpu_redis));
     ac_bench_json_num(&j, "steady_p50_s", bt_q(run.late[BT_STEADY], run.n_late[BT_STEADY], 0.5));
     ac_bench_json_num(&j, "steady_p99_s", bt_q(run.late[BT_STEADY], run.n_late[BT_STEADY], 0.99));
     ac_bench_json_num(&j, "burst_p50_s", bt_q(run.late[BT_BURST], run.n_late[BT_BURST], 0.5));
     ac_bench_json_num(&j, "burst_p99_s", bt_q(run.late[BT_BURST], run.n_late[BT_BURST], 0.99));
-    ac_bench_json_num(&j, "redis_bytes_per_customer", ac_bench_div(p.mem_delta, (double)p.customers));
+    ac_bench_json_num(&j, "redis_bytes_per_customer",
+                      ac_bench_div(p.mem_delta, (double)p.customers));
     ac_bench_json_num(&j, "redis_bytes_per_timer", ac_bench_div(p.mem_delta, (double)p.pending));
     ac_bench_json_num(&j, "cpu_proc_s", run.cpu.proc);
     ac_bench_json_num(&j, "cpu_mock_bench_s", run.cpu.self);

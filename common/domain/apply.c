@@ -114,6 +114,7 @@ int ac_apply_customer(struct ac_apply *ap, struct ac_record *rec, int topic, ac_
     struct ac_apply_stats *st = stats ? stats : &local;
     int changed = 0, rc = 0;
     memset(&local, 0, sizeof(local));
+    rec->seen_evicted = rec->wm_evicted = 0;
     for (size_t i = 0; i < n; i++) {
         const struct ac_apply_in *e = &in[i];
         if (e->partition >= 0) {
@@ -136,5 +137,7 @@ int ac_apply_customer(struct ac_apply *ap, struct ac_record *rec, int topic, ac_
     if (fire_due && en && (rc = apply_fire(ap, rec, en, clock, hooks, st, &changed)) != 0) {
         return rc;
     }
+    st->seen_evicted += rec->seen_evicted;
+    st->wm_evicted += rec->wm_evicted;
     return changed;
 }

@@ -57,6 +57,8 @@ struct ac_apply_stats {
     long duplicates; /* event id already applied */
     long rejected;
     long fired;      /* timers decided */
+    long seen_evicted; /* event ids forgotten inside the dedupe window (bound reached) */
+    long wm_evicted;   /* watermarks forgotten (more partitions than the record keeps) */
 };
 
 /* Scratch of one thread (emit and a copy of the timers; about 100 KB). */

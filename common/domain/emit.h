@@ -13,9 +13,9 @@
 #include "event.h"
 #include "timer.h"
 
-#define AC_EMIT_MAX_ACTIONS 16
+#define AC_EMIT_MAX_ACTIONS 64
 #define AC_EMIT_MAX_SIGNALS 8
-#define AC_EMIT_MAX_DECISIONS 64
+#define AC_EMIT_MAX_DECISIONS 512
 #define AC_EMIT_MAX_COUNTERS 8
 
 /* One decision about one action (SPEC §5): what happened and why. Kept in

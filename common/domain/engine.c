@@ -215,6 +215,13 @@ static struct ac_decision *engine_decide(struct ac_emit *out, int64_t now, const
         out->decisions_lost++;
         return NULL;
     }
+    if (out->n_decisions == AC_EMIT_MAX_DECISIONS - 1) {
+        /* The last slot says that the bound was reached, visibly: a dropped
+         * decision on the decisions topic, and the rest counted. */
+        out->decisions_lost++;
+        k = AC_DECISION_DROPPED;
+        reason = "decision_limit";
+    }
     struct ac_decision *d = &out->decisions[out->n_decisions++];
     memset(d, 0, sizeof(*d));
     d->at = now;

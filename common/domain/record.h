@@ -50,8 +50,9 @@
 #define AC_RECORD_WM_MAX 16
 #define AC_RECORD_SEEN_MAX 64
 /* Event ids are remembered for this long in event time after the customer's
- * newest event: upstream duplicates arrive close together. */
-#define AC_RECORD_SEEN_WINDOW_MS (7LL * 24 * 3600 * 1000)
+ * newest event (and at most AC_RECORD_SEEN_MAX of them): upstream duplicates
+ * (a producer's retry, a re-sent export) arrive close together. */
+#define AC_RECORD_SEEN_WINDOW_MS (30LL * 24 * 3600 * 1000)
 #define AC_RECORD_RECENT_MAX 8
 
 struct ac_record_wm {

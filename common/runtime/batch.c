@@ -168,6 +168,13 @@ static int batch_state(struct runtime *rt)
     }
     rt->skipped_replayed = stats.replayed;
     rt->skipped_duplicate = stats.duplicates;
+    if (stats.seen_evicted > 0 || stats.wm_evicted > 0) {
+        /* Bounds of the record reached: older duplicates could apply again. */
+        ac_metrics_add("aftercare_dedupe_evicted_total", "what=\"event_id\"",
+                       (double)stats.seen_evicted);
+        ac_metrics_add("aftercare_dedupe_evicted_total", "what=\"watermark\"",
+                       (double)stats.wm_evicted);
+    }
     ac_metrics_observe("aftercare_batch_phase_seconds", "phase=\"state\"", ac_clock_mono_s() - t0);
     ac_metrics_observe("aftercare_redis_rtt_seconds", "", ac_store_last_rtt(rt->store));
     return 0;

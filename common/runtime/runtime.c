@@ -294,6 +294,9 @@ static int runtime_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 static void runtime_declare_metrics(void)
 {
     ac_metrics_declare("aftercare_events_in_total", "counter", "events consumed, by topic and type");
+    ac_metrics_declare("aftercare_dedupe_evicted_total", "counter",
+                       "event ids (what=event_id) or partition watermarks (what=watermark) "
+                       "a customer's record forgot inside its bounds");
     ac_metrics_declare("aftercare_events_skipped_total", "counter",
                        "events not applied again: replayed offsets and duplicate event ids");
     ac_metrics_declare("aftercare_actions_out_total", "counter", "actions emitted, by rule");
@@ -480,11 +483,11 @@ static int runtime_loop(struct runtime *rt)
 {
     int64_t batch_started = 0;
     while (!runtime_stop && !rt->fatal) {
-        int timeout = 100;
-        if (rt->n_msgs > 0) {
-            int64_t left = batch_started + rt->batch_ms - ac_clock_mono_ms();
-            timeout = left > 0 ? (int)left : 0;
-        }
+        /* A batch is what has arrived: once the local queue is drained the
+         * batch goes, without waiting for more (low latency when the load is
+         * low; batches grow by themselves when it is high). batch.size and
+         * batch.ms bound it. */
+        int timeout = rt->n_msgs > 0 ? 0 : 100;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rt->consumer, timeout);
         int idle = m == NULL;
         if (m) {
@@ -501,7 +504,7 @@ static int runtime_loop(struct runtime *rt)
                 rt->msgs[rt->n_msgs++] = m;
             }
         }
-        if (rt->n_msgs > 0 && ((int)rt->n_msgs >= rt->batch_size ||
+        if (rt->n_msgs > 0 && (idle || (int)rt->n_msgs >= rt->batch_size ||
                                ac_clock_mono_ms() - batch_started >= rt->batch_ms)) {
             if (runtime_batch(rt) == AC_ERR_FATAL) {
                 rt->fatal = 1;

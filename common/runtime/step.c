@@ -138,6 +138,8 @@ static void step_add_stats(struct ac_apply_stats *to, const struct ac_apply_stat
     to->duplicates += from->duplicates;
     to->rejected += from->rejected;
     to->fired += from->fired;
+    to->seen_evicted += from->seen_evicted;
+    to->wm_evicted += from->wm_evicted;
 }
 
 /* Applies one loaded customer; marks it dirty if its record changed. */

@@ -1,9 +1,13 @@
 /* cli_simulate.c — `aftercare simulate`: what a playbook would do.
  *
- * Replays events (JSON lines, each with a "topic" field) in event-time order
- * through the processors' own domain code and the timer process's own
- * firing code, with an explicit clock and a private redis-server it starts
- * and stops, with emission off. Every decision is printed as a JSON line.
+ * Replays events (JSON lines, each with a "topic" field) in the order of the
+ * file, as they would arrive, through the same step as production (the
+ * processors' transitions, the timer process's firing, the exactly-once
+ * rules: an upstream duplicate is skipped here too), with an explicit clock
+ * that follows event time (never going back: an out-of-order event is
+ * applied at the time reached, as a processor applies it at the wall clock)
+ * and a private redis-server it starts and stops, with emission off. Every
+ * decision is printed as a JSON line.
  * Between two events the clock visits every due time in order, so a timer
  * fires at its own due time (quiet hours, caps and expiry as in production).
  * With --against, both playbooks run on the same events and the actions
@@ -93,15 +97,6 @@ struct sim_events {
     size_t n, cap;
 };
 
-static int sim_event_cmp(const void *a, const void *b)
-{
-    const struct ac_event *x = a, *y = b;
-    if (x->occurred_at != y->occurred_at) {
-        return x->occurred_at < y->occurred_at ? -1 : 1;
-    }
-    return 0;
-}
-
 /* Reads and validates every line (the same decoding and checks as the
  * processors); a bad line stops the simulation with file:line. */
 static int sim_read_events(struct ac_codec *codec, const char *path, struct sim_events *se)
@@ -166,18 +161,6 @@ static int sim_read_events(struct ac_codec *codec, const char *path, struct sim_
     ac_buf_fini(&avro);
     if (in != stdin) {
         fclose(in);
-    }
-    if (rc == 0) {
-        /* Stable order by event time: qsort is not stable, so sort (time, index). */
-        for (size_t i = 1; i < se->n; i++) {
-            struct ac_event tmp = se->ev[i];
-            size_t j = i;
-            while (j > 0 && sim_event_cmp(&se->ev[j - 1], &tmp) > 0) {
-                se->ev[j] = se->ev[j - 1];
-                j--;
-            }
-            se->ev[j] = tmp;
-        }
     }
     return rc;
 }
@@ -378,16 +361,18 @@ static int sim_run_playbook(struct ac_store *st, const char *playbook,
     ac_fire_on_decision(fire, sim_decision, r);
     ac_fire_on_timer(fire, sim_timer);
     long skipped[AC_TOPIC__N] = {0};
+    int64_t clock = INT64_MIN;
     for (size_t i = 0; i < se->n; i++) {
         const struct ac_event *ev = &se->ev[i];
-        if ((rc = sim_fire_until(fire, r, ev->occurred_at)) != 0) {
+        clock = ev->occurred_at > clock ? ev->occurred_at : clock;
+        if ((rc = sim_fire_until(fire, r, clock)) != 0) {
             goto out;
         }
         if (!procs[ev->topic]) {
             skipped[ev->topic]++; /* no processor for this topic yet */
             continue;
         }
-        rc = ac_fire_apply_event(fire, procs[ev->topic], ctxs[ev->topic], ev, ev->occurred_at);
+        rc = ac_fire_apply_event(fire, procs[ev->topic], ctxs[ev->topic], ev, clock);
         if (rc != 0 && rc != AC_ERR_INVALID) {
             goto out;
         }

@@ -1430,3 +1430,41 @@ Test(engine, a_channel_closed_by_a_cap_of_zero_drops_without_a_bogus_retry_time)
     cr_expect_eq(test_n_timers("sms_only"), 0, "no timer left behind (due at INT64_MIN before)");
     cr_expect_eq(test_n_actions("sms_only"), 0);
 }
+
+/* A first order of 25 product families: every family gets its reminders, the
+ * welcome series and the anniversaries are all there, and no bound of the
+ * engine (timers per customer, decisions per event) is reached. */
+Test(engine, a_basket_of_25_families_hits_no_bound)
+{
+    struct ac_event ev;
+    char fam[32];
+    test_open(NULL);
+    test_fresh("big-basket");
+    test_event(&ev, "o-25", "order_placed", T0, "ord-25");
+    for (int i = 0; i < 25; i++) {
+        snprintf(fam, sizeof(fam), "family_%02d", i);
+        test_item(&ev, fam, 1000 + i);
+    }
+    test_apply(&ev, T0);
+    cr_expect_eq(test_out.decisions_lost, 0);
+    for (int k = 0; k < test_out.n_decisions; k++) {
+        const struct ac_decision *d = &test_out.decisions[k];
+        cr_expect(strcmp(d->decision, "dropped") != 0, "%s/%d dropped: %s", d->rule_id, d->part,
+                  d->reason);
+    }
+    int families_with_timers = 0;
+    for (int i = 0; i < 25; i++) {
+        snprintf(fam, sizeof(fam), "family_%02d", i);
+        int found = 0;
+        for (int t = 0; t < test_timers.n && !found; t++) {
+            found = strcmp(test_timers.t[t].trigger.family, fam) == 0;
+        }
+        families_with_timers += found;
+    }
+    cr_expect_eq(families_with_timers, 25, "every family has its reminders");
+    int anniversaries = 0;
+    for (int t = 0; t < test_timers.n; t++) {
+        anniversaries += strcmp(test_timers.t[t].rule_id, "anniversaries") == 0;
+    }
+    cr_expect_eq(anniversaries, 3, "1, 3 and 5 years");
+}
