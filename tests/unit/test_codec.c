@@ -418,6 +418,58 @@ Test(codec, reason_undecodable)
     expect_reason("undecodable");
 }
 
+/* Fuzzing found a signed overflow in the validator: a first array block of
+ * one item, then a block claiming INT64_MAX items, made the running count
+ * overflow before the size check (31 bytes with the fuzzer's topic byte;
+ * the sanitizer build aborts on it). Every such input is "undecodable". */
+Test(codec, block_counts_near_int64_max_are_undecodable)
+{
+    static const int64_t counts[] = {INT64_MAX, -INT64_MAX, INT64_MAX - 1, AC_MAX_MESSAGE_BYTES};
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+        /* orders: the envelope, then items with a one-item block first */
+        ac_buf_reset(&out);
+        put_str(&out, "e");
+        put_str(&out, "c");
+        put_long(&out, 1);  /* order_placed */
+        put_long(&out, T0); /* occurred_at */
+        put_str(&out, "o");
+        put_long(&out, 1); /* total_cents */
+        put_str(&out, "EUR");
+        put_long(&out, 1); /* a block of one item */
+        put_str(&out, "s");
+        put_str(&out, "f");
+        put_str(&out, "c");
+        put_long(&out, 1);
+        put_long(&out, 1);
+        put_long(&out, counts[i]); /* the next block's count */
+        if (counts[i] < 0) {
+            put_long(&out, 1); /* a negative count is followed by the block's size */
+        }
+        cr_assert_eq(decode(AC_TOPIC_ORDERS, out.data, out.len), AC_ERR_INVALID, "%lld",
+                     (long long)counts[i]);
+        expect_reason("undecodable");
+
+        /* feedback: the same in a map */
+        ac_buf_reset(&out);
+        put_str(&out, "e");
+        put_str(&out, "c");
+        put_long(&out, 0);  /* survey_response */
+        put_long(&out, T0); /* occurred_at */
+        put_long(&out, 0);  /* score: null */
+        put_long(&out, 0);  /* scale: null */
+        put_long(&out, 1);  /* answers: a block of one entry */
+        put_str(&out, "best");
+        put_str(&out, "x");
+        put_long(&out, counts[i]);
+        if (counts[i] < 0) {
+            put_long(&out, 1);
+        }
+        cr_assert_eq(decode(AC_TOPIC_FEEDBACK, out.data, out.len), AC_ERR_INVALID, "%lld",
+                     (long long)counts[i]);
+        expect_reason("undecodable");
+    }
+}
+
 Test(codec, reason_missing_fields)
 {
     struct ac_event e;
