@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "outbox.h"
 #include "processor.h"
 #include "store.h"
 
@@ -146,4 +147,71 @@ Test(dlq, every_bad_kind_has_its_reason_and_good_events_flow)
         freeReplyObject(r);
     }
     ac_buf_fini(&b);
+}
+
+/* The DLQ gets the original key bytes: a consumed key is not NUL-terminated,
+ * so strlen() on it ran on into the bytes after it (a 10-byte key
+ * "py-garbage" arrived as 25 bytes). NUL bytes, empty and null keys come
+ * through as they were. */
+Test(dlq, outbox_sends_the_key_bytes_exactly)
+{
+    /* The key sits in front of other bytes, as in a fetch buffer. */
+    static const char fetched[] = "py-garbage\x1e\x02\xff\xff\xff\xff\xffnot-the-key\0tail";
+    static const struct {
+        const char *key;
+        size_t key_len;
+    } keys[] = {
+        {fetched, 10},          /* py-garbage */
+        {"k\0ey", 4},           /* a NUL inside */
+        {"", 0},                /* empty */
+        {NULL, 0},              /* null */
+        {"\xff\xfe\x00\x01", 4}, /* not text at all */
+    };
+    enum { N = sizeof(keys) / sizeof(keys[0]) };
+    for (int i = 0; i < N; i++) {
+        char value[16];
+        snprintf(value, sizeof(value), "value-%d", i);
+        rd_kafka_message_t m;
+        memset(&m, 0, sizeof(m));
+        m.partition = 0;
+        m.offset = 100 + i;
+        m.key = (void *)keys[i].key;
+        m.key_len = keys[i].key_len;
+        m.payload = value;
+        m.len = strlen(value);
+        cr_assert_eq(ac_outbox_produce_dlq(env.producer, "aftercare.dlq", "orders", &m,
+                                           "undecodable"),
+                     0);
+    }
+    /* A customer id (NUL-terminated) through the outbox's own records. */
+    cr_assert_eq(ac_outbox_produce_one(env.producer, "aftercare.dlq", "cust-1", "value-c", 7, NULL),
+                 0);
+    h_flush(&env);
+
+    struct h_reader r;
+    h_reader_open(&env, &r, "aftercare.dlq");
+    cr_assert_eq(h_reader_poll(&r, N + 1, 20000), (size_t)N + 1, "read %zu", r.n);
+    for (size_t k = 0; k < r.n; k++) {
+        const struct h_rec *rec = &r.recs[k];
+        int i = -1;
+        if (rec->len == 7 && memcmp(rec->value, "value-c", 7) == 0) {
+            cr_expect_eq(rec->key_len, 6);
+            cr_expect_str_eq(rec->key, "cust-1");
+            cr_expect_eq(rec->key_null, 0);
+            continue;
+        }
+        cr_assert(rec->len == 7 && memcmp(rec->value, "value-", 6) == 0, "record %zu", k);
+        i = ((const char *)rec->value)[6] - '0';
+        cr_assert(i >= 0 && i < N);
+        cr_expect_eq(rec->key_len, keys[i].key_len, "key %d: %zu bytes, want %zu", i,
+                     rec->key_len, keys[i].key_len);
+        cr_expect_eq(rec->key_null, keys[i].key == NULL, "key %d: null or not", i);
+        if (keys[i].key_len > 0) {
+            cr_expect_eq(memcmp(rec->key, keys[i].key, keys[i].key_len), 0, "key %d bytes", i);
+        }
+        cr_expect_str_eq(rec->reason, "undecodable");
+        cr_expect_str_eq(rec->source_topic, "orders");
+        cr_expect_eq(rec->source_offset, 100 + i);
+    }
+    h_reader_close(&r);
 }
