@@ -533,6 +533,28 @@ static int json_put_double(struct ac_buf *out, double x)
     return ac_buf_printf(out, "%s", tmp);
 }
 
+/* Avro's JSON encoding of bytes: a string of one code point per byte
+ * (U+0000..U+00FF), written as UTF-8 and escaped by jansson. */
+static int json_put_bytes(struct ac_buf *out, const unsigned char *p, size_t n)
+{
+    char *text = malloc(n * 2 + 1);
+    size_t len = 0;
+    if (!text) {
+        return AC_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < 0x80) {
+            text[len++] = (char)p[i];
+        } else {
+            text[len++] = (char)(0xc0 | p[i] >> 6);
+            text[len++] = (char)(0x80 | (p[i] & 0x3f));
+        }
+    }
+    int rc = ac_buf_json_strn(out, text, len);
+    free(text);
+    return rc;
+}
+
 static int json_from_value(struct jctx *c, json_t *node, avro_value_t *val, struct ac_buf *out)
 {
     node = json_norm(c, node);
@@ -620,20 +642,19 @@ static int json_from_value(struct jctx *c, json_t *node, avro_value_t *val, stru
         const char *s = NULL;
         size_t size = 0;
         rc = avro_value_get_string(val, &s, &size);
-        return rc ? json_fail(c, "bad string") : ac_buf_json_str(out, s ? s : "");
+        if (rc != 0) {
+            return json_fail(c, "bad string");
+        }
+        /* size counts avro-c's NUL; NULs inside are kept (as \u0000) */
+        return ac_buf_json_strn(out, s, s && size ? size - 1 : 0);
     }
     if (strcmp(k, "bytes") == 0) {
         const void *p = NULL;
         size_t size = 0;
-        if (avro_value_get_bytes(val, &p, &size) != 0 || ac_buf_append(out, "\"", 1)) {
+        if (avro_value_get_bytes(val, &p, &size) != 0) {
             return json_fail(c, "bad bytes");
         }
-        for (size_t i = 0; i < size; i++) { /* Avro's JSON encoding: one code point a byte */
-            if (ac_buf_printf(out, "\\u%04x", ((const unsigned char *)p)[i]) != 0) {
-                return AC_ERR_NOMEM;
-            }
-        }
-        return ac_buf_append(out, "\"", 1);
+        return json_put_bytes(out, p, size);
     }
     if (strcmp(k, "enum") == 0) {
         int idx = -1;
