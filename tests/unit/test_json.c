@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "codec.h"
@@ -216,4 +217,46 @@ Test(json, customer_state_json_is_valid)
     cr_expect_str_eq(json_string_value(json_object_get(j, "customer_id")), "cust-" FFFD FFFD);
     json_decref(j);
     ac_buf_fini(&b);
+}
+
+/* Avro bytes are written as Avro's JSON encoding says: one code point per
+ * byte. A writer schema with a bytes field (none of ours has one) shows it. */
+Test(json, avro_bytes_are_one_code_point_per_byte)
+{
+    char dir[] = "/tmp/ac-test-json-XXXXXX";
+    char path[256];
+    char schemas[1024];
+    char errstr[256] = "";
+    const char *src = getenv("AC_SOURCE_DIR");
+    cr_assert(src, "AC_SOURCE_DIR is not set (run through ctest)");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/900-usage-bytes.avsc", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("{\"type\":\"record\",\"name\":\"UsageEvent\",\"namespace\":\"aftercare\","
+          "\"fields\":[{\"name\":\"blob\",\"type\":\"bytes\"}]}",
+          f);
+    fclose(f);
+    snprintf(schemas, sizeof(schemas), "%s/schemas", src);
+    struct ac_codec *codec = ac_codec_new(schemas, dir, errstr, sizeof(errstr));
+    unlink(path);
+    rmdir(dir);
+    cr_assert(codec, "%s", errstr);
+
+    /* framed with id 900: a bytes field of 6 bytes */
+    static const unsigned char msg[] = {0, 0, 0, 0x03, 0x84, 12, 'A', 0, '"', 0x7f, 0x80, 0xff};
+    struct ac_buf json;
+    ac_buf_init(&json);
+    cr_assert_eq(ac_codec_avro_to_json(codec, "usage", msg, sizeof(msg), &json, errstr,
+                                       sizeof(errstr)),
+                 0, "%s", errstr);
+    json_t *j = strict_parse(json.data, JSON_ALLOW_NUL);
+    json_t *blob = json_object_get(j, "blob");
+    /* U+0041 U+0000 U+0022 U+007F U+0080 U+00FF in UTF-8 */
+    static const char want[] = "A\0\"\x7f\xc2\x80\xc3\xbf";
+    cr_expect_eq(json_string_length(blob), sizeof(want) - 1, "%s", json.data);
+    cr_expect_eq(memcmp(json_string_value(blob), want, sizeof(want) - 1), 0, "%s", json.data);
+    json_decref(j);
+    ac_buf_fini(&json);
+    ac_codec_destroy(codec);
 }
