@@ -140,7 +140,9 @@ int ac_codec_json_to_avro(struct ac_codec *codec, const char *name, const char *
                           struct ac_buf *out, char *err, size_t errlen);
 
 /* Converts one framed or plain Avro record of schema `name` into one line of
- * JSON (no newline), timestamps as ISO-8601 UTC with milliseconds. Fields in
+ * JSON (no newline), timestamps as ISO-8601 UTC with milliseconds (as
+ * epoch ms outside the years 0000..9999, which ISO-8601 strings of this
+ * form cannot hold: the line always converts back). Fields in
  * the order of the writer's schema: a newer writer's extra fields are shown.
  * Unions are written as their plain value, doubles in the shortest form
  * that reads back (NaN and infinities as null). Returns 0, or

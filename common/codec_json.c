@@ -132,8 +132,18 @@ static int json_parse_iso(const char *s, int64_t *ms)
     return 0;
 }
 
+/* Years 0000..9999: what json_parse_iso() reads back. */
+#define JSON_ISO_MIN_MS INT64_C(-62167219200000) /* 0000-01-01T00:00:00.000Z */
+#define JSON_ISO_MAX_MS INT64_C(253402300799999) /* 9999-12-31T23:59:59.999Z */
+
+/* ms as an ISO-8601 string, or as the plain epoch-ms number when its year
+ * has no four-digit form: the output always converts back (found by
+ * tests/fuzz/fuzz_json_avro.c: year 2806274 did not). */
 static int json_format_iso(struct ac_buf *out, int64_t ms)
 {
+    if (ms < JSON_ISO_MIN_MS || ms > JSON_ISO_MAX_MS) {
+        return ac_buf_printf(out, "%" PRId64, ms);
+    }
     int64_t days = ms / JSON_MS_PER_DAY;
     int64_t rem = ms % JSON_MS_PER_DAY;
     if (rem < 0) {
@@ -522,6 +532,10 @@ static int json_put_double(struct ac_buf *out, double x)
     char tmp[40];
     if (!isfinite(x)) {
         return ac_buf_append(out, "null", 4); /* JSON has no NaN or infinity */
+    }
+    if (fpclassify(x) == FP_ZERO && signbit(x)) {
+        /* "-0" reads back as the integer 0: keep the sign (found by fuzzing) */
+        return ac_buf_append(out, "-0.0", 4);
     }
     for (int prec = 15; prec <= 17; prec++) { /* the shortest text that reads back */
         snprintf(tmp, sizeof(tmp), "%.*g", prec, x);
