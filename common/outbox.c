@@ -52,8 +52,7 @@ int ac_outbox_produce_dlq(rd_kafka_t *producer, const char *dlq_topic, const cha
 {
     rd_kafka_headers_t *h = ac_outbox_dlq_headers(source_topic, m->partition, m->offset, reason);
     outbox_count_dlq(source_topic, reason);
-    return ac_outbox_produce_keyed(producer, dlq_topic, m->key, m->key_len, m->payload, m->len,
-                                   h);
+    return ac_outbox_produce_keyed(producer, dlq_topic, m->key, m->key_len, m->payload, m->len, h);
 }
 
 rd_kafka_headers_t *ac_outbox_dlq_headers(const char *topic, int32_t partition, int64_t offset,

@@ -59,8 +59,8 @@ static int orders_add(int64_t a, int64_t b, int64_t *sum)
  * amounts (the decoder's is 1e13 cents) bounds their count: an event whose
  * amount would overflow one is rejected, never wrapped. Checked before
  * anything changes. */
-static int orders_check_sums(const struct ac_customer *c, const struct ac_event *ev,
-                             char *reason, size_t rlen)
+static int orders_check_sums(const struct ac_customer *c, const struct ac_event *ev, char *reason,
+                             size_t rlen)
 {
     int64_t sum;
     int64_t total = ev->u.order.total_cents;
@@ -68,8 +68,7 @@ static int orders_check_sums(const struct ac_customer *c, const struct ac_event 
         snprintf(reason, rlen, "overflow:revenue_cents");
         return AC_ERR_INVALID;
     }
-    if (strcmp(ev->type, "refund_issued") == 0 &&
-        orders_add(c->refunded_cents, total, &sum) != 0) {
+    if (strcmp(ev->type, "refund_issued") == 0 && orders_add(c->refunded_cents, total, &sum) != 0) {
         snprintf(reason, rlen, "overflow:refunded_cents");
         return AC_ERR_INVALID;
     }

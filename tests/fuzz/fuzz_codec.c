@@ -115,16 +115,16 @@ static int fuzz_event_ok(const struct ac_event *ev)
     }
     if (ev->topic == AC_TOPIC_ORDERS) {
         const struct ac_order_fields *o = &ev->u.order;
-        if (o->total_cents < 0 || o->total_cents > AC_MAX_MONEY_CENTS || !fuzz_ts_ok(o->renewal_at) ||
-            !fuzz_text_ok(o->order_id) || !fuzz_text_ok(o->currency) ||
-            !fuzz_text_ok(o->account_owner)) {
+        if (o->total_cents < 0 || o->total_cents > AC_MAX_MONEY_CENTS ||
+            !fuzz_ts_ok(o->renewal_at) || !fuzz_text_ok(o->order_id) ||
+            !fuzz_text_ok(o->currency) || !fuzz_text_ok(o->account_owner)) {
             return 0;
         }
         for (int i = 0; i < o->n_items; i++) {
             const struct ac_item *it = &o->items[i];
             if (it->unit_price_cents < 0 || it->unit_price_cents > AC_MAX_MONEY_CENTS ||
-                it->quantity <= 0 || !fuzz_text_ok(it->sku) ||
-                !fuzz_text_ok(it->product_family) || !fuzz_text_ok(it->category)) {
+                it->quantity <= 0 || !fuzz_text_ok(it->sku) || !fuzz_text_ok(it->product_family) ||
+                !fuzz_text_ok(it->category)) {
                 return 0;
             }
         }

@@ -237,9 +237,32 @@ static void fuzz_run_one(const uint8_t *data, size_t len)
 
 /* Text that tends to matter to parsers of numbers, strings and varints. */
 static const char *const fuzz_tokens[] = {
-    "0", "-1", "1e308", "9223372036854775807", "-9223372036854775808", "18446744073709551616",
-    "\"\"", "null", "true", "{}", "[]", "\\u0000", "\\ud800", "\xff", "\xc3\xa9", "\n", ": ", "- ",
-    "&a", "*a", "!!str", "0x7f", "1.5", "NaN", "2026-01-03T10:00:00Z", "9999-12-31T23:59:59Z",
+    "0",
+    "-1",
+    "1e308",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "18446744073709551616",
+    "\"\"",
+    "null",
+    "true",
+    "{}",
+    "[]",
+    "\\u0000",
+    "\\ud800",
+    "\xff",
+    "\xc3\xa9",
+    "\n",
+    ": ",
+    "- ",
+    "&a",
+    "*a",
+    "!!str",
+    "0x7f",
+    "1.5",
+    "NaN",
+    "2026-01-03T10:00:00Z",
+    "9999-12-31T23:59:59Z",
 };
 
 static size_t fuzz_insert(uint8_t *buf, size_t len, size_t cap, size_t at, const uint8_t *p,
@@ -256,8 +279,8 @@ static size_t fuzz_insert(uint8_t *buf, size_t len, size_t cap, size_t at, const
 /* One random change to buf[0..len) (capacity cap); returns the new length. */
 static size_t fuzz_mutate(uint8_t *buf, size_t len, size_t cap)
 {
-    static const uint8_t interesting[] = {0, 1, 2, 0x7e, 0x7f, 0x80, 0x81, 0xfe, 0xff,
-                                          '"', '\\', '\n', ':', '{', '}', '[', ']', ' '};
+    static const uint8_t interesting[] = {0,   1,    2,    0x7e, 0x7f, 0x80, 0x81, 0xfe, 0xff,
+                                          '"', '\\', '\n', ':',  '{',  '}',  '[',  ']',  ' '};
     size_t at = fuzz_below(len + 1);
     switch (fuzz_below(11)) {
     case 0:
@@ -444,8 +467,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: ran %lld inputs\n", name, done);
         return 0;
     }
-    fprintf(stderr, "%s: seed %" PRIu64 ", %zu seeds, %.1f s\n", name, seed, fuzz_n_seeds,
-            seconds);
+    fprintf(stderr, "%s: seed %" PRIu64 ", %zu seeds, %.1f s\n", name, seed, fuzz_n_seeds, seconds);
     for (size_t i = 0; i < fuzz_n_seeds; i++) {
         if (fuzz_seeds[i].len > max_len) {
             max_len = fuzz_seeds[i].len;

@@ -79,8 +79,8 @@ static void fuzz_one_schema(size_t s, const char *text, struct ac_buf *avro, str
     }
     json_decref(parsed);
     ac_buf_reset(again);
-    if (ac_codec_json_to_avro(fuzz_codec, fuzz_schemas[s], json->data, again, err,
-                              sizeof(err)) != 0 ||
+    if (ac_codec_json_to_avro(fuzz_codec, fuzz_schemas[s], json->data, again, err, sizeof(err)) !=
+            0 ||
         again->len != avro->len || memcmp(again->data, avro->data, avro->len) != 0) {
         fprintf(stderr, "JSON round trip differs (%s): %s\n", err, json->data);
         abort();
@@ -88,8 +88,8 @@ static void fuzz_one_schema(size_t s, const char *text, struct ac_buf *avro, str
     if (s < AC_TOPIC__N) {
         struct ac_event ev;
         char reason[128] = "";
-        rc = ac_codec_decode_event(fuzz_codec, (enum ac_topic)s, avro->data, avro->len, &ev,
-                                   reason, sizeof(reason));
+        rc = ac_codec_decode_event(fuzz_codec, (enum ac_topic)s, avro->data, avro->len, &ev, reason,
+                                   sizeof(reason));
         if (rc != 0 && (rc != AC_ERR_INVALID || reason[0] == '\0')) {
             abort();
         }

@@ -37,15 +37,40 @@ static void fuzz_diag(const struct ac_pb_diag *diag, void *opaque)
 
 /* Names a playbook can refer to: every event type and signal we know. */
 static const char *const fuzz_names[] = {
-    "cart_abandoned",    "order_placed",     "order_cancelled",       "return_requested",
-    "refund_issued",     "contract_signed",  "subscription_renewed",  "subscription_cancelled",
-    "packed",            "shipped",          "out_for_delivery",      "delivered",
-    "delayed",           "delivery_failed",  "returned",              "survey_response",
-    "review_posted",     "ticket_opened",    "ticket_first_response", "ticket_resolved",
-    "message_engagement", "preferences_updated", "session",           "feature_used",
-    "milestone",         "segment",          "churn_risk",            "p_alive",
-    "nps_class",         "late_delivery",    "sla_breach",            "usage_decline",
-    "",                  "no such name",
+    "cart_abandoned",
+    "order_placed",
+    "order_cancelled",
+    "return_requested",
+    "refund_issued",
+    "contract_signed",
+    "subscription_renewed",
+    "subscription_cancelled",
+    "packed",
+    "shipped",
+    "out_for_delivery",
+    "delivered",
+    "delayed",
+    "delivery_failed",
+    "returned",
+    "survey_response",
+    "review_posted",
+    "ticket_opened",
+    "ticket_first_response",
+    "ticket_resolved",
+    "message_engagement",
+    "preferences_updated",
+    "session",
+    "feature_used",
+    "milestone",
+    "segment",
+    "churn_risk",
+    "p_alive",
+    "nps_class",
+    "late_delivery",
+    "sla_breach",
+    "usage_decline",
+    "",
+    "no such name",
 };
 
 #define FUZZ_N_NAMES (sizeof(fuzz_names) / sizeof(fuzz_names[0]))
@@ -78,8 +103,8 @@ static uint64_t fuzz_walk(const struct ac_playbook *pb)
         }
         sum += ac_playbook_family(pb, fuzz_names[i]) != NULL;
         for (int w = 0; w < AC_PB_WINDOW__N; w++) {
-            sum += (uint64_t)ac_playbook_family_window(pb, fuzz_names[i],
-                                                       (enum ac_pb_window_kind)w, 10000);
+            sum += (uint64_t)ac_playbook_family_window(pb, fuzz_names[i], (enum ac_pb_window_kind)w,
+                                                       10000);
         }
     }
     for (size_t i = 0; i < ac_playbook_family_count(pb); i++) {

@@ -66,11 +66,11 @@ void h_kill9(pid_t pid);
 struct h_rec {
     int32_t partition;
     int64_t offset;
-    char key[AC_ID_MAX];        /* the key's first bytes, NUL-terminated */
-    size_t key_len;             /* the key's length on Kafka (may exceed key[]) */
-    int key_null;               /* a null key (key_len 0) */
-    char id[AC_ACTION_ID_MAX];  /* header aftercare_id, if any */
-    char reason[128];           /* header reason (DLQ), if any */
+    char key[AC_ID_MAX];       /* the key's first bytes, NUL-terminated */
+    size_t key_len;            /* the key's length on Kafka (may exceed key[]) */
+    int key_null;              /* a null key (key_len 0) */
+    char id[AC_ACTION_ID_MAX]; /* header aftercare_id, if any */
+    char reason[128];          /* header reason (DLQ), if any */
     char source_topic[64];
     int64_t source_offset;
     void *value;

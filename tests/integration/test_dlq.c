@@ -214,10 +214,10 @@ Test(dlq, outbox_sends_the_key_bytes_exactly)
         const char *key;
         size_t key_len;
     } keys[] = {
-        {fetched, 10},          /* py-garbage */
-        {"k\0ey", 4},           /* a NUL inside */
-        {"", 0},                /* empty */
-        {NULL, 0},              /* null */
+        {fetched, 10},           /* py-garbage */
+        {"k\0ey", 4},            /* a NUL inside */
+        {"", 0},                 /* empty */
+        {NULL, 0},               /* null */
         {"\xff\xfe\x00\x01", 4}, /* not text at all */
     };
     enum { N = sizeof(keys) / sizeof(keys[0]) };
@@ -232,9 +232,8 @@ Test(dlq, outbox_sends_the_key_bytes_exactly)
         m.key_len = keys[i].key_len;
         m.payload = value;
         m.len = strlen(value);
-        cr_assert_eq(ac_outbox_produce_dlq(env.producer, "aftercare.dlq", "orders", &m,
-                                           "undecodable"),
-                     0);
+        cr_assert_eq(
+            ac_outbox_produce_dlq(env.producer, "aftercare.dlq", "orders", &m, "undecodable"), 0);
     }
     /* A customer id (NUL-terminated) through the outbox's own records. */
     cr_assert_eq(ac_outbox_produce_one(env.producer, "aftercare.dlq", "cust-1", "value-c", 7, NULL),
@@ -256,8 +255,8 @@ Test(dlq, outbox_sends_the_key_bytes_exactly)
         cr_assert(rec->len == 7 && memcmp(rec->value, "value-", 6) == 0, "record %zu", k);
         i = ((const char *)rec->value)[6] - '0';
         cr_assert(i >= 0 && i < N);
-        cr_expect_eq(rec->key_len, keys[i].key_len, "key %d: %zu bytes, want %zu", i,
-                     rec->key_len, keys[i].key_len);
+        cr_expect_eq(rec->key_len, keys[i].key_len, "key %d: %zu bytes, want %zu", i, rec->key_len,
+                     keys[i].key_len);
         cr_expect_eq(rec->key_null, keys[i].key == NULL, "key %d: null or not", i);
         if (keys[i].key_len > 0) {
             cr_expect_eq(memcmp(rec->key, keys[i].key, keys[i].key_len), 0, "key %d bytes", i);

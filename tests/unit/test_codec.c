@@ -710,9 +710,9 @@ Test(codec, reason_bad_utf8_in_every_string_field)
     };
     /* not UTF-8: a stray byte, a truncated sequence, a lone continuation,
      * overlong forms, a surrogate, past U+10FFFF */
-    static const char *bad[] = {"\xff",         "py-\xc3",          "\x80x",
-                                "\xc0\xaf",     "\xe0\x80\xaf",     "\xed\xa0\x80",
-                                "ok\xe2\x82",   "\xf4\x90\x80\x80", "\xf8\x88\x80\x80\x80"};
+    static const char *bad[] = {"\xff",       "py-\xc3",          "\x80x",
+                                "\xc0\xaf",   "\xe0\x80\xaf",     "\xed\xa0\x80",
+                                "ok\xe2\x82", "\xf4\x90\x80\x80", "\xf8\x88\x80\x80\x80"};
     static const char *good[] = {"caf\xc3\xa9", "\xf0\x9f\x98\x80", "\xef\xbf\xbf", "plain"};
     struct ac_event e;
     char want[64];
@@ -847,8 +847,8 @@ Test(codec, kafka_key_must_be_the_customer_id)
     static const struct {
         const char *key;
         size_t len;
-    } bad[] = {{"cust-4", 6}, {"cust-42\0", 8}, {"cust-420", 8}, {"CUST-42", 7},
-               {"cust-42\0x", 9}, {"\0ust-42", 7}};
+    } bad[] = {{"cust-4", 6},  {"cust-42\0", 8},  {"cust-420", 8},
+               {"CUST-42", 7}, {"cust-42\0x", 9}, {"\0ust-42", 7}};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         reason[0] = '\0';
         cr_assert_eq(ac_codec_check_key(&e, bad[i].key, bad[i].len, reason, sizeof(reason)),
@@ -1144,8 +1144,9 @@ Test(codec, json_round_trips_extreme_times_and_negative_zero)
         cr_assert_eq(memcmp(again.data, out.data, out.len), 0);
     }
     /* a negative zero keeps its sign ("-0" would read back as 0) */
-    json_ok("signals", "{\"signal_id\":\"s\",\"customer_id\":\"c\",\"signal\":\"x\","
-                       "\"value\":\"v\",\"score\":-0.0,\"occurred_at\":1,\"cause_event_id\":\"e\"}");
+    json_ok("signals",
+            "{\"signal_id\":\"s\",\"customer_id\":\"c\",\"signal\":\"x\","
+            "\"value\":\"v\",\"score\":-0.0,\"occurred_at\":1,\"cause_event_id\":\"e\"}");
     ac_buf_reset(&json);
     cr_assert_eq(
         ac_codec_avro_to_json(codec, "signals", out.data, out.len, &json, err, sizeof(err)), 0);

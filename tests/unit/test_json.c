@@ -32,11 +32,11 @@ static const struct {
     {"bad=\xff\xc3", 6, "bad=" FFFD FFFD},
     {"\xc3(", 2, FFFD "("},
     {"\x80\xbf", 2, FFFD FFFD},
-    {"\xc0\xaf", 2, FFFD FFFD},                    /* overlong '/' */
-    {"\xe0\x80\xaf", 3, FFFD FFFD FFFD},           /* overlong, 3 bytes */
-    {"\xed\xa0\x80", 3, FFFD FFFD FFFD},           /* a surrogate */
-    {"\xf4\x90\x80\x80", 4, FFFD FFFD FFFD FFFD},  /* past U+10FFFF */
-    {"ok\xe2\x82", 4, "ok" FFFD FFFD},             /* cut short */
+    {"\xc0\xaf", 2, FFFD FFFD},                   /* overlong '/' */
+    {"\xe0\x80\xaf", 3, FFFD FFFD FFFD},          /* overlong, 3 bytes */
+    {"\xed\xa0\x80", 3, FFFD FFFD FFFD},          /* a surrogate */
+    {"\xf4\x90\x80\x80", 4, FFFD FFFD FFFD FFFD}, /* past U+10FFFF */
+    {"ok\xe2\x82", 4, "ok" FFFD FFFD},            /* cut short */
     {"py-garbage\x1e\x02\xff\xff", 14, "py-garbage\x1e\x02" FFFD FFFD},
     {"", 0, ""},
 };
@@ -170,9 +170,9 @@ Test(json, avro_to_json_output_is_valid_with_invalid_utf8_inside)
     ac_buf_init(&bin);
     ac_buf_init(&json);
     cr_assert_eq(ac_codec_encode_action(codec, &a, &bin), 0);
-    cr_assert_eq(ac_codec_avro_to_json(codec, "actions", bin.data, bin.len, &json, errstr,
-                                       sizeof(errstr)),
-                 0, "%s", errstr);
+    cr_assert_eq(
+        ac_codec_avro_to_json(codec, "actions", bin.data, bin.len, &json, errstr, sizeof(errstr)),
+        0, "%s", errstr);
     json_t *j = strict_parse(json.data, 0);
     cr_expect_str_eq(json_string_value(json_object_get(j, "action_id")), "act-" FFFD);
     cr_expect_str_eq(json_string_value(json_object_get(j, "customer_id")), "c" FFFD);
@@ -193,9 +193,9 @@ Test(json, avro_to_json_output_is_valid_with_invalid_utf8_inside)
     ac_buf_reset(&bin);
     ac_buf_reset(&json);
     cr_assert_eq(ac_codec_encode_signal(codec, &sg, &bin), 0);
-    cr_assert_eq(ac_codec_avro_to_json(codec, "signals", bin.data, bin.len, &json, errstr,
-                                       sizeof(errstr)),
-                 0, "%s", errstr);
+    cr_assert_eq(
+        ac_codec_avro_to_json(codec, "signals", bin.data, bin.len, &json, errstr, sizeof(errstr)),
+        0, "%s", errstr);
     j = strict_parse(json.data, 0);
     cr_expect_str_eq(json_string_value(json_object_get(j, "value")), "v" FFFD);
     json_decref(j);
@@ -247,9 +247,9 @@ Test(json, avro_bytes_are_one_code_point_per_byte)
     static const unsigned char msg[] = {0, 0, 0, 0x03, 0x84, 12, 'A', 0, '"', 0x7f, 0x80, 0xff};
     struct ac_buf json;
     ac_buf_init(&json);
-    cr_assert_eq(ac_codec_avro_to_json(codec, "usage", msg, sizeof(msg), &json, errstr,
-                                       sizeof(errstr)),
-                 0, "%s", errstr);
+    cr_assert_eq(
+        ac_codec_avro_to_json(codec, "usage", msg, sizeof(msg), &json, errstr, sizeof(errstr)), 0,
+        "%s", errstr);
     json_t *j = strict_parse(json.data, JSON_ALLOW_NUL);
     json_t *blob = json_object_get(j, "blob");
     /* U+0041 U+0000 U+0022 U+007F U+0080 U+00FF in UTF-8 */
