@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "json.h"
 
 void ac_buf_init(struct ac_buf *b)
 {
@@ -76,33 +77,17 @@ int ac_buf_printf(struct ac_buf *b, const char *fmt, ...)
     return 0;
 }
 
+static int buf_json_put(const char *p, size_t n, void *opaque)
+{
+    return ac_buf_append(opaque, p, n);
+}
+
+int ac_buf_json_strn(struct ac_buf *b, const char *s, size_t n)
+{
+    return ac_json_write_str(s, n, buf_json_put, b) == 0 ? 0 : AC_ERR_NOMEM;
+}
+
 int ac_buf_json_str(struct ac_buf *b, const char *s)
 {
-    static const char hex[] = "0123456789abcdef";
-    if (ac_buf_append(b, "\"", 1) != 0) {
-        return AC_ERR_NOMEM;
-    }
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char esc[6] = {'\\', 'u', '0', '0', 0, 0};
-        int rc;
-        switch (*p) {
-        case '"': rc = ac_buf_append(b, "\\\"", 2); break;
-        case '\\': rc = ac_buf_append(b, "\\\\", 2); break;
-        case '\n': rc = ac_buf_append(b, "\\n", 2); break;
-        case '\r': rc = ac_buf_append(b, "\\r", 2); break;
-        case '\t': rc = ac_buf_append(b, "\\t", 2); break;
-        default:
-            if (*p < 0x20) {
-                esc[4] = hex[*p >> 4];
-                esc[5] = hex[*p & 0xf];
-                rc = ac_buf_append(b, esc, 6);
-            } else {
-                rc = ac_buf_append(b, p, 1);
-            }
-        }
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    return ac_buf_append(b, "\"", 1);
+    return ac_buf_json_strn(b, s, strlen(s));
 }

@@ -16,7 +16,11 @@ void ac_buf_fini(struct ac_buf *b);
 void ac_buf_reset(struct ac_buf *b); /* len = 0, keeps memory */
 int ac_buf_append(struct ac_buf *b, const void *p, size_t n);
 int ac_buf_printf(struct ac_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Appends s as a JSON string literal, quotes included. */
+/* Appends s[0..n) as a JSON string literal, quotes included, written by
+ * jansson (json.h): always valid JSON, bytes that are not UTF-8 become
+ * U+FFFD, NUL bytes \u0000. Returns 0 or AC_ERR_NOMEM. */
+int ac_buf_json_strn(struct ac_buf *b, const char *s, size_t n);
+/* The same for the NUL-terminated s. */
 int ac_buf_json_str(struct ac_buf *b, const char *s);
 
 #endif

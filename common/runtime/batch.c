@@ -69,10 +69,9 @@ static void batch_decode(struct runtime *rt)
             batch_dlq(rt, i, "absurd_value:occurred_at");
             continue;
         }
-        if (m->key_len > 0 && (m->key_len != strlen(ev->customer_id) ||
-                               memcmp(m->key, ev->customer_id, m->key_len) != 0)) {
-            /* Ordering per customer rests on the key: refuse a mismatch. */
-            batch_dlq(rt, i, "key_mismatch");
+        /* Ordering per customer rests on the key: refuse a missing or other one. */
+        if (ac_codec_check_key(ev, m->key, m->key_len, reason, sizeof(reason)) != 0) {
+            batch_dlq(rt, i, reason);
             continue;
         }
         rt->ev_ok[i] = 1;
@@ -202,7 +201,6 @@ static int batch_produce(struct runtime *rt)
 {
     rt->dr_ok = rt->dr_fail = 0;
     long sent = 0;
-    char label[320];
     const struct ac_outbox_topics topics = {rt->topic_actions, rt->topic_signals, rt->topic_dlq,
                                             rt->topic_decisions};
     for (size_t c = 0; c < rt->n_custs; c++) {
@@ -218,15 +216,8 @@ static int batch_produce(struct runtime *rt)
         }
     }
     for (size_t i = 0; i < rt->n_dlq; i++) {
-        const rd_kafka_message_t *m = rt->msgs[rt->dlq[i].msg];
-        rd_kafka_headers_t *h =
-            ac_outbox_dlq_headers(rt->topic_in, m->partition, m->offset, rt->dlq[i].reason);
-        char rbuf[128];
-        snprintf(label, sizeof(label), "topic=\"%s\",reason=\"%s\"", rt->topic_in,
-                 ac_outbox_reason_label(rt->dlq[i].reason, rbuf, sizeof(rbuf)));
-        ac_metrics_add("aftercare_dlq_total", label, 1);
-        int rc = ac_outbox_produce_one(rt->producer, rt->topic_dlq, m->key ? (const char *)m->key : "",
-                                   m->payload, m->len, h);
+        int rc = ac_outbox_produce_dlq(rt->producer, rt->topic_dlq, rt->topic_in,
+                                       rt->msgs[rt->dlq[i].msg], rt->dlq[i].reason);
         if (rc != 0) {
             return rc;
         }

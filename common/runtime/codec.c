@@ -467,10 +467,11 @@ static int codec_skip(avro_schema_t s, const unsigned char **p, const unsigned c
                     return -1;
                 }
             }
-            total += n;
-            if (n > AC_MAX_MESSAGE_BYTES || total > AC_MAX_MESSAGE_BYTES) {
+            /* Checked before adding: a count near INT64_MAX would overflow total. */
+            if (n > AC_MAX_MESSAGE_BYTES - total) {
                 return -1;
             }
+            total += n;
             for (int64_t i = 0; i < n; i++) {
                 if ((is_map &&
                      (codec_varint(p, end, &size) != 0 || codec_skip_bytes(p, end, size) != 0)) ||

@@ -48,6 +48,23 @@ enum ac_schema {
 
 #define AC_MAX_MESSAGE_BYTES (256 * 1024) /* larger input: DLQ "oversize" */
 
+/* Event times the decoder accepts: [1990-01-01T00:00:00Z, 2100-01-01T00:00:00Z).
+ * The lower bound rejects zero-ish epochs (a 1970 timestamp is a bug
+ * upstream, not an event) yet keeps old order history replayable (the
+ * CDNOW sample the models are fitted on is from 1997-98); the upper bound
+ * keeps every time far from int64 overflow in the arithmetic done on it
+ * (durations up to 100 years are added to event times). The runtime also
+ * refuses events too far ahead of its wall clock (max_future_ms). */
+#define AC_EVENT_TS_MIN INT64_C(631152000000)  /* 1990-01-01T00:00:00Z */
+#define AC_EVENT_TS_MAX INT64_C(4102444800000) /* 2100-01-01T00:00:00Z, excluded */
+
+/* Largest money amount the decoder accepts (total_cents, unit_price_cents):
+ * 1e13 cents, 100 billion units of any currency: far above any real order,
+ * far below int64 (900,000 orders of that size still fit in a revenue).
+ * Sums kept in customer state are checked for overflow anyway
+ * (processors/orders). */
+#define AC_MAX_MONEY_CENTS INT64_C(10000000000000)
+
 struct ac_codec;
 
 /* Loads the schemas from schema_dir (orders.avsc, deliveries.avsc,
@@ -62,19 +79,38 @@ void ac_codec_destroy(struct ac_codec *codec);
  * overwritten). Returns 0, or AC_ERR_INVALID with a short machine-readable
  * reason in reason[]: "oversize", "empty", "unknown_schema_id:<id>",
  * "undecodable", "missing_field:<name>", "too_long:<name>",
- * "absurd_value:<name>", "bad_type:<symbol>", and
+ * "absurd_value:<name>", "bad_utf8:<name>", "bad_type:<symbol>", and
  * "incompatible_schema_id:<id>" when the framed writer schema is known but
  * is another contract (or cannot be resolved onto this topic's schema).
  * Fields inside order lines are named "items.<field>" (e.g.
  * "absurd_value:items.quantity"); a map or array with more entries than the
  * struct holds is "too_long:<field>". Absent nullable values come back as
- * "" / AC_TS_NONE / -1 (score, frequency_opt_in). Checked here: non-empty
- * event_id and customer_id; occurred_at > 0 and every non-null timestamp
- * > 0; total_cents, unit_price_cents >= 0; 0 < quantity <= 1e6 per item;
- * usage quantity >= 0; score within its scale (a score without a scale is
- * "missing_field:scale"). Not checked here: event time against the clock. */
+ * "" / AC_TS_NONE / -1 (score, frequency_opt_in).
+ *
+ * Checked here:
+ * - non-empty event_id and customer_id;
+ * - every string (map keys and values included) is well-formed UTF-8
+ *   ("bad_utf8:<field>", e.g. "bad_utf8:items.sku") without NUL bytes
+ *   ("absurd_value:<field>") and fits its struct field ("too_long:<field>");
+ * - occurred_at and every non-null timestamp (renewal_at,
+ *   estimated_delivery_at, new_estimated_delivery_at) within
+ *   [AC_EVENT_TS_MIN, AC_EVENT_TS_MAX), i.e. 1990 to 2099 UTC
+ *   ("absurd_value:<field>");
+ * - 0 <= total_cents, unit_price_cents <= AC_MAX_MONEY_CENTS (1e13);
+ * - 0 < quantity <= 1e6 per item; usage quantity >= 0;
+ * - score within its scale (a score without a scale is "missing_field:scale").
+ * Not checked here: event time against the clock (the runtime does), the
+ * Kafka key (ac_codec_check_key()). */
 int ac_codec_decode_event(struct ac_codec *codec, enum ac_topic t, const void *buf, size_t len,
                           struct ac_event *ev, char *reason, size_t rlen);
+
+/* Checks a consumed message's Kafka key against the event it carries:
+ * per-customer ordering rests on the key, so it must be present, non-empty
+ * and byte for byte the customer id. key may be NULL (a null key). Returns
+ * 0, or AC_ERR_INVALID with reason "missing_key" (NULL or empty key) or
+ * "key_mismatch" (any other difference, an embedded NUL included). */
+int ac_codec_check_key(const struct ac_event *ev, const void *key, size_t key_len, char *reason,
+                       size_t rlen);
 
 /* Encodes *ev as Confluent-framed Avro (schema id 1..4) when framed != 0,
  * else plain Avro binary. Appends to out. Returns 0 or a negative ac_err
@@ -112,7 +148,9 @@ int ac_codec_json_to_avro(struct ac_codec *codec, const char *name, const char *
                           struct ac_buf *out, char *err, size_t errlen);
 
 /* Converts one framed or plain Avro record of schema `name` into one line of
- * JSON (no newline), timestamps as ISO-8601 UTC with milliseconds. Fields in
+ * JSON (no newline), timestamps as ISO-8601 UTC with milliseconds (as
+ * epoch ms outside the years 0000..9999, which ISO-8601 strings of this
+ * form cannot hold: the line always converts back). Fields in
  * the order of the writer's schema: a newer writer's extra fields are shown.
  * Unions are written as their plain value, doubles in the shortest form
  * that reads back (NaN and infinities as null). Returns 0, or

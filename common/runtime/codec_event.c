@@ -6,6 +6,7 @@
 
 #include "codec_int.h"
 #include "err.h"
+#include "utf8.h"
 
 #define EV_MAX_ITEM_QUANTITY 1000000
 
@@ -18,6 +19,8 @@ struct dec {
     const char *prefix; /* "items." inside an item, else "" */
     char *reason;
     size_t rlen;
+    int64_t ts_min; /* non-null timestamps must be in [ts_min, ts_max) */
+    int64_t ts_max;
 };
 
 static int dec_fail(struct dec *d, const char *what, const char *field)
@@ -55,6 +58,9 @@ static int dec_copy(struct dec *d, const char *name, const char *s, size_t size,
     }
     if (n && memchr(s, '\0', n)) {
         return dec_fail(d, "absurd_value", name);
+    }
+    if (!ac_utf8_valid(s, n)) {
+        return dec_fail(d, "bad_utf8", name);
     }
     memcpy(dst, s, n);
     dst[n] = '\0';
@@ -104,11 +110,12 @@ static int dec_long(struct dec *d, const char *name, int64_t *out, int64_t if_nu
     return 0;
 }
 
-/* A timestamp field: non-null values must be after the epoch. */
+/* A timestamp field: non-null values must be in [d->ts_min, d->ts_max). */
 static int dec_ts(struct dec *d, const char *name, int64_t *out, int required)
 {
     int rc = dec_long(d, name, out, AC_TS_NONE);
-    if (rc == 0 && ((*out == AC_TS_NONE && required) || (*out != AC_TS_NONE && *out <= 0))) {
+    if (rc == 0 && ((*out == AC_TS_NONE && required) ||
+                    (*out != AC_TS_NONE && (*out < d->ts_min || *out >= d->ts_max)))) {
         rc = dec_fail(d, "absurd_value", name);
     }
     return rc;
@@ -212,8 +219,12 @@ static int dec_map(struct dec *d, const char *name, struct ac_kv *kv, int max, i
         if (avro_value_get_by_index(&map, i, &v, &key) != 0 || !key) {
             return dec_fail(d, "missing_field", name);
         }
-        if (strlen(key) >= sizeof(kv[i].key)) {
+        size_t klen = strlen(key);
+        if (klen >= sizeof(kv[i].key)) {
             return dec_fail(d, "too_long", name);
+        }
+        if (!ac_utf8_valid(key, klen)) {
+            return dec_fail(d, "bad_utf8", name);
         }
         snprintf(kv[i].key, sizeof(kv[i].key), "%s", key);
         if (avro_value_get_type(&v) == AVRO_BOOLEAN) {
@@ -257,7 +268,11 @@ static int dec_items(struct dec *d, struct ac_order_fields *o)
         if (avro_value_get_by_index(&arr, i, &item, NULL) != 0) {
             return dec_fail(d, "missing_field", "items");
         }
-        struct dec di = {&item, NULL, NULL, "items.", d->reason, d->rlen};
+        struct dec di = *d;
+        di.rec = &item;
+        di.wschema = NULL;
+        di.rschema = NULL;
+        di.prefix = "items.";
         if ((rc = dec_str(&di, "sku", it->sku, sizeof(it->sku), 0)) != 0 ||
             (rc = dec_str(&di, "product_family", it->product_family, sizeof(it->product_family),
                           0)) != 0 ||
@@ -266,7 +281,7 @@ static int dec_items(struct dec *d, struct ac_order_fields *o)
             (rc = dec_int(&di, "quantity", &it->quantity, 0)) != 0) {
             return rc;
         }
-        if (it->unit_price_cents < 0) {
+        if (it->unit_price_cents < 0 || it->unit_price_cents > AC_MAX_MONEY_CENTS) {
             return dec_fail(&di, "absurd_value", "unit_price_cents");
         }
         if (it->quantity <= 0 || it->quantity > EV_MAX_ITEM_QUANTITY) {
@@ -287,7 +302,7 @@ static int dec_order(struct dec *d, struct ac_order_fields *o)
         (rc = dec_str(d, "account_owner", o->account_owner, sizeof(o->account_owner), 0)) != 0) {
         return rc;
     }
-    if (o->total_cents < 0) {
+    if (o->total_cents < 0 || o->total_cents > AC_MAX_MONEY_CENTS) {
         return dec_fail(d, "absurd_value", "total_cents");
     }
     return 0;
@@ -386,7 +401,14 @@ int ac_codec_decode_event(struct ac_codec *codec, enum ac_topic t, const void *b
     if (rc != 0) {
         goto out;
     }
-    struct dec d = {v, w->schema, codec->own[t].schema, "", reason, rlen};
+    struct dec d = {.rec = v,
+                    .wschema = w->schema,
+                    .rschema = codec->own[t].schema,
+                    .prefix = "",
+                    .reason = reason,
+                    .rlen = rlen,
+                    .ts_min = AC_EVENT_TS_MIN,
+                    .ts_max = AC_EVENT_TS_MAX};
     if ((rc = dec_str(&d, "event_id", ev->event_id, sizeof(ev->event_id), 1)) != 0 ||
         (rc = dec_str(&d, "customer_id", ev->customer_id, sizeof(ev->customer_id), 1)) != 0 ||
         (rc = dec_enum(&d, "type", ev->type, sizeof(ev->type), &ev->type_index)) != 0 ||
@@ -410,6 +432,20 @@ out:
     return rc;
 }
 
+int ac_codec_check_key(const struct ac_event *ev, const void *key, size_t key_len, char *reason,
+                       size_t rlen)
+{
+    if (!key || key_len == 0) {
+        snprintf(reason, rlen, "missing_key");
+        return AC_ERR_INVALID;
+    }
+    if (key_len != strlen(ev->customer_id) || memcmp(key, ev->customer_id, key_len) != 0) {
+        snprintf(reason, rlen, "key_mismatch");
+        return AC_ERR_INVALID;
+    }
+    return 0;
+}
+
 int ac_codec_decode_action(struct ac_codec *codec, const void *buf, size_t len, struct ac_action *a)
 {
     int rc;
@@ -426,8 +462,15 @@ int ac_codec_decode_action(struct ac_codec *codec, const void *buf, size_t len, 
     if (rc != 0) {
         goto out;
     }
-    struct dec d = {v,  w->schema, codec->own[AC_SCHEMA_ACTIONS - 1].schema,
-                    "", reason,    sizeof(reason)};
+    /* Actions are our own records: their times need only be after the epoch. */
+    struct dec d = {.rec = v,
+                    .wschema = w->schema,
+                    .rschema = codec->own[AC_SCHEMA_ACTIONS - 1].schema,
+                    .prefix = "",
+                    .reason = reason,
+                    .rlen = sizeof(reason),
+                    .ts_min = 1,
+                    .ts_max = INT64_MAX};
     if ((rc = dec_str(&d, "action_id", a->action_id, sizeof(a->action_id), 1)) != 0 ||
         (rc = dec_str(&d, "customer_id", a->customer_id, sizeof(a->customer_id), 1)) != 0 ||
         (rc = dec_str(&d, "rule_id", a->rule_id, sizeof(a->rule_id), 0)) != 0 ||
@@ -449,7 +492,11 @@ int ac_codec_decode_action(struct ac_codec *codec, const void *buf, size_t len, 
     }
     a->kind = (enum ac_action_kind)kind;
     a->category = (enum ac_category)cat;
-    struct dec dr = {&reason_rec, NULL, NULL, "reason.", reason, sizeof(reason)};
+    struct dec dr = d;
+    dr.rec = &reason_rec;
+    dr.wschema = NULL;
+    dr.rschema = NULL;
+    dr.prefix = "reason.";
     if ((rc = dec_str(&dr, "trigger_event_id", a->trigger_event_id, sizeof(a->trigger_event_id),
                       0)) != 0 ||
         (rc = dec_str(&dr, "trigger_type", a->trigger_type, sizeof(a->trigger_type), 0)) != 0 ||

@@ -132,8 +132,18 @@ static int json_parse_iso(const char *s, int64_t *ms)
     return 0;
 }
 
+/* Years 0000..9999: what json_parse_iso() reads back. */
+#define JSON_ISO_MIN_MS INT64_C(-62167219200000) /* 0000-01-01T00:00:00.000Z */
+#define JSON_ISO_MAX_MS INT64_C(253402300799999) /* 9999-12-31T23:59:59.999Z */
+
+/* ms as an ISO-8601 string, or as the plain epoch-ms number when its year
+ * has no four-digit form: the output always converts back (found by
+ * tests/fuzz/fuzz_json_avro.c: year 2806274 did not). */
 static int json_format_iso(struct ac_buf *out, int64_t ms)
 {
+    if (ms < JSON_ISO_MIN_MS || ms > JSON_ISO_MAX_MS) {
+        return ac_buf_printf(out, "%" PRId64, ms);
+    }
     int64_t days = ms / JSON_MS_PER_DAY;
     int64_t rem = ms % JSON_MS_PER_DAY;
     if (rem < 0) {
@@ -523,6 +533,10 @@ static int json_put_double(struct ac_buf *out, double x)
     if (!isfinite(x)) {
         return ac_buf_append(out, "null", 4); /* JSON has no NaN or infinity */
     }
+    if (fpclassify(x) == FP_ZERO && signbit(x)) {
+        /* "-0" reads back as the integer 0: keep the sign (found by fuzzing) */
+        return ac_buf_append(out, "-0.0", 4);
+    }
     for (int prec = 15; prec <= 17; prec++) { /* the shortest text that reads back */
         snprintf(tmp, sizeof(tmp), "%.*g", prec, x);
         double back = strtod(tmp, NULL);
@@ -531,6 +545,28 @@ static int json_put_double(struct ac_buf *out, double x)
         }
     }
     return ac_buf_printf(out, "%s", tmp);
+}
+
+/* Avro's JSON encoding of bytes: a string of one code point per byte
+ * (U+0000..U+00FF), written as UTF-8 and escaped by jansson. */
+static int json_put_bytes(struct ac_buf *out, const unsigned char *p, size_t n)
+{
+    char *text = malloc(n * 2 + 1);
+    size_t len = 0;
+    if (!text) {
+        return AC_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < 0x80) {
+            text[len++] = (char)p[i];
+        } else {
+            text[len++] = (char)(0xc0 | p[i] >> 6);
+            text[len++] = (char)(0x80 | (p[i] & 0x3f));
+        }
+    }
+    int rc = ac_buf_json_strn(out, text, len);
+    free(text);
+    return rc;
 }
 
 static int json_from_value(struct jctx *c, json_t *node, avro_value_t *val, struct ac_buf *out)
@@ -620,20 +656,19 @@ static int json_from_value(struct jctx *c, json_t *node, avro_value_t *val, stru
         const char *s = NULL;
         size_t size = 0;
         rc = avro_value_get_string(val, &s, &size);
-        return rc ? json_fail(c, "bad string") : ac_buf_json_str(out, s ? s : "");
+        if (rc != 0) {
+            return json_fail(c, "bad string");
+        }
+        /* size counts avro-c's NUL; NULs inside are kept (as \u0000) */
+        return ac_buf_json_strn(out, s, s && size ? size - 1 : 0);
     }
     if (strcmp(k, "bytes") == 0) {
         const void *p = NULL;
         size_t size = 0;
-        if (avro_value_get_bytes(val, &p, &size) != 0 || ac_buf_append(out, "\"", 1)) {
+        if (avro_value_get_bytes(val, &p, &size) != 0) {
             return json_fail(c, "bad bytes");
         }
-        for (size_t i = 0; i < size; i++) { /* Avro's JSON encoding: one code point a byte */
-            if (ac_buf_printf(out, "\\u%04x", ((const unsigned char *)p)[i]) != 0) {
-                return AC_ERR_NOMEM;
-            }
-        }
-        return ac_buf_append(out, "\"", 1);
+        return json_put_bytes(out, p, size);
     }
     if (strcmp(k, "enum") == 0) {
         int idx = -1;

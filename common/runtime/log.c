@@ -17,6 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "json.h"
+#include "utf8.h"
+
 #define LOG_MSG_MAX 4096   /* formatted message, before escaping */
 #define LOG_LINE_MAX 16384 /* the whole JSON line; escaping can grow the message */
 #define LOG_PROC_MAX 64
@@ -129,102 +132,70 @@ static int log_rate_admit(uint64_t key, unsigned *repeated)
     return 1;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t log_utf8_len(const unsigned char *s)
-{
-    unsigned char c = s[0];
-    size_t n;
-    unsigned cp;
+/* Where log_json_put() writes: line[len..cap), one byte kept spare,
+ * stopping for good once a piece no longer fits. */
+struct log_out {
+    char *line;
+    size_t len;
+    size_t cap;
+    int open_quote; /* jansson's opening quote is still to be dropped */
+    int full;
+};
 
-    if (c < 0x80) {
-        return 1;
-    } else if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        cp = c & 0x1fu;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        cp = c & 0x0fu;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        cp = c & 0x07u;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
+/* How many bytes of p[0..n) (jansson's output) make whole tokens, an
+ * escape (\x or \uXXXX) or a UTF-8 sequence, within room bytes. */
+static size_t log_whole_tokens(const char *p, size_t n, size_t room)
+{
+    size_t k = 0;
+    while (k < n) {
+        size_t t;
+        if (p[k] == '\\') {
+            t = k + 1 < n && p[k + 1] == 'u' ? 6 : 2;
+        } else {
+            t = ac_utf8_seq_len(p + k, n - k);
+            t = t ? t : 1;
         }
-        cp = (cp << 6) | (s[i] & 0x3fu);
+        if (k + t > room || k + t > n) {
+            break;
+        }
+        k += t;
     }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff)) {
-        return 0;
-    }
-    return n;
+    return k;
 }
 
-/* Appends s as the inside of a JSON string to out[*len..cap). Stops early
- * (without splitting an escape) when out is full. */
+static int log_json_put(const char *p, size_t n, void *opaque)
+{
+    struct log_out *o = opaque;
+    if (o->full) {
+        return -1;
+    }
+    if (o->open_quote && n > 0) { /* the caller opened the string */
+        p++;
+        n--;
+        o->open_quote = 0;
+    }
+    if (o->len + n >= o->cap) { /* keep what fits, never half an escape */
+        size_t k = log_whole_tokens(p, n, o->cap - o->len - 1);
+        memcpy(o->line + o->len, p, k);
+        o->len += k;
+        o->full = 1;
+        return -1;
+    }
+    memcpy(o->line + o->len, p, n);
+    o->len += n;
+    return 0;
+}
+
+/* Appends s as the inside of a JSON string, written by jansson, to
+ * out[*len..cap). Stops early, without splitting an escape or a character,
+ * when out is full. */
 static void log_json_escape(char *out, size_t *len, size_t cap, const char *s)
 {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)s;
-    size_t o = *len;
-
-    while (*p) {
-        char esc[8];
-        size_t n = 0;
-        size_t adv = 1;
-        const char *src = esc;
-
-        switch (*p) {
-        case '"':
-            memcpy(esc, "\\\"", 2);
-            n = 2;
-            break;
-        case '\\':
-            memcpy(esc, "\\\\", 2);
-            n = 2;
-            break;
-        case '\n':
-            memcpy(esc, "\\n", 2);
-            n = 2;
-            break;
-        case '\r':
-            memcpy(esc, "\\r", 2);
-            n = 2;
-            break;
-        case '\t':
-            memcpy(esc, "\\t", 2);
-            n = 2;
-            break;
-        default:
-            if (*p < 0x20) {
-                memcpy(esc, "\\u00", 4);
-                esc[4] = hex[*p >> 4];
-                esc[5] = hex[*p & 0xf];
-                n = 6;
-            } else {
-                adv = log_utf8_len(p);
-                if (adv == 0) {
-                    memcpy(esc, "\\ufffd", 6);
-                    n = 6;
-                    adv = 1;
-                } else {
-                    src = (const char *)p;
-                    n = adv;
-                }
-            }
-            break;
-        }
-        if (o + n >= cap) {
-            break;
-        }
-        memcpy(out + o, src, n);
-        o += n;
-        p += adv;
+    struct log_out o = {out, *len, cap, 1, 0};
+    if (ac_json_write_str(s, strlen(s), log_json_put, &o) == 0) {
+        o.len--; /* jansson's closing quote: the caller closes the string */
     }
-    *len = o;
+    *len = o.len;
 }
 
 static void log_append(char *out, size_t *len, size_t cap, const char *s)

@@ -9,12 +9,13 @@
 #include "log.h"
 #include "metrics.h"
 
-int ac_outbox_produce_one(rd_kafka_t *producer, const char *topic, const char *key,
-                          const void *payload, size_t len, rd_kafka_headers_t *hdrs)
+int ac_outbox_produce_keyed(rd_kafka_t *producer, const char *topic, const void *key,
+                            size_t key_len, const void *payload, size_t len,
+                            rd_kafka_headers_t *hdrs)
 {
     for (;;) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
-            producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
+            producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? key_len : 0),
             RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -29,6 +30,29 @@ int ac_outbox_produce_one(rd_kafka_t *producer, const char *topic, const char *k
         }
         rd_kafka_poll(producer, 10);
     }
+}
+
+int ac_outbox_produce_one(rd_kafka_t *producer, const char *topic, const char *key,
+                          const void *payload, size_t len, rd_kafka_headers_t *hdrs)
+{
+    return ac_outbox_produce_keyed(producer, topic, key, strlen(key), payload, len, hdrs);
+}
+
+/* Counts one DLQ record in aftercare_dlq_total{topic, reason}. */
+static void outbox_count_dlq(const char *source_topic, const char *reason)
+{
+    char label[320], rbuf[128];
+    snprintf(label, sizeof(label), "topic=\"%s\",reason=\"%s\"", source_topic,
+             ac_outbox_reason_label(reason, rbuf, sizeof(rbuf)));
+    ac_metrics_add("aftercare_dlq_total", label, 1);
+}
+
+int ac_outbox_produce_dlq(rd_kafka_t *producer, const char *dlq_topic, const char *source_topic,
+                          const rd_kafka_message_t *m, const char *reason)
+{
+    rd_kafka_headers_t *h = ac_outbox_dlq_headers(source_topic, m->partition, m->offset, reason);
+    outbox_count_dlq(source_topic, reason);
+    return ac_outbox_produce_keyed(producer, dlq_topic, m->key, m->key_len, m->payload, m->len, h);
 }
 
 rd_kafka_headers_t *ac_outbox_dlq_headers(const char *topic, int32_t partition, int64_t offset,
@@ -87,10 +111,9 @@ static int outbox_produce_rejected(rd_kafka_t *producer, const struct ac_outbox_
     }
     rd_kafka_headers_t *h = ac_outbox_dlq_headers(
         fields[0], (int32_t)strtol(fields[1], NULL, 10), strtoll(fields[2], NULL, 10), fields[3]);
-    char label[320], rbuf[128];
-    snprintf(label, sizeof(label), "topic=\"%s\",reason=\"%s\"", fields[0],
-             ac_outbox_reason_label(fields[3], rbuf, sizeof(rbuf)));
-    ac_metrics_add("aftercare_dlq_total", label, 1);
+    outbox_count_dlq(fields[0], fields[3]);
+    /* Keyed by the customer id: the key check (ac_codec_check_key()) made
+     * the original key equal to it. */
     return ac_outbox_produce_one(producer, t->dlq, key, p, (size_t)(end - p), h);
 }
 

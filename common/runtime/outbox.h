@@ -25,10 +25,25 @@ struct ac_outbox_topics {
     const char *decisions;
 };
 
-/* Produces one message, waiting while the local queue is full. Takes
- * ownership of hdrs. Returns 0 or AC_ERR_TRANSIENT. */
+/* Produces one message, waiting while the local queue is full. The key is
+ * key[0..key_len) exactly as given (NUL bytes included, nothing read past
+ * key_len); key NULL is a null key, key != NULL with key_len 0 an empty
+ * one. Takes ownership of hdrs. Returns 0 or AC_ERR_TRANSIENT. */
+int ac_outbox_produce_keyed(rd_kafka_t *producer, const char *topic, const void *key,
+                            size_t key_len, const void *payload, size_t len,
+                            rd_kafka_headers_t *hdrs);
+/* The same with a NUL-terminated key (a customer id): strlen(key) bytes.
+ * Never pass a consumed message's key here: librdkafka does not terminate
+ * it, and strlen() runs on into the bytes after it. */
 int ac_outbox_produce_one(rd_kafka_t *producer, const char *topic, const char *key,
                           const void *payload, size_t len, rd_kafka_headers_t *hdrs);
+/* Sends consumed message m, which could not be decoded or checked, to
+ * dlq_topic: its key and value bytes exactly as they came (a null key stays
+ * null, an empty one empty), with the DLQ headers (source_topic = the topic
+ * m was read from, its partition and offset, reason), and counts it in
+ * aftercare_dlq_total. m is borrowed. Returns 0 or AC_ERR_TRANSIENT. */
+int ac_outbox_produce_dlq(rd_kafka_t *producer, const char *dlq_topic, const char *source_topic,
+                          const rd_kafka_message_t *m, const char *reason);
 /* Headers of a DLQ record. */
 rd_kafka_headers_t *ac_outbox_dlq_headers(const char *topic, int32_t partition, int64_t offset,
                                           const char *reason);

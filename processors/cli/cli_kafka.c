@@ -165,30 +165,28 @@ static void cli_json_base64(struct ac_buf *out, const unsigned char *p, size_t n
     ac_buf_append(out, "\"", 1);
 }
 
-/* The DLQ record: where it came from, why, and the original bytes. */
+/* The DLQ record: where it came from, why, and the original bytes. The
+ * key and header values are shown as text, all their bytes (a null one as
+ * ""; bytes that are not UTF-8 as U+FFFD: the line is always valid JSON);
+ * the value exactly, in base64. */
 static void cli_dlq_json(const rd_kafka_message_t *m, struct ac_buf *out)
 {
     rd_kafka_headers_t *hdrs = NULL;
     ac_buf_printf(out, "{\"partition\":%d,\"offset\":%lld,\"key\":", m->partition,
                   (long long)m->offset);
-    char key[256];
-    snprintf(key, sizeof(key), "%.*s", (int)(m->key_len < 255 ? m->key_len : 255),
-             m->key ? (const char *)m->key : "");
-    ac_buf_json_str(out, key);
+    ac_buf_json_strn(out, m->key, m->key ? m->key_len : 0);
     ac_buf_append(out, ",\"headers\":{", 12);
     if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         const char *name;
         const void *val;
         size_t len;
         for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &len) == 0; i++) {
-            char v[512];
-            snprintf(v, sizeof(v), "%.*s", (int)(len < 511 ? len : 511), val ? (const char *)val : "");
             if (i) {
                 ac_buf_append(out, ",", 1);
             }
             ac_buf_json_str(out, name);
             ac_buf_append(out, ":", 1);
-            ac_buf_json_str(out, v);
+            ac_buf_json_strn(out, val, val ? len : 0);
         }
     }
     ac_buf_append(out, "},\"value_base64\":", 17);

@@ -29,6 +29,7 @@
 #include "deliveries.h"
 #include "feedback.h"
 #include "fire.h"
+#include "json.h"
 #include "orders.h"
 #include "store.h"
 #include "usage.h"
@@ -230,13 +231,15 @@ static int64_t sim_heap_pop(struct sim_run *r)
     return top;
 }
 
+static int sim_json_put(const char *p, size_t n, void *opaque)
+{
+    return fwrite(p, 1, n, opaque) == n ? 0 : -1;
+}
+
+/* s as a JSON string (json.h: text that is not UTF-8 shows U+FFFD). */
 static void sim_json_str(FILE *f, const char *s)
 {
-    json_t *j = json_string(s ? s : "");
-    char *d = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
-    fputs(d ? d : "\"\"", f);
-    free(d);
-    json_decref(j);
+    (void)ac_json_write_str(s ? s : "", s ? strlen(s) : 0, sim_json_put, f);
 }
 
 static void sim_decision(const char *customer_id, const struct ac_decision *d, void *opaque)

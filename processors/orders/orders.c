@@ -6,6 +6,7 @@
  * policies) is the engine's (engine.h). */
 #include "orders.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,37 @@ static int64_t orders_sub(int64_t a, int64_t b)
     return a > b ? a - b : 0;
 }
 
+/* *sum = a + b, or -1 (and *sum untouched) when that would overflow. */
+static int orders_add(int64_t a, int64_t b, int64_t *sum)
+{
+    if ((b > 0 && a > INT64_MAX - b) || (b < 0 && a < INT64_MIN - b)) {
+        return -1;
+    }
+    *sum = a + b;
+    return 0;
+}
+
+/* Sums kept in the state grow with every order, and no bound on single
+ * amounts (the decoder's is 1e13 cents) bounds their count: an event whose
+ * amount would overflow one is rejected, never wrapped. Checked before
+ * anything changes. */
+static int orders_check_sums(const struct ac_customer *c, const struct ac_event *ev, char *reason,
+                             size_t rlen)
+{
+    int64_t sum;
+    int64_t total = ev->u.order.total_cents;
+    if (strcmp(ev->type, "order_placed") == 0 && orders_add(c->revenue_cents, total, &sum) != 0) {
+        snprintf(reason, rlen, "overflow:revenue_cents");
+        return AC_ERR_INVALID;
+    }
+    if (strcmp(ev->type, "refund_issued") == 0 && orders_add(c->refunded_cents, total, &sum) != 0) {
+        snprintf(reason, rlen, "overflow:refunded_cents");
+        return AC_ERR_INVALID;
+    }
+    return 0;
+}
+
+/* The sums were checked by orders_check_sums(). */
 static void orders_transition(struct ac_customer *c, const struct ac_event *ev)
 {
     const struct ac_order_fields *o = &ev->u.order;
@@ -59,7 +91,7 @@ static void orders_transition(struct ac_customer *c, const struct ac_event *ev)
         c->open_carts++;
     } else if (strcmp(type, "order_placed") == 0) {
         c->order_count++;
-        c->revenue_cents += o->total_cents;
+        (void)orders_add(c->revenue_cents, o->total_cents, &c->revenue_cents);
         if (c->first_order_at == AC_TS_NONE || ev->occurred_at < c->first_order_at) {
             c->first_order_at = ev->occurred_at;
         }
@@ -78,7 +110,7 @@ static void orders_transition(struct ac_customer *c, const struct ac_event *ev)
     } else if (strcmp(type, "return_requested") == 0) {
         c->returns++;
     } else if (strcmp(type, "refund_issued") == 0) {
-        c->refunded_cents += o->total_cents;
+        (void)orders_add(c->refunded_cents, o->total_cents, &c->refunded_cents);
         c->revenue_cents = orders_sub(c->revenue_cents, o->total_cents);
     } else if (strcmp(type, "contract_signed") == 0) {
         if (c->contract_signed_at == AC_TS_NONE) {
@@ -135,6 +167,9 @@ static int orders_apply(void *opaque, struct ac_customer *c, const struct ac_eve
     const struct ac_order_fields *o = &ev->u.order;
     if (strcmp(ev->type, "order_placed") == 0 && o->order_id[0] == '\0') {
         snprintf(reason, rlen, "missing_field:order_id");
+        return AC_ERR_INVALID;
+    }
+    if (orders_check_sums(c, ev, reason, rlen) != 0) {
         return AC_ERR_INVALID;
     }
     struct ac_customer before = *c;

@@ -6,12 +6,8 @@
  * untyped field holding each type) and must return 1, 0 or AC_ERR_INVALID:
  * never crash, leak, read out of bounds or overflow its stack.
  *
- * Not built by CMake. Build and run from the source tree:
- *
- *   clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
- *       -Icommon common/expr.c common/expr_lex.c common/expr_eval.c \
- *       tests/fuzz/fuzz_expr.c -o fuzz_expr
- *   ./fuzz_expr -max_len=512 corpus/
+ * Seeds: tests/fuzz/corpus/expr/. Built and run by ctest (fuzz/expr, a few
+ * seconds) and by hand, see tests/README.md.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -20,8 +16,7 @@
 
 #include "err.h"
 #include "expr.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static const struct ac_expr_field fuzz_fields[] = {
     {"customer.order_count", AC_EXPR_INT, 0}, {"customer.last_order_at", AC_EXPR_INT, 1},

@@ -119,11 +119,17 @@ void h_produce_raw(struct h_env *env, const char *topic, const char *key, const 
 void h_produce_to(struct h_env *env, const char *topic, int32_t partition, const char *key,
                   const void *p, size_t len)
 {
+    h_produce_keyed(env, topic, partition, key, key ? strlen(key) : 0, p, len);
+}
+
+void h_produce_keyed(struct h_env *env, const char *topic, int32_t partition, const void *key,
+                     size_t key_len, const void *p, size_t len)
+{
     rd_kafka_resp_err_t e;
     do {
         e = rd_kafka_producev(env->producer, RD_KAFKA_V_TOPIC(topic),
                               RD_KAFKA_V_PARTITION(partition),
-                              RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                              RD_KAFKA_V_KEY(key, key ? key_len : 0),
                               RD_KAFKA_V_VALUE((void *)p, len),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -313,8 +319,13 @@ size_t h_reader_poll(struct h_reader *r, size_t want, int deadline_ms)
         memset(rec, 0, sizeof(*rec));
         rec->partition = m->partition;
         rec->offset = m->offset;
-        snprintf(rec->key, sizeof(rec->key), "%.*s", (int)m->key_len,
-                 m->key ? (const char *)m->key : "");
+        rec->key_len = m->key_len;
+        rec->key_null = m->key == NULL;
+        if (m->key) {
+            size_t n = m->key_len < sizeof(rec->key) - 1 ? m->key_len : sizeof(rec->key) - 1;
+            memcpy(rec->key, m->key, n);
+            rec->key[n] = '\0';
+        }
         h_header(m, "aftercare_id", rec->id, sizeof(rec->id));
         h_header(m, "reason", rec->reason, sizeof(rec->reason));
         h_header(m, "source_topic", rec->source_topic, sizeof(rec->source_topic));

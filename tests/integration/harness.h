@@ -45,6 +45,9 @@ void h_flush(struct h_env *env);
 /* Produces raw bytes to one partition (-1: by key), key may be NULL. */
 void h_produce_to(struct h_env *env, const char *topic, int32_t partition, const char *key,
                   const void *p, size_t len);
+/* The same with a key of key_len bytes (NULs allowed; NULL: a null key). */
+void h_produce_keyed(struct h_env *env, const char *topic, int32_t partition, const void *key,
+                     size_t key_len, const void *p, size_t len);
 
 /* Writes a processor config into the env dir (test defaults + extra lines,
  * "key = value\n..."), returns its path (static buffer per call site copy). */
@@ -63,9 +66,11 @@ void h_kill9(pid_t pid);
 struct h_rec {
     int32_t partition;
     int64_t offset;
-    char key[AC_ID_MAX];
-    char id[AC_ACTION_ID_MAX];  /* header aftercare_id, if any */
-    char reason[128];           /* header reason (DLQ), if any */
+    char key[AC_ID_MAX];       /* the key's first bytes, NUL-terminated */
+    size_t key_len;            /* the key's length on Kafka (may exceed key[]) */
+    int key_null;              /* a null key (key_len 0) */
+    char id[AC_ACTION_ID_MAX]; /* header aftercare_id, if any */
+    char reason[128];          /* header reason (DLQ), if any */
     char source_topic[64];
     int64_t source_offset;
     void *value;

@@ -5,7 +5,10 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include <jansson.h>
+
 #include "harness.h"
+#include "outbox.h"
 
 static struct h_env env;
 
@@ -161,4 +164,90 @@ Test(cli, simulate_prints_every_decision_on_event_time)
     snprintf(args, sizeof(args), "simulate --events %s", events);
     cr_expect_eq(run_cli(args, out, sizeof(out), err, sizeof(err)), 1);
     cr_expect(strstr(err, "sim.jsonl:1: ") != NULL, "%s", err);
+}
+
+/* `aftercare consume aftercare.dlq` writes one JSON line per record that a
+ * strict parser reads, whatever bytes the keys and headers hold: keys and
+ * header values that were not UTF-8 were copied into the JSON (4 lines of
+ * 12 failed to parse). The key is shown whole (not cut at a NUL). */
+Test(cli, consume_dlq_lines_are_valid_json)
+{
+#define FFFD "\xef\xbf\xbd"
+    static const struct {
+        const char *key;
+        size_t key_len;
+        const char *want; /* the key as the JSON line shows it */
+    } keys[] = {
+        {"cust-1", 6, "cust-1"},
+        {"py-garbage", 10, "py-garbage"},
+        {"\xff\xfe", 2, FFFD FFFD},
+        {"caf\xc3\xa9", 5, "caf\xc3\xa9"},
+        {"caf\xe9", 4, "caf" FFFD},
+        {"k\0ey", 4, "k\0ey"},
+        {"q\"\\\n", 4, "q\"\\\n"},
+        {"\xed\xa0\x80", 3, FFFD FFFD FFFD},
+        {"", 0, ""},
+        {NULL, 0, ""},
+        {"\x01\x7f", 2, "\x01\x7f"},
+        {"\xc3", 1, FFFD},
+    };
+    enum { N = sizeof(keys) / sizeof(keys[0]) };
+    for (int i = 0; i < N; i++) {
+        char value[16];
+        snprintf(value, sizeof(value), "v%02d", i);
+        rd_kafka_headers_t *h = ac_outbox_dlq_headers("orders", 0, i, "undecodable");
+        rd_kafka_header_add(h, "note", -1, i % 2 ? "n\xff\x00te" : "ok", i % 2 ? 5 : 2);
+        cr_assert_eq(ac_outbox_produce_keyed(env.producer, "aftercare.dlq", keys[i].key,
+                                             keys[i].key_len, value, strlen(value), h),
+                     0);
+    }
+    h_flush(&env);
+
+    char out[1 << 15];
+    cr_assert_eq(run_cli("consume aftercare.dlq --from-beginning --max 12 --timeout 20", out,
+                         sizeof(out), NULL, 0),
+                 0);
+    int lines = 0;
+    for (char *line = out, *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+        *nl = '\0';
+        json_error_t jerr;
+        json_t *j = json_loads(line, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+        cr_assert_not_null(j, "not valid JSON (%s): %s", jerr.text, line);
+        lines++;
+        /* which record: its value is "vNN", base64 "dk5O" style */
+        const char *b64 = json_string_value(json_object_get(j, "value_base64"));
+        cr_assert_not_null(b64, "%s", line);
+        char value[8] = "";
+        static const char tbl[] =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        unsigned v = 0;
+        for (int k = 0; k < 4; k++) {
+            v = v << 6 | (unsigned)(strchr(tbl, b64[k]) - tbl);
+        }
+        value[0] = (char)(v >> 16), value[1] = (char)(v >> 8), value[2] = (char)v;
+        cr_assert(value[0] == 'v', "%s", line);
+        int i = (value[1] - '0') * 10 + (value[2] - '0');
+        cr_assert(i >= 0 && i < N, "%s", line);
+        json_t *key = json_object_get(j, "key");
+        cr_assert(json_is_string(key), "%s", line);
+        size_t want_len = keys[i].key ? keys[i].key_len : 0;
+        if (strcmp(keys[i].want, keys[i].key ? keys[i].key : "") != 0) {
+            want_len = strlen(keys[i].want); /* replaced characters */
+        }
+        cr_expect_eq(json_string_length(key), want_len, "key %d: %s", i, line);
+        cr_expect_eq(memcmp(json_string_value(key), keys[i].want, want_len), 0, "key %d: %s", i,
+                     line);
+        json_t *hdrs = json_object_get(j, "headers");
+        cr_expect_str_eq(json_string_value(json_object_get(hdrs, "reason")), "undecodable");
+        json_t *note = json_object_get(hdrs, "note");
+        if (i % 2) {
+            cr_expect_eq(json_string_length(note), 7, "%s", line); /* n FFFD \0 t e */
+            cr_expect_eq(memcmp(json_string_value(note), "n" FFFD "\0te", 7), 0, "%s", line);
+        } else {
+            cr_expect_str_eq(json_string_value(note), "ok");
+        }
+        json_decref(j);
+    }
+    cr_expect_eq(lines, N);
+#undef FFFD
 }

@@ -300,6 +300,39 @@ Test(log, long_message_truncated)
     json_decref(j);
 }
 
+/* A message whose escapes overflow the line is cut between two escapes or
+ * characters, never inside one: the line stays valid JSON. */
+Test(log, escaped_message_cut_between_escapes)
+{
+    /* the first two grow past the line (6 bytes an escape) and are cut */
+    static const char *fills[] = {"\x01", "\x01\x01\x01\x01\x01\xc3\xa9", "\xff",
+                                  "\x01\xff\"\xc3\xa9"};
+    for (size_t f = 0; f < sizeof(fills) / sizeof(fills[0]); f++) {
+        char big[4000];
+        size_t n = 0;
+        size_t step = strlen(fills[f]);
+        while (n + step < sizeof(big)) {
+            memcpy(big + n, fills[f], step);
+            n += step;
+        }
+        big[n] = '\0';
+        for (size_t shift = 0; shift < 6; shift++) { /* every cut position */
+            test_capture_begin();
+            AC_INFO("%.*s%s", (int)shift, "xxxxx", big);
+            test_capture_end();
+            cr_assert_eq(test_n_lines, 1);
+            json_t *j = test_line_json(0); /* asserts it parses */
+            const char *msg = test_field(j, "msg");
+            cr_assert_geq(strlen(msg), 1000, "fill %zu shift %zu", f, shift);
+            if (f < 2) {
+                cr_assert_lt(strlen(msg), shift + n, "fill %zu was not cut", f);
+            }
+            cr_assert_lt(strlen(test_lines[0]), 16384);
+            json_decref(j);
+        }
+    }
+}
+
 Test(log, errno_preserved)
 {
     test_capture_begin();

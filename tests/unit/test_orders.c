@@ -211,6 +211,50 @@ Test(orders, invalid_event_is_rejected_and_state_untouched)
     cr_expect_eq(out.n_actions, 0);
 }
 
+/* Two orders of 5e18 cents (past the decoder's bound, but sums must not
+ * rely on it) used to wrap the revenue negative: the second is rejected. */
+Test(orders, revenue_and_refunds_never_overflow)
+{
+    struct ac_customer c, before;
+    struct ac_event ev;
+    char reason[128] = "";
+    const int64_t huge = INT64_C(5000000000000000000);
+    ac_customer_init(&c, "c1");
+    event(&ev, "e1", "order_placed", T0, huge, "coffee");
+    cr_assert_eq(apply(&c, &ev), 0);
+    cr_assert_eq(c.revenue_cents, huge);
+
+    event(&ev, "e2", "order_placed", T0 + 1, huge, "coffee");
+    before = c;
+    ac_emit_reset(&out);
+    cr_assert_eq(ac_orders_processor.apply(ctx, &c, &ev, &clk, &out, reason, sizeof(reason)),
+                 AC_ERR_INVALID);
+    cr_expect_str_eq(reason, "overflow:revenue_cents");
+    cr_expect_eq(memcmp(&c, &before, sizeof(c)), 0, "a rejected event changes nothing");
+    cr_expect_eq(out.n_actions, 0);
+    cr_expect_eq(out.n_signals, 0);
+
+    /* up to the last cent is fine */
+    event(&ev, "e3", "order_placed", T0 + 2, INT64_MAX - huge, "coffee");
+    cr_assert_eq(apply(&c, &ev), 0);
+    cr_expect_eq(c.revenue_cents, INT64_MAX);
+    event(&ev, "e4", "order_placed", T0 + 3, 1, "coffee");
+    cr_expect_eq(apply(&c, &ev), AC_ERR_INVALID);
+    cr_expect_eq(c.revenue_cents, INT64_MAX);
+
+    /* refunds are a sum too */
+    event(&ev, "r1", "refund_issued", T0 + 4, huge, NULL);
+    cr_assert_eq(apply(&c, &ev), 0);
+    cr_expect_eq(c.refunded_cents, huge);
+    event(&ev, "r2", "refund_issued", T0 + 5, huge, NULL);
+    before = c;
+    ac_emit_reset(&out);
+    cr_assert_eq(ac_orders_processor.apply(ctx, &c, &ev, &clk, &out, reason, sizeof(reason)),
+                 AC_ERR_INVALID);
+    cr_expect_str_eq(reason, "overflow:refunded_cents");
+    cr_expect_eq(memcmp(&c, &before, sizeof(c)), 0);
+}
+
 Test(orders, action_ids_are_deterministic_and_distinct)
 {
     char a[AC_ACTION_ID_MAX], b[AC_ACTION_ID_MAX], c[AC_ACTION_ID_MAX], d[AC_ACTION_ID_MAX];
