@@ -20,14 +20,6 @@ void ac_emit_reset(struct ac_emit *out)
  * inputs, each finished with a mixer; 128 bits make an accidental collision
  * negligible. The function is part of the contract: changing it changes every
  * action id, so a sender would no longer recognise redeliveries. */
-static uint64_t emit_fnv(uint64_t h, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
 
 /* splitmix64's finalizer: every input bit moves every output bit. */
 static uint64_t emit_mix(uint64_t x)
@@ -40,20 +32,53 @@ static uint64_t emit_mix(uint64_t x)
     return x;
 }
 
+/* Both lanes over one input, in one pass. */
+static void emit_fnv2(uint64_t *h1, uint64_t *h2, const char *s, size_t n)
+{
+    uint64_t a = *h1, b = *h2 ^ 0x9e3779b97f4a7c15ULL;
+    for (size_t i = 0; i < n; i++) {
+        a ^= (unsigned char)s[i];
+        a *= 0x100000001b3ULL;
+        b ^= (unsigned char)s[i];
+        b *= 0x100000001b3ULL;
+    }
+    *h1 = a;
+    *h2 = b;
+}
+
+/* No snprintf on this path: ids are computed for every action, timer and
+ * decision (the profile's hottest helper). */
 void ac_action_id(char out[AC_ACTION_ID_MAX], const char *rule_id, const char *trigger_id,
                   int part)
 {
+    static const char hex[] = "0123456789abcdef";
     char partbuf[16];
-    int plen = snprintf(partbuf, sizeof(partbuf), "%d", part);
-    uint64_t h1 = 0xcbf29ce484222325ULL, h2 = 0x84222325cbf29ce4ULL;
-    const char *parts[] = {rule_id, trigger_id, partbuf};
-    size_t lens[] = {strlen(rule_id) + 1, strlen(trigger_id) + 1, (size_t)plen};
-    for (int i = 0; i < 3; i++) {
-        h1 = emit_fnv(h1, parts[i], lens[i]);
-        h2 = emit_fnv(h2 ^ 0x9e3779b97f4a7c15ULL, parts[i], lens[i]);
+    size_t plen = 0;
+    unsigned long long v = part < 0 ? (unsigned long long)(-(long long)part) : (unsigned)part;
+    char digits[16];
+    size_t nd = 0;
+    do {
+        digits[nd++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (part < 0) {
+        partbuf[plen++] = '-';
     }
-    snprintf(out, AC_ACTION_ID_MAX, "%016llx%016llx", (unsigned long long)emit_mix(h1),
-             (unsigned long long)emit_mix(h2));
+    while (nd > 0) {
+        partbuf[plen++] = digits[--nd];
+    }
+    uint64_t h1 = 0xcbf29ce484222325ULL, h2 = 0x84222325cbf29ce4ULL;
+    emit_fnv2(&h1, &h2, rule_id, strlen(rule_id) + 1);
+    emit_fnv2(&h1, &h2, trigger_id, strlen(trigger_id) + 1);
+    emit_fnv2(&h1, &h2, partbuf, plen);
+    uint64_t a = emit_mix(h1), b = emit_mix(h2);
+    for (int i = 15; i >= 0; i--) {
+        out[i] = hex[a & 15];
+        out[16 + i] = hex[b & 15];
+        a >>= 4;
+        b >>= 4;
+    }
+    out[32] = '\0';
 }
 
 struct ac_action *ac_emit_action(struct ac_emit *out, const char *rule_id, int part,

@@ -1,6 +1,7 @@
 /* record.c — a customer's durable record and its compact encoding. */
 #include "record.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ enum {
     TF_SEQ = 4,     /* occurrence of a periodic rule */
     TF_REASON = 8,  /* why it was last deferred */
     TF_FAMILY = 16, /* a family-window scope */
+    TF_SECONDS = 32, /* the due and expiry deltas are in whole seconds */
 };
 
 #define REC_STRINGS_MAX (3 * AC_TIMERS_MAX + 2 * AC_RECORD_RECENT_MAX)
@@ -94,16 +96,26 @@ static void record_raw_to_hex(const unsigned char raw[16], char out[AC_ACTION_ID
     out[32] = '\0';
 }
 
-/* The id the engine gives a timer of this rule, trigger, part and seq. */
+/* The id the engine gives a timer of this rule, trigger, part and seq (and
+ * family, for a family-window timer: engine.c keys it "<event id>/<family>"). */
 static void record_derived_id(const struct ac_timer *t, char out[AC_ACTION_ID_MAX])
 {
-    if (t->seq == 0) {
-        ac_action_id(out, t->rule_id, t->trigger.id, t->part);
-    } else {
-        char key[AC_ID_MAX + 16];
-        snprintf(key, sizeof(key), "%s#%d", t->trigger.id, t->seq);
-        ac_action_id(out, t->rule_id, key, t->part);
+    char key[AC_ID_MAX + AC_NAME_MAX + 16];
+    size_t n = strnlen(t->trigger.id, AC_ID_MAX - 1);
+    memcpy(key, t->trigger.id, n);
+    if (t->trigger.family[0]) {
+        size_t f = strnlen(t->trigger.family, AC_NAME_MAX - 1);
+        key[n++] = '/';
+        memcpy(key + n, t->trigger.family, f);
+        n += f;
+    } else if (t->seq != 0) {
+        char seq[16];
+        int k = snprintf(seq, sizeof(seq), "#%d", t->seq);
+        memcpy(key + n, seq, (size_t)k);
+        n += (size_t)k;
     }
+    key[n] = '\0';
+    ac_action_id(out, t->rule_id, key, t->part);
 }
 
 /* --- encode ---------------------------------------------------------------------------------- */
@@ -153,14 +165,28 @@ static int record_triggers(const struct ac_timerset *ts, struct ac_buf *body, in
     struct ac_buf all;
     ac_buf_init(&all);
     for (int i = 0; i < ts->n && rc == 0; i++) {
-        struct ac_trigger tg = ts->t[i].trigger;
+        /* the same event as an earlier timer's (nearly always): no encoding */
+        const struct ac_trigger *tg0 = &ts->t[i].trigger;
+        int found = -1;
+        for (int k = 0; k < i && found < 0; k++) {
+            const struct ac_trigger *o = &ts->t[k].trigger;
+            if (offsetof(struct ac_trigger, family) + sizeof(o->family) ==
+                    offsetof(struct ac_trigger, family_price_cents) &&
+                memcmp(o, tg0, offsetof(struct ac_trigger, family)) == 0) {
+                found = idx[k];
+            }
+        }
+        if (found >= 0) {
+            idx[i] = found;
+            continue;
+        }
+        struct ac_trigger tg = *tg0;
         memset(tg.family, 0, sizeof(tg.family));
         tg.family_price_cents = 0;
         ac_buf_reset(&one);
         if ((rc = ac_trigger_encode(&tg, &one)) != 0) {
             break;
         }
-        int found = -1;
         for (int k = 0; k < n && found < 0; k++) {
             if (lens[k] == one.len && memcmp(all.data + starts[k], one.data, one.len) == 0) {
                 found = k;
@@ -217,17 +243,30 @@ static int record_encode_timers(const struct ac_record *rec, struct record_strin
         if (rule < 0 || reason < 0 || family < 0) {
             return AC_ERR_INVALID;
         }
+        /* due relative to the trigger's time, expiry relative to the first
+         * due time; whole seconds when they are (they nearly always are) */
+        int64_t due_d = (int64_t)((uint64_t)t->due - (uint64_t)t->trigger.occurred_at);
+        int64_t exp_d = (flags & TF_EXPIRES)
+                            ? (int64_t)((uint64_t)t->expires_at - (uint64_t)t->first_due)
+                            : 0;
+        int64_t first_d = (int64_t)((uint64_t)t->due - (uint64_t)t->first_due);
+        if (due_d % 1000 == 0 && exp_d % 1000 == 0 && first_d % 1000 == 0) {
+            flags |= TF_SECONDS;
+            due_d /= 1000;
+            exp_d /= 1000;
+            first_d /= 1000;
+        }
         rc |= ac_wire_put_u64(body, flags);
         if (flags & TF_ID) {
             rc |= ac_buf_append(body, raw, sizeof(raw));
         }
         rc |= ac_wire_put_u64(body, (uint64_t)rule);
         rc |= ac_wire_put_i64(body, t->part);
-        rc |= ac_wire_put_i64(body, t->due);
-        rc |= ac_wire_put_i64(body, (int64_t)((uint64_t)t->due - (uint64_t)t->first_due));
+        rc |= ac_wire_put_u64(body, (uint64_t)trig[i]);
+        rc |= ac_wire_put_i64(body, due_d);
+        rc |= ac_wire_put_i64(body, first_d);
         if (flags & TF_EXPIRES) {
-            rc |= ac_wire_put_i64(body,
-                                  (int64_t)((uint64_t)t->expires_at - (uint64_t)t->first_due));
+            rc |= ac_wire_put_i64(body, exp_d);
         }
         if (flags & TF_SEQ) {
             rc |= ac_wire_put_i64(body, t->seq);
@@ -235,7 +274,6 @@ static int record_encode_timers(const struct ac_record *rec, struct record_strin
         if (flags & TF_REASON) {
             rc |= ac_wire_put_u64(body, (uint64_t)reason);
         }
-        rc |= ac_wire_put_u64(body, (uint64_t)trig[i]);
         if (flags & TF_FAMILY) {
             rc |= ac_wire_put_u64(body, (uint64_t)family);
             rc |= ac_wire_put_i64(body, t->trigger.family_price_cents);
@@ -244,28 +282,27 @@ static int record_encode_timers(const struct ac_record *rec, struct record_strin
     return rc ? AC_ERR_NOMEM : 0;
 }
 
+/* The ring: time (the first absolute, the others relative to the one
+ * before), rule, decision, reason. The action id is left out: the full
+ * decision, with it, is on aftercare.decisions. */
 static int record_encode_recent(const struct ac_record *rec, struct record_strings *tab,
                                 struct ac_buf *body)
 {
     int rc = ac_wire_put_u64(body, (uint64_t)rec->n_recent);
+    int64_t prev = 0;
     for (int i = 0; i < rec->n_recent && rc == 0; i++) {
         const struct ac_record_recent *d = &rec->recent[i];
-        unsigned char raw[16] = {0};
         int rule = record_intern(tab, d->rule_id);
         int kind = record_intern(tab, d->decision);
         int reason = record_intern(tab, d->reason);
         if (rule < 0 || kind < 0 || reason < 0) {
             return AC_ERR_INVALID;
         }
-        int has_id = record_hex_to_raw(d->action_id, raw) == 0;
-        rc |= ac_wire_put_i64(body, d->at);
+        rc |= ac_wire_put_i64(body, (int64_t)((uint64_t)d->at - (uint64_t)prev));
+        prev = d->at;
         rc |= ac_wire_put_u64(body, (uint64_t)rule);
         rc |= ac_wire_put_u64(body, (uint64_t)kind);
         rc |= ac_wire_put_u64(body, (uint64_t)reason);
-        rc |= ac_wire_put_u64(body, (uint64_t)has_id);
-        if (has_id) {
-            rc |= ac_buf_append(body, raw, sizeof(raw));
-        }
     }
     return rc ? AC_ERR_NOMEM : 0;
 }
@@ -409,11 +446,21 @@ static int record_decode_timers(struct ac_record *rec, const struct record_dec *
         }
         int rc = record_str(d, ac_wire_get_u64(r), t.rule_id, sizeof(t.rule_id));
         t.part = (int)ac_wire_get_i64(r);
-        t.due = ac_wire_get_i64(r);
-        t.first_due = (int64_t)((uint64_t)t.due - (uint64_t)ac_wire_get_i64(r));
+        uint64_t ti = ac_wire_get_u64(r);
+        if (r->err || rc != 0 || ti >= (uint64_t)d->n_trig) {
+            return AC_ERR_INVALID;
+        }
+        t.trigger = d->trig[ti];
+        int64_t unit = (flags & TF_SECONDS) ? 1000 : 1;
+        int64_t due_d = ac_wire_get_i64(r), first_d = ac_wire_get_i64(r), exp_d = 0;
+        if (flags & TF_EXPIRES) {
+            exp_d = ac_wire_get_i64(r);
+        }
+        t.due = (int64_t)((uint64_t)t.trigger.occurred_at + (uint64_t)due_d * (uint64_t)unit);
+        t.first_due = (int64_t)((uint64_t)t.due - (uint64_t)first_d * (uint64_t)unit);
         t.expires_at = AC_TS_NONE;
         if (flags & TF_EXPIRES) {
-            t.expires_at = (int64_t)((uint64_t)t.first_due + (uint64_t)ac_wire_get_i64(r));
+            t.expires_at = (int64_t)((uint64_t)t.first_due + (uint64_t)exp_d * (uint64_t)unit);
         }
         if (flags & TF_SEQ) {
             t.seq = (int)ac_wire_get_i64(r);
@@ -421,11 +468,9 @@ static int record_decode_timers(struct ac_record *rec, const struct record_dec *
         if (flags & TF_REASON) {
             rc |= record_str(d, ac_wire_get_u64(r), t.reason, sizeof(t.reason));
         }
-        uint64_t ti = ac_wire_get_u64(r);
-        if (r->err || rc != 0 || ti >= (uint64_t)d->n_trig) {
+        if (r->err || rc != 0) {
             return AC_ERR_INVALID;
         }
-        t.trigger = d->trig[ti];
         if (flags & TF_FAMILY) {
             rc = record_str(d, ac_wire_get_u64(r), t.trigger.family, sizeof(t.trigger.family));
             t.trigger.family_price_cents = ac_wire_get_i64(r);
@@ -459,19 +504,15 @@ static int record_decode_recent(struct ac_record *rec, const struct record_dec *
     if (r->err || n > AC_RECORD_RECENT_MAX) {
         return AC_ERR_INVALID;
     }
+    int64_t prev = 0;
     for (uint64_t i = 0; i < n; i++) {
         struct ac_record_recent *e = &rec->recent[i];
         memset(e, 0, sizeof(*e));
-        e->at = ac_wire_get_i64(r);
+        e->at = (int64_t)((uint64_t)prev + (uint64_t)ac_wire_get_i64(r));
+        prev = e->at;
         int rc = record_str(d, ac_wire_get_u64(r), e->rule_id, sizeof(e->rule_id));
         rc |= record_str(d, ac_wire_get_u64(r), e->decision, sizeof(e->decision));
         rc |= record_str(d, ac_wire_get_u64(r), e->reason, sizeof(e->reason));
-        if (ac_wire_get_u64(r) == 1) {
-            const unsigned char *p = ac_wire_get_raw(r, 16);
-            if (p) {
-                record_raw_to_hex(p, e->action_id);
-            }
-        }
         if (rc != 0 || r->err) {
             return AC_ERR_INVALID;
         }

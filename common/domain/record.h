@@ -22,9 +22,11 @@
  *     4 strings    n × string: rule ids, reasons and families, each once
  *     5 triggers   n × trigger (the event a timer was scheduled from), each
  *                  once however many timers share it
- *     6 timers     n × (flags, [id], rule, part, due, first-due delta,
- *                  [expiry delta], [seq], [reason], trigger, [family, price])
- *     7 recent     n × (time, rule, decision kind, reason, action id)
+ *     6 timers     n × (flags, [id], rule, part, trigger, due - trigger time,
+ *                  due - first due, [expiry - first due], [seq], [reason],
+ *                  [family, price]); the deltas in whole seconds when they are
+ *     7 recent     n × (time delta, rule, decision, reason); the full decision,
+ *                  with its action id, is on aftercare.decisions
  *
  * A timer's id is left out when it is the one the engine derives from its
  * rule, trigger, part and seq (ac_action_id), which it nearly always is.

@@ -263,6 +263,48 @@ static size_t batch_positions(struct runtime *rt, int32_t *parts, int64_t *offs,
     return n;
 }
 
+/* How far in event time each partition of the batch has got: the newest event
+ * time applied, or now when the partition has been read to its end. */
+static void batch_event_time(struct runtime *rt, const int32_t *parts, const int64_t *offs,
+                             size_t n)
+{
+    int64_t now = ac_clock_now(ac_clock_wall());
+    int64_t *times = calloc(n + 1, sizeof(*times));
+    if (!times) {
+        return;
+    }
+    for (size_t k = 0; k < n; k++) {
+        int64_t lo = -1, hi = -1;
+        times[k] = INT64_MIN;
+        if (rd_kafka_get_watermark_offsets(rt->consumer, rt->topic_in, parts[k], &lo, &hi) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR &&
+            hi >= 0 && offs[k] >= hi) {
+            times[k] = now;
+            continue;
+        }
+        for (size_t i = 0; i < rt->n_msgs; i++) {
+            if (rt->ev_ok[i] && rt->msgs[i]->partition == parts[k] &&
+                rt->events[i].occurred_at > times[k]) {
+                times[k] = rt->events[i].occurred_at < now ? rt->events[i].occurred_at : now;
+            }
+        }
+    }
+    /* partitions with nothing decodable keep their value */
+    size_t m = 0;
+    int32_t *keep = calloc(n + 1, sizeof(*keep));
+    for (size_t k = 0; keep && k < n; k++) {
+        if (times[k] != INT64_MIN) {
+            keep[m] = parts[k];
+            times[m++] = times[k];
+        }
+    }
+    if (keep && ac_store_event_time_publish(rt->store, rt->proc->topic, keep, times, m) != 0) {
+        AC_DEBUG("event time not published; next batch");
+    }
+    free(keep);
+    free(times);
+}
+
 static void batch_commit_offsets(struct runtime *rt, const int32_t *parts, const int64_t *offs,
                                  size_t n)
 {
@@ -401,6 +443,7 @@ int rt_batch_process(struct runtime *rt)
         }
         if (rc == 0) {
             batch_commit_offsets(rt, parts, offs, n_pos);
+            batch_event_time(rt, parts, offs, n_pos);
             break;
         }
         if (rc == AC_ERR_FATAL || rc == AC_ERR_NOMEM) {

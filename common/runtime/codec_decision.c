@@ -1,132 +1,171 @@
 /* codec_decision.c — struct ac_decision_rec to Avro (schemas/decisions.avsc).
  *
  * Its own file so the audit-log contract can change without touching the
- * event codec; the few field setters it needs are the same as codec_event.c's. */
+ * event codec. Every event writes about a dozen decisions, so this encoder
+ * writes the Avro binary itself instead of going through avro-c's generic
+ * value API: the fields in the order of decisions.avsc, ints and longs as
+ * zigzag varints, strings as their length then their bytes, a ["null", X]
+ * union as its branch index (a long) then the value, the enum as its index,
+ * the map as one block (count, entries, then the 0 that ends it).
+ *
+ * It writes exactly the bytes the generic API wrote (tests/unit/
+ * test_codec_decision.c keeps that reference and compares the two), so:
+ * - a string is its bytes up to the first NUL, as they are: not checked for
+ *   UTF-8 here, as avro-c did not check them either; the strings come from
+ *   decoded (checked) events and the playbook;
+ * - a signal key given twice is one map entry, at the key's first place,
+ *   with the last value given (avro-c's map semantics).
+ * A change to decisions.avsc's fields needs the same change here; the enum
+ * table below is checked against the schema by the unit test. */
 #include <string.h>
 
 #include "codec_int.h"
 #include "err.h"
 
-static int decision_field(avro_value_t *rec, const char *name, avro_value_t *out)
+/* Largest encoding: the header, every string of the struct at its full
+ * size (their sum is below sizeof the struct), and at most
+ * DECISION_VARINTS varints of at most 10 bytes each: 9 strings' lengths,
+ * part, the enum, 6 unions' indexes, 4 optional strings' lengths, 2
+ * optional timestamps, the map's count, 2 lengths per entry, its ending 0
+ * and decided_at. */
+#define DECISION_VARINTS (9 + 1 + 1 + 6 + 4 + 2 + 1 + 2 * AC_DECISION_REC_SIGNALS_MAX + 1 + 1)
+#define DECISION_BYTES_MAX (5 + sizeof(struct ac_decision_rec) + 10 * DECISION_VARINTS)
+
+/* The symbols of DecisionKind in the order of decisions.avsc: the index
+ * written is the position here. */
+const char *const codec_decision_symbols[CODEC_DECISION_N_SYMBOLS] = {
+    "emitted", "scheduled", "deferred", "rescheduled", "merged", "capped",
+    "suppressed", "held_out", "expired", "cancelled", "exited", "dropped"};
+
+static int decision_symbol(const char *sym)
 {
-    return avro_value_get_by_name(rec, name, out, NULL) != 0 ? AC_ERR_INVALID : 0;
+    for (int i = 0; i < CODEC_DECISION_N_SYMBOLS; i++) {
+        if (strcmp(sym, codec_decision_symbols[i]) == 0) {
+            return i;
+        }
+    }
+    return -1;
 }
 
-static int decision_str(avro_value_t *rec, const char *name, const char *s)
+/* Writes x as a zigzag varint (an Avro int or long) at p; returns the new
+ * end. An int32 sign-extended gives the bytes Avro's int encoding gives. */
+static unsigned char *decision_put_long(unsigned char *p, int64_t x)
 {
-    avro_value_t f;
-    if (decision_field(rec, name, &f) != 0 || avro_value_set_string(&f, s) != 0) {
-        return AC_ERR_INVALID;
+    uint64_t z = ((uint64_t)x << 1) ^ (0 - ((uint64_t)x >> 63));
+    while (z > 0x7f) {
+        *p++ = (unsigned char)(z | 0x80);
+        z >>= 7;
     }
-    return 0;
+    *p++ = (unsigned char)z;
+    return p;
 }
 
-/* A field of type ["null", X]: branch 1 when present (*out is then the X
- * to set), else null. */
-static int decision_branch(avro_value_t *rec, const char *name, int present, avro_value_t *out)
+static unsigned char *decision_put_bytes(unsigned char *p, const char *s, size_t n)
 {
-    avro_value_t u;
-    if (decision_field(rec, name, &u) != 0 || avro_value_set_branch(&u, present ? 1 : 0, out)) {
-        return AC_ERR_INVALID;
-    }
-    return present || avro_value_set_null(out) == 0 ? 0 : AC_ERR_INVALID;
+    p = decision_put_long(p, (int64_t)n);
+    memcpy(p, s, n);
+    return p + n;
 }
 
-/* ["null", "string"]: "" is null. */
-static int decision_opt_str(avro_value_t *rec, const char *name, const char *s)
+/* A string field of size bytes: its bytes up to the NUL, never past the field. */
+static unsigned char *decision_put_str(unsigned char *p, const char *s, size_t size)
 {
-    avro_value_t b;
-    int present = s[0] != '\0';
-    if (decision_branch(rec, name, present, &b) != 0) {
-        return AC_ERR_INVALID;
+    return decision_put_bytes(p, s, strnlen(s, size));
+}
+
+/* ["null", "string"]: "" is null (branch 0), else branch 1 and the string. */
+static unsigned char *decision_put_opt_str(unsigned char *p, const char *s, size_t size)
+{
+    if (s[0] == '\0') {
+        return decision_put_long(p, 0);
     }
-    return present && avro_value_set_string(&b, s) != 0 ? AC_ERR_INVALID : 0;
+    return decision_put_str(decision_put_long(p, 1), s, size);
 }
 
 /* ["null", timestamp-millis]: AC_TS_NONE is null. */
-static int decision_opt_ts(avro_value_t *rec, const char *name, int64_t ms)
+static unsigned char *decision_put_opt_ts(unsigned char *p, int64_t ms)
 {
-    avro_value_t b;
-    int present = ms != AC_TS_NONE;
-    if (decision_branch(rec, name, present, &b) != 0) {
-        return AC_ERR_INVALID;
+    if (ms == AC_TS_NONE) {
+        return decision_put_long(p, 0);
     }
-    return present && avro_value_set_long(&b, ms) != 0 ? AC_ERR_INVALID : 0;
+    return decision_put_long(decision_put_long(p, 1), ms);
 }
 
-static int decision_long(avro_value_t *rec, const char *name, int64_t x)
+/* 1 when signal i's key is also the key of an earlier signal. */
+static int decision_key_seen(const struct ac_kv *kv, int i)
 {
-    avro_value_t f;
-    if (decision_field(rec, name, &f) != 0 || avro_value_set_long(&f, x) != 0) {
-        return AC_ERR_INVALID;
-    }
-    return 0;
-}
-
-static int decision_int(avro_value_t *rec, const char *name, int32_t x)
-{
-    avro_value_t f;
-    if (decision_field(rec, name, &f) != 0 || avro_value_set_int(&f, x) != 0) {
-        return AC_ERR_INVALID;
-    }
-    return 0;
-}
-
-static int decision_enum(avro_value_t *rec, const char *name, const char *sym)
-{
-    avro_value_t f;
-    if (decision_field(rec, name, &f) != 0) {
-        return AC_ERR_INVALID;
-    }
-    int idx = avro_schema_enum_get_by_name(avro_value_get_schema(&f), sym);
-    if (idx < 0 || avro_value_set_enum(&f, idx) != 0) {
-        return AC_ERR_INVALID;
-    }
-    return 0;
-}
-
-static int decision_map(avro_value_t *rec, const char *name, const struct ac_kv *kv, int n)
-{
-    avro_value_t map;
-    if (decision_field(rec, name, &map) != 0) {
-        return AC_ERR_INVALID;
-    }
-    for (int i = 0; i < n; i++) {
-        avro_value_t v;
-        if (avro_value_add(&map, kv[i].key, &v, NULL, NULL) != 0 ||
-            avro_value_set_string(&v, kv[i].value) != 0) {
-            return AC_ERR_INVALID;
+    for (int j = 0; j < i; j++) {
+        if (strncmp(kv[j].key, kv[i].key, sizeof(kv[i].key)) == 0) {
+            return 1;
         }
     }
     return 0;
+}
+
+/* map<string>: one block of the distinct keys (each with the last value
+ * given for it), then the 0 that ends the map; an empty map is the 0 alone. */
+static unsigned char *decision_put_map(unsigned char *p, const struct ac_kv *kv, int n)
+{
+    int distinct = 0;
+    for (int i = 0; i < n; i++) {
+        distinct += !decision_key_seen(kv, i);
+    }
+    if (distinct > 0) {
+        p = decision_put_long(p, distinct);
+        for (int i = 0; i < n; i++) {
+            if (distinct < n && decision_key_seen(kv, i)) {
+                continue;
+            }
+            const char *value = kv[i].value;
+            for (int j = i + 1; distinct < n && j < n; j++) {
+                if (strncmp(kv[j].key, kv[i].key, sizeof(kv[i].key)) == 0) {
+                    value = kv[j].value;
+                }
+            }
+            p = decision_put_str(p, kv[i].key, sizeof(kv[i].key));
+            p = decision_put_str(p, value, sizeof(kv[i].value));
+        }
+    }
+    return decision_put_long(p, 0);
 }
 
 int ac_codec_encode_decision(struct ac_codec *codec, const struct ac_decision_rec *d,
                              struct ac_buf *out)
 {
     int rc = AC_ERR_INVALID;
-    avro_value_t *r = &codec->own[AC_SCHEMA_DECISIONS - 1].value;
+    unsigned char buf[DECISION_BYTES_MAX];
+    unsigned char *p = buf;
+    int sym = decision_symbol(d->decision);
 
-    if (d->n_signals < 0 || d->n_signals > AC_DECISION_REC_SIGNALS_MAX) {
+    (void)codec; /* the layout is decisions.avsc's, fixed at compile time */
+    if (sym < 0 || d->n_signals < 0 || d->n_signals > AC_DECISION_REC_SIGNALS_MAX) {
         goto out;
     }
-    avro_value_reset(r);
-    if (decision_str(r, "decision_id", d->decision_id) ||
-        decision_str(r, "customer_id", d->customer_id) || decision_str(r, "rule_id", d->rule_id) ||
-        decision_int(r, "part", d->part) || decision_str(r, "action_id", d->action_id) ||
-        decision_enum(r, "decision", d->decision) || decision_str(r, "reason", d->reason) ||
-        decision_str(r, "trigger_event_id", d->trigger_event_id) ||
-        decision_str(r, "trigger_type", d->trigger_type) ||
-        decision_opt_str(r, "channel", d->channel) ||
-        decision_opt_str(r, "template", d->template_name) ||
-        decision_opt_ts(r, "not_before", d->not_before) || decision_opt_ts(r, "due", d->due) ||
-        decision_opt_str(r, "experiment", d->experiment) ||
-        decision_opt_str(r, "variant", d->variant) ||
-        decision_map(r, "signals", d->signals, d->n_signals) ||
-        decision_long(r, "decided_at", d->decided_at)) {
-        goto out;
-    }
-    rc = codec_write(codec, r, AC_SCHEMA_DECISIONS, out);
+    /* Confluent framing: magic byte 0, schema id as 4 bytes big-endian. */
+    *p++ = 0;
+    *p++ = (unsigned char)((uint32_t)AC_SCHEMA_DECISIONS >> 24);
+    *p++ = (unsigned char)((uint32_t)AC_SCHEMA_DECISIONS >> 16);
+    *p++ = (unsigned char)((uint32_t)AC_SCHEMA_DECISIONS >> 8);
+    *p++ = (unsigned char)AC_SCHEMA_DECISIONS;
+    p = decision_put_str(p, d->decision_id, sizeof(d->decision_id));
+    p = decision_put_str(p, d->customer_id, sizeof(d->customer_id));
+    p = decision_put_str(p, d->rule_id, sizeof(d->rule_id));
+    p = decision_put_long(p, d->part);
+    p = decision_put_str(p, d->action_id, sizeof(d->action_id));
+    p = decision_put_long(p, sym);
+    p = decision_put_str(p, d->reason, sizeof(d->reason));
+    p = decision_put_str(p, d->trigger_event_id, sizeof(d->trigger_event_id));
+    p = decision_put_str(p, d->trigger_type, sizeof(d->trigger_type));
+    p = decision_put_opt_str(p, d->channel, sizeof(d->channel));
+    p = decision_put_opt_str(p, d->template_name, sizeof(d->template_name));
+    p = decision_put_opt_ts(p, d->not_before);
+    p = decision_put_opt_ts(p, d->due);
+    p = decision_put_opt_str(p, d->experiment, sizeof(d->experiment));
+    p = decision_put_opt_str(p, d->variant, sizeof(d->variant));
+    p = decision_put_map(p, d->signals, d->n_signals);
+    p = decision_put_long(p, d->decided_at);
+    /* One append: on failure (AC_ERR_NOMEM) out is left as it was. */
+    rc = ac_buf_append(out, buf, (size_t)(p - buf));
 out:
     return rc;
 }

@@ -1,4 +1,5 @@
-/* codec_int.h — internals shared by codec.c, codec_event.c and codec_json.c.
+/* codec_int.h — internals shared by codec.c, codec_event.c, codec_json.c and
+ * codec_decision.c.
  *
  * Private to the codec module: other modules include codec.h only, and never
  * see avro-c or jansson types. */
@@ -55,5 +56,11 @@ int codec_read(struct ac_codec *codec, int own, const void *buf, size_t len, int
 
 /* Appends value as Avro binary to out, framed with frame_id when it is > 0. */
 int codec_write(struct ac_codec *codec, avro_value_t *value, int32_t frame_id, struct ac_buf *out);
+
+/* The symbols of decisions.avsc's DecisionKind, in the schema's order
+ * (codec_decision.c writes the position as the enum index); the unit test
+ * checks them against the schema the codec loads. */
+#define CODEC_DECISION_N_SYMBOLS 12
+extern const char *const codec_decision_symbols[CODEC_DECISION_N_SYMBOLS];
 
 #endif

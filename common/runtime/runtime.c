@@ -146,6 +146,42 @@ static int runtime_batch(struct runtime *rt)
 /* No batch has spoken to Redis lately: ask it for the generation (which
  * also catches a Redis that lost its data) and set readiness from the
  * answer. One attempt, no waiting: the consumer keeps polling meanwhile. */
+/* An idle processor that has read every assigned partition to its end says
+ * so: those partitions count as "now" in event time for the timer process. A
+ * partition with unread messages keeps its last published value. */
+static void runtime_idle_event_time(struct runtime *rt)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (rd_kafka_assignment(rt->consumer, &l) != RD_KAFKA_RESP_ERR_NO_ERROR || !l) {
+        return;
+    }
+    if (l->cnt > 0 && rd_kafka_position(rt->consumer, l) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        int32_t *parts = calloc((size_t)l->cnt, sizeof(*parts));
+        int64_t *times = calloc((size_t)l->cnt, sizeof(*times));
+        size_t n = 0;
+        int64_t now = ac_clock_now(ac_clock_wall());
+        for (int i = 0; parts && times && i < l->cnt; i++) {
+            int64_t lo = -1, hi = -1;
+            const rd_kafka_topic_partition_t *tp = &l->elems[i];
+            if (rd_kafka_get_watermark_offsets(rt->consumer, tp->topic, tp->partition, &lo,
+                                               &hi) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                continue;
+            }
+            int64_t pos = tp->offset;
+            if ((pos >= 0 && pos >= hi) || (pos < 0 && hi >= 0 && hi == lo)) {
+                parts[n] = tp->partition;
+                times[n++] = now;
+            }
+        }
+        if (n > 0 && ac_store_event_time_publish(rt->store, rt->proc->topic, parts, times, n) != 0) {
+            AC_DEBUG("event time not published; next time");
+        }
+        free(parts);
+        free(times);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 static void runtime_idle_check(struct runtime *rt)
 {
     char err[256], gen[40];
@@ -172,6 +208,9 @@ out:
     }
     rt->redis_down = rc != 0;
     ac_metrics_set_ready(rc == 0);
+    if (rc == 0) {
+        runtime_idle_event_time(rt);
+    }
 }
 
 /* --- rebalance ------------------------------------------------------------------------------ */
@@ -618,6 +657,7 @@ int ac_runtime_main(const struct ac_processor *proc, int argc, char **argv)
     rt.store = ac_store_new(ac_config_str(rt.cfg, "redis.url"),
                             ac_config_str(rt.cfg, "redis.prefix"), err, sizeof(err));
     if (rt.store) {
+        ac_store_set_generation_name(rt.store, rt.group);
         const struct ac_step_opts so = {
             .st = rt.store,
             .codec = rt.codec,

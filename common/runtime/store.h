@@ -131,8 +131,15 @@ int ac_store_connected(const struct ac_store *st);
 /* Redis run_id of the server last connected to (changes on restart). */
 const char *ac_store_run_id(const struct ac_store *st);
 
+/* Each consumer group keeps its own generation, <prefix>:gen:<group>, so a
+ * process that never committed cannot hide another group's loss by creating
+ * a fresh shared key (README: recovering from Redis data loss). Without a
+ * name, the key is <prefix>:gen (tools and tests). */
+void ac_store_set_generation_name(struct ac_store *st, const char *group);
 /* Reads the generation id into out. If absent and create != 0, creates a new
- * one. Returns 0, AC_ERR_NOTFOUND (absent, create == 0), or AC_ERR_TRANSIENT. */
+ * one; a group without its own key takes over the shared key of the previous
+ * version. Returns 0, AC_ERR_NOTFOUND (absent, create == 0), AC_ERR_TRANSIENT
+ * or AC_ERR_FATAL (an error reply). */
 int ac_store_generation(struct ac_store *st, int create, char out[40]);
 /* Remembers the generation every later batch must see; a batch that finds a
  * different one fails with AC_ERR_FATAL (Redis lost its data). */
@@ -168,6 +175,16 @@ int ac_store_due(struct ac_store *st, int64_t now, unsigned start, size_t max,
 /* Removes the due members of the previous layout the last ac_store_due
  * found (call it once their customers went through a step). */
 int ac_store_due_forget_legacy(struct ac_store *st);
+/* Event-time progress per input partition (<prefix>:ewm, "<topic>:<partition>"
+ * -> ms): how far in event time the partition's processor has got; "now" when
+ * it is caught up. Raised, never lowered. The timer process fires a timer due
+ * at T only once every input partition has reached T (README: timers on
+ * event time). */
+int ac_store_event_time_publish(struct ac_store *st, enum ac_topic topic, const int32_t *parts,
+                                const int64_t *times, size_t n);
+/* Calls fn for every partition's published event time. */
+int ac_store_event_times(struct ac_store *st,
+                         void (*fn)(const char *field, int64_t at, void *opaque), void *opaque);
 /* Customers with pending timers, and of those with one due at or before now. */
 int ac_store_timer_counts(struct ac_store *st, int64_t now, int64_t *pending, int64_t *overdue);
 /* Customers with records in their outbox, per the outbox index, up to max:

@@ -340,26 +340,22 @@ void ac_store_state_key(const struct ac_store *st, const char *customer_id, char
 
 /* --- generation ---------------------------------------------------------------------------- */
 
-int ac_store_generation(struct ac_store *st, int create, char out[40])
+void ac_store_set_generation_name(struct ac_store *st, const char *group)
 {
-    char key[64];
-    snprintf(key, sizeof(key), "%s:gen", st->prefix);
-    if (!ac_store_connected(st)) {
-        return AC_ERR_TRANSIENT;
+    snprintf(st->gen_key, sizeof(st->gen_key), "%s:gen:%s", st->prefix, group);
+}
+
+static const char *store_gen_key(struct ac_store *st)
+{
+    if (!st->gen_key[0]) {
+        snprintf(st->gen_key, sizeof(st->gen_key), "%s:gen", st->prefix);
     }
-    if (create) {
-        char gen[40];
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        snprintf(gen, sizeof(gen), "%llx-%lx-%x", (unsigned long long)ts.tv_sec,
-                 (unsigned long)ts.tv_nsec, (unsigned)getpid());
-        redisReply *r = redisCommand(st->rc, "SET %s %s NX", key, gen);
-        if (!r) {
-            store_drop(st);
-            return AC_ERR_TRANSIENT;
-        }
-        freeReplyObject(r);
-    }
+    return st->gen_key;
+}
+
+/* GET key into out: 0, AC_ERR_NOTFOUND, or AC_ERR_TRANSIENT. */
+static int store_get_gen(struct ac_store *st, const char *key, char out[40])
+{
     redisReply *r = redisCommand(st->rc, "GET %s", key);
     if (!r) {
         store_drop(st);
@@ -371,9 +367,48 @@ int ac_store_generation(struct ac_store *st, int create, char out[40])
     } else if (r->type == REDIS_REPLY_NIL) {
         rc = AC_ERR_NOTFOUND;
     } else {
-        rc = AC_ERR_TRANSIENT;
+        rc = store_reply_error(st, r, "read the generation");
     }
     freeReplyObject(r);
+    return rc;
+}
+
+int ac_store_generation(struct ac_store *st, int create, char out[40])
+{
+    char legacy[64], gen[40];
+    const char *key = store_gen_key(st);
+    if (!ac_store_connected(st)) {
+        return AC_ERR_TRANSIENT;
+    }
+    snprintf(legacy, sizeof(legacy), "%s:gen", st->prefix);
+    int rc = store_get_gen(st, key, out);
+    int take = 0;
+    if (rc == AC_ERR_NOTFOUND && strcmp(key, legacy) != 0) {
+        /* A Redis set up by the version with one shared generation: the
+         * group takes that one over (it proves the data was not lost since). */
+        int lrc = store_get_gen(st, legacy, gen);
+        if (lrc == 0) {
+            take = 1;
+        } else if (lrc != AC_ERR_NOTFOUND) {
+            return lrc;
+        }
+    }
+    if (rc == AC_ERR_NOTFOUND && create && !take) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        snprintf(gen, sizeof(gen), "%llx-%lx-%x", (unsigned long long)ts.tv_sec,
+                 (unsigned long)ts.tv_nsec, (unsigned)getpid());
+        take = 1;
+    }
+    if (take) {
+        redisReply *r = redisCommand(st->rc, "SET %s %s NX", key, gen);
+        if (!r) {
+            store_drop(st);
+            return AC_ERR_TRANSIENT;
+        }
+        freeReplyObject(r);
+        rc = store_get_gen(st, key, out);
+    }
     return rc;
 }
 
@@ -395,11 +430,9 @@ int store_check_gen_reply(struct ac_store *st, redisReply *r)
 
 int store_append_gen(struct ac_store *st)
 {
-    static char key[64];
     size_t argc = 0;
-    snprintf(key, sizeof(key), "%s:gen", st->prefix);
     store_push_str(st, &argc, "GET");
-    store_push_str(st, &argc, key);
+    store_push_str(st, &argc, store_gen_key(st));
     return store_append(st, argc);
 }
 

@@ -19,6 +19,7 @@ struct ac_store {
     char prefix[32];
     char run_id[48];
     char expect_gen[40];
+    char gen_key[200]; /* "<prefix>:gen:<group>" ("<prefix>:gen" if no group was set) */
     double last_rtt;
     /* argv scratch for pipelined commands */
     const char **argv;

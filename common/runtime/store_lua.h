@@ -24,6 +24,10 @@
  *   if its outbox is empty (and its member of the previous layout, the
  *   state key). Returns how many index entries it dropped.
  *
+ * ac_ewm_v5  KEYS: <prefix>:ewm   ARGV: field, event time...
+ *   Raises each "<topic>:<partition>" field to the event time given, never
+ *   lowers it (a rebalanced partition replays older events).
+ *
  * The record's version sits at bytes 2..9 of its value (record.h), so the
  * check is a GETRANGE, not a decode. One call carries many customers
  * because the fixed cost of a call dominates a customer's work; every key is
@@ -96,7 +100,15 @@ static const char ac_store_lua[] =
     "  end\n"
     "  return dropped\n"
     "end\n"
+    "local function ewm(keys, args)\n"
+    "  for j = 1, #args, 2 do\n"
+    "    local cur = tonumber(redis.call('HGET', keys[1], args[j]) or '-1')\n"
+    "    if tonumber(args[j + 1]) > cur then redis.call('HSET', keys[1], args[j], args[j + 1]) end\n"
+    "  end\n"
+    "  return 0\n"
+    "end\n"
     "redis.register_function('ac_commit_v5', commit)\n"
+    "redis.register_function('ac_ewm_v5', ewm)\n"
     "redis.register_function('ac_ack_v5', ack)\n";
 
 #endif

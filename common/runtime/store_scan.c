@@ -275,3 +275,73 @@ int ac_store_due_forget_legacy(struct ac_store *st)
     st->n_legacy_due = 0;
     return rc;
 }
+
+int ac_store_event_time_publish(struct ac_store *st, enum ac_topic topic, const int32_t *parts,
+                                const int64_t *times, size_t n)
+{
+    char key[STORE_KEY_MAX];
+    struct ac_buf kv;
+    size_t argc = 0;
+    int rc = 0;
+    if (n == 0) {
+        return 0;
+    }
+    if (!ac_store_connected(st)) {
+        return AC_ERR_TRANSIENT;
+    }
+    ac_buf_init(&kv);
+    for (size_t i = 0; i < n; i++) {
+        ac_buf_printf(&kv, "%s:%d", ac_topic_name(topic), parts[i]);
+        ac_buf_append(&kv, "", 1);
+        ac_buf_printf(&kv, "%lld", (long long)times[i]);
+        ac_buf_append(&kv, "", 1);
+    }
+    snprintf(key, sizeof(key), "%s:ewm", st->prefix);
+    store_push_str(st, &argc, "FCALL");
+    store_push_str(st, &argc, "ac_ewm_v5");
+    store_push_str(st, &argc, "1");
+    store_push_str(st, &argc, key);
+    const char *p = kv.data;
+    for (size_t i = 0; i < 2 * n; i++) {
+        store_push_str(st, &argc, p);
+        p += strlen(p) + 1;
+    }
+    if (store_append(st, argc) != 0) {
+        ac_buf_fini(&kv);
+        return AC_ERR_TRANSIENT;
+    }
+    ac_buf_fini(&kv);
+    redisReply *r = store_read(st);
+    if (!r) {
+        return AC_ERR_TRANSIENT;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        rc = store_reply_error(st, r, "publish event time");
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int ac_store_event_times(struct ac_store *st,
+                         void (*fn)(const char *field, int64_t at, void *opaque), void *opaque)
+{
+    char key[STORE_KEY_MAX];
+    if (!ac_store_connected(st)) {
+        return AC_ERR_TRANSIENT;
+    }
+    snprintf(key, sizeof(key), "%s:ewm", st->prefix);
+    redisReply *r = redisCommand(st->rc, "HGETALL %s", key);
+    if (!r) {
+        store_drop(st);
+        return AC_ERR_TRANSIENT;
+    }
+    int rc = 0;
+    if (r->type == REDIS_REPLY_ERROR) {
+        rc = store_reply_error(st, r, "read event times");
+    }
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        fn(r->element[i]->str, strtoll(r->element[i + 1]->str, NULL, 10), opaque);
+    }
+    freeReplyObject(r);
+    return rc;
+}

@@ -109,7 +109,8 @@ static int dev_demo(const struct dev_opts *o, struct ac_dev_kafka *dk, struct ac
         fprintf(stderr, "aftercare dev: %s: %s\n", tconfig, strerror(errno));
         return 1;
     }
-    fprintf(f, "# written by `aftercare dev --demo`\nhttp.port = 0\ntimers.idle_ms = 50\n");
+    fprintf(f, "# written by `aftercare dev --demo`\nhttp.port = 0\ntimers.idle_ms = 50\n"
+               "timers.inputs = orders\n");
     fclose(f);
     struct ac_codec *codec = cli_codec();
     if (!codec) {

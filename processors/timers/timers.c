@@ -41,6 +41,15 @@ static const struct ac_cfg_entry timers_config[] = {
      60000},
     {"timers.sweep_ms", AC_CFG_INT, "30000",
      "how often outboxes left by a dead process are produced (ms)", 100, 3600000},
+    {"timers.event_time", AC_CFG_BOOL, "true",
+     "fire a timer due at T only once every input partition has been processed up to T "
+     "(false: on the wall clock alone)", 0, 0},
+    {"timers.inputs", AC_CFG_STR, "orders,deliveries,feedback,usage",
+     "input topics whose progress holds timers back (leave out a topic no processor reads)",
+     0, 0},
+    {"timers.max_hold_ms", AC_CFG_INT, "3600000",
+     "a timer held back longer than this by a lagging or stopped processor fires anyway "
+     "(counted and logged)", 0, INT64_MAX},
     {"clock.speed", AC_CFG_INT, "1",
      "testing only: the clock runs this many times faster than the wall clock, from "
      "clock.epoch_ms", 1, 1000000},
@@ -63,8 +72,21 @@ static void timers_on_signal(int sig)
     }
 }
 
+#define TIMERS_INPUTS_MAX 8
+
+struct timers_wm {
+    char topic[64];
+    int partitions;         /* from the cluster's metadata; 0: topic not there */
+    int64_t *at;            /* [partitions] published event time, INT64_MIN: none */
+};
+
 struct timers {
     struct ac_config *cfg;
+    struct timers_wm inputs[TIMERS_INPUTS_MAX];
+    int n_inputs;
+    int64_t next_metadata;  /* mono ms */
+    int hold_warned;
+    int held_too_long;      /* the last round fired past a held-back input */
     struct ac_store *store;
     struct ac_codec *codec;
     struct ac_rules *rules;
@@ -90,6 +112,121 @@ static int64_t timers_now(const struct timers *t)
         return wall;
     }
     return t->epoch + (wall - t->epoch) * t->speed;
+}
+
+/* --- event time -------------------------------------------------------------------------------- */
+
+/* The input topics to wait for (timers.inputs), and their partition counts
+ * from the cluster (refreshed every minute; a topic absent there holds
+ * nothing back). */
+static void timers_inputs_refresh(struct timers *t)
+{
+    int64_t mono = ac_clock_mono_ms();
+    if (mono < t->next_metadata) {
+        return;
+    }
+    t->next_metadata = mono + 60000;
+    if (t->n_inputs == 0) {
+        const char *p = ac_config_str(t->cfg, "timers.inputs");
+        while (*p && t->n_inputs < TIMERS_INPUTS_MAX) {
+            size_t len = strcspn(p, ", ");
+            if (len > 0 && len < sizeof(t->inputs[0].topic)) {
+                struct timers_wm *w = &t->inputs[t->n_inputs++];
+                memcpy(w->topic, p, len);
+                w->topic[len] = '\0';
+            }
+            p += len;
+            p += strspn(p, ", ");
+        }
+    }
+    /* Every topic's metadata, looked up by name: asking for one topic by name
+     * would create it where auto-creation is on. */
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(t->producer, 1, NULL, &md, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        t->next_metadata = mono + 1000;
+        return;
+    }
+    for (int i = 0; i < t->n_inputs; i++) {
+        struct timers_wm *w = &t->inputs[i];
+        int n = 0;
+        for (int k = 0; k < md->topic_cnt; k++) {
+            if (strcmp(md->topics[k].topic, w->topic) == 0 && !md->topics[k].err) {
+                n = md->topics[k].partition_cnt;
+            }
+        }
+        if (n != w->partitions) {
+            free(w->at);
+            w->at = n > 0 ? calloc((size_t)n, sizeof(*w->at)) : NULL;
+            w->partitions = w->at ? n : 0;
+        }
+    }
+    rd_kafka_metadata_destroy(md);
+}
+
+static void timers_wm_field(const char *field, int64_t at, void *opaque)
+{
+    struct timers *t = opaque;
+    const char *colon = strrchr(field, ':');
+    if (!colon) {
+        return;
+    }
+    for (int i = 0; i < t->n_inputs; i++) {
+        struct timers_wm *w = &t->inputs[i];
+        if (strlen(w->topic) == (size_t)(colon - field) &&
+            strncmp(w->topic, field, (size_t)(colon - field)) == 0) {
+            long p = strtol(colon + 1, NULL, 10);
+            if (p >= 0 && p < w->partitions) {
+                w->at[p] = at;
+            }
+        }
+    }
+}
+
+/* The time up to which timers may fire: the wall clock, held back to the
+ * slowest input partition's event-time progress, but never more than
+ * timers.max_hold_ms. */
+static int64_t timers_fire_time(struct timers *t, int64_t now)
+{
+    if (!ac_config_bool(t->cfg, "timers.event_time")) {
+        return now;
+    }
+    timers_inputs_refresh(t);
+    for (int i = 0; i < t->n_inputs; i++) {
+        for (int p = 0; p < t->inputs[i].partitions; p++) {
+            t->inputs[i].at[p] = INT64_MIN;
+        }
+    }
+    if (ac_store_event_times(t->store, timers_wm_field, t) != 0) {
+        return INT64_MIN; /* Redis: the round fails anyway */
+    }
+    int64_t w = now;
+    const char *slowest = NULL;
+    int slowest_p = -1;
+    for (int i = 0; i < t->n_inputs; i++) {
+        for (int p = 0; p < t->inputs[i].partitions; p++) {
+            if (t->inputs[i].at[p] < w) {
+                w = t->inputs[i].at[p];
+                slowest = t->inputs[i].topic;
+                slowest_p = p;
+            }
+        }
+    }
+    int64_t hold = ac_config_int(t->cfg, "timers.max_hold_ms");
+    double lag = w == INT64_MIN ? -1.0 : (double)(now - w) / 1000.0;
+    ac_metrics_set("aftercare_timer_watermark_lag_seconds", "", lag);
+    if (w == INT64_MIN || now - w > hold) {
+        if (!t->hold_warned) {
+            AC_WARN("input topic=%s partition=%d has not reached the time of due timers for "
+                    "longer than timers.max_hold_ms=%lld; firing them anyway",
+                    slowest ? slowest : "?", slowest_p, (long long)hold);
+            t->hold_warned = 1;
+        }
+        t->held_too_long = 1;
+        return now - hold;
+    }
+    t->hold_warned = 0;
+    t->held_too_long = 0;
+    return w;
 }
 
 static void timers_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -238,7 +375,9 @@ static int timers_redis(struct timers *t, int *backoff)
     ac_metrics_set_ready(0);
     while (!timers_stop) {
         if (ac_store_connect(t->store, err, sizeof(err)) == 0) {
-            int rc = ac_store_generation(t->store, 0, gen);
+            /* Its own generation: created at the first start, and a loss of
+             * it later is a Redis that lost its data. */
+            int rc = ac_store_generation(t->store, t->gen[0] == '\0', gen);
             if (rc == 0 && t->gen[0] == '\0') {
                 memcpy(t->gen, gen, sizeof(gen));
                 ac_store_expect_generation(t->store, gen);
@@ -253,8 +392,8 @@ static int timers_redis(struct timers *t, int *backoff)
                          rc == 0 ? gen : "missing", t->gen);
                 return AC_ERR_FATAL;
             }
-            if (rc == AC_ERR_NOTFOUND) {
-                AC_INFO("waiting for a processor to initialise redis (no generation yet)");
+            if (rc == AC_ERR_FATAL) {
+                return rc;
             }
         } else {
             AC_WARN("redis unavailable, retrying: %s", err);
@@ -297,7 +436,19 @@ static int timers_loop(struct timers *t)
         int64_t now = timers_now(t);
         if (mono >= next_gauge) {
             int64_t pending = 0, overdue = 0;
+            char gen[40];
             next_gauge = mono + 1000;
+            /* Every second, due timers or not: a Redis that lost its data
+             * (FLUSHALL, a restart without persistence) stops the process. */
+            rc = ac_store_generation(t->store, 0, gen);
+            if (rc == AC_ERR_NOTFOUND || (rc == 0 && strcmp(gen, t->gen) != 0)) {
+                AC_ERROR("redis lost its data: generation %s, expected %s; stopping",
+                         rc == 0 ? gen : "missing", t->gen);
+                return AC_ERR_FATAL;
+            }
+            if (rc == AC_ERR_FATAL) {
+                return rc;
+            }
             if (ac_store_timer_counts(t->store, now, &pending, &overdue) == 0) {
                 ac_metrics_set("aftercare_timers_pending", "", (double)pending);
                 ac_metrics_set("aftercare_timers_overdue", "", (double)overdue);
@@ -307,7 +458,12 @@ static int timers_loop(struct timers *t)
         size_t n = 0;
         double t0 = ac_clock_mono_s();
         t->n_due = 0;
-        int decided = ac_fire_round(t->fire, now, start, &custs, &n);
+        int64_t upto = timers_fire_time(t, now);
+        int decided = upto == INT64_MIN ? AC_ERR_TRANSIENT
+                                        : ac_fire_round(t->fire, upto, start, &custs, &n);
+        if (decided > 0 && t->held_too_long) {
+            ac_metrics_add("aftercare_timers_fired_past_hold_total", "", (double)decided);
+        }
         start = (start + 97) % AC_STORE_BUCKETS; /* replicas drift apart */
         if (decided == AC_ERR_FATAL) {
             return decided;
@@ -417,6 +573,9 @@ int ac_timers_main(int argc, char **argv)
     t.store = t.codec ? ac_store_new(ac_config_str(t.cfg, "redis.url"),
                                      ac_config_str(t.cfg, "redis.prefix"), err, sizeof(err))
                       : NULL;
+    if (t.store) {
+        ac_store_set_generation_name(t.store, "aftercare-timers");
+    }
     if (!t.codec || !t.store) {
         fprintf(stderr, "aftercare-timers: %s\n", err);
         goto out;
@@ -436,8 +595,15 @@ int ac_timers_main(int argc, char **argv)
         fprintf(stderr, "aftercare-timers: %s\n", err);
         goto out;
     }
-    ac_metrics_declare("aftercare_timers_pending", "gauge", "timers waiting in Redis");
-    ac_metrics_declare("aftercare_timers_overdue", "gauge", "timers due now or earlier");
+    ac_metrics_declare("aftercare_timers_pending", "gauge",
+                       "customers with timers waiting in Redis (the due index)");
+    ac_metrics_declare("aftercare_timers_overdue", "gauge",
+                       "customers with a timer due now or earlier");
+    ac_metrics_declare("aftercare_timer_watermark_lag_seconds", "gauge",
+                       "how far the slowest input partition is behind the clock in event time "
+                       "(timers due after it wait); -1: an input partition never reported");
+    ac_metrics_declare("aftercare_timers_fired_past_hold_total", "counter",
+                       "timers fired although an input was behind (held past timers.max_hold_ms)");
     ac_metrics_declare("aftercare_timers_fired_total", "counter", "timers decided");
     ac_metrics_declare("aftercare_timer_lateness_seconds", "histogram",
                        "from a timer's due time to its action acknowledged by Kafka");

@@ -208,6 +208,9 @@ void h_write_timers_config(struct h_env *env, const char *extra, char *path, siz
         {"schemas.dir", schemas},
         {"http.port", "-1"},
         {"timers.idle_ms", "20"},
+        /* tests of firing stop their processors first: the wall clock decides
+         * (test_timers' event-time test turns it on) */
+        {"timers.event_time", "false"},
     };
     snprintf(path, len, "%s/timers.conf", env->dir);
     FILE *f = fopen(path, "w");

@@ -4,7 +4,9 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 
+#include "clock.h"
 #include "harness.h"
 #include "store.h"
 
@@ -100,4 +102,61 @@ Test(redis_recovery, lost_redis_data_is_detected_and_rebuilt_on_request)
     cr_assert(h_wait_done(&env, "ac", "aftercare-orders", "orders", 60000));
     cr_expect_eq(order_count("cust-b"), 40, "the rebuild replays the whole input");
     cr_expect_eq(h_terminate(pid), 0);
+}
+
+/* Loss detection is per consumer group: after a FLUSHALL, a processor whose
+ * group never committed (an idle topic, a new deployment) starting first
+ * must not hide the loss from aftercare-orders; and aftercare-timers notices
+ * it while no timer is due. */
+Test(redis_recovery, a_loss_is_seen_whatever_starts_first)
+{
+    char conf[512], fconf[512], tconf[512];
+    h_write_config(&env, "orders", NULL, conf, sizeof(conf));
+    produce_orders("c", 5, "cust-c");
+    pid_t pid = h_spawn(&env, "orders", conf);
+    cr_assert(h_wait_done(&env, "ac", "aftercare-orders", "orders", 60000));
+    cr_expect_eq(h_terminate(pid), 0);
+    h_write_timers_config(&env, "", tconf, sizeof(tconf));
+    pid_t timers = h_spawn(&env, "timers", tconf);
+    /* the timer process is running (it created its generation) */
+    int64_t deadline = ac_clock_mono_ms() + 30000;
+    int have = 0;
+    while (!have && ac_clock_mono_ms() < deadline) {
+        redisReply *r = h_redis(&env, "EXISTS ac:gen:aftercare-timers");
+        have = r->integer == 1;
+        freeReplyObject(r);
+        if (!have) {
+            struct timespec ts = {0, 20000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    cr_assert(have, "aftercare-timers did not start");
+
+    freeReplyObject(h_redis(&env, "FLUSHALL"));
+    /* aftercare-timers, with nothing due, stops within seconds */
+    int status = 0;
+    cr_assert_eq(waitpid(timers, &status, 0), timers);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 3, "aftercare-timers must exit 3");
+
+    /* a processor that never committed starts first and initialises Redis ... */
+    h_write_config(&env, "feedback", NULL, fconf, sizeof(fconf));
+    pid_t fb = h_spawn(&env, "feedback", fconf);
+    deadline = ac_clock_mono_ms() + 30000;
+    have = 0;
+    while (!have && ac_clock_mono_ms() < deadline) {
+        redisReply *r = h_redis(&env, "EXISTS ac:gen:aftercare-feedback");
+        have = r->integer == 1;
+        freeReplyObject(r);
+        if (!have) {
+            struct timespec ts = {0, 20000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    cr_assert(have, "aftercare-feedback did not start");
+    /* ... and aftercare-orders still refuses to go on with empty state */
+    pid = h_spawn(&env, "orders", conf);
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 3,
+              "aftercare-orders must see its group's loss (exit 3)");
+    cr_expect_eq(h_terminate(fb), 0);
 }

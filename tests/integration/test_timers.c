@@ -457,3 +457,53 @@ Test(timers, rejected_events_left_in_an_outbox_reach_the_dlq_with_their_reason)
     h_reader_close(&dlq);
     cr_expect_eq(h_terminate(timers), 0);
 }
+
+/* Timers fire on event time: while the order that cancels a reminder sits
+ * unprocessed in Kafka (its processor is down), the reminder's due time
+ * passes and the timer process must wait; once the order is applied, the
+ * reminder is cancelled and never sent. With timers.event_time = false the
+ * wall clock alone decides and the reminder goes out (the bug this prevents). */
+Test(timers, a_timer_waits_for_the_inputs_to_reach_its_time)
+{
+    int64_t now = ac_clock_now(ac_clock_wall());
+    char pb[1200], extra[1400], conf[512], tconf[512];
+    playbook_path(pb, sizeof(pb), "timers_flow.yaml");
+    snprintf(extra, sizeof(extra), "playbook = %s\n", pb);
+    h_write_config(&env, "orders", extra, conf, sizeof(conf));
+    struct ac_event ev;
+    h_order_event(&ev, "cart-20", "c20", "cart_abandoned", now - 1000, 1000, "coffee");
+    h_produce_events(&env, "orders", &ev, 1);
+    pid_t orders = h_spawn(&env, "orders", conf);
+    cr_assert(h_wait_done(&env, "ac", "aftercare-orders", "orders", 60000));
+    cr_assert_eq(h_timer_count(&env, "c20"), 1, "the reminder is pending");
+    cr_expect_eq(h_terminate(orders), 0);
+
+    /* The cancelling order arrives while aftercare-orders is down. */
+    h_order_event(&ev, "order-20", "c20", "order_placed", now + 1000, 1000, "coffee");
+    h_produce_events(&env, "orders", &ev, 1);
+    snprintf(extra, sizeof(extra),
+             "playbook = %s\ntimers.event_time = true\ntimers.inputs = orders\n"
+             "timers.max_hold_ms = 600000\n",
+             pb);
+    h_write_timers_config(&env, extra, tconf, sizeof(tconf));
+    pid_t timers = h_spawn(&env, "timers", tconf);
+    struct h_reader acts;
+    h_reader_open(&env, &acts, "aftercare.actions");
+    char nudge[AC_ACTION_ID_MAX];
+    ac_action_id(nudge, "nudge", "cart-20", 0);
+    /* The reminder was due at now + 19 s; wait until 3 s past that. */
+    int64_t wait = now + 22000 - ac_clock_now(ac_clock_wall());
+    h_reader_poll(&acts, 1, wait > 0 ? (int)wait : 1);
+    cr_expect(!reader_has(&acts, nudge), "the reminder fired past an unprocessed input");
+    cr_expect_eq(h_timer_count(&env, "c20"), 1, "and is still pending");
+
+    /* aftercare-orders comes back: the order cancels the reminder. */
+    orders = h_spawn(&env, "orders", conf);
+    cr_assert(h_wait_done(&env, "ac", "aftercare-orders", "orders", 60000));
+    cr_expect_eq(h_timer_count(&env, "c20"), 0, "cancelled by the order");
+    h_reader_poll(&acts, 2, 5000); /* the confirmation */
+    cr_expect(!reader_has(&acts, nudge), "a cancelled reminder was sent");
+    h_reader_close(&acts);
+    cr_expect_eq(h_terminate(orders), 0);
+    cr_expect_eq(h_terminate(timers), 0);
+}

@@ -1,12 +1,18 @@
 /* test_codec_decision.c — aftercare.decisions (schemas/decisions.avsc):
  * struct ac_decision_rec -> framed Avro (schema id 7) -> JSON lines, nullable
- * fields, the enum, and the encoder agreeing with the JSON writer. */
+ * fields, the enum, and the encoder agreeing with the JSON writer.
+ *
+ * ac_codec_encode_decision() writes the Avro binary by hand; the encoder it
+ * replaced, through avro-c's generic value API, lives on here as the
+ * reference (generic_encode) it must agree with byte for byte. */
 #include <criterion/criterion.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
+#include "codec_int.h" /* white-box: the enum table, the reference encoder */
 #include "decision_rec.h"
 #include "err.h"
 
@@ -156,4 +162,351 @@ Test(codec_decision, the_encoder_and_the_json_writer_agree)
     cr_assert_eq(again.len, out.len);
     cr_assert_eq(memcmp(again.data, out.data, out.len), 0, "the same bytes both ways");
     ac_buf_fini(&again);
+}
+
+/* The reference: the generic avro-c encoder ac_codec_encode_decision() had
+ * before it wrote the bytes itself (fields set by name on the codec's value
+ * for schema 7, then avro_value_write). Same contract. */
+static int generic_field(avro_value_t *rec, const char *name, avro_value_t *f)
+{
+    return avro_value_get_by_name(rec, name, f, NULL) != 0 ? AC_ERR_INVALID : 0;
+}
+
+static int generic_str(avro_value_t *rec, const char *name, const char *s)
+{
+    avro_value_t f;
+    return generic_field(rec, name, &f) || avro_value_set_string(&f, s) ? AC_ERR_INVALID : 0;
+}
+
+/* ["null", X]: branch 1 when present (*b is then the X to set), else null. */
+static int generic_branch(avro_value_t *rec, const char *name, int present, avro_value_t *b)
+{
+    avro_value_t u;
+    if (generic_field(rec, name, &u) != 0 || avro_value_set_branch(&u, present ? 1 : 0, b)) {
+        return AC_ERR_INVALID;
+    }
+    return present || avro_value_set_null(b) == 0 ? 0 : AC_ERR_INVALID;
+}
+
+static int generic_opt_str(avro_value_t *rec, const char *name, const char *s)
+{
+    avro_value_t b;
+    int present = s[0] != '\0';
+    if (generic_branch(rec, name, present, &b) != 0) {
+        return AC_ERR_INVALID;
+    }
+    return present && avro_value_set_string(&b, s) != 0 ? AC_ERR_INVALID : 0;
+}
+
+static int generic_opt_ts(avro_value_t *rec, const char *name, int64_t ms)
+{
+    avro_value_t b;
+    int present = ms != AC_TS_NONE;
+    if (generic_branch(rec, name, present, &b) != 0) {
+        return AC_ERR_INVALID;
+    }
+    return present && avro_value_set_long(&b, ms) != 0 ? AC_ERR_INVALID : 0;
+}
+
+static int generic_long(avro_value_t *rec, const char *name, int64_t x)
+{
+    avro_value_t f;
+    return generic_field(rec, name, &f) || avro_value_set_long(&f, x) ? AC_ERR_INVALID : 0;
+}
+
+static int generic_int(avro_value_t *rec, const char *name, int32_t x)
+{
+    avro_value_t f;
+    return generic_field(rec, name, &f) || avro_value_set_int(&f, x) ? AC_ERR_INVALID : 0;
+}
+
+static int generic_enum(avro_value_t *rec, const char *name, const char *sym)
+{
+    avro_value_t f;
+    if (generic_field(rec, name, &f) != 0) {
+        return AC_ERR_INVALID;
+    }
+    int idx = avro_schema_enum_get_by_name(avro_value_get_schema(&f), sym);
+    return idx < 0 || avro_value_set_enum(&f, idx) != 0 ? AC_ERR_INVALID : 0;
+}
+
+static int generic_map(avro_value_t *rec, const char *name, const struct ac_kv *kv, int n)
+{
+    avro_value_t map;
+    if (generic_field(rec, name, &map) != 0) {
+        return AC_ERR_INVALID;
+    }
+    for (int i = 0; i < n; i++) {
+        avro_value_t v;
+        if (avro_value_add(&map, kv[i].key, &v, NULL, NULL) != 0 ||
+            avro_value_set_string(&v, kv[i].value) != 0) {
+            return AC_ERR_INVALID;
+        }
+    }
+    return 0;
+}
+
+static int generic_encode(const struct ac_decision_rec *d, struct ac_buf *b)
+{
+    avro_value_t *r = &codec->own[AC_SCHEMA_DECISIONS - 1].value;
+    if (d->n_signals < 0 || d->n_signals > AC_DECISION_REC_SIGNALS_MAX) {
+        return AC_ERR_INVALID;
+    }
+    avro_value_reset(r);
+    if (generic_str(r, "decision_id", d->decision_id) ||
+        generic_str(r, "customer_id", d->customer_id) || generic_str(r, "rule_id", d->rule_id) ||
+        generic_int(r, "part", d->part) || generic_str(r, "action_id", d->action_id) ||
+        generic_enum(r, "decision", d->decision) || generic_str(r, "reason", d->reason) ||
+        generic_str(r, "trigger_event_id", d->trigger_event_id) ||
+        generic_str(r, "trigger_type", d->trigger_type) ||
+        generic_opt_str(r, "channel", d->channel) ||
+        generic_opt_str(r, "template", d->template_name) ||
+        generic_opt_ts(r, "not_before", d->not_before) || generic_opt_ts(r, "due", d->due) ||
+        generic_opt_str(r, "experiment", d->experiment) ||
+        generic_opt_str(r, "variant", d->variant) ||
+        generic_map(r, "signals", d->signals, d->n_signals) ||
+        generic_long(r, "decided_at", d->decided_at)) {
+        return AC_ERR_INVALID;
+    }
+    return codec_write(codec, r, AC_SCHEMA_DECISIONS, b);
+}
+
+/* Encodes d with both encoders, each appending to a buffer that already
+ * holds `prefix`, and checks the bytes are the same and convert to JSON. */
+static void expect_same_bytes(const struct ac_decision_rec *d, const char *prefix, int n)
+{
+    struct ac_buf ref;
+    size_t plen = strlen(prefix);
+    ac_buf_init(&ref);
+    ac_buf_reset(&out);
+    cr_assert_eq(ac_buf_append(&out, prefix, plen), 0);
+    cr_assert_eq(ac_buf_append(&ref, prefix, plen), 0);
+    cr_assert_eq(ac_codec_encode_decision(codec, d, &out), 0, "case %d", n);
+    cr_assert_eq(generic_encode(d, &ref), 0, "case %d", n);
+    size_t at = 0;
+    while (at < out.len && at < ref.len && out.data[at] == ref.data[at]) {
+        at++;
+    }
+    cr_assert(at == out.len && at == ref.len,
+              "case %d: %zu bytes, the reference's %zu; first difference at byte %zu", n, out.len,
+              ref.len, at);
+    ac_buf_fini(&ref);
+
+    char err[128] = "";
+    char want[64];
+    ac_buf_reset(&json);
+    cr_assert_eq(ac_codec_avro_to_json(codec, "decisions", out.data + plen, out.len - plen, &json,
+                                       err, sizeof(err)),
+                 0, "case %d: %s", n, err);
+    snprintf(want, sizeof(want), "\"decision\":\"%s\"", d->decision);
+    cr_assert(strstr(json.data, want), "case %d: %s", n, json.data);
+}
+
+Test(codec_decision, the_symbol_table_is_the_schemas)
+{
+    avro_schema_t rec = codec->own[AC_SCHEMA_DECISIONS - 1].schema;
+    avro_schema_t e = avro_schema_record_field_get(rec, "decision");
+    cr_assert(e && is_avro_enum(e), "decisions.avsc: field decision is an enum");
+    cr_assert_eq(avro_schema_enum_number_of_symbols(e), CODEC_DECISION_N_SYMBOLS,
+                 "codec_decision.c has %d symbols, decisions.avsc %d", CODEC_DECISION_N_SYMBOLS,
+                 (int)avro_schema_enum_number_of_symbols(e));
+    for (int i = 0; i < CODEC_DECISION_N_SYMBOLS; i++) {
+        cr_assert_str_eq(codec_decision_symbols[i], avro_schema_enum_get(e, i), "symbol %d", i);
+    }
+}
+
+/* Bytes worked out by hand from the Avro spec, not from avro-c: every string
+ * empty, every nullable null, no signals. */
+Test(codec_decision, the_smallest_record_byte_by_byte)
+{
+    static const unsigned char want[] = {
+        0, 0, 0, 0, 7, /* magic byte, schema id 7 */
+        0, 0, 0,       /* decision_id, customer_id, rule_id: "" */
+        1,             /* part -1, zigzag */
+        0,             /* action_id "" */
+        22,            /* decision: dropped, index 11 */
+        0, 0, 0,       /* reason, trigger_event_id, trigger_type: "" */
+        0, 0, 0, 0,    /* channel, template, not_before, due: null */
+        0, 0,          /* experiment, variant: null */
+        0,             /* signals: {} */
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01 /* decided_at INT64_MIN */
+    };
+    struct ac_decision_rec d;
+    memset(&d, 0, sizeof(d));
+    d.part = -1;
+    snprintf(d.decision, sizeof(d.decision), "dropped");
+    d.not_before = d.due = AC_TS_NONE;
+    d.decided_at = AC_TS_NONE;
+    cr_assert_eq(ac_codec_encode_decision(codec, &d, &out), 0);
+    cr_assert_eq(out.len, sizeof(want));
+    cr_assert_eq(memcmp(out.data, want, sizeof(want)), 0);
+    expect_same_bytes(&d, "", 0);
+}
+
+Test(codec_decision, a_key_given_twice_is_one_entry_with_the_last_value)
+{
+    struct ac_decision_rec d;
+    deferred(&d);
+    d.n_signals = 4;
+    snprintf(d.signals[0].key, sizeof(d.signals[0].key), "a");
+    snprintf(d.signals[0].value, sizeof(d.signals[0].value), "1");
+    snprintf(d.signals[1].key, sizeof(d.signals[1].key), "b");
+    snprintf(d.signals[1].value, sizeof(d.signals[1].value), "2");
+    snprintf(d.signals[2].key, sizeof(d.signals[2].key), "a");
+    snprintf(d.signals[2].value, sizeof(d.signals[2].value), "3");
+    snprintf(d.signals[3].key, sizeof(d.signals[3].key), "b");
+    snprintf(d.signals[3].value, sizeof(d.signals[3].value), "4");
+    expect_same_bytes(&d, "", 0);
+    cr_assert(strstr(json.data, "\"signals\":{\"a\":\"3\",\"b\":\"4\"},"), "%s", json.data);
+}
+
+Test(codec_decision, bad_input_leaves_a_used_buffer_as_it_was)
+{
+    struct ac_decision_rec d;
+    deferred(&d);
+    cr_assert_eq(ac_buf_append(&out, "kept", 4), 0);
+    snprintf(d.decision, sizeof(d.decision), "Emitted");
+    cr_assert_eq(ac_codec_encode_decision(codec, &d, &out), AC_ERR_INVALID);
+    snprintf(d.decision, sizeof(d.decision), "emitted ");
+    cr_assert_eq(ac_codec_encode_decision(codec, &d, &out), AC_ERR_INVALID);
+    snprintf(d.decision, sizeof(d.decision), "emitted");
+    d.n_signals = INT32_MIN;
+    cr_assert_eq(ac_codec_encode_decision(codec, &d, &out), AC_ERR_INVALID);
+    cr_assert_eq(out.len, 4);
+    cr_assert_str_eq(out.data, "kept");
+}
+
+/* A small deterministic generator (xorshift64*): the same cases every run. */
+static uint64_t rng = UINT64_C(0x9e3779b97f4a7c15);
+
+static uint64_t rnd(void)
+{
+    rng ^= rng >> 12;
+    rng ^= rng << 25;
+    rng ^= rng >> 27;
+    return rng * UINT64_C(2685821657736338717);
+}
+
+/* A string for a field of `size` bytes: empty, full, or short; ASCII, JSON
+ * escapes, control bytes, 2- to 4-byte UTF-8 and, rarely, bytes that are not
+ * UTF-8 (the encoder writes strings as they are, as avro-c did). */
+static void rnd_str(char *s, size_t size)
+{
+    static const char *const pieces[] = {
+        "a", "b", "z", "Q", "0", "9", "-", "_", ":", " ", "\"", "\\", "/", "\n", "\t", "\x01",
+        "\x7f", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xef\xbf\xbf", "\xff", "\xc3"};
+    size_t npieces = sizeof(pieces) / sizeof(pieces[0]);
+    size_t len = 0;
+    size_t want = 0;
+    switch (rnd() % 8) {
+    case 0: want = 0; break;
+    case 1: want = size - 1; break;
+    default: want = (size_t)(rnd() % (size < 41 ? size : 41)); break;
+    }
+    while (len < want) {
+        /* the last two pieces (not UTF-8) one time in a hundred */
+        size_t k = rnd() % 100 == 0 ? npieces - 1 - rnd() % 2 : rnd() % (npieces - 2);
+        size_t n = strlen(pieces[k]);
+        if (len + n > want) {
+            n = 1;
+            k = 0;
+        }
+        memcpy(s + len, pieces[k], n);
+        len += n;
+    }
+    s[len] = '\0';
+}
+
+static int64_t rnd_time(void)
+{
+    static const int64_t edges[] = {AC_TS_NONE, AC_TS_NONE + 1, INT64_MAX, 0, -1, 1, 63, 64,
+                                    -64, -65, T0, -T0, INT64_C(-62135596800001),
+                                    INT64_C(253402300800000)};
+    switch (rnd() % 4) {
+    case 0: return edges[rnd() % (sizeof(edges) / sizeof(edges[0]))];
+    case 1: return (int64_t)rnd();
+    case 2: return T0 + (int64_t)(rnd() % INT64_C(100000000000)) - INT64_C(50000000000);
+    default: return -(int64_t)(rnd() % INT64_C(1000000));
+    }
+}
+
+static void rnd_decision(struct ac_decision_rec *d, int n)
+{
+    static const int32_t parts[] = {0, 1, -1, 63, 64, -64, -65, 8191, 8192, INT32_MAX, INT32_MIN};
+    static const char *const keys[] = {"segment", "nps_class", "", "a", "ltv_band", "x"};
+    memset(d, 0, sizeof(*d));
+    rnd_str(d->decision_id, sizeof(d->decision_id));
+    rnd_str(d->customer_id, sizeof(d->customer_id));
+    rnd_str(d->rule_id, sizeof(d->rule_id));
+    d->part = rnd() % 2 ? parts[rnd() % (sizeof(parts) / sizeof(parts[0]))] : (int32_t)rnd();
+    rnd_str(d->action_id, sizeof(d->action_id));
+    snprintf(d->decision, sizeof(d->decision), "%s",
+             codec_decision_symbols[(n + rnd() % 2) % CODEC_DECISION_N_SYMBOLS]);
+    rnd_str(d->reason, sizeof(d->reason));
+    rnd_str(d->trigger_event_id, sizeof(d->trigger_event_id));
+    rnd_str(d->trigger_type, sizeof(d->trigger_type));
+    rnd_str(d->channel, sizeof(d->channel));
+    rnd_str(d->template_name, sizeof(d->template_name));
+    d->not_before = rnd_time();
+    d->due = rnd_time();
+    rnd_str(d->experiment, sizeof(d->experiment));
+    rnd_str(d->variant, sizeof(d->variant));
+    d->n_signals = n % (AC_DECISION_REC_SIGNALS_MAX + 1);
+    for (int i = 0; i < d->n_signals; i++) {
+        /* often a key from a short list, so keys repeat now and then */
+        if (rnd() % 2) {
+            snprintf(d->signals[i].key, sizeof(d->signals[i].key), "%s",
+                     keys[rnd() % (sizeof(keys) / sizeof(keys[0]))]);
+        } else {
+            rnd_str(d->signals[i].key, sizeof(d->signals[i].key));
+        }
+        rnd_str(d->signals[i].value, sizeof(d->signals[i].value));
+    }
+    d->decided_at = rnd_time();
+}
+
+Test(codec_decision, the_encoder_writes_the_generic_encoders_bytes)
+{
+    struct ac_decision_rec d;
+    int n = 0;
+
+    /* the fixtures above, every symbol, every nullable field absent */
+    deferred(&d);
+    expect_same_bytes(&d, "", n++);
+    d.channel[0] = d.template_name[0] = d.experiment[0] = d.variant[0] = '\0';
+    d.not_before = d.due = AC_TS_NONE;
+    for (int i = 0; i < CODEC_DECISION_N_SYMBOLS; i++) {
+        snprintf(d.decision, sizeof(d.decision), "%s", codec_decision_symbols[i]);
+        expect_same_bytes(&d, "", n++);
+    }
+    /* every string at its longest, 0..8 signals */
+    for (int k = 0; k <= AC_DECISION_REC_SIGNALS_MAX; k++) {
+        rnd_decision(&d, k);
+        char *full[] = {d.decision_id,  d.customer_id,      d.rule_id,      d.action_id,
+                        d.reason,       d.trigger_event_id, d.trigger_type, d.channel,
+                        d.template_name, d.experiment,      d.variant};
+        size_t sizes[] = {sizeof(d.decision_id),   sizeof(d.customer_id),
+                          sizeof(d.rule_id),       sizeof(d.action_id),
+                          sizeof(d.reason),        sizeof(d.trigger_event_id),
+                          sizeof(d.trigger_type),  sizeof(d.channel),
+                          sizeof(d.template_name), sizeof(d.experiment),
+                          sizeof(d.variant)};
+        for (size_t f = 0; f < sizeof(sizes) / sizeof(sizes[0]); f++) {
+            memset(full[f], 'x', sizes[f] - 1);
+            full[f][sizes[f] - 1] = '\0';
+        }
+        for (int i = 0; i < k; i++) {
+            snprintf(d.signals[i].key, sizeof(d.signals[i].key), "%d", i);
+            memset(d.signals[i].key + 1, 'k', sizeof(d.signals[i].key) - 2);
+            d.signals[i].key[sizeof(d.signals[i].key) - 1] = '\0';
+            memset(d.signals[i].value, 'v', sizeof(d.signals[i].value) - 1);
+            d.signals[i].value[sizeof(d.signals[i].value) - 1] = '\0';
+        }
+        expect_same_bytes(&d, "", n++);
+    }
+    /* then varied ones, some appended after earlier content */
+    for (int i = 0; i < 5000; i++) {
+        rnd_decision(&d, i);
+        expect_same_bytes(&d, i % 3 == 0 ? "earlier record" : "", n++);
+    }
 }
