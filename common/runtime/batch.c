@@ -148,35 +148,32 @@ void rt_tally_decisions(struct runtime *rt, const struct ac_store_cust *sc)
 }
 
 /* Load, apply and commit every customer (the step retries conflicts). */
-static int batch_state(struct runtime *rt)
+/* Load, apply and commit customers [from, to) (the step retries conflicts). */
+static int batch_state(struct runtime *rt, size_t from, size_t to, struct ac_apply_stats *stats)
 {
-    struct ac_apply_stats stats;
-    memset(&stats, 0, sizeof(stats));
-    rt->n_rules = 0;
-    rt->n_decisions = 0;
-    rt->tz_fallbacks = 0;
-    rt->tz_missing = 0;
-    rt->decisions_lost = 0;
-    double t0 = ac_clock_mono_s();
-    int rc = ac_step_run(rt->step, rt->custs, rt->ins, rt->n_custs, ac_clock_wall(), &stats);
+    int rc = ac_step_run(rt->step, rt->custs + from, rt->ins + from, to - from, ac_clock_wall(),
+                         stats);
     if (rc != 0) {
         return rc;
     }
-    for (size_t c = 0; c < rt->n_custs; c++) {
+    for (size_t c = from; c < to; c++) {
         rt_tally_decisions(rt, &rt->custs[c]);
     }
-    rt->skipped_replayed = stats.replayed;
-    rt->skipped_duplicate = stats.duplicates;
-    if (stats.seen_evicted > 0 || stats.wm_evicted > 0) {
-        /* Bounds of the record reached: older duplicates could apply again. */
-        ac_metrics_add("aftercare_dedupe_evicted_total", "what=\"event_id\"",
-                       (double)stats.seen_evicted);
-        ac_metrics_add("aftercare_dedupe_evicted_total", "what=\"watermark\"",
-                       (double)stats.wm_evicted);
-    }
-    ac_metrics_observe("aftercare_batch_phase_seconds", "phase=\"state\"", ac_clock_mono_s() - t0);
     ac_metrics_observe("aftercare_redis_rtt_seconds", "", ac_store_last_rtt(rt->store));
     return 0;
+}
+
+static void batch_state_stats(struct runtime *rt, const struct ac_apply_stats *stats)
+{
+    rt->skipped_replayed = stats->replayed;
+    rt->skipped_duplicate = stats->duplicates;
+    if (stats->seen_evicted > 0 || stats->wm_evicted > 0) {
+        /* Bounds of the record reached: older duplicates could apply again. */
+        ac_metrics_add("aftercare_dedupe_evicted_total", "what=\"event_id\"",
+                       (double)stats->seen_evicted);
+        ac_metrics_add("aftercare_dedupe_evicted_total", "what=\"watermark\"",
+                       (double)stats->wm_evicted);
+    }
 }
 
 static void batch_dr(struct runtime *rt, const rd_kafka_message_t *m)
@@ -197,13 +194,13 @@ void rt_batch_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     batch_dr(opaque, m);
 }
 
-static int batch_produce(struct runtime *rt)
+/* Hands the committed records of customers [from, to) to the producer,
+ * without waiting: their delivery overlaps the next part's state work. */
+static int batch_enqueue(struct runtime *rt, size_t from, size_t to, long *sent)
 {
-    rt->dr_ok = rt->dr_fail = 0;
-    long sent = 0;
     const struct ac_outbox_topics topics = {rt->topic_actions, rt->topic_signals, rt->topic_dlq,
                                             rt->topic_decisions};
-    for (size_t c = 0; c < rt->n_custs; c++) {
+    for (size_t c = from; c < to; c++) {
         const struct ac_store_cust *sc = &rt->custs[c];
         size_t cursor = 0;
         struct ac_outbox_rec rec;
@@ -212,9 +209,16 @@ static int batch_produce(struct runtime *rt)
             if (rc != 0) {
                 return rc;
             }
-            sent++;
+            (*sent)++;
         }
     }
+    return 0;
+}
+
+/* The undecodable messages to the DLQ, then waits for every delivery report
+ * of the batch. */
+static int batch_produce_finish(struct runtime *rt, long sent)
+{
     for (size_t i = 0; i < rt->n_dlq; i++) {
         int rc = ac_outbox_produce_dlq(rt->producer, rt->topic_dlq, rt->topic_in,
                                        rt->msgs[rt->dlq[i].msg], rt->dlq[i].reason);
@@ -424,10 +428,30 @@ int rt_batch_process(struct runtime *rt)
     double started = ac_clock_mono_s(), delivered = 0;
     batch_decode(rt);
     for (;;) {
-        rc = batch_state(rt);
+        /* The batch's customers in up to 4 parts: a part's records go to the
+         * producer as soon as it is committed, so their delivery overlaps the
+         * next part's load, apply and commit. */
+        struct ac_apply_stats stats;
+        long sent = 0;
+        size_t part = rt->n_custs <= 256 ? rt->n_custs : (rt->n_custs + 3) / 4;
+        memset(&stats, 0, sizeof(stats));
+        rt->n_rules = rt->n_decisions = 0;
+        rt->tz_fallbacks = rt->tz_missing = rt->decisions_lost = 0;
+        rt->dr_ok = rt->dr_fail = 0;
+        double ts = ac_clock_mono_s();
+        rc = 0;
+        for (size_t from = 0; rc == 0 && from < rt->n_custs; from += part) {
+            size_t to = from + part < rt->n_custs ? from + part : rt->n_custs;
+            rc = batch_state(rt, from, to, &stats);
+            if (rc == 0) {
+                rc = batch_enqueue(rt, from, to, &sent);
+            }
+        }
         double t0 = ac_clock_mono_s();
         if (rc == 0) {
-            rc = batch_produce(rt);
+            batch_state_stats(rt, &stats);
+            ac_metrics_observe("aftercare_batch_phase_seconds", "phase=\"state\"", t0 - ts);
+            rc = batch_produce_finish(rt, sent);
         }
         double t1 = ac_clock_mono_s();
         size_t n_pos = batch_positions(rt, parts, offs, (size_t)rt->batch_size);

@@ -10,9 +10,9 @@
  *
  * It writes exactly the bytes the generic API wrote (tests/unit/
  * test_codec_decision.c keeps that reference and compares the two), so:
- * - a string is its bytes up to the first NUL, as they are: not checked for
- *   UTF-8 here, as avro-c did not check them either; the strings come from
- *   decoded (checked) events and the playbook;
+ * - a string is its bytes up to the first NUL (never past its field), as
+ *   they are: not checked for UTF-8, as avro-c did not check them either, so
+ *   the caller must pass well-formed UTF-8 (utf8.h);
  * - a signal key given twice is one map entry, at the key's first place,
  *   with the last value given (avro-c's map semantics).
  * A change to decisions.avsc's fields needs the same change here; the enum
@@ -24,23 +24,24 @@
 
 /* Largest encoding: the header, every string of the struct at its full
  * size (their sum is below sizeof the struct), and at most
- * DECISION_VARINTS varints of at most 10 bytes each: 9 strings' lengths,
+ * DECISION_VARINTS varints of at most 10 bytes each: 7 strings' lengths,
  * part, the enum, 6 unions' indexes, 4 optional strings' lengths, 2
  * optional timestamps, the map's count, 2 lengths per entry, its ending 0
  * and decided_at. */
-#define DECISION_VARINTS (9 + 1 + 1 + 6 + 4 + 2 + 1 + 2 * AC_DECISION_REC_SIGNALS_MAX + 1 + 1)
+#define DECISION_VARINTS (7 + 1 + 1 + 6 + 4 + 2 + 1 + 2 * AC_DECISION_REC_SIGNALS_MAX + 1 + 1)
 #define DECISION_BYTES_MAX (5 + sizeof(struct ac_decision_rec) + 10 * DECISION_VARINTS)
 
 /* The symbols of DecisionKind in the order of decisions.avsc: the index
  * written is the position here. */
 const char *const codec_decision_symbols[CODEC_DECISION_N_SYMBOLS] = {
-    "emitted", "scheduled", "deferred", "rescheduled", "merged", "capped",
-    "suppressed", "held_out", "expired", "cancelled", "exited", "dropped"};
+    "emitted",    "scheduled", "deferred", "rescheduled", "merged", "capped",
+    "suppressed", "held_out",  "expired",  "cancelled",   "exited", "dropped"};
 
 static int decision_symbol(const char *sym)
 {
     for (int i = 0; i < CODEC_DECISION_N_SYMBOLS; i++) {
-        if (strcmp(sym, codec_decision_symbols[i]) == 0) {
+        /* the first byte rules out most symbols without a call */
+        if (sym[0] == codec_decision_symbols[i][0] && strcmp(sym, codec_decision_symbols[i]) == 0) {
             return i;
         }
     }
@@ -60,17 +61,26 @@ static unsigned char *decision_put_long(unsigned char *p, int64_t x)
     return p;
 }
 
-static unsigned char *decision_put_bytes(unsigned char *p, const char *s, size_t n)
-{
-    p = decision_put_long(p, (int64_t)n);
-    memcpy(p, s, n);
-    return p + n;
-}
-
-/* A string field of size bytes: its bytes up to the NUL, never past the field. */
+/* A string field of size bytes: its length, then its bytes up to the NUL,
+ * never past the field. The bytes are copied while they are counted, one
+ * byte after p: a length below 64 is one byte of varint; a longer string is
+ * moved up to make room for its longer length (rare: ids and names are short). */
 static unsigned char *decision_put_str(unsigned char *p, const char *s, size_t size)
 {
-    return decision_put_bytes(p, s, strnlen(s, size));
+    size_t n = 0;
+    while (n < size && s[n] != '\0') {
+        p[1 + n] = (unsigned char)s[n];
+        n++;
+    }
+    if (n < 64) {
+        p[0] = (unsigned char)(n << 1);
+        return p + 1 + n;
+    }
+    unsigned char len[10];
+    size_t k = (size_t)(decision_put_long(len, (int64_t)n) - len);
+    memmove(p + k, p + 1, n);
+    memcpy(p, len, k);
+    return p + k + n;
 }
 
 /* ["null", "string"]: "" is null (branch 0), else branch 1 and the string. */
@@ -91,11 +101,16 @@ static unsigned char *decision_put_opt_ts(unsigned char *p, int64_t ms)
     return decision_put_long(decision_put_long(p, 1), ms);
 }
 
+static int decision_same_key(const struct ac_kv *a, const struct ac_kv *b)
+{
+    return a->key[0] == b->key[0] && strncmp(a->key, b->key, sizeof(a->key)) == 0;
+}
+
 /* 1 when signal i's key is also the key of an earlier signal. */
 static int decision_key_seen(const struct ac_kv *kv, int i)
 {
     for (int j = 0; j < i; j++) {
-        if (strncmp(kv[j].key, kv[i].key, sizeof(kv[i].key)) == 0) {
+        if (decision_same_key(&kv[j], &kv[i])) {
             return 1;
         }
     }
@@ -118,7 +133,7 @@ static unsigned char *decision_put_map(unsigned char *p, const struct ac_kv *kv,
             }
             const char *value = kv[i].value;
             for (int j = i + 1; distinct < n && j < n; j++) {
-                if (strncmp(kv[j].key, kv[i].key, sizeof(kv[i].key)) == 0) {
+                if (decision_same_key(&kv[j], &kv[i])) {
                     value = kv[j].value;
                 }
             }

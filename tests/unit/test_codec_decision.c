@@ -320,15 +320,15 @@ Test(codec_decision, the_symbol_table_is_the_schemas)
 Test(codec_decision, the_smallest_record_byte_by_byte)
 {
     static const unsigned char want[] = {
-        0, 0, 0, 0, 7, /* magic byte, schema id 7 */
-        0, 0, 0,       /* decision_id, customer_id, rule_id: "" */
-        1,             /* part -1, zigzag */
-        0,             /* action_id "" */
-        22,            /* decision: dropped, index 11 */
-        0, 0, 0,       /* reason, trigger_event_id, trigger_type: "" */
-        0, 0, 0, 0,    /* channel, template, not_before, due: null */
-        0, 0,          /* experiment, variant: null */
-        0,             /* signals: {} */
+        0,    0,    0,    0,    7, /* magic byte, schema id 7 */
+        0,    0,    0,             /* decision_id, customer_id, rule_id: "" */
+        1,                         /* part -1, zigzag */
+        0,                         /* action_id "" */
+        22,                        /* decision: dropped, index 11 */
+        0,    0,    0,             /* reason, trigger_event_id, trigger_type: "" */
+        0,    0,    0,    0,       /* channel, template, not_before, due: null */
+        0,    0,                   /* experiment, variant: null */
+        0,                         /* signals: {} */
         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01 /* decided_at INT64_MIN */
     };
     struct ac_decision_rec d;
@@ -392,9 +392,11 @@ static uint64_t rnd(void)
  * UTF-8 (the encoder writes strings as they are, as avro-c did). */
 static void rnd_str(char *s, size_t size)
 {
-    static const char *const pieces[] = {
-        "a", "b", "z", "Q", "0", "9", "-", "_", ":", " ", "\"", "\\", "/", "\n", "\t", "\x01",
-        "\x7f", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xef\xbf\xbf", "\xff", "\xc3"};
+    /* one byte each: ASCII, JSON escapes, control bytes */
+    static const char ascii[] = "abzQ09-_: \"\\/\n\t\x01\x7f";
+    /* multi-byte UTF-8, then two pieces that are not UTF-8 */
+    static const char *const pieces[] = {"\xc3\xa9",     "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+                                         "\xef\xbf\xbf", "\xff",         "\xc3"};
     size_t npieces = sizeof(pieces) / sizeof(pieces[0]);
     size_t len = 0;
     size_t want = 0;
@@ -404,14 +406,17 @@ static void rnd_str(char *s, size_t size)
     default: want = (size_t)(rnd() % (size < 41 ? size : 41)); break;
     }
     while (len < want) {
-        /* the last two pieces (not UTF-8) one time in a hundred */
-        size_t k = rnd() % 100 == 0 ? npieces - 1 - rnd() % 2 : rnd() % (npieces - 2);
-        size_t n = strlen(pieces[k]);
+        uint64_t r = rnd() % 100;
+        /* not UTF-8 one time in a hundred, multi-byte UTF-8 one in five */
+        const char *piece = r == 0   ? pieces[npieces - 1 - rnd() % 2]
+                            : r < 20 ? pieces[rnd() % (npieces - 2)]
+                                     : &ascii[rnd() % (sizeof(ascii) - 1)];
+        size_t n = r < 20 ? strlen(piece) : 1;
         if (len + n > want) {
+            piece = "a";
             n = 1;
-            k = 0;
         }
-        memcpy(s + len, pieces[k], n);
+        memcpy(s + len, piece, n);
         len += n;
     }
     s[len] = '\0';
@@ -419,9 +424,11 @@ static void rnd_str(char *s, size_t size)
 
 static int64_t rnd_time(void)
 {
-    static const int64_t edges[] = {AC_TS_NONE, AC_TS_NONE + 1, INT64_MAX, 0, -1, 1, 63, 64,
-                                    -64, -65, T0, -T0, INT64_C(-62135596800001),
-                                    INT64_C(253402300800000)};
+    /* AC_TS_NONE (null where nullable), extremes, varint byte boundaries,
+     * just before year 1 and at year 10000 (the JSON writer's epoch-ms form) */
+    static const int64_t edges[] = {
+        AC_TS_NONE, AC_TS_NONE + 1,  INT64_MAX,      0, -1, 1, 63, 64, -64, -65, T0,
+        -T0,        -62135596800001, 253402300800000};
     switch (rnd() % 4) {
     case 0: return edges[rnd() % (sizeof(edges) / sizeof(edges[0]))];
     case 1: return (int64_t)rnd();
@@ -482,15 +489,13 @@ Test(codec_decision, the_encoder_writes_the_generic_encoders_bytes)
     /* every string at its longest, 0..8 signals */
     for (int k = 0; k <= AC_DECISION_REC_SIGNALS_MAX; k++) {
         rnd_decision(&d, k);
-        char *full[] = {d.decision_id,  d.customer_id,      d.rule_id,      d.action_id,
-                        d.reason,       d.trigger_event_id, d.trigger_type, d.channel,
-                        d.template_name, d.experiment,      d.variant};
-        size_t sizes[] = {sizeof(d.decision_id),   sizeof(d.customer_id),
-                          sizeof(d.rule_id),       sizeof(d.action_id),
-                          sizeof(d.reason),        sizeof(d.trigger_event_id),
-                          sizeof(d.trigger_type),  sizeof(d.channel),
-                          sizeof(d.template_name), sizeof(d.experiment),
-                          sizeof(d.variant)};
+        char *full[] = {d.decision_id,   d.customer_id,      d.rule_id,      d.action_id,
+                        d.reason,        d.trigger_event_id, d.trigger_type, d.channel,
+                        d.template_name, d.experiment,       d.variant};
+        size_t sizes[] = {sizeof(d.decision_id),  sizeof(d.customer_id), sizeof(d.rule_id),
+                          sizeof(d.action_id),    sizeof(d.reason),      sizeof(d.trigger_event_id),
+                          sizeof(d.trigger_type), sizeof(d.channel),     sizeof(d.template_name),
+                          sizeof(d.experiment),   sizeof(d.variant)};
         for (size_t f = 0; f < sizeof(sizes) / sizeof(sizes[0]); f++) {
             memset(full[f], 'x', sizes[f] - 1);
             full[f][sizes[f] - 1] = '\0';
