@@ -26,7 +26,12 @@ int ac_outbox_produce_keyed(rd_kafka_t *producer, const char *topic, const void 
             if (hdrs) {
                 rd_kafka_headers_destroy(hdrs);
             }
-            return AC_ERR_TRANSIENT;
+            /* Too large (message.max.bytes) or otherwise refused as it is:
+             * retrying the same record can never succeed. */
+            return err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+                           err == RD_KAFKA_RESP_ERR__INVALID_ARG
+                       ? AC_ERR_INVALID
+                       : AC_ERR_TRANSIENT;
         }
         rd_kafka_poll(producer, 10);
     }
@@ -47,12 +52,39 @@ static void outbox_count_dlq(const char *source_topic, const char *reason)
     ac_metrics_add("aftercare_dlq_total", label, 1);
 }
 
+/* A DLQ record the producer refused as it is (larger than message.max.bytes):
+ * its first AC_OUTBOX_DLQ_TRUNCATE bytes go instead, with the original length
+ * in the header truncated_from, so the record's handling ends (it is never
+ * retried for ever, and the batch's other records are not sent again). */
+#define AC_OUTBOX_DLQ_TRUNCATE (16 * 1024)
+
+static int outbox_dlq_send(rd_kafka_t *producer, const char *dlq_topic, const void *key,
+                           size_t key_len, const char *source_topic, int32_t partition,
+                           int64_t offset, const char *reason, const void *payload, size_t len)
+{
+    rd_kafka_headers_t *h = ac_outbox_dlq_headers(source_topic, partition, offset, reason);
+    int rc = ac_outbox_produce_keyed(producer, dlq_topic, key, key_len, payload, len, h);
+    if (rc != AC_ERR_INVALID || len <= AC_OUTBOX_DLQ_TRUNCATE) {
+        return rc;
+    }
+    char num[24];
+    snprintf(num, sizeof(num), "%zu", len);
+    h = ac_outbox_dlq_headers(source_topic, partition, offset, reason);
+    rd_kafka_header_add(h, "truncated_from", -1, num, -1);
+    AC_WARN("dlq record too large for the producer topic=%s partition=%d offset=%lld bytes=%zu; "
+            "sending its first %d bytes",
+            source_topic, partition, (long long)offset, len, AC_OUTBOX_DLQ_TRUNCATE);
+    ac_metrics_add("aftercare_dlq_truncated_total", "", 1);
+    return ac_outbox_produce_keyed(producer, dlq_topic, key, key_len, payload,
+                                   AC_OUTBOX_DLQ_TRUNCATE, h);
+}
+
 int ac_outbox_produce_dlq(rd_kafka_t *producer, const char *dlq_topic, const char *source_topic,
                           const rd_kafka_message_t *m, const char *reason)
 {
-    rd_kafka_headers_t *h = ac_outbox_dlq_headers(source_topic, m->partition, m->offset, reason);
     outbox_count_dlq(source_topic, reason);
-    return ac_outbox_produce_keyed(producer, dlq_topic, m->key, m->key_len, m->payload, m->len, h);
+    return outbox_dlq_send(producer, dlq_topic, m->key, m->key_len, source_topic, m->partition,
+                           m->offset, reason, m->payload, m->len);
 }
 
 rd_kafka_headers_t *ac_outbox_dlq_headers(const char *topic, int32_t partition, int64_t offset,
@@ -109,12 +141,12 @@ static int outbox_produce_rejected(rd_kafka_t *producer, const struct ac_outbox_
         fields[i] = p;
         p = z + 1;
     }
-    rd_kafka_headers_t *h = ac_outbox_dlq_headers(
-        fields[0], (int32_t)strtol(fields[1], NULL, 10), strtoll(fields[2], NULL, 10), fields[3]);
     outbox_count_dlq(fields[0], fields[3]);
     /* Keyed by the customer id: the key check (ac_codec_check_key()) made
      * the original key equal to it. */
-    return ac_outbox_produce_one(producer, t->dlq, key, p, (size_t)(end - p), h);
+    return outbox_dlq_send(producer, t->dlq, key, strlen(key), fields[0],
+                           (int32_t)strtol(fields[1], NULL, 10), strtoll(fields[2], NULL, 10),
+                           fields[3], p, (size_t)(end - p));
 }
 
 int ac_outbox_produce_rec(rd_kafka_t *producer, const struct ac_outbox_topics *t,
@@ -126,5 +158,15 @@ int ac_outbox_produce_rec(rd_kafka_t *producer, const struct ac_outbox_topics *t
     rd_kafka_headers_t *h = rd_kafka_headers_new(1);
     rd_kafka_header_add(h, "aftercare_id", -1, rec->id, -1);
     const char *topic = rec->kind == 'a' ? t->actions : rec->kind == 'c' ? t->decisions : t->signals;
-    return ac_outbox_produce_one(producer, topic, customer_id, rec->payload, rec->len, h);
+    int rc = ac_outbox_produce_one(producer, topic, customer_id, rec->payload, rec->len, h);
+    if (rc == AC_ERR_INVALID) {
+        /* Our own record refused as it is: it goes to the DLQ (truncated if
+         * need be) with the reason, instead of wedging the batch. */
+        char reason[96];
+        snprintf(reason, sizeof(reason), "produce_refused:%s", rec->id);
+        outbox_count_dlq(topic, "produce_refused");
+        rc = outbox_dlq_send(producer, t->dlq, customer_id, strlen(customer_id), topic, -1, -1,
+                             reason, rec->payload, rec->len);
+    }
+    return rc;
 }

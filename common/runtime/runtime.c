@@ -353,6 +353,8 @@ static void runtime_declare_metrics(void)
     ac_metrics_declare("aftercare_records_out_total", "counter",
                        "records produced from the outbox, by topic");
     ac_metrics_declare("aftercare_dlq_total", "counter", "messages sent to the DLQ, by reason");
+    ac_metrics_declare("aftercare_dlq_truncated_total", "counter",
+                       "DLQ records larger than the producer accepts, sent as their first 16 KiB");
     ac_metrics_declare("aftercare_batch_duration_seconds", "histogram",
                        "time to process one batch end to end");
     ac_metrics_declare("aftercare_batch_phase_seconds", "histogram",

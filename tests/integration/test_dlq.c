@@ -264,3 +264,43 @@ Test(dlq, outbox_sends_the_key_bytes_exactly)
     }
     h_reader_close(&r);
 }
+
+/* A bad message larger than the producer's message.max.bytes: its DLQ record
+ * cannot be sent as it is, so its first 16 KiB go (the record's handling
+ * ends), the batch is not retried for ever, nothing after it is held up, and
+ * nothing is sent twice. */
+Test(dlq, a_message_too_large_to_forward_is_truncated_not_wedged)
+{
+    enum { BIG = 150 * 1024 };
+    char *p = malloc(BIG);
+    cr_assert_not_null(p);
+    memset(p, 'x', BIG); /* not Avro: undecodable */
+    produce_good("before-1", "tl-1");
+    h_produce_raw(&env, "orders", "tl-2", p, BIG);
+    produce_good("after-1", "tl-3");
+    free(p);
+    char conf[512];
+    h_write_config(&env, "orders", "kafka.producer.message.max.bytes = 100000\n", conf,
+                   sizeof(conf));
+    pid_t pid = h_spawn(&env, "orders", conf);
+    cr_assert(h_wait_done(&env, "ac", "aftercare-orders", "orders", 60000),
+              "the processor is stuck on the large message");
+    cr_expect_eq(h_terminate(pid), 0);
+    cr_expect_eq(h_state_ll(&env, "tl-3", "o.count"), 1, "the event after it was applied");
+    struct h_reader dlq;
+    h_reader_read_all(&env, &dlq, "aftercare.dlq");
+    cr_assert_eq(dlq.n, 1, "one DLQ record, sent once");
+    cr_expect_eq(dlq.recs[0].len, 16 * 1024, "its first 16 KiB");
+    cr_expect_str_eq(dlq.recs[0].reason, "undecodable");
+    h_reader_close(&dlq);
+    struct h_reader acts;
+    h_reader_read_all(&env, &acts, "aftercare.actions");
+    char **ids = h_reader_ids(&acts);
+    for (size_t i = 0; i + 1 < acts.n; i++) {
+        for (size_t j = i + 1; j < acts.n; j++) {
+            cr_expect(strcmp(ids[i], ids[j]) != 0, "action %s sent twice", ids[i]);
+        }
+    }
+    free(ids);
+    h_reader_close(&acts);
+}
