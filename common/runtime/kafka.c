@@ -81,8 +81,10 @@ rd_kafka_t *ac_kafka_producer_new(const char *brokers, const struct ac_config *c
                                   void *opaque, char *errstr, size_t errlen)
 {
     char err[256];
+    /* Nagle off: a batch waits for its delivery reports (latency over bytes). */
     static const char *const defaults[] = {"enable.idempotence", "true", "acks", "all",
-                                           "linger.ms", "5", NULL};
+                                           "linger.ms", "5", "socket.nagle.disable", "true",
+                                           NULL};
     rd_kafka_conf_t *conf =
         ac_kafka_conf_new(brokers, AC_KAFKA_PRODUCER, defaults, cfg, errstr, errlen);
     if (!conf) {

@@ -386,7 +386,8 @@ static rd_kafka_t *runtime_consumer(struct runtime *rt, const char *brokers, cha
     snprintf(num, sizeof(num), "%lld", (long long)ac_config_int(rt->cfg, "stats.interval_ms"));
     /* Our defaults go first so that the operator's kafka.* keys win... */
     const char *defaults[] = {"auto.offset.reset", "earliest", "group.id", rt->group,
-                              "statistics.interval.ms", num, NULL};
+                              "statistics.interval.ms", num, "socket.nagle.disable", "true",
+                              NULL};
     rd_kafka_conf_t *conf =
         ac_kafka_conf_new(brokers, AC_KAFKA_CONSUMER, defaults, rt->cfg, err, errlen);
     if (!conf) {
