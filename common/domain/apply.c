@@ -8,24 +8,16 @@
 
 struct ac_apply {
     struct ac_emit emit;
-    struct ac_timerset spare; /* the timers before an event, to restore on rejection */
 };
 
 struct ac_apply *ac_apply_new(void)
 {
-    struct ac_apply *ap = calloc(1, sizeof(*ap));
-    if (ap) {
-        ac_timerset_init(&ap->spare);
-    }
-    return ap;
+    return calloc(1, sizeof(struct ac_apply));
 }
 
 void ac_apply_destroy(struct ac_apply *ap)
 {
-    if (ap) {
-        ac_timerset_fini(&ap->spare);
-        free(ap);
-    }
+    free(ap);
 }
 
 /* Outcomes go to the record's recent ring; "scheduled" is a plan. */
@@ -55,16 +47,12 @@ static int apply_event(struct ac_apply *ap, struct ac_record *rec, ac_transition
 {
     char reason[128] = "";
     struct ac_customer before = rec->state;
-    if (ac_timerset_copy(&ap->spare, &rec->timers) != 0) {
-        return AC_ERR_NOMEM;
-    }
     ac_emit_reset(&ap->emit);
     ap->emit.timers = &rec->timers;
+    /* A transition validates before the engine runs (processor.h), so a
+     * rejected event has changed the state at most: that is restored. */
     if (tr(ctx, &rec->state, in->ev, clock, &ap->emit, reason, sizeof(reason)) != 0) {
         rec->state = before;
-        struct ac_timerset t = rec->timers;
-        rec->timers = ap->spare;
-        ap->spare = t;
         st->rejected++;
         return hooks->rejected ? hooks->rejected(hooks->opaque, in, reason) : 0;
     }

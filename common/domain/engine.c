@@ -73,9 +73,14 @@ const struct ac_playbook *ac_engine_playbook(const struct ac_engine *en)
     return en->pb;
 }
 
+/* Bounded copy (hot: no snprintf). */
 static void engine_copy(char *dst, size_t n, const char *src)
 {
-    snprintf(dst, n, "%s", src ? src : "");
+    size_t len = src ? strnlen(src, n - 1) : 0;
+    if (len > 0) {
+        memcpy(dst, src, len);
+    }
+    dst[len] = '\0';
 }
 
 /* --- conditions ------------------------------------------------------------------------------ */

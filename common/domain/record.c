@@ -226,8 +226,12 @@ static int record_encode_timers(const struct ac_record *rec, struct record_strin
         const struct ac_timer *t = &ts->t[i];
         unsigned char raw[16];
         uint64_t flags = 0;
-        record_derived_id(t, derived);
-        if (strcmp(derived, t->id) != 0) {
+        /* a timer loaded with a derived id and not changed since keeps it */
+        int same = t->id_derived && t->change == AC_TIMER_SAME;
+        if (!same) {
+            record_derived_id(t, derived);
+        }
+        if (!same && strcmp(derived, t->id) != 0) {
             if (record_hex_to_raw(t->id, raw) != 0) {
                 return AC_ERR_INVALID;
             }
@@ -482,6 +486,7 @@ static int record_decode_timers(struct ac_record *rec, const struct record_dec *
             record_raw_to_hex(raw, t.id);
         } else {
             record_derived_id(&t, t.id);
+            t.id_derived = 1;
         }
         t.stored = 1;
         t.change = AC_TIMER_SAME;

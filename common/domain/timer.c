@@ -12,9 +12,14 @@
 
 #define TIMER_HEX 32 /* length of an action id */
 
+/* Bounded copy (hot: no snprintf). */
 static void timer_copy(char *dst, size_t n, const char *src)
 {
-    snprintf(dst, n, "%s", src ? src : "");
+    size_t len = src ? strnlen(src, n - 1) : 0;
+    if (len > 0) {
+        memcpy(dst, src, len);
+    }
+    dst[len] = '\0';
 }
 
 static void trigger_blank(struct ac_trigger *t)

@@ -73,7 +73,8 @@ struct ac_timer {
     char reason[AC_NAME_MAX];   /* why it was last deferred, "" if never */
     struct ac_trigger trigger;
     enum ac_timer_change change;
-    int stored; /* exists in Redis (loaded, or removed and put back): removal must be written */
+    int stored;     /* it was loaded from the customer's record */
+    int id_derived; /* loaded without a stored id: it is the one record.c derives */
 };
 
 /* A customer's pending timers: loaded with the customer's record, changed by

@@ -28,7 +28,7 @@ static size_t batch_customer(struct runtime *rt, const char *cid)
         int slot = rt->map[i];
         if (slot == 0) {
             size_t c = rt->n_custs++;
-            ac_store_cust_init(&rt->custs[c], cid);
+            ac_store_cust_rebind(&rt->custs[c], cid);
             rt->cust_first[c] = -1;
             rt->map[i] = (int)c + 1;
             return c;
@@ -124,22 +124,58 @@ static void batch_tally(struct rt_tally *t, int *n, const char *label)
     }
     if (*n < RT_TALLY_MAX) {
         snprintf(t[*n].label, sizeof(t[*n].label), "%s", label);
+        t[*n].key = 0;
+        t[(*n)++].n = 1;
+    }
+}
+
+static uint64_t batch_key(uint64_t h, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3ULL;
+    }
+    return (h ^ 0xff) * 0x100000001b3ULL; /* a field separator */
+}
+
+/* Counts a decision under its (rule, decision, reason) label; the label is
+ * built only the first time that combination is seen in the batch. */
+static void batch_tally_decision(struct rt_tally *t, int *n, const struct ac_decision *d,
+                                 int rule_only)
+{
+    size_t rlen = strcspn(d->reason, ":"); /* the detail after ':' is not a label value */
+    uint64_t key = batch_key(0xcbf29ce484222325ULL, d->rule_id, strlen(d->rule_id));
+    if (!rule_only) {
+        key = batch_key(key, d->decision, strlen(d->decision));
+        key = batch_key(key, d->reason, rlen);
+    }
+    key |= 1; /* 0 marks a tally counted by label */
+    for (int i = 0; i < *n; i++) {
+        if (t[i].key == key) {
+            t[i].n++;
+            return;
+        }
+    }
+    if (*n < RT_TALLY_MAX) {
+        if (rule_only) {
+            snprintf(t[*n].label, sizeof(t[*n].label), "rule=\"%s\"", d->rule_id);
+        } else {
+            snprintf(t[*n].label, sizeof(t[*n].label),
+                     "rule=\"%s\",decision=\"%s\",reason=\"%.*s\"", d->rule_id, d->decision,
+                     (int)rlen, d->reason);
+        }
+        t[*n].key = key;
         t[(*n)++].n = 1;
     }
 }
 
 void rt_tally_decisions(struct runtime *rt, const struct ac_store_cust *sc)
 {
-    char label[320];
     for (int k = 0; k < sc->n_decs; k++) {
         const struct ac_decision *d = &sc->decs[k];
-        /* The reason's detail after ':' (an event type) is not a label value. */
-        snprintf(label, sizeof(label), "rule=\"%s\",decision=\"%s\",reason=\"%.*s\"",
-                 d->rule_id, d->decision, (int)strcspn(d->reason, ":"), d->reason);
-        batch_tally(rt->decisions, &rt->n_decisions, label);
+        batch_tally_decision(rt->decisions, &rt->n_decisions, d, 0);
         if (strcmp(d->decision, "emitted") == 0) {
-            snprintf(label, sizeof(label), "rule=\"%s\"", d->rule_id);
-            batch_tally(rt->rules, &rt->n_rules, label);
+            batch_tally_decision(rt->rules, &rt->n_rules, d, 1);
         }
     }
     rt->tz_fallbacks += sc->tz_fallbacks;
@@ -410,9 +446,7 @@ static void batch_release(struct runtime *rt)
     for (size_t i = 0; i < rt->n_msgs; i++) {
         rd_kafka_message_destroy(rt->msgs[i]);
     }
-    for (size_t c = 0; c < rt->n_custs; c++) {
-        ac_store_cust_fini(&rt->custs[c]);
-    }
+    /* the customer slots keep their memory for the next batch (runtime_free) */
     rt->n_msgs = 0;
     rt->n_custs = 0;
 }

@@ -504,6 +504,9 @@ static void runtime_free(struct runtime *rt)
     free(rt->events);
     free(rt->ev_ok);
     free(rt->ev_next);
+    for (size_t c = 0; rt->custs && c < (size_t)rt->batch_size; c++) {
+        ac_store_cust_fini(&rt->custs[c]);
+    }
     free(rt->custs);
     free(rt->cust_first);
     free(rt->cust_last);

@@ -21,6 +21,7 @@ struct rt_dlq {
 /* Per-batch counts, added to the metrics once the batch is durable. */
 #define RT_TALLY_MAX 64
 struct rt_tally {
+    uint64_t key; /* hash of what the label is made of: compared before the label */
     char label[320];
     long n;
 };

@@ -93,6 +93,9 @@ struct ac_store_cust {
 
 void ac_store_cust_init(struct ac_store_cust *sc, const char *customer_id);
 void ac_store_cust_fini(struct ac_store_cust *sc);
+/* Makes sc another customer's, keeping its memory (a batch's slots are
+ * reused batch after batch). sc was initialised, or zeroed storage. */
+void ac_store_cust_rebind(struct ac_store_cust *sc, const char *customer_id);
 /* Clears the commit inputs and outputs, keeps the customer id and memory. */
 void ac_store_cust_reset(struct ac_store_cust *sc);
 /* Adds one record to new_out. */

@@ -34,6 +34,20 @@ void ac_store_cust_init(struct ac_store_cust *sc, const char *customer_id)
     sc->index_due = AC_TS_NONE;
 }
 
+void ac_store_cust_rebind(struct ac_store_cust *sc, const char *customer_id)
+{
+    if (!sc->blob.cap && !sc->rec.timers.cap && !sc->decs) {
+        ac_store_cust_init(sc, customer_id); /* never used: nothing to keep */
+        return;
+    }
+    snprintf(sc->customer_id, sizeof(sc->customer_id), "%s", customer_id);
+    sc->bucket = ac_store_bucket(customer_id);
+    ac_record_reset(&sc->rec, customer_id);
+    ac_store_cust_reset(sc);
+    sc->index_due = AC_TS_NONE;
+    sc->done = 0;
+}
+
 void ac_store_cust_fini(struct ac_store_cust *sc)
 {
     ac_record_fini(&sc->rec);
