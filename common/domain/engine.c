@@ -32,11 +32,34 @@ const char *ac_decision_name(enum ac_decision_kind k)
     return (unsigned)k < AC_DECISION__N ? engine_decision_names[k] : "?";
 }
 
+#define ENGINE_EXIT_RULES_MAX 64
+
 struct ac_engine {
     const struct ac_playbook *pb;
     struct ac_tz_cache *tz;
     char default_owner[AC_ID_MAX];
+    /* the rules with an exit_when, checked for every pending timer on every
+     * event: a short list instead of a lookup of each timer's rule */
+    const struct ac_pb_rule *exit_rules[ENGINE_EXIT_RULES_MAX];
+    size_t n_exit_rules;
+    int exit_rules_all; /* more than the list holds: look each rule up */
 };
+
+static void engine_index_exits(struct ac_engine *en)
+{
+    en->n_exit_rules = 0;
+    en->exit_rules_all = 0;
+    for (size_t i = 0; en->pb && i < ac_playbook_rule_count(en->pb); i++) {
+        const struct ac_pb_rule *r = ac_playbook_rule(en->pb, i);
+        if (r && r->exit_when) {
+            if (en->n_exit_rules == ENGINE_EXIT_RULES_MAX) {
+                en->exit_rules_all = 1;
+                return;
+            }
+            en->exit_rules[en->n_exit_rules++] = r;
+        }
+    }
+}
 
 struct ac_engine *ac_engine_new(const struct ac_playbook *pb, const struct ac_engine_opts *opts)
 {
@@ -45,6 +68,7 @@ struct ac_engine *ac_engine_new(const struct ac_playbook *pb, const struct ac_en
         return NULL;
     }
     en->pb = pb;
+    engine_index_exits(en);
     en->tz = ac_tz_cache_new();
     if (!en->tz) {
         free(en);
@@ -66,6 +90,7 @@ void ac_engine_destroy(struct ac_engine *en)
 void ac_engine_set_playbook(struct ac_engine *en, const struct ac_playbook *pb)
 {
     en->pb = pb;
+    engine_index_exits(en);
 }
 
 const struct ac_playbook *ac_engine_playbook(const struct ac_engine *en)
@@ -1152,9 +1177,20 @@ static void engine_exits(struct ac_engine *en, struct ac_customer *c, int64_t at
                          struct ac_emit *out)
 {
     struct ac_timerset *ts = out->timers;
+    if (en->n_exit_rules == 0 && !en->exit_rules_all) {
+        return;
+    }
     for (int i = 0; ts && i < ts->n;) {
         struct ac_timer *tm = &ts->t[i];
-        const struct ac_pb_rule *r = ac_playbook_rule_find(en->pb, tm->rule_id);
+        const struct ac_pb_rule *r = NULL;
+        if (en->exit_rules_all) {
+            r = ac_playbook_rule_find(en->pb, tm->rule_id);
+        }
+        for (size_t k = 0; !r && k < en->n_exit_rules; k++) {
+            if (strcmp(en->exit_rules[k]->id, tm->rule_id) == 0) {
+                r = en->exit_rules[k];
+            }
+        }
         if (r && r->exit_when && engine_cond(r->exit_when, &tm->trigger, c, at)) {
             engine_decide(out, at, tm->rule_id, tm->part, AC_DECISION_EXITED, "exit_when", tm->id,
                           0);

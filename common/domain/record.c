@@ -120,23 +120,34 @@ static void record_derived_id(const struct ac_timer *t, char out[AC_ACTION_ID_MA
 
 /* --- encode ---------------------------------------------------------------------------------- */
 
+#define REC_STRINGS_SLOTS 1024 /* a power of two above REC_STRINGS_MAX */
+
 struct record_strings {
     const char *s[REC_STRINGS_MAX];
     int n;
+    int16_t slot[REC_STRINGS_SLOTS]; /* index + 1 by hash; 0: empty */
 };
 
 static int record_intern(struct record_strings *tab, const char *s)
 {
-    for (int i = 0; i < tab->n; i++) {
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        h = (h ^ *p) * 16777619u;
+    }
+    for (uint32_t k = h & (REC_STRINGS_SLOTS - 1);; k = (k + 1) & (REC_STRINGS_SLOTS - 1)) {
+        int i = tab->slot[k] - 1;
+        if (i < 0) {
+            if (tab->n >= REC_STRINGS_MAX) {
+                return -1;
+            }
+            tab->s[tab->n] = s;
+            tab->slot[k] = (int16_t)(tab->n + 1);
+            return tab->n++;
+        }
         if (strcmp(tab->s[i], s) == 0) {
             return i;
         }
     }
-    if (tab->n >= REC_STRINGS_MAX) {
-        return -1;
-    }
-    tab->s[tab->n] = s;
-    return tab->n++;
 }
 
 static int record_section(struct ac_buf *out, int id, const struct ac_buf *body)
@@ -326,6 +337,7 @@ int ac_record_encode(const struct ac_record *rec, struct ac_buf *out)
         goto out;
     }
     tab->n = 0;
+    memset(tab->slot, 0, sizeof(tab->slot));
     ac_record_version_bytes(rec->state.version, head + AC_RECORD_VERSION_AT);
     if (ac_buf_append(out, head, sizeof(head)) != 0 ||
         ac_customer_encode(&rec->state, &body) != 0 || record_section(out, REC_STATE, &body)) {
