@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -53,7 +54,7 @@ static int bench_parse_long(const char *s, long min, long max, long *out)
     errno = 0;
     long long v = strtoll(s, &end, 10);
     if (errno || end == s || *end || v < min || v > max) {
-        return -1;
+        return AC_ERR_INVALID;
     }
     *out = (long)v;
     return 0;
@@ -252,9 +253,11 @@ int ac_bench_child_start(struct ac_bench_child *ch, const char *exe, const char 
     pid_t pid = fork();
     if (pid < 0) {
         ac_bench_err("fork: %s", strerror(errno));
-        return -1;
+        return AC_ERR_IO;
     }
     if (pid == 0) {
+        /* it stops with the benchmark, however the benchmark ends */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (fd >= 0) {
             dup2(fd, 2);
@@ -272,12 +275,12 @@ int ac_bench_child_check(struct ac_bench_child *ch)
 {
     int status = 0;
     if (ch->pid <= 0) {
-        return -1;
+        return AC_ERR_IO;
     }
     if (waitpid(ch->pid, &status, WNOHANG) == ch->pid) {
         ch->pid = -1;
         ac_bench_err("the child process exited (status %d); see %s", status, ch->log);
-        return -1;
+        return AC_ERR_IO;
     }
     return 0;
 }
@@ -286,7 +289,7 @@ int ac_bench_child_stop(struct ac_bench_child *ch)
 {
     int status = 0;
     if (ch->pid <= 0) {
-        return -1;
+        return AC_ERR_IO;
     }
     kill(ch->pid, SIGTERM);
     waitpid(ch->pid, &status, 0);
@@ -296,7 +299,7 @@ int ac_bench_child_stop(struct ac_bench_child *ch)
     }
     ac_bench_err("the child process%s exited with status %d; see %s",
                  ch->wrapped ? " (wrapped)" : "", status, ch->log);
-    return ch->wrapped ? 0 : -1;
+    return ch->wrapped ? 0 : AC_ERR_IO;
 }
 
 double ac_bench_cpu_self(void)
@@ -817,6 +820,61 @@ double ac_bench_metric(const char *text, const char *series)
         p = p ? p + 1 : NULL;
     }
     return -1.0;
+}
+
+int ac_bench_metric_hist(const char *text, const char *name, const char *labels,
+                         struct ac_bench_hist *h)
+{
+    char series[256];
+    memset(h, 0, sizeof(*h));
+    /* name_bucket{<labels>,le="0.05"} N, in increasing le */
+    int n =
+        snprintf(series, sizeof(series), "%s_bucket{%s%sle=\"", name, labels, *labels ? "," : "");
+    if (n < 0 || (size_t)n >= sizeof(series)) {
+        return AC_ERR_INVALID;
+    }
+    for (const char *p = text; p && *p && h->n < AC_BENCH_HIST_MAX;) {
+        if (strncmp(p, series, (size_t)n) == 0) {
+            char *end = NULL;
+            double le = strtod(p + n, &end);
+            const char *v = end ? strstr(end, "} ") : NULL;
+            if (v) {
+                h->le[h->n] = le;
+                h->cum[h->n++] = strtod(v + 2, NULL);
+            }
+        }
+        p = strchr(p, '\n');
+        p = p ? p + 1 : NULL;
+    }
+    if (h->n == 0) {
+        return AC_ERR_NOTFOUND;
+    }
+    snprintf(series, sizeof(series), "%s_sum%s%s%s", name, *labels ? "{" : "", labels,
+             *labels ? "}" : "");
+    h->sum = ac_bench_metric(text, series);
+    snprintf(series, sizeof(series), "%s_count%s%s%s", name, *labels ? "{" : "", labels,
+             *labels ? "}" : "");
+    h->count = ac_bench_metric(text, series);
+    return 0;
+}
+
+double ac_bench_hist_quantile(const struct ac_bench_hist *from, const struct ac_bench_hist *to,
+                              double q)
+{
+    if (to->n == 0 || (from && from->n != 0 && from->n != to->n)) {
+        return -1;
+    }
+    double total = to->cum[to->n - 1] - (from && from->n ? from->cum[to->n - 1] : 0);
+    if (total <= 0) {
+        return -1;
+    }
+    for (int i = 0; i < to->n; i++) {
+        double c = to->cum[i] - (from && from->n ? from->cum[i] : 0);
+        if (c >= q * total) {
+            return to->le[i];
+        }
+    }
+    return to->le[to->n - 1];
 }
 
 /* --- the production path in process --------------------------------------------------------- */

@@ -106,13 +106,13 @@ struct ac_bench_child {
 };
 
 /* Spawns `exe --config config` (stdout and stderr to log), prefixed by the
- * words of wrap if not NULL ("perf record -g -o f --"). Returns 0 or -1. */
+ * words of wrap if not NULL ("perf record -g -o f --"). Returns 0 or AC_ERR_IO. */
 int ac_bench_child_start(struct ac_bench_child *ch, const char *exe, const char *wrap,
                          const char *config, const char *log);
-/* 0 while it runs; -1 (with a message) once it exited. */
+/* 0 while it runs; AC_ERR_IO (with a message) once it exited. */
 int ac_bench_child_check(struct ac_bench_child *ch);
 /* SIGTERM and wait. Returns 0 if it exited 0 (or was wrapped: a wrapper
- * reports its own status), else -1. */
+ * reports its own status), else AC_ERR_IO. */
 int ac_bench_child_stop(struct ac_bench_child *ch);
 
 /* utime + stime of a process in seconds (/proc/<pid>/stat), or -1. */
@@ -216,6 +216,24 @@ int ac_bench_wait_positions(redisContext *rc, struct ac_bench_child *ch, const c
 char *ac_bench_http_metrics(int port);
 /* The value of the first sample whose line is `series` then a space; -1. */
 double ac_bench_metric(const char *text, const char *series);
+
+/* A histogram of the /metrics text: its cumulative buckets (upper bound le,
+ * +Inf last), sum and count. */
+#define AC_BENCH_HIST_MAX 32
+struct ac_bench_hist {
+    int n;
+    double le[AC_BENCH_HIST_MAX];
+    double cum[AC_BENCH_HIST_MAX];
+    double sum, count;
+};
+/* Reads the series `name` with labels (without le; "" for none) into h.
+ * Returns 0, or AC_ERR_NOTFOUND (h->n is then 0). */
+int ac_bench_metric_hist(const char *text, const char *name, const char *labels,
+                         struct ac_bench_hist *h);
+/* The upper bound of the bucket holding quantile q of the observations made
+ * between two readings (from may be NULL: since the start); -1 if none. */
+double ac_bench_hist_quantile(const struct ac_bench_hist *from, const struct ac_bench_hist *to,
+                              double q);
 
 /* --- the production path in process --------------------------------------------------------- */
 

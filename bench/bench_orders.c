@@ -776,6 +776,7 @@ int main(int argc, char **argv)
     for (int k = 0; k < 2; k++) {
         bo_print_run(&o, &run[k]);
     }
+    int consistent = 1;
     for (int k = 0; k < 2; k++) {
         const struct bo_ceiling *c = &ceil[k];
         if (!c->ok) {
@@ -792,6 +793,7 @@ int main(int argc, char **argv)
         if (run[k].ok) {
             int same = run[k].actions == c->actions && run[k].signals == c->signals &&
                        run[k].decisions == c->decisions && run[k].truncated == 0;
+            consistent &= same;
             printf(
                 "  outputs: the processor %lld actions, %lld signals, %lld decisions (partitions "
                 "the mock cut: %d of actions and signals, %d of decisions); the ceiling %ld, "
@@ -827,8 +829,9 @@ int main(int argc, char **argv)
         ac_bench_json_int(&j, "long_lived_record_strlen", lng.strlen_bytes);
         ac_bench_json_int(&j, "long_lived_timers", lng.timers);
     }
+    ac_bench_json_raw(&j, "consistent", consistent ? "true" : "false");
     ac_bench_json_end(&j);
-    ok = 1;
+    ok = consistent;
 out:
     free(w.evs);
     free(w.part);

@@ -41,8 +41,8 @@ static int apply_dup_in_call(const struct ac_apply_in *in, size_t i)
     return 0;
 }
 
-static int apply_event(struct ac_apply *ap, struct ac_record *rec, ac_transition_fn tr,
-                       void *ctx, const struct ac_apply_in *in, const struct ac_clock *clock,
+static int apply_event(struct ac_apply *ap, struct ac_record *rec, ac_transition_fn tr, void *ctx,
+                       const struct ac_apply_in *in, const struct ac_clock *clock,
                        const struct ac_apply_hooks *hooks, struct ac_apply_stats *st)
 {
     char reason[128] = "";
@@ -94,8 +94,8 @@ static int apply_fire(struct ac_apply *ap, struct ac_record *rec, struct ac_engi
 }
 
 int ac_apply_customer(struct ac_apply *ap, struct ac_record *rec, int topic, ac_transition_fn tr,
-                      void *ctx, const struct ac_apply_in *in, size_t n,
-                      struct ac_engine *en, int fire_due, const struct ac_clock *clock,
+                      void *ctx, const struct ac_apply_in *in, size_t n, struct ac_engine *en,
+                      int fire_due, const struct ac_clock *clock,
                       const struct ac_apply_hooks *hooks, struct ac_apply_stats *stats)
 {
     struct ac_apply_stats local;

@@ -56,7 +56,7 @@ struct ac_apply_stats {
     long replayed;   /* offset at or below the watermark */
     long duplicates; /* event id already applied */
     long rejected;
-    long fired;      /* timers decided */
+    long fired;        /* timers decided */
     long seen_evicted; /* event ids forgotten inside the dedupe window (bound reached) */
     long wm_evicted;   /* watermarks forgotten (more partitions than the record keeps) */
 };
@@ -73,8 +73,8 @@ void ac_apply_destroy(struct ac_apply *ap);
  * 0 if not, or a negative enum ac_err (a hook's error, AC_ERR_NOMEM). Stats
  * are added to (may be NULL). */
 int ac_apply_customer(struct ac_apply *ap, struct ac_record *rec, int topic, ac_transition_fn tr,
-                      void *ctx, const struct ac_apply_in *in, size_t n,
-                      struct ac_engine *en, int fire_due, const struct ac_clock *clock,
+                      void *ctx, const struct ac_apply_in *in, size_t n, struct ac_engine *en,
+                      int fire_due, const struct ac_clock *clock,
                       const struct ac_apply_hooks *hooks, struct ac_apply_stats *stats);
 
 #endif

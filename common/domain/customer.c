@@ -19,10 +19,10 @@ struct customer_field {
     size_t size; /* for CF_STR */
 };
 
-#define CF(name, type, member)                                                                 \
-    {                                                                                          \
-        name, type, offsetof(struct ac_customer, member),                                      \
-            sizeof(((struct ac_customer *)0)->member)                                          \
+#define CF(name, type, member)                                                                     \
+    {                                                                                              \
+        name, type, offsetof(struct ac_customer, member),                                          \
+            sizeof(((struct ac_customer *)0)->member)                                              \
     }
 
 /* Hash field names are short: they are stored once per customer. */
@@ -162,8 +162,8 @@ int ac_customer_parse_field(struct ac_customer *c, const char *name, const char 
     return 0;
 }
 
-static void customer_format(const struct customer_field *f, const struct ac_customer *c,
-                            char *out, size_t outlen)
+static void customer_format(const struct customer_field *f, const struct ac_customer *c, char *out,
+                            size_t outlen)
 {
     const char *p = (const char *)c + f->offset;
     if (f->type == CF_STR) {

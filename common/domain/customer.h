@@ -42,9 +42,9 @@ struct ac_customer {
     int64_t deliveries_in_flight;
     int64_t late_deliveries;
     /* feedback */
-    int64_t last_score;      /* -1 before the first survey */
-    char nps_class[16];      /* promoter, passive, detractor or "" */
-    int64_t last_survey_at;  /* AC_TS_NONE before the first survey */
+    int64_t last_score;     /* -1 before the first survey */
+    char nps_class[16];     /* promoter, passive, detractor or "" */
+    int64_t last_survey_at; /* AC_TS_NONE before the first survey */
     int64_t open_tickets;
     int64_t open_complaints;
     /* usage */
@@ -56,11 +56,11 @@ struct ac_customer {
     char churn_risk[16];
     int64_t p_alive_pct; /* -1 unknown */
     /* preferences and policy clocks (SPEC §5) */
-    char consents[AC_CONSENTS_MAX];  /* explicit answers, "email=0,sms=1"; absent = granted */
+    char consents[AC_CONSENTS_MAX]; /* explicit answers, "email=0,sms=1"; absent = granted */
     char preferred_channel[AC_TYPE_MAX];
     char timezone[AC_NAME_MAX];
-    int64_t frequency_opt_in;        /* 0 or 1 */
-    char sends[AC_SENDS_MAX];        /* recent non-transactional messages, "ms:channel,..." */
+    int64_t frequency_opt_in;             /* 0 or 1 */
+    char sends[AC_SENDS_MAX];             /* recent non-transactional messages, "ms:channel,..." */
     char experiments[AC_EXPERIMENTS_MAX]; /* "exp=variant@ms[+]," + marks a conversion */
 };
 

@@ -48,8 +48,7 @@ static void emit_fnv2(uint64_t *h1, uint64_t *h2, const char *s, size_t n)
 
 /* No snprintf on this path: ids are computed for every action, timer and
  * decision (the profile's hottest helper). */
-void ac_action_id(char out[AC_ACTION_ID_MAX], const char *rule_id, const char *trigger_id,
-                  int part)
+void ac_action_id(char out[AC_ACTION_ID_MAX], const char *rule_id, const char *trigger_id, int part)
 {
     static const char hex[] = "0123456789abcdef";
     char partbuf[16];
@@ -100,9 +99,8 @@ struct ac_action *ac_emit_action(struct ac_emit *out, const char *rule_id, int p
     return a;
 }
 
-struct ac_signal *ac_emit_signal(struct ac_emit *out, const char *signal,
-                                 const struct ac_event *ev, const char *value,
-                                 const char *previous, double score)
+struct ac_signal *ac_emit_signal(struct ac_emit *out, const char *signal, const struct ac_event *ev,
+                                 const char *value, const char *previous, double score)
 {
     if (out->n_signals >= AC_EMIT_MAX_SIGNALS) {
         return NULL;

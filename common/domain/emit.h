@@ -74,9 +74,8 @@ struct ac_action *ac_emit_action(struct ac_emit *out, const char *rule_id, int p
                                  const struct ac_event *ev, int64_t now);
 /* Appends signal = value (was previous, "" if none; score) caused by ev,
  * with its deterministic id. Returns NULL if the emit is full. */
-struct ac_signal *ac_emit_signal(struct ac_emit *out, const char *signal,
-                                 const struct ac_event *ev, const char *value,
-                                 const char *previous, double score);
+struct ac_signal *ac_emit_signal(struct ac_emit *out, const char *signal, const struct ac_event *ev,
+                                 const char *value, const char *previous, double score);
 /* Adds key=value to an action's vars (silently bounded at AC_MAX_KV). */
 void ac_action_var(struct ac_action *a, const char *key, const char *value);
 void ac_action_var_i64(struct ac_action *a, const char *key, int64_t value);

@@ -24,8 +24,8 @@
 #include "tz.h"
 
 static const char *const engine_decision_names[AC_DECISION__N] = {
-    "emitted", "scheduled", "deferred", "capped", "suppressed",
-    "held_out", "expired", "cancelled", "exited", "dropped"};
+    "emitted",  "scheduled", "deferred",  "capped", "suppressed",
+    "held_out", "expired",   "cancelled", "exited", "dropped"};
 
 const char *ac_decision_name(enum ac_decision_kind k)
 {
@@ -212,9 +212,7 @@ static int engine_get(const void *opaque, int id, struct ac_expr_value *out)
     case AC_PB_F_CUSTOMER_P_ALIVE_PCT:
         engine_ts(out, c->p_alive_pct < 0 ? AC_TS_NONE : c->p_alive_pct);
         break;
-    case AC_PB_F_CUSTOMER_FREQUENCY_OPT_IN:
-        ac_expr_set_bool(out, c->frequency_opt_in != 0);
-        break;
+    case AC_PB_F_CUSTOMER_FREQUENCY_OPT_IN: ac_expr_set_bool(out, c->frequency_opt_in != 0); break;
     case AC_PB_F_CUSTOMER_PREFERRED_CHANNEL: engine_str(out, c->preferred_channel); break;
     case AC_PB_F_CUSTOMER_TIMEZONE: engine_str(out, c->timezone); break;
     default: ac_expr_set_null(out); break;
@@ -408,8 +406,8 @@ static void engine_conversions(struct ac_engine *en, struct ac_customer *c,
 /* --- frequency cap clock --------------------------------------------------------------------- */
 
 /* Sends of channel (NULL: all) within [at - per, at], and the oldest of them. */
-static int engine_sends(const struct ac_customer *c, const char *channel, int64_t at,
-                        int64_t per, int64_t *oldest)
+static int engine_sends(const struct ac_customer *c, const char *channel, int64_t at, int64_t per,
+                        int64_t *oldest)
 {
     int n = 0;
     *oldest = INT64_MAX;
@@ -968,8 +966,7 @@ static void engine_place(struct ac_engine *en, struct ac_customer *c, struct ac_
         return;
     }
     if (later) {
-        engine_decide(out, now, tm->rule_id, tm->part, AC_DECISION_SCHEDULED, how, tm->id,
-                      tm->due);
+        engine_decide(out, now, tm->rule_id, tm->part, AC_DECISION_SCHEDULED, how, tm->id, tm->due);
     }
 }
 
@@ -983,7 +980,7 @@ static void engine_timer_init(struct ac_timer *tm, const struct ac_pb_rule *r,
     tm->part = pa->part;
     tm->due = due;
     tm->first_due = due;
-    tm->expires_at = pa->expires_ms <= 0              ? AC_TS_NONE
+    tm->expires_at = pa->expires_ms <= 0                ? AC_TS_NONE
                      : due > INT64_MAX - pa->expires_ms ? INT64_MAX
                                                         : due + pa->expires_ms;
     tm->trigger = *t;
@@ -1002,8 +999,7 @@ static void engine_schedule_next(struct ac_engine *en, const struct ac_pb_rule *
                       tm->trigger.occurred_at + pa->timing.delay_ms * (seq + 1));
     next.seq = seq;
     if (!out->timers) {
-        engine_decide(out, now, r->id, pa->part, AC_DECISION_DROPPED, "no_timer_store", next.id,
-                      0);
+        engine_decide(out, now, r->id, pa->part, AC_DECISION_DROPPED, "no_timer_store", next.id, 0);
         return;
     }
     if (ac_timerset_put(out->timers, &next) != 0) {
@@ -1071,13 +1067,13 @@ static void engine_rule(struct ac_engine *en, const struct ac_pb_rule *r, struct
             }
             const struct ac_order_fields *o = &ev->u.order;
             for (int k = 0; k < o->n_items; k++) {
-                const char *fam = o->items[k].product_family[0] ? o->items[k].product_family
-                                                                : "default";
+                const char *fam =
+                    o->items[k].product_family[0] ? o->items[k].product_family : "default";
                 int seen = 0;
                 int64_t price = o->items[k].unit_price_cents;
                 for (int j = 0; j < o->n_items; j++) {
-                    const char *f2 = o->items[j].product_family[0] ? o->items[j].product_family
-                                                                   : "default";
+                    const char *f2 =
+                        o->items[j].product_family[0] ? o->items[j].product_family : "default";
                     if (strcmp(f2, fam) == 0) {
                         if (j < k) {
                             seen = 1;
@@ -1273,9 +1269,9 @@ static int engine_next(const struct ac_engine *en, const struct ac_timerset *ts)
         }
         size_t pos = engine_rule_pos(en, t->rule_id);
         if (best < 0 || t->due < ts->t[best].due || pos < best_pos ||
-            (pos == best_pos && (t->part < ts->t[best].part ||
-                                 (t->part == ts->t[best].part &&
-                                  strcmp(t->id, ts->t[best].id) < 0)))) {
+            (pos == best_pos &&
+             (t->part < ts->t[best].part ||
+              (t->part == ts->t[best].part && strcmp(t->id, ts->t[best].id) < 0)))) {
             best = i;
             best_pos = pos;
         }

@@ -26,21 +26,21 @@
 #include <stdint.h>
 
 #include "customer.h"
+#include "emit.h"
 #include "event.h"
 #include "playbook.h"
-#include "emit.h"
 
 enum ac_decision_kind {
     AC_DECISION_EMITTED = 0,
-    AC_DECISION_SCHEDULED, /* a timer was created */
-    AC_DECISION_DEFERRED,  /* a policy blocked it; retried at not_before */
-    AC_DECISION_CAPPED,    /* frequency cap, dropped */
-    AC_DECISION_SUPPRESSED,/* suppression or consent, dropped */
-    AC_DECISION_HELD_OUT,  /* experiment holdout: nothing sent, counted */
-    AC_DECISION_EXPIRED,   /* its expiry or defer bound passed */
-    AC_DECISION_CANCELLED, /* a contrary event */
-    AC_DECISION_EXITED,    /* the rule's exit condition or its conditions no longer hold */
-    AC_DECISION_DROPPED,   /* cannot be scheduled (no anchor date, too many timers, rule gone) */
+    AC_DECISION_SCHEDULED,  /* a timer was created */
+    AC_DECISION_DEFERRED,   /* a policy blocked it; retried at not_before */
+    AC_DECISION_CAPPED,     /* frequency cap, dropped */
+    AC_DECISION_SUPPRESSED, /* suppression or consent, dropped */
+    AC_DECISION_HELD_OUT,   /* experiment holdout: nothing sent, counted */
+    AC_DECISION_EXPIRED,    /* its expiry or defer bound passed */
+    AC_DECISION_CANCELLED,  /* a contrary event */
+    AC_DECISION_EXITED,     /* the rule's exit condition or its conditions no longer hold */
+    AC_DECISION_DROPPED,    /* cannot be scheduled (no anchor date, too many timers, rule gone) */
     AC_DECISION__N
 };
 
@@ -69,8 +69,7 @@ int ac_engine_on_event(struct ac_engine *en, struct ac_customer *c,
 
 /* Decides every timer of out->timers due at or before now (earliest first,
  * as many as out has room for). Returns how many were decided. */
-int ac_engine_fire(struct ac_engine *en, struct ac_customer *c, int64_t now,
-                   struct ac_emit *out);
+int ac_engine_fire(struct ac_engine *en, struct ac_customer *c, int64_t now, struct ac_emit *out);
 
 /* Deterministic experiment assignment: the variant name, or "holdout". */
 const char *ac_engine_assign(const struct ac_pb_experiment *x, const char *customer_id);

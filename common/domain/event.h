@@ -13,12 +13,12 @@
 
 #define AC_TS_NONE INT64_MIN
 
-#define AC_ID_MAX 128     /* event_id, customer_id, order_id, ticket_id ... */
-#define AC_NAME_MAX 64    /* sku, family, category, carrier, feature ... */
-#define AC_TYPE_MAX 32    /* enum symbols */
-#define AC_TEXT_MAX 1024  /* comment, detail, tracking_url */
-#define AC_MAX_ITEMS 64   /* order lines */
-#define AC_MAX_KV 16      /* map entries (answers, consents, vars) */
+#define AC_ID_MAX 128    /* event_id, customer_id, order_id, ticket_id ... */
+#define AC_NAME_MAX 64   /* sku, family, category, carrier, feature ... */
+#define AC_TYPE_MAX 32   /* enum symbols */
+#define AC_TEXT_MAX 1024 /* comment, detail, tracking_url */
+#define AC_MAX_ITEMS 64  /* order lines */
+#define AC_MAX_KV 16     /* map entries (answers, consents, vars) */
 #define AC_KV_KEY_MAX 64
 #define AC_KV_VAL_MAX 256
 
@@ -67,7 +67,7 @@ struct ac_delivery_fields {
 };
 
 struct ac_feedback_fields {
-    int32_t score; /* -1 if null */
+    int32_t score;           /* -1 if null */
     char scale[AC_TYPE_MAX]; /* "csat_5", "nps_10" or "" */
     struct ac_kv answers[AC_MAX_KV];
     int n_answers;
@@ -138,8 +138,8 @@ struct ac_action {
     char template_name[AC_NAME_MAX];
     struct ac_kv vars[AC_MAX_KV];
     int n_vars;
-    int64_t not_before; /* ms */
-    int64_t expires_at; /* ms, AC_TS_NONE if none */
+    int64_t not_before;           /* ms */
+    int64_t expires_at;           /* ms, AC_TS_NONE if none */
     char experiment[AC_NAME_MAX]; /* "" if none */
     char variant[AC_TYPE_MAX];    /* "" if none */
     char trigger_event_id[AC_ID_MAX];

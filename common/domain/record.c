@@ -22,11 +22,11 @@ enum {
 
 /* timer flags */
 enum {
-    TF_ID = 1,      /* the id is stored (not the derived one) */
-    TF_EXPIRES = 2, /* an expiry */
-    TF_SEQ = 4,     /* occurrence of a periodic rule */
-    TF_REASON = 8,  /* why it was last deferred */
-    TF_FAMILY = 16, /* a family-window scope */
+    TF_ID = 1,       /* the id is stored (not the derived one) */
+    TF_EXPIRES = 2,  /* an expiry */
+    TF_SEQ = 4,      /* occurrence of a periodic rule */
+    TF_REASON = 8,   /* why it was last deferred */
+    TF_FAMILY = 16,  /* a family-window scope */
     TF_SECONDS = 32, /* the due and expiry deltas are in whole seconds */
 };
 
@@ -73,7 +73,7 @@ static int record_hex_to_raw(const char *hex, unsigned char raw[16])
         unsigned v = 0;
         for (int k = 0; k < 2; k++) {
             char c = hex[2 * i + k];
-            unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+            unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
                          : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
                                                 : 16;
             if (d == 16) {
@@ -261,9 +261,8 @@ static int record_encode_timers(const struct ac_record *rec, struct record_strin
         /* due relative to the trigger's time, expiry relative to the first
          * due time; whole seconds when they are (they nearly always are) */
         int64_t due_d = (int64_t)((uint64_t)t->due - (uint64_t)t->trigger.occurred_at);
-        int64_t exp_d = (flags & TF_EXPIRES)
-                            ? (int64_t)((uint64_t)t->expires_at - (uint64_t)t->first_due)
-                            : 0;
+        int64_t exp_d =
+            (flags & TF_EXPIRES) ? (int64_t)((uint64_t)t->expires_at - (uint64_t)t->first_due) : 0;
         int64_t first_d = (int64_t)((uint64_t)t->due - (uint64_t)t->first_due);
         if (due_d % 1000 == 0 && exp_d % 1000 == 0 && first_d % 1000 == 0) {
             flags |= TF_SECONDS;
@@ -543,8 +542,7 @@ static int record_decode_section(struct ac_record *rec, struct record_dec *d, ui
 {
     uint64_t n;
     switch (id) {
-    case REC_STATE:
-        return ac_customer_decode(&rec->state, d->customer_id, r);
+    case REC_STATE: return ac_customer_decode(&rec->state, d->customer_id, r);
     case REC_WM:
         n = ac_wire_get_u64(r);
         if (r->err || n > AC_RECORD_WM_MAX) {
@@ -600,12 +598,9 @@ static int record_decode_section(struct ac_record *rec, struct record_dec *d, ui
         }
         d->n_trig = (int)n;
         return 0;
-    case REC_TIMERS:
-        return record_decode_timers(rec, d, r);
-    case REC_RECENT:
-        return record_decode_recent(rec, d, r);
-    default:
-        return 0; /* a newer version's section: skipped by the caller */
+    case REC_TIMERS: return record_decode_timers(rec, d, r);
+    case REC_RECENT: return record_decode_recent(rec, d, r);
+    default: return 0; /* a newer version's section: skipped by the caller */
     }
 }
 
@@ -664,7 +659,8 @@ int ac_record_decode(struct ac_record *rec, const char *customer_id, const void 
     return rc;
 }
 
-/* --- watermarks, seen ids, recent decisions ----------------------------------------------------- */
+/* --- watermarks, seen ids, recent decisions -----------------------------------------------------
+ */
 
 int64_t ac_record_watermark(const struct ac_record *rec, int topic, int32_t partition)
 {
@@ -676,8 +672,7 @@ int64_t ac_record_watermark(const struct ac_record *rec, int topic, int32_t part
     return -1;
 }
 
-void ac_record_set_watermark(struct ac_record *rec, int topic, int32_t partition,
-                             int64_t offset)
+void ac_record_set_watermark(struct ac_record *rec, int topic, int32_t partition, int64_t offset)
 {
     int lowest = 0;
     for (int i = 0; i < rec->n_wm; i++) {

@@ -110,8 +110,7 @@ void ac_record_version_bytes(int64_t version, unsigned char out[8]);
 /* Highest offset of (topic, partition) applied, or -1. */
 int64_t ac_record_watermark(const struct ac_record *rec, int topic, int32_t partition);
 /* Raises the watermark (evicting the lowest one when full: counted). */
-void ac_record_set_watermark(struct ac_record *rec, int topic, int32_t partition,
-                             int64_t offset);
+void ac_record_set_watermark(struct ac_record *rec, int topic, int32_t partition, int64_t offset);
 
 /* 1 if the event id is in the window. */
 int ac_record_seen_has(const struct ac_record *rec, const char *event_id);

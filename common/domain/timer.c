@@ -3,8 +3,8 @@
 
 #include <jansson.h>
 #include <stddef.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
@@ -213,24 +213,47 @@ struct timer_field {
     enum timer_ftype type;
     size_t off, size;
 };
-#define TS(key, m) {key, TF_STR, offsetof(struct ac_trigger, m), sizeof(((struct ac_trigger *)0)->m)}
-#define TI(key, m) {key, TF_I64, offsetof(struct ac_trigger, m), 0}
-#define TN(key, m) {key, TF_INT, offsetof(struct ac_trigger, m), 0}
+#define TS(key, m)                                                                                 \
+    {                                                                                              \
+        key, TF_STR, offsetof(struct ac_trigger, m), sizeof(((struct ac_trigger *)0)->m)           \
+    }
+#define TI(key, m)                                                                                 \
+    {                                                                                              \
+        key, TF_I64, offsetof(struct ac_trigger, m), 0                                             \
+    }
+#define TN(key, m)                                                                                 \
+    {                                                                                              \
+        key, TF_INT, offsetof(struct ac_trigger, m), 0                                             \
+    }
 static const struct timer_field trigger_fields[] = {
-    TN("src", source),        TN("topic", topic),
-    TS("id", id),             TS("type", type),
-    TI("at", occurred_at),    TS("order", order_id),
-    TI("total", total_cents), TS("cur", currency),
-    TI("items", n_items),     TI("maxp", max_unit_price_cents),
-    TI("renew", renewal_at),  TS("carrier", carrier),
-    TI("eta", estimated_delivery_at), TI("neta", new_estimated_delivery_at),
-    TI("score", score),       TS("scale", scale),
-    TS("ticket", ticket_id),  TS("prio", priority),
-    TN("complaint", is_complaint), TS("eng", engagement),
-    TS("chan", channel),      TS("feature", feature),
-    TS("mile", milestone),    TI("qty", quantity),
-    TS("sig", signal),        TS("val", value),
-    TS("prev", previous),     TS("fam", family),
+    TN("src", source),
+    TN("topic", topic),
+    TS("id", id),
+    TS("type", type),
+    TI("at", occurred_at),
+    TS("order", order_id),
+    TI("total", total_cents),
+    TS("cur", currency),
+    TI("items", n_items),
+    TI("maxp", max_unit_price_cents),
+    TI("renew", renewal_at),
+    TS("carrier", carrier),
+    TI("eta", estimated_delivery_at),
+    TI("neta", new_estimated_delivery_at),
+    TI("score", score),
+    TS("scale", scale),
+    TS("ticket", ticket_id),
+    TS("prio", priority),
+    TN("complaint", is_complaint),
+    TS("eng", engagement),
+    TS("chan", channel),
+    TS("feature", feature),
+    TS("mile", milestone),
+    TI("qty", quantity),
+    TS("sig", signal),
+    TS("val", value),
+    TS("prev", previous),
+    TS("fam", family),
     TI("famp", family_price_cents),
 };
 #define TRIGGER_NFIELDS (sizeof(trigger_fields) / sizeof(trigger_fields[0]))

@@ -63,14 +63,14 @@ void ac_trigger_from_signal(struct ac_trigger *t, const struct ac_signal *s);
 enum ac_timer_change { AC_TIMER_SAME = 0, AC_TIMER_WRITE };
 
 struct ac_timer {
-    char id[AC_ACTION_ID_MAX];  /* = the action id it will emit */
+    char id[AC_ACTION_ID_MAX]; /* = the action id it will emit */
     char rule_id[AC_NAME_MAX];
-    int part;                   /* the action's index in its rule */
-    int64_t due;                /* next attempt, ms */
-    int64_t first_due;          /* the due time as scheduled: expiry and defer bounds count from it */
-    int64_t expires_at;         /* AC_TS_NONE: never */
-    int seq;                    /* occurrence of a periodic rule (0, 1, ...) */
-    char reason[AC_NAME_MAX];   /* why it was last deferred, "" if never */
+    int part;                 /* the action's index in its rule */
+    int64_t due;              /* next attempt, ms */
+    int64_t first_due;        /* the due time as scheduled: expiry and defer bounds count from it */
+    int64_t expires_at;       /* AC_TS_NONE: never */
+    int seq;                  /* occurrence of a periodic rule (0, 1, ...) */
+    char reason[AC_NAME_MAX]; /* why it was last deferred, "" if never */
     struct ac_trigger trigger;
     enum ac_timer_change change;
     int stored;     /* it was loaded from the customer's record */

@@ -91,8 +91,8 @@ static void batch_decode(struct runtime *rt)
         rt->ins[c].fire_due = 0;
         for (int e = rt->cust_first[c]; e >= 0; e = rt->ev_next[e]) {
             const rd_kafka_message_t *m = rt->msgs[e];
-            rt->apply_in[at++] = (struct ac_apply_in){&rt->events[e], m->partition, m->offset,
-                                                      (size_t)e};
+            rt->apply_in[at++] =
+                (struct ac_apply_in){&rt->events[e], m->partition, m->offset, (size_t)e};
             rt->ins[c].n++;
         }
     }
@@ -109,8 +109,8 @@ int rt_batch_rejected(void *opaque, struct ac_store_cust *sc, const struct ac_ap
     char id[AC_ACTION_ID_MAX];
     ac_action_id(id, "dlq", rt->events[i].event_id, (int)m->offset);
     ac_buf_reset(&rt->enc);
-    int rc = ac_outbox_rejected(&rt->enc, rt->topic_in, m->partition, m->offset, reason,
-                                m->payload, m->len);
+    int rc = ac_outbox_rejected(&rt->enc, rt->topic_in, m->partition, m->offset, reason, m->payload,
+                                m->len);
     return rc ? rc : ac_store_cust_add_out(sc, id, 'D', rt->enc.data, rt->enc.len);
 }
 
@@ -187,8 +187,8 @@ void rt_tally_decisions(struct runtime *rt, const struct ac_store_cust *sc)
 /* Load, apply and commit customers [from, to) (the step retries conflicts). */
 static int batch_state(struct runtime *rt, size_t from, size_t to, struct ac_apply_stats *stats)
 {
-    int rc = ac_step_run(rt->step, rt->custs + from, rt->ins + from, to - from, ac_clock_wall(),
-                         stats);
+    int rc =
+        ac_step_run(rt->step, rt->custs + from, rt->ins + from, to - from, ac_clock_wall(), stats);
     if (rc != 0) {
         return rc;
     }
@@ -405,8 +405,7 @@ static void batch_metrics(struct runtime *rt, double started, double delivered)
         ac_metrics_add("aftercare_events_skipped_total", label, (double)rt->skipped_replayed);
     }
     if (rt->skipped_duplicate > 0) {
-        snprintf(label, sizeof(label), "topic=\"%s\",reason=\"duplicate_event_id\"",
-                 rt->topic_in);
+        snprintf(label, sizeof(label), "topic=\"%s\",reason=\"duplicate_event_id\"", rt->topic_in);
         ac_metrics_add("aftercare_events_skipped_total", label, (double)rt->skipped_duplicate);
     }
     long out_actions = 0, out_signals = 0;
@@ -429,8 +428,8 @@ static void batch_metrics(struct runtime *rt, double started, double delivered)
     n_obs = 0;
     for (size_t i = 0; i < rt->n_msgs; i++) {
         if (rt->ev_ok[i]) {
-            double age = (double)(now - rt->events[i].occurred_at) / 1000.0 -
-                         (mono - rt->read_at[i]);
+            double age =
+                (double)(now - rt->events[i].occurred_at) / 1000.0 - (mono - rt->read_at[i]);
             rt->obs[n_obs++] = age > 0 ? age : 0;
         }
     }
@@ -490,8 +489,8 @@ int rt_batch_process(struct runtime *rt)
         double t1 = ac_clock_mono_s();
         size_t n_pos = batch_positions(rt, parts, offs, (size_t)rt->batch_size);
         if (rc == 0) {
-            rc = ac_store_ack(rt->store, rt->custs, rt->n_custs, rt->group, rt->proc->topic,
-                              parts, offs, n_pos);
+            rc = ac_store_ack(rt->store, rt->custs, rt->n_custs, rt->group, rt->proc->topic, parts,
+                              offs, n_pos);
         }
         if (rc == 0) {
             delivered = t1;

@@ -672,8 +672,7 @@ void ac_config_print_help(const struct ac_cfg_entry *const *tables, size_t n_tab
                  "(kafka.security.protocol = SASL_SSL).\n");
 }
 
-int ac_config_apply_sets(struct ac_config *cfg, int argc, char **argv, char *errstr,
-                         size_t errlen)
+int ac_config_apply_sets(struct ac_config *cfg, int argc, char **argv, char *errstr, size_t errlen)
 {
     for (int i = 1; i + 1 < argc; i++) {
         if (strcmp(argv[i], "--set") != 0) {

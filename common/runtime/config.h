@@ -52,8 +52,7 @@ int ac_config_set(struct ac_config *cfg, const char *key, const char *value, cha
  * Strings are borrowed, valid until the config is destroyed or set again. */
 /* Applies every "--set KEY=VALUE" pair of argv (other arguments are the
  * caller's). Returns 0, or AC_ERR_INVALID with errstr filled. */
-int ac_config_apply_sets(struct ac_config *cfg, int argc, char **argv, char *errstr,
-                         size_t errlen);
+int ac_config_apply_sets(struct ac_config *cfg, int argc, char **argv, char *errstr, size_t errlen);
 
 const char *ac_config_str(const struct ac_config *cfg, const char *key);
 int64_t ac_config_int(const struct ac_config *cfg, const char *key);

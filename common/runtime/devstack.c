@@ -27,12 +27,16 @@ struct ac_dev_kafka {
     char brokers[512];
 };
 
-static const char *const dev_topics[] = {
-    "orders",            "deliveries",        "feedback",           "usage",
-    "aftercare.actions", "aftercare.signals", "aftercare.decisions", "aftercare.dlq"};
+static const char *const dev_topics[] = {"orders",
+                                         "deliveries",
+                                         "feedback",
+                                         "usage",
+                                         "aftercare.actions",
+                                         "aftercare.signals",
+                                         "aftercare.decisions",
+                                         "aftercare.dlq"};
 
-struct ac_dev_kafka *ac_dev_kafka_start(int n_brokers, int partitions, char *errstr,
-                                        size_t errlen)
+struct ac_dev_kafka *ac_dev_kafka_start(int n_brokers, int partitions, char *errstr, size_t errlen)
 {
     char err[256];
     struct ac_dev_kafka *dk = calloc(1, sizeof(*dk));
@@ -125,10 +129,10 @@ static int dev_redis_spawn(struct ac_dev_redis *dr, char *errstr, size_t errlen)
         /* The server must not outlive whoever started it (a killed test). */
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         /* Persistence on (AOF, fsync every second), never evict state. */
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
-               "--dir", dr->dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save",
-               "", "--maxmemory-policy", "noeviction", "--daemonize", "no", "--loglevel",
-               "warning", "--logfile", "redis.log", (char *)NULL);
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir",
+               dr->dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+               "--maxmemory-policy", "noeviction", "--daemonize", "no", "--loglevel", "warning",
+               "--logfile", "redis.log", (char *)NULL);
         _exit(127);
     }
     dr->pid = pid;
@@ -138,8 +142,7 @@ static int dev_redis_spawn(struct ac_dev_redis *dr, char *errstr, size_t errlen)
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
             snprintf(errstr, errlen,
-                     "redis-server exited at start (is it installed? see %s/redis.log)",
-                     dr->dir);
+                     "redis-server exited at start (is it installed? see %s/redis.log)", dr->dir);
             dr->pid = 0;
             return AC_ERR_IO;
         }

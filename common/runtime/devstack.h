@@ -15,8 +15,7 @@ struct ac_dev_kafka;
 /* Starts a mock cluster of n_brokers with every aftercare topic (the four
  * inputs, actions, signals, decisions, dlq) created with `partitions` partitions.
  * Returns NULL with errstr filled. */
-struct ac_dev_kafka *ac_dev_kafka_start(int n_brokers, int partitions, char *errstr,
-                                        size_t errlen);
+struct ac_dev_kafka *ac_dev_kafka_start(int n_brokers, int partitions, char *errstr, size_t errlen);
 /* "127.0.0.1:port,...": borrowed, valid until stop. */
 const char *ac_dev_kafka_brokers(const struct ac_dev_kafka *dk);
 /* The rd_kafka_mock_cluster_t * for fault injection (include rdkafka_mock.h). */

@@ -9,9 +9,10 @@
 
 static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-    enum ac_log_level l = level <= 3 ? AC_LOG_ERROR : level <= 4 ? AC_LOG_WARN
-                                                    : level <= 6 ? AC_LOG_INFO
-                                                                 : AC_LOG_DEBUG;
+    enum ac_log_level l = level <= 3   ? AC_LOG_ERROR
+                          : level <= 4 ? AC_LOG_WARN
+                          : level <= 6 ? AC_LOG_INFO
+                                       : AC_LOG_DEBUG;
     AC_LOG(l, "librdkafka client=%s facility=%s: %s", rd_kafka_name(rk), fac, buf);
 }
 
@@ -50,8 +51,8 @@ static int kafka_pass_one(const char *name, const char *value, void *opaque)
 }
 
 rd_kafka_conf_t *ac_kafka_conf_new(const char *brokers, enum ac_kafka_scope scope,
-                                   const char *const *defaults,
-                                   const struct ac_config *cfg, char *errstr, size_t errlen)
+                                   const char *const *defaults, const struct ac_config *cfg,
+                                   char *errstr, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
@@ -76,15 +77,14 @@ fail:
 }
 
 rd_kafka_t *ac_kafka_producer_new(const char *brokers, const struct ac_config *cfg,
-                                  void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *,
-                                                void *),
+                                  void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
                                   void *opaque, char *errstr, size_t errlen)
 {
     char err[256];
     /* Nagle off: a batch waits for its delivery reports (latency over bytes). */
-    static const char *const defaults[] = {"enable.idempotence", "true", "acks", "all",
-                                           "linger.ms", "5", "socket.nagle.disable", "true",
-                                           NULL};
+    static const char *const defaults[] = {
+        "enable.idempotence",   "true", "acks", "all", "linger.ms", "5",
+        "socket.nagle.disable", "true", NULL};
     rd_kafka_conf_t *conf =
         ac_kafka_conf_new(brokers, AC_KAFKA_PRODUCER, defaults, cfg, errstr, errlen);
     if (!conf) {

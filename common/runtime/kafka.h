@@ -23,8 +23,8 @@ enum ac_kafka_scope { AC_KAFKA_CONSUMER, AC_KAFKA_PRODUCER };
  * kafka.consumer.<property> and kafka.producer.<property> only to that kind
  * (so a consumer-only property does not warn in the producer). */
 rd_kafka_conf_t *ac_kafka_conf_new(const char *brokers, enum ac_kafka_scope scope,
-                                   const char *const *defaults,
-                                   const struct ac_config *cfg, char *errstr, size_t errlen);
+                                   const char *const *defaults, const struct ac_config *cfg,
+                                   char *errstr, size_t errlen);
 
 /* Sets one property or fails with "kafka property 'x': <librdkafka's reason>". */
 int ac_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *errstr,
@@ -32,8 +32,7 @@ int ac_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value
 
 /* An idempotent producer (acks=all) for brokers. Caller owns it. */
 rd_kafka_t *ac_kafka_producer_new(const char *brokers, const struct ac_config *cfg,
-                                  void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *,
-                                                void *),
+                                  void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
                                   void *opaque, char *errstr, size_t errlen);
 
 #endif

@@ -34,11 +34,11 @@ void ac_log_set_clock(int64_t (*now_ms)(void));
 void ac_log_write(enum ac_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-#define AC_LOG(level, ...)                                                                     \
-    do {                                                                                       \
-        if ((level) >= ac_log_get_level()) {                                                   \
-            ac_log_write((level), __VA_ARGS__);                                                \
-        }                                                                                      \
+#define AC_LOG(level, ...)                                                                         \
+    do {                                                                                           \
+        if ((level) >= ac_log_get_level()) {                                                       \
+            ac_log_write((level), __VA_ARGS__);                                                    \
+        }                                                                                          \
     } while (0)
 #define AC_DEBUG(...) AC_LOG(AC_LOG_DEBUG, __VA_ARGS__)
 #define AC_INFO(...) AC_LOG(AC_LOG_INFO, __VA_ARGS__)

@@ -43,7 +43,7 @@ struct metrics_family {
     int declared;
     const double *bounds; /* histogram bucket bounds: metrics_bounds or own_bounds */
     size_t n_bounds;
-    double *own_bounds;   /* owned; NULL for the default buckets */
+    double *own_bounds;             /* owned; NULL for the default buckets */
     struct metrics_series **series; /* insertion order */
     size_t n_series;
     size_t cap_series;
@@ -340,8 +340,7 @@ int ac_metrics_declare(const char *name, const char *type, const char *help)
     return metrics_declare(name, t, help, NULL, 0);
 }
 
-int ac_metrics_declare_histogram(const char *name, const char *help, const double *bounds,
-                                 size_t n)
+int ac_metrics_declare_histogram(const char *name, const char *help, const double *bounds, size_t n)
 {
     if (!metrics_valid_name(name) || !bounds || n == 0 || n > AC_METRICS_MAX_BOUNDS) {
         return AC_ERR_INVALID;
@@ -394,8 +393,7 @@ void ac_metrics_observe(const char *name, const char *labels, double seconds)
     ac_metrics_observe_many(name, labels, &seconds, 1);
 }
 
-void ac_metrics_observe_many(const char *name, const char *labels, const double *values,
-                             size_t n)
+void ac_metrics_observe_many(const char *name, const char *labels, const double *values, size_t n)
 {
     pthread_mutex_lock(&metrics_mutex);
     struct metrics_series *s = metrics_series_get(name, labels, METRICS_HISTOGRAM);
@@ -500,8 +498,8 @@ static int metrics_render_series(struct ac_buf *b, const struct metrics_family *
             snprintf(le, sizeof(le), "+Inf");
         }
         cum += s->buckets[i];
-        rc = ac_buf_printf(b, "%s_bucket{%s%sle=\"%s\"} %llu\n", fam->name, l, *l ? "," : "",
-                           le, (unsigned long long)cum);
+        rc = ac_buf_printf(b, "%s_bucket{%s%sle=\"%s\"} %llu\n", fam->name, l, *l ? "," : "", le,
+                           (unsigned long long)cum);
     }
     metrics_fmt_double(num, sizeof(num), s->sum);
     if (rc == 0) {

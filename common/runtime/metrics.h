@@ -27,16 +27,15 @@ int ac_metrics_declare(const char *name, const char *type, const char *help);
 int ac_metrics_declare_histogram(const char *name, const char *help, const double *bounds,
                                  size_t n);
 
-void ac_metrics_add(const char *name, const char *labels, double v);  /* counter += v */
-void ac_metrics_set(const char *name, const char *labels, double v);  /* gauge = v */
+void ac_metrics_add(const char *name, const char *labels, double v); /* counter += v */
+void ac_metrics_set(const char *name, const char *labels, double v); /* gauge = v */
 /* Removes every series of a gauge family (before re-filling it, e.g. lag). */
 void ac_metrics_clear(const char *name);
 /* Histogram observation (seconds) into the family's buckets: 1 ms .. 60 s
  * unless declared otherwise. NaN is ignored. */
 void ac_metrics_observe(const char *name, const char *labels, double seconds);
 /* n observations of one series under one lock (per batch, not per event). */
-void ac_metrics_observe_many(const char *name, const char *labels, const double *values,
-                             size_t n);
+void ac_metrics_observe_many(const char *name, const char *labels, const double *values, size_t n);
 
 /* Current value of a counter/gauge series (a histogram's observation count),
  * or 0 if the series does not exist (tests, status). */

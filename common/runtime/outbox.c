@@ -157,7 +157,9 @@ int ac_outbox_produce_rec(rd_kafka_t *producer, const struct ac_outbox_topics *t
     }
     rd_kafka_headers_t *h = rd_kafka_headers_new(1);
     rd_kafka_header_add(h, "aftercare_id", -1, rec->id, -1);
-    const char *topic = rec->kind == 'a' ? t->actions : rec->kind == 'c' ? t->decisions : t->signals;
+    const char *topic = rec->kind == 'a'   ? t->actions
+                        : rec->kind == 'c' ? t->decisions
+                                           : t->signals;
     int rc = ac_outbox_produce_one(producer, topic, customer_id, rec->payload, rec->len, h);
     if (rc == AC_ERR_INVALID) {
         /* Our own record refused as it is: it goes to the DLQ (truncated if

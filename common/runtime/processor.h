@@ -15,14 +15,14 @@
 #include "clock.h"
 #include "config.h"
 #include "customer.h"
+#include "emit.h"
 #include "event.h"
 #include "timer.h"
-#include "emit.h"
 
 struct ac_processor {
-    const char *name;         /* "orders": process aftercare-orders, group aftercare-orders */
-    enum ac_topic topic;      /* the input topic it consumes */
-    const char *description;  /* one line for --help */
+    const char *name;        /* "orders": process aftercare-orders, group aftercare-orders */
+    enum ac_topic topic;     /* the input topic it consumes */
+    const char *description; /* one line for --help */
     const struct ac_cfg_entry *config; /* its own keys, or NULL */
 
     /* Builds the processor's context from the config. Returns NULL and fills

@@ -2,9 +2,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "rules.h"
 #include "err.h"
 #include "log.h"
+#include "rules.h"
 
 struct ac_rules {
     char path[1024];
@@ -61,8 +61,8 @@ int ac_rules_reload(struct ac_rules *r)
     struct rules_diag rd = {0, 1};
     struct ac_playbook *pb = ac_playbook_load(r->path, rules_diag, &rd);
     if (!pb) {
-        AC_ERROR("playbook reload refused path=%s errors=%d; keeping the playbook in use",
-                 r->path, rd.n);
+        AC_ERROR("playbook reload refused path=%s errors=%d; keeping the playbook in use", r->path,
+                 rd.n);
         return AC_ERR_INVALID;
     }
     ac_engine_set_playbook(r->engine, pb);

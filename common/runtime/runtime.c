@@ -16,7 +16,6 @@
 #include "runtime_int.h"
 #include "step.h"
 
-
 /* The keys every processor reads; a processor adds its own table. */
 static const struct ac_cfg_entry runtime_config[] = {
     {"kafka.brokers", AC_CFG_STR, "localhost:9092", "Kafka bootstrap servers", 0, 0},
@@ -38,19 +37,17 @@ static const struct ac_cfg_entry runtime_config[] = {
     {"events.max_future_ms", AC_CFG_INT, "86400000",
      "events further in the future than this go to the DLQ", 0, INT64_MAX},
     {"http.bind", AC_CFG_STR, "0.0.0.0", "address of /metrics /healthz /readyz", 0, 0},
-    {"http.port", AC_CFG_INT, "9100", "port of /metrics (0: any free port, -1: off)", -1,
-     65535},
-    {"stats.interval_ms", AC_CFG_INT, "5000", "librdkafka statistics (consumer lag) interval",
-     0, 3600000},
+    {"http.port", AC_CFG_INT, "9100", "port of /metrics (0: any free port, -1: off)", -1, 65535},
+    {"stats.interval_ms", AC_CFG_INT, "5000", "librdkafka statistics (consumer lag) interval", 0,
+     3600000},
     {"log.level", AC_CFG_STR, "info", "debug, info, warn or error", 0, 0},
     {"playbook", AC_CFG_STR, AC_PLAYBOOK_DEFAULT,
-     "the playbook (YAML); SIGHUP reloads it, a bad new one is refused and the old one stays",
-     0, 0},
+     "the playbook (YAML); SIGHUP reloads it, a bad new one is refused and the old one stays", 0,
+     0},
     {"team.default_owner", AC_CFG_STR, "customer-success",
      "who gets team work for a customer without an account owner", 0, 0},
     {"recovery.rebuild", AC_CFG_BOOL, "false",
-     "Redis lost its data: rebuild state by replaying the input from the earliest offset", 0,
-     0},
+     "Redis lost its data: rebuild state by replaying the input from the earliest offset", 0, 0},
     {NULL, AC_CFG_STR, NULL, NULL, 0, 0},
 };
 
@@ -163,8 +160,8 @@ static void runtime_idle_event_time(struct runtime *rt)
         for (int i = 0; parts && times && i < l->cnt; i++) {
             int64_t lo = -1, hi = -1;
             const rd_kafka_topic_partition_t *tp = &l->elems[i];
-            if (rd_kafka_get_watermark_offsets(rt->consumer, tp->topic, tp->partition, &lo,
-                                               &hi) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (rd_kafka_get_watermark_offsets(rt->consumer, tp->topic, tp->partition, &lo, &hi) !=
+                RD_KAFKA_RESP_ERR_NO_ERROR) {
                 continue;
             }
             int64_t pos = tp->offset;
@@ -173,7 +170,8 @@ static void runtime_idle_event_time(struct runtime *rt)
                 times[n++] = now;
             }
         }
-        if (n > 0 && ac_store_event_time_publish(rt->store, rt->proc->topic, parts, times, n) != 0) {
+        if (n > 0 &&
+            ac_store_event_time_publish(rt->store, rt->proc->topic, parts, times, n) != 0) {
             AC_DEBUG("event time not published; next time");
         }
         free(parts);
@@ -243,7 +241,7 @@ static void runtime_assign(struct runtime *rt, rd_kafka_topic_partition_list_t *
         /* Redis holds the position that matches the state; without one, a
          * rebuild starts at the beginning, otherwise Kafka's committed
          * offset (or auto.offset.reset) decides. */
-        parts->elems[i].offset = offs[i] >= 0 ? offs[i]
+        parts->elems[i].offset = offs[i] >= 0  ? offs[i]
                                  : rt->rebuild ? RD_KAFKA_OFFSET_BEGINNING
                                                : RD_KAFKA_OFFSET_INVALID;
         AC_INFO("partition assigned topic=%s partition=%d offset=%lld", parts->elems[i].topic,
@@ -303,8 +301,7 @@ static int runtime_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
     if (!root) {
         return 0;
     }
-    json_t *parts = json_object_get(json_object_get(json_object_get(root, "topics"),
-                                                    rt->topic_in),
+    json_t *parts = json_object_get(json_object_get(json_object_get(root, "topics"), rt->topic_in),
                                     "partitions");
     const char *pid;
     json_t *p;
@@ -316,8 +313,10 @@ static int runtime_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
             continue;
         }
         json_int_t lag = json_integer_value(json_object_get(p, "consumer_lag"));
-        if (lag < 0 || strcmp(json_string_value(json_object_get(p, "fetch_state")) ? json_string_value(json_object_get(p, "fetch_state")) : "",
-                               "active") != 0) {
+        if (lag < 0 || strcmp(json_string_value(json_object_get(p, "fetch_state"))
+                                  ? json_string_value(json_object_get(p, "fetch_state"))
+                                  : "",
+                              "active") != 0) {
             continue;
         }
         snprintf(label, sizeof(label), "group=\"%s\",topic=\"%s\",partition=\"%s\"", rt->group,
@@ -332,7 +331,8 @@ static int runtime_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 
 static void runtime_declare_metrics(void)
 {
-    ac_metrics_declare("aftercare_events_in_total", "counter", "events consumed, by topic and type");
+    ac_metrics_declare("aftercare_events_in_total", "counter",
+                       "events consumed, by topic and type");
     ac_metrics_declare("aftercare_dedupe_evicted_total", "counter",
                        "event ids (what=event_id) or partition watermarks (what=watermark) "
                        "a customer's record forgot inside its bounds");
@@ -385,9 +385,9 @@ static rd_kafka_t *runtime_consumer(struct runtime *rt, const char *brokers, cha
     char num[24];
     snprintf(num, sizeof(num), "%lld", (long long)ac_config_int(rt->cfg, "stats.interval_ms"));
     /* Our defaults go first so that the operator's kafka.* keys win... */
-    const char *defaults[] = {"auto.offset.reset", "earliest", "group.id", rt->group,
-                              "statistics.interval.ms", num, "socket.nagle.disable", "true",
-                              NULL};
+    const char *defaults[] = {
+        "auto.offset.reset",    "earliest", "group.id", rt->group, "statistics.interval.ms", num,
+        "socket.nagle.disable", "true",     NULL};
     rd_kafka_conf_t *conf =
         ac_kafka_conf_new(brokers, AC_KAFKA_CONSUMER, defaults, rt->cfg, err, errlen);
     if (!conf) {
@@ -563,8 +563,8 @@ static int runtime_loop(struct runtime *rt)
             runtime_reload = 0;
             if (rt->proc->reload) {
                 int rrc = rt->proc->reload(rt->ctx);
-                ac_metrics_add("aftercare_reloads_total", rrc == 0 ? "result=\"ok\""
-                                                                   : "result=\"refused\"", 1);
+                ac_metrics_add("aftercare_reloads_total",
+                               rrc == 0 ? "result=\"ok\"" : "result=\"refused\"", 1);
             }
         }
     }
@@ -654,8 +654,8 @@ int ac_runtime_main(const struct ac_processor *proc, int argc, char **argv)
         goto out;
     }
     const char *reg = ac_config_str(rt.cfg, "schemas.registry_dir");
-    rt.codec = ac_codec_new(ac_config_str(rt.cfg, "schemas.dir"), *reg ? reg : NULL, err,
-                            sizeof(err));
+    rt.codec =
+        ac_codec_new(ac_config_str(rt.cfg, "schemas.dir"), *reg ? reg : NULL, err, sizeof(err));
     if (!rt.codec) {
         fprintf(stderr, "%s: %s\n", procname, err);
         goto out;
@@ -716,8 +716,7 @@ int ac_runtime_main(const struct ac_processor *proc, int argc, char **argv)
     rd_kafka_resp_err_t kerr = rd_kafka_subscribe(rt.consumer, sub);
     rd_kafka_topic_partition_list_destroy(sub);
     if (kerr) {
-        fprintf(stderr, "%s: subscribe to %s: %s\n", procname, rt.topic_in,
-                rd_kafka_err2str(kerr));
+        fprintf(stderr, "%s: subscribe to %s: %s\n", procname, rt.topic_in, rd_kafka_err2str(kerr));
         goto out;
     }
     AC_INFO("started version=%s group=%s topic=%s redis_run_id=%s gen=%s", AC_VERSION, rt.group,

@@ -10,11 +10,11 @@
 #include "config.h"
 #include "kafka.h"
 #include "processor.h"
-#include "store.h"
 #include "step.h"
+#include "store.h"
 
 struct rt_dlq {
-    size_t msg;        /* index into msgs */
+    size_t msg; /* index into msgs */
     char reason[128];
 };
 
@@ -48,24 +48,24 @@ struct runtime {
 
     /* the batch being gathered */
     rd_kafka_message_t **msgs;
-    double *read_at;          /* [batch_size] when each was polled (ac_clock_mono_s) */
-    double *obs;              /* [batch_size] scratch: a histogram's observations */
+    double *read_at; /* [batch_size] when each was polled (ac_clock_mono_s) */
+    double *obs;     /* [batch_size] scratch: a histogram's observations */
     size_t n_msgs;
-    struct ac_event *events;  /* [batch_size] */
-    int *ev_ok;               /* [batch_size] 1 = decoded */
-    int *ev_next;             /* [batch_size] next event of the same customer, -1 */
+    struct ac_event *events;     /* [batch_size] */
+    int *ev_ok;                  /* [batch_size] 1 = decoded */
+    int *ev_next;                /* [batch_size] next event of the same customer, -1 */
     struct ac_store_cust *custs; /* [batch_size] */
-    int *cust_first;          /* [batch_size] first event index of customer */
-    int *cust_last;           /* [batch_size] last event index of customer (decode) */
+    int *cust_first;             /* [batch_size] first event index of customer */
+    int *cust_last;              /* [batch_size] last event index of customer (decode) */
     size_t n_custs;
-    int *map;                 /* open addressing: customer index + 1, 0 = empty */
+    int *map; /* open addressing: customer index + 1, 0 = empty */
     size_t map_size;
-    struct ac_step_in *ins;   /* [batch_size] each customer's events, for the step */
+    struct ac_step_in *ins;       /* [batch_size] each customer's events, for the step */
     struct ac_apply_in *apply_in; /* [batch_size] the events, grouped per customer */
     struct ac_step *step;
-    struct rt_dlq *dlq;       /* [batch_size] undecodable messages */
-    int32_t *pos_parts;       /* [batch_size] partitions of the batch */
-    int64_t *pos_offs;        /* [batch_size] their next offsets */
+    struct rt_dlq *dlq; /* [batch_size] undecodable messages */
+    int32_t *pos_parts; /* [batch_size] partitions of the batch */
+    int64_t *pos_offs;  /* [batch_size] their next offsets */
     size_t n_dlq;
     struct ac_buf enc;
 
@@ -76,8 +76,8 @@ struct runtime {
     long tz_fallbacks;
     long tz_missing;
     long decisions_lost;
-    long skipped_replayed;   /* events of the batch already applied (offset) */
-    long skipped_duplicate;  /* events of the batch with an applied event_id */
+    long skipped_replayed;  /* events of the batch already applied (offset) */
+    long skipped_duplicate; /* events of the batch with an applied event_id */
 
     /* delivery reports of the batch being produced */
     long dr_ok;

@@ -5,15 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
 #include "decision_rec.h"
+#include "err.h"
 #include "log.h"
 
 struct ac_step {
     struct ac_step_opts o;
     struct ac_apply *ap;
     struct ac_buf enc;
-    struct ac_store_cust *cur; /* the customer the hooks write to */
+    struct ac_store_cust *cur;    /* the customer the hooks write to */
     struct ac_apply_stats *stats; /* [cap]: per customer, of the last attempt */
     struct ac_decision_rec drec;
     size_t cap;
@@ -143,16 +143,14 @@ static int step_emitted(void *opaque, const struct ac_apply_in *in, const struct
         ac_buf_reset(&s->enc);
         rc = ac_codec_encode_action(s->o.codec, &out->actions[k], &s->enc);
         if (rc == 0) {
-            rc = ac_store_cust_add_out(sc, out->actions[k].action_id, 'a', s->enc.data,
-                                       s->enc.len);
+            rc = ac_store_cust_add_out(sc, out->actions[k].action_id, 'a', s->enc.data, s->enc.len);
         }
     }
     for (int k = 0; s->o.codec && k < out->n_signals && rc == 0; k++) {
         ac_buf_reset(&s->enc);
         rc = ac_codec_encode_signal(s->o.codec, &out->signals[k], &s->enc);
         if (rc == 0) {
-            rc = ac_store_cust_add_out(sc, out->signals[k].signal_id, 's', s->enc.data,
-                                       s->enc.len);
+            rc = ac_store_cust_add_out(sc, out->signals[k].signal_id, 's', s->enc.data, s->enc.len);
         }
     }
     for (int k = 0; s->o.codec && k < out->n_decisions && rc == 0; k++) {
@@ -199,8 +197,8 @@ static int step_apply(struct ac_step *s, struct ac_store_cust *sc, const struct 
     }
     /* A due entry that no longer matches the record (the timer was fired or
      * moved by a writer that did not know the entry) is corrected. */
-    int stale = in->fire_due && sc->index_due != AC_TS_NONE &&
-                sc->index_due != ac_store_next_due(&sc->rec);
+    int stale =
+        in->fire_due && sc->index_due != AC_TS_NONE && sc->index_due != ac_store_next_due(&sc->rec);
     sc->dirty = rc == 1 || sc->legacy || stale;
     sc->replayed = st->replayed > 0;
     return 0;

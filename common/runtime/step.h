@@ -23,8 +23,8 @@
 
 struct ac_step_opts {
     struct ac_store *st;
-    struct ac_codec *codec; /* NULL: decide, but write no outbox records (simulate) */
-    int topic;              /* enum ac_topic of the events, for the watermarks */
+    struct ac_codec *codec;      /* NULL: decide, but write no outbox records (simulate) */
+    int topic;                   /* enum ac_topic of the events, for the watermarks */
     ac_transition_fn transition; /* the processor's apply, or NULL (timers only) */
     void *ctx;
     struct ac_engine *engine; /* decides due timers; NULL: events only */

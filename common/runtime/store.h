@@ -85,8 +85,8 @@ struct ac_store_cust {
     struct ac_decision *decs;
     int n_decs, cap_decs;
     int tz_fallbacks, tz_missing, decisions_lost;
-    int replayed; /* the step skipped a redelivered input of this customer */
-    int done;     /* the step is done with it: load and commit skip it */
+    int replayed;       /* the step skipped a redelivered input of this customer */
+    int done;           /* the step is done with it: load and commit skip it */
     struct ac_buf blob; /* scratch: the encoded record */
     char out_field[24]; /* scratch: the outbox field of new_out */
 };

@@ -172,8 +172,7 @@ int ac_store_records_next(const struct ac_buf *b, size_t *cursor, struct ac_outb
     return 1;
 }
 
-int ac_store_pending_next(const struct ac_store_cust *sc, size_t *cursor,
-                          struct ac_outbox_rec *rec)
+int ac_store_pending_next(const struct ac_store_cust *sc, size_t *cursor, struct ac_outbox_rec *rec)
 {
     return ac_store_records_next(&sc->pending, cursor, rec);
 }
@@ -298,8 +297,7 @@ static int store_load_legacy(struct ac_store *st, struct ac_store_cust *sc)
         return AC_ERR_TRANSIENT;
     }
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
-        ac_record_seen_add(&sc->rec, r->element[i]->str,
-                           strtoll(r->element[i + 1]->str, NULL, 10));
+        ac_record_seen_add(&sc->rec, r->element[i]->str, strtoll(r->element[i + 1]->str, NULL, 10));
     }
     freeReplyObject(r);
     sc->legacy = 1;
@@ -431,8 +429,7 @@ static int store_commit_prepare(struct ac_store *st, struct ac_store_cust *sc,
     ac_buf_reset(&cs->bundle);
     sc->out_field[0] = '\0';
     if (sc->n_new_out > 0) {
-        snprintf(sc->out_field, sizeof(sc->out_field), "%lld",
-                 (long long)sc->rec.state.version);
+        snprintf(sc->out_field, sizeof(sc->out_field), "%lld", (long long)sc->rec.state.version);
         if (ac_buf_append(&cs->bundle, "B", 1) != 0 ||
             ac_buf_append(&cs->bundle, sc->new_out.data, sc->new_out.len) != 0) {
             return AC_ERR_NOMEM;
@@ -613,8 +610,8 @@ long ac_store_append_acks(struct ac_store *st, struct ac_store_cust *custs, size
 long ac_store_append_acks(struct ac_store *st, struct ac_store_cust *custs, size_t n, int ids)
 {
     enum { CHUNK = AC_STORE_CUSTOMERS_PER_CALL };
-    char (*keys)[STORE_KEY_MAX] = malloc(2 * CHUNK * sizeof(*keys));
-    char (*counts)[16] = malloc(CHUNK * sizeof(*counts));
+    char(*keys)[STORE_KEY_MAX] = malloc(2 * CHUNK * sizeof(*keys));
+    char(*counts)[16] = malloc(CHUNK * sizeof(*counts));
     long calls = 0;
     if (!keys || !counts) {
         free(keys);

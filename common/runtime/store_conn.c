@@ -65,8 +65,7 @@ static int store_parse_url(struct ac_store *st, const char *url_in, char *errstr
         const char *colon = memchr(p, ':', (size_t)(at - p));
         if (colon) {
             snprintf(st->user, sizeof(st->user), "%.*s", (int)(colon - p), p);
-            snprintf(st->password, sizeof(st->password), "%.*s", (int)(at - colon - 1),
-                     colon + 1);
+            snprintf(st->password, sizeof(st->password), "%.*s", (int)(at - colon - 1), colon + 1);
         } else {
             snprintf(st->password, sizeof(st->password), "%.*s", (int)(at - p), p);
         }
@@ -199,9 +198,9 @@ int ac_store_connect(struct ac_store *st, char *errstr, size_t errlen)
     redisSetTimeout(st->rc, (struct timeval){10, 0});
     redisEnableKeepAlive(st->rc);
     if (st->password[0]) {
-        r = st->user[0] ? store_setup_cmd(st, errstr, errlen, "AUTH", "AUTH %s %s", st->user,
-                                          st->password)
-                        : store_setup_cmd(st, errstr, errlen, "AUTH", "AUTH %s", st->password);
+        r = st->user[0]
+                ? store_setup_cmd(st, errstr, errlen, "AUTH", "AUTH %s %s", st->user, st->password)
+                : store_setup_cmd(st, errstr, errlen, "AUTH", "AUTH %s", st->password);
         if (!r) {
             goto out;
         }
@@ -302,8 +301,8 @@ redisReply *store_read(struct ac_store *st)
 
 int store_reply_error(struct ac_store *st, redisReply *r, const char *what)
 {
-    static const char *const transient[] = {"LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN",
-                                            "READONLY", "OOM", "CLUSTERDOWN", NULL};
+    static const char *const transient[] = {"LOADING",  "BUSY", "TRYAGAIN",    "MASTERDOWN",
+                                            "READONLY", "OOM",  "CLUSTERDOWN", NULL};
     const char *msg = r->str ? r->str : "";
     int rc = AC_ERR_FATAL;
     for (int i = 0; transient[i]; i++) {
@@ -324,8 +323,8 @@ int store_reply_error(struct ac_store *st, redisReply *r, const char *what)
     return rc;
 }
 
-void store_key(const struct ac_store *st, char *out, size_t outlen, unsigned bucket,
-                      char kind, const char *cid)
+void store_key(const struct ac_store *st, char *out, size_t outlen, unsigned bucket, char kind,
+               const char *cid)
 {
     snprintf(out, outlen, "%s:{%u}:%c:%s", st->prefix, bucket, kind, cid);
 }

@@ -25,7 +25,7 @@ struct ac_store {
     const char **argv;
     size_t *argvlen;
     size_t argcap;
-    int auth_failed; /* the last connect was refused its credentials */
+    int auth_failed;          /* the last connect was refused its credentials */
     struct ac_buf legacy_due; /* due members of the previous layout seen by the
                                  last scan: "<bucket>\0<member>\0" */
     size_t n_legacy_due;

@@ -237,7 +237,6 @@ int ac_store_outbox_done(struct ac_store *st, struct ac_store_cust *custs, size_
     return rc;
 }
 
-
 int ac_store_due_forget_legacy(struct ac_store *st)
 {
     if (st->n_legacy_due == 0) {

@@ -4,10 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
 #include "build.h"
+#include "cli.h"
 #include "log.h"
-
 
 static void aftercare_usage(FILE *out)
 {

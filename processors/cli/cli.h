@@ -30,8 +30,8 @@ struct cli_consume_opts {
     const char *brokers;
     const char *topic;
     int from_beginning;
-    long max;          /* 0: unlimited */
-    double timeout_s;  /* exit after this long without a message; <= 0: never */
+    long max;         /* 0: unlimited */
+    double timeout_s; /* exit after this long without a message; <= 0: never */
     volatile int *stop;
 };
 /* Consumes topic and writes JSON lines to out. Returns 0 or 1. */

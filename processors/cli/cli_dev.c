@@ -89,8 +89,8 @@ static int dev_demo(const struct dev_opts *o, struct ac_dev_kafka *dk, struct ac
     const char *brokers = ac_dev_kafka_brokers(dk);
     snprintf(config, sizeof(config), "%s/demo.conf", dr->dir);
     snprintf(logpath, sizeof(logpath), "%s/processors.log", dr->dir);
-    snprintf(events, sizeof(events), "%s", o->events ? o->events
-                                                       : AC_SOURCE_DIR "/deploy/demo/orders.jsonl");
+    snprintf(events, sizeof(events), "%s",
+             o->events ? o->events : AC_SOURCE_DIR "/deploy/demo/orders.jsonl");
     FILE *f = fopen(config, "w");
     if (!f) {
         fprintf(stderr, "aftercare dev: %s: %s\n", config, strerror(errno));

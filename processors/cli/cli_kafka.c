@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "clock.h"
 #include "cli.h"
+#include "clock.h"
 #include "kafka.h"
 
 static volatile int cli_stop;
@@ -126,8 +126,7 @@ int cli_produce(int argc, char **argv)
         return 2;
     }
     if (!schema && !(schema = cli_schema_of(topic))) {
-        fprintf(stderr, "aftercare produce: no schema for topic '%s' (use --schema NAME)\n",
-                topic);
+        fprintf(stderr, "aftercare produce: no schema for topic '%s' (use --schema NAME)\n", topic);
         return 2;
     }
     if (!(brokers = cli_brokers(brokers))) {
@@ -204,9 +203,10 @@ int cli_consume_stream(const struct cli_consume_opts *o, struct ac_codec *codec,
     ac_buf_init(&json);
     *received = 0;
     snprintf(group, sizeof(group), "aftercare-cli-%d", (int)getpid());
-    const char *defaults[] = {"group.id", group, "enable.auto.commit", "false",
-                              "fetch.wait.max.ms", "50", NULL};
-    rd_kafka_conf_t *conf = ac_kafka_conf_new(o->brokers, AC_KAFKA_CONSUMER, defaults, NULL, err, sizeof(err));
+    const char *defaults[] = {"group.id", group, "enable.auto.commit", "false", "fetch.wait.max.ms",
+                              "50",       NULL};
+    rd_kafka_conf_t *conf =
+        ac_kafka_conf_new(o->brokers, AC_KAFKA_CONSUMER, defaults, NULL, err, sizeof(err));
     if (!conf) {
         fprintf(stderr, "aftercare: %s\n", err);
         return 1;

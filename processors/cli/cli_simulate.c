@@ -22,15 +22,15 @@
 #include "build.h"
 #include "cli.h"
 #include "config.h"
+#include "deliveries.h"
 #include "devstack.h"
 #include "engine.h"
-#include "rules.h"
 #include "err.h"
-#include "deliveries.h"
 #include "feedback.h"
 #include "fire.h"
 #include "json.h"
 #include "orders.h"
+#include "rules.h"
 #include "store.h"
 #include "usage.h"
 
@@ -144,9 +144,8 @@ static int sim_read_events(struct ac_codec *codec, const char *path, struct sim_
             se->ev = ne;
             se->cap = nc;
         }
-        if (!body ||
-            ac_codec_json_to_avro(codec, ac_topic_name((enum ac_topic)t), body, &avro, err,
-                                  sizeof(err)) != 0) {
+        if (!body || ac_codec_json_to_avro(codec, ac_topic_name((enum ac_topic)t), body, &avro, err,
+                                           sizeof(err)) != 0) {
             fprintf(stderr, "%s:%ld: %s\n", path, lineno, body ? err : "out of memory");
             rc = AC_ERR_INVALID;
         } else if (ac_codec_decode_event(codec, (enum ac_topic)t, avro.data, avro.len,
@@ -178,7 +177,7 @@ struct sim_outcome {
 };
 
 struct sim_run {
-    FILE *print; /* NULL: collect only */
+    FILE *print;   /* NULL: collect only */
     int64_t *heap; /* pending due times (min-heap; stale entries are harmless) */
     size_t n_heap, cap_heap;
     struct sim_outcome *out;
@@ -239,7 +238,9 @@ static int sim_json_put(const char *p, size_t n, void *opaque)
 /* s as a JSON string (json.h: text that is not UTF-8 shows U+FFFD). */
 static void sim_json_str(FILE *f, const char *s)
 {
-    (void)ac_json_write_str(s ? s : "", s ? strlen(s) : 0, sim_json_put, f);
+    static const char empty[1] = "";
+    const char *t = s ? s : empty;
+    (void)ac_json_write_str(t, strnlen(t, 4096), sim_json_put, f);
 }
 
 static void sim_decision(const char *customer_id, const struct ac_decision *d, void *opaque)
@@ -318,8 +319,8 @@ static int sim_fire_until(struct ac_fire *f, struct sim_run *r, int64_t t)
     return 0;
 }
 
-static int sim_run_playbook(struct ac_store *st, const char *playbook,
-                            const struct sim_events *se, int64_t until, struct sim_run *r)
+static int sim_run_playbook(struct ac_store *st, const char *playbook, const struct sim_events *se,
+                            int64_t until, struct sim_run *r)
 {
     char err[512], gen[40];
     int rc = AC_ERR_INVALID;
@@ -434,9 +435,10 @@ static void sim_diff(struct sim_run *changed, struct sim_run *current)
     size_t i = 0, j = 0;
     long appear = 0, vanish = 0, move = 0, same = 0;
     while (i < changed->n_out || j < current->n_out) {
-        int c = i == changed->n_out   ? 1
-                : j == current->n_out ? -1
-                                      : strcmp(changed->out[i].action_id, current->out[j].action_id);
+        int c = i == changed->n_out ? 1
+                : j == current->n_out
+                    ? -1
+                    : strcmp(changed->out[i].action_id, current->out[j].action_id);
         if (c < 0) {
             sim_change("appear", &changed->out[i++], NULL);
             appear++;
@@ -475,8 +477,9 @@ int cli_simulate(int argc, char **argv)
             against = argv[++i];
         } else if (strcmp(argv[i], "--until") == 0 && i + 1 < argc) {
             if (sim_parse_time(argv[++i], &until) != 0) {
-                fprintf(stderr, "aftercare simulate: --until: expected ISO-8601 "
-                                "(2026-03-01T00:00:00Z) or epoch ms, got '%s'\n",
+                fprintf(stderr,
+                        "aftercare simulate: --until: expected ISO-8601 "
+                        "(2026-03-01T00:00:00Z) or epoch ms, got '%s'\n",
                         argv[i]);
                 return 2;
             }

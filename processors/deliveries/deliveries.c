@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "engine.h"
-#include "rules.h"
 #include "err.h"
+#include "rules.h"
 
 static int deliveries_apply(void *opaque, struct ac_customer *c, const struct ac_event *ev,
                             const struct ac_clock *clock, struct ac_emit *out, char *reason,
@@ -39,8 +39,7 @@ static int deliveries_apply(void *opaque, struct ac_customer *c, const struct ac
         c->late_deliveries++;
         ac_emit_signal(out, "late_delivery", ev, type, NULL, (double)c->late_deliveries);
     }
-    return ac_engine_on_event(ac_rules_engine(opaque), c, &before, ev, ac_clock_now(clock),
-                              out);
+    return ac_engine_on_event(ac_rules_engine(opaque), c, &before, ev, ac_clock_now(clock), out);
 }
 
 const struct ac_processor ac_deliveries_processor = {

@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "engine.h"
-#include "rules.h"
 #include "err.h"
+#include "rules.h"
 
 const char *ac_feedback_class(const char *scale, int score)
 {
@@ -36,7 +36,8 @@ static int feedback_consent(struct ac_customer *c, const char *channel, int gran
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         if (!(len > n && strncmp(p, channel, n) == 0 && p[n] == '=')) {
-            int w = snprintf(out + used, sizeof(out) - used, "%s%.*s", used ? "," : "", (int)len, p);
+            int w =
+                snprintf(out + used, sizeof(out) - used, "%s%.*s", used ? "," : "", (int)len, p);
             if (w < 0 || (size_t)w >= sizeof(out) - used) {
                 return AC_ERR_INVALID;
             }
@@ -92,8 +93,8 @@ static int feedback_transition(struct ac_customer *c, const struct ac_event *ev,
         }
     } else if (strcmp(type, "preferences_updated") == 0) {
         for (int i = 0; i < f->n_consents; i++) {
-            if (feedback_consent(c, f->consents[i].key, strcmp(f->consents[i].value, "true") == 0) !=
-                0) {
+            if (feedback_consent(c, f->consents[i].key,
+                                 strcmp(f->consents[i].value, "true") == 0) != 0) {
                 snprintf(reason, rlen, "too_long:consents");
                 return AC_ERR_INVALID;
             }
@@ -124,11 +125,9 @@ static int feedback_apply(void *opaque, struct ac_customer *c, const struct ac_e
         return AC_ERR_INVALID;
     }
     if (strcmp(c->nps_class, before.nps_class) != 0 && c->nps_class[0]) {
-        ac_emit_signal(out, "nps_class", ev, c->nps_class, before.nps_class,
-                       (double)c->last_score);
+        ac_emit_signal(out, "nps_class", ev, c->nps_class, before.nps_class, (double)c->last_score);
     }
-    return ac_engine_on_event(ac_rules_engine(opaque), c, &before, ev, ac_clock_now(clock),
-                              out);
+    return ac_engine_on_event(ac_rules_engine(opaque), c, &before, ev, ac_clock_now(clock), out);
 }
 
 const struct ac_processor ac_feedback_processor = {

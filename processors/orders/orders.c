@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "engine.h"
-#include "rules.h"
 #include "err.h"
+#include "rules.h"
 
 struct orders_ctx {
     struct ac_orders_thresholds thresholds;
@@ -23,8 +23,7 @@ struct orders_ctx {
 static const struct ac_cfg_entry orders_config[] = {
     {"segment.high_value_cents", AC_CFG_INT, "30000",
      "revenue (cents) at or above which a repeat customer is high_value_repeat", 0, INT64_MAX},
-    {"segment.repeat_min_orders", AC_CFG_INT, "2", "orders that make a repeat customer", 2,
-     1000},
+    {"segment.repeat_min_orders", AC_CFG_INT, "2", "orders that make a repeat customer", 2, 1000},
     {NULL, AC_CFG_STR, NULL, NULL, 0, 0},
 };
 
@@ -178,8 +177,7 @@ static int orders_apply(void *opaque, struct ac_customer *c, const struct ac_eve
     int seg_changed = strcmp(seg, before.segment) != 0;
     snprintf(c->segment, sizeof(c->segment), "%s", seg);
     if (seg_changed) {
-        ac_emit_signal(out, "segment", ev, seg, before.segment,
-                       (double)c->revenue_cents / 100.0);
+        ac_emit_signal(out, "segment", ev, seg, before.segment, (double)c->revenue_cents / 100.0);
     }
     return ac_engine_on_event(ac_rules_engine(ctx->rules), c, &before, ev, ac_clock_now(clock),
                               out);

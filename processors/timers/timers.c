@@ -12,13 +12,13 @@
 #include "codec.h"
 #include "config.h"
 #include "engine.h"
-#include "rules.h"
 #include "err.h"
 #include "fire.h"
 #include "kafka.h"
 #include "log.h"
 #include "metrics.h"
 #include "outbox.h"
+#include "rules.h"
 #include "store.h"
 
 static const struct ac_cfg_entry timers_config[] = {
@@ -32,27 +32,28 @@ static const struct ac_cfg_entry timers_config[] = {
     {"topic.decisions", AC_CFG_STR, "aftercare.decisions", "the audit log of decisions", 0, 0},
     {"schemas.dir", AC_CFG_STR, AC_SCHEMA_DIR, "directory of the Avro schemas", 0, 0},
     {"playbook", AC_CFG_STR, AC_PLAYBOOK_DEFAULT,
-     "the playbook (YAML); SIGHUP reloads it, a bad new one is refused and the old one stays",
-     0, 0},
+     "the playbook (YAML); SIGHUP reloads it, a bad new one is refused and the old one stays", 0,
+     0},
     {"team.default_owner", AC_CFG_STR, "customer-success",
      "who gets team work for a customer without an account owner", 0, 0},
     {"timers.batch", AC_CFG_INT, "1000", "most timers claimed per round", 1, 100000},
-    {"timers.idle_ms", AC_CFG_INT, "100", "wait between rounds when nothing is due (ms)", 1,
-     60000},
+    {"timers.idle_ms", AC_CFG_INT, "100", "wait between rounds when nothing is due (ms)", 1, 60000},
     {"timers.sweep_ms", AC_CFG_INT, "30000",
      "how often outboxes left by a dead process are produced (ms)", 100, 3600000},
     {"timers.event_time", AC_CFG_BOOL, "true",
      "fire a timer due at T only once every input partition has been processed up to T "
-     "(false: on the wall clock alone)", 0, 0},
-    {"timers.inputs", AC_CFG_STR, "orders,deliveries,feedback,usage",
-     "input topics whose progress holds timers back (leave out a topic no processor reads)",
+     "(false: on the wall clock alone)",
      0, 0},
+    {"timers.inputs", AC_CFG_STR, "orders,deliveries,feedback,usage",
+     "input topics whose progress holds timers back (leave out a topic no processor reads)", 0, 0},
     {"timers.max_hold_ms", AC_CFG_INT, "3600000",
      "a timer held back longer than this by a lagging or stopped processor fires anyway "
-     "(counted and logged)", 0, INT64_MAX},
+     "(counted and logged)",
+     0, INT64_MAX},
     {"clock.speed", AC_CFG_INT, "1",
      "testing only: the clock runs this many times faster than the wall clock, from "
-     "clock.epoch_ms", 1, 1000000},
+     "clock.epoch_ms",
+     1, 1000000},
     {"clock.epoch_ms", AC_CFG_INT, "0", "testing only: where a sped-up clock starts (ms)", 0,
      INT64_MAX},
     {"http.bind", AC_CFG_STR, "0.0.0.0", "address of /metrics /healthz /readyz", 0, 0},
@@ -76,17 +77,17 @@ static void timers_on_signal(int sig)
 
 struct timers_wm {
     char topic[64];
-    int partitions;         /* from the cluster's metadata; 0: topic not there */
-    int64_t *at;            /* [partitions] published event time, INT64_MIN: none */
+    int partitions; /* from the cluster's metadata; 0: topic not there */
+    int64_t *at;    /* [partitions] published event time, INT64_MIN: none */
 };
 
 struct timers {
     struct ac_config *cfg;
     struct timers_wm inputs[TIMERS_INPUTS_MAX];
     int n_inputs;
-    int64_t next_metadata;  /* mono ms */
+    int64_t next_metadata; /* mono ms */
     int hold_warned;
-    int held_too_long;      /* the last round fired past a held-back input */
+    int held_too_long; /* the last round fired past a held-back input */
     struct ac_store *store;
     struct ac_codec *codec;
     struct ac_rules *rules;
@@ -98,10 +99,10 @@ struct timers {
     int64_t speed, epoch;
     struct ac_store_cust *sweep; /* [batch] customers of the outbox sweep */
     size_t n_sweep, batch;
-    char (*swept)[AC_ID_MAX];    /* seen in the previous sweep */
+    char (*swept)[AC_ID_MAX]; /* seen in the previous sweep */
     size_t n_swept;
-    unsigned sweep_start;        /* first bucket of the next sweep */
-    int64_t *due;                /* due times of the round's emitted actions */
+    unsigned sweep_start; /* first bucket of the next sweep */
+    int64_t *due;         /* due times of the round's emitted actions */
     size_t n_due, cap_due;
 };
 
@@ -114,7 +115,8 @@ static int64_t timers_now(const struct timers *t)
     return t->epoch + (wall - t->epoch) * t->speed;
 }
 
-/* --- event time -------------------------------------------------------------------------------- */
+/* --- event time --------------------------------------------------------------------------------
+ */
 
 /* The input topics to wait for (timers.inputs), and their partition counts
  * from the cluster (refreshed every minute; a topic absent there holds
@@ -300,8 +302,8 @@ static int timers_sweep(struct timers *t)
     }
     t->n_sweep = 0;
     /* Start where the last sweep stopped looking, so no bucket waits on the others. */
-    int found = ac_store_outbox_customers(t->store, t->sweep_start, t->batch,
-                                          timers_sweep_found, t);
+    int found =
+        ac_store_outbox_customers(t->store, t->sweep_start, t->batch, timers_sweep_found, t);
     t->sweep_start = (t->sweep_start + 257) % AC_STORE_BUCKETS;
     if (found < 0) {
         return found;
@@ -459,8 +461,8 @@ static int timers_loop(struct timers *t)
         double t0 = ac_clock_mono_s();
         t->n_due = 0;
         int64_t upto = timers_fire_time(t, now);
-        int decided = upto == INT64_MIN ? AC_ERR_TRANSIENT
-                                        : ac_fire_round(t->fire, upto, start, &custs, &n);
+        int decided =
+            upto == INT64_MIN ? AC_ERR_TRANSIENT : ac_fire_round(t->fire, upto, start, &custs, &n);
         if (decided > 0 && t->held_too_long) {
             ac_metrics_add("aftercare_timers_fired_past_hold_total", "", (double)decided);
         }
@@ -498,15 +500,14 @@ static int timers_loop(struct timers *t)
 static void timers_usage(FILE *out)
 {
     const struct ac_cfg_entry *tables[1] = {timers_config};
-    fprintf(out,
-            "usage: aftercare-timers [--config FILE] [--set KEY=VALUE]...\n"
-            "       aftercare-timers --help | --version\n\n"
-            "Fires the durable timers the processors scheduled: re-checks each against the\n"
-            "customer's current state and the playbook's policies, and emits its action\n"
-            "through the outbox. Run any number of replicas. SIGHUP reloads the playbook;\n"
-            "SIGTERM finishes the round and exits 0.\n\n"
-            "Configuration keys (file `key = value`, or environment AFTERCARE_<KEY>;\n"
-            "kafka.<property> passes any librdkafka property through):\n\n");
+    fprintf(out, "usage: aftercare-timers [--config FILE] [--set KEY=VALUE]...\n"
+                 "       aftercare-timers --help | --version\n\n"
+                 "Fires the durable timers the processors scheduled: re-checks each against the\n"
+                 "customer's current state and the playbook's policies, and emits its action\n"
+                 "through the outbox. Run any number of replicas. SIGHUP reloads the playbook;\n"
+                 "SIGTERM finishes the round and exits 0.\n\n"
+                 "Configuration keys (file `key = value`, or environment AFTERCARE_<KEY>;\n"
+                 "kafka.<property> passes any librdkafka property through):\n\n");
     ac_config_print_help(tables, 1, out);
 }
 
@@ -560,10 +561,9 @@ int ac_timers_main(int argc, char **argv)
     t.speed = ac_config_int(t.cfg, "clock.speed");
     t.epoch = ac_config_int(t.cfg, "clock.epoch_ms");
     t.batch = (size_t)ac_config_int(t.cfg, "timers.batch");
-    t.topics = (struct ac_outbox_topics){ac_config_str(t.cfg, "topic.actions"),
-                                         ac_config_str(t.cfg, "topic.signals"),
-                                         ac_config_str(t.cfg, "topic.dlq"),
-                                         ac_config_str(t.cfg, "topic.decisions")};
+    t.topics = (struct ac_outbox_topics){
+        ac_config_str(t.cfg, "topic.actions"), ac_config_str(t.cfg, "topic.signals"),
+        ac_config_str(t.cfg, "topic.dlq"), ac_config_str(t.cfg, "topic.decisions")};
     struct ac_engine_opts opts = {ac_config_str(t.cfg, "team.default_owner")};
     if (!(t.rules = ac_rules_open(ac_config_str(t.cfg, "playbook"), &opts, err, sizeof(err)))) {
         fprintf(stderr, "aftercare-timers: %s\n", err);
@@ -589,8 +589,8 @@ int ac_timers_main(int argc, char **argv)
         goto out;
     }
     ac_fire_on_decision(t.fire, timers_decision, &t);
-    t.producer = ac_kafka_producer_new(ac_config_str(t.cfg, "kafka.brokers"), t.cfg, timers_dr,
-                                       &t, err, sizeof(err));
+    t.producer = ac_kafka_producer_new(ac_config_str(t.cfg, "kafka.brokers"), t.cfg, timers_dr, &t,
+                                       err, sizeof(err));
     if (!t.producer) {
         fprintf(stderr, "aftercare-timers: %s\n", err);
         goto out;
@@ -624,8 +624,7 @@ int ac_timers_main(int argc, char **argv)
                        "time of one round that fired timers, end to end");
     int port = (int)ac_config_int(t.cfg, "http.port"), bound = 0;
     if (port >= 0) {
-        if (ac_http_start(ac_config_str(t.cfg, "http.bind"), port, &bound, err, sizeof(err)) !=
-            0) {
+        if (ac_http_start(ac_config_str(t.cfg, "http.bind"), port, &bound, err, sizeof(err)) != 0) {
             fprintf(stderr, "aftercare-timers: %s\n", err);
             goto out;
         }

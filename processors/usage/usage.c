@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "engine.h"
-#include "rules.h"
 #include "err.h"
+#include "rules.h"
 
 /* 1 if name is in the comma-separated set. */
 static int usage_has(const char *set, const char *name)
@@ -31,8 +31,7 @@ static int usage_has(const char *set, const char *name)
 }
 
 static int usage_apply(void *opaque, struct ac_customer *c, const struct ac_event *ev,
-                       const struct ac_clock *clock, struct ac_emit *out, char *reason,
-                       size_t rlen)
+                       const struct ac_clock *clock, struct ac_emit *out, char *reason, size_t rlen)
 {
     const struct ac_usage_fields *u = &ev->u.usage;
     int milestone = strcmp(ev->type, "milestone") == 0;
@@ -55,8 +54,7 @@ static int usage_apply(void *opaque, struct ac_customer *c, const struct ac_even
         }
         ac_emit_signal(out, "milestone", ev, u->milestone, NULL, 0.0);
     }
-    return ac_engine_on_event(ac_rules_engine(opaque), c, &before, ev, ac_clock_now(clock),
-                              out);
+    return ac_engine_on_event(ac_rules_engine(opaque), c, &before, ev, ac_clock_now(clock), out);
 }
 
 const struct ac_processor ac_usage_processor = {

@@ -3,20 +3,20 @@
 #include "record.h"
 #include "store.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -75,8 +75,7 @@ void h_start_brokers(struct h_env *env, int partitions, int n_brokers)
     env->codec = ac_codec_new(schemas, NULL, err, sizeof(err));
     cr_assert_not_null(env->codec, "%s", err);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", ac_dev_kafka_brokers(env->dk), err,
-                      sizeof(err));
+    rd_kafka_conf_set(conf, "bootstrap.servers", ac_dev_kafka_brokers(env->dk), err, sizeof(err));
     rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof(err));
     rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof(err));
     /* A broker a test has set down answers nothing: give up on it quickly
@@ -110,8 +109,7 @@ void h_stop(struct h_env *env)
     }
 }
 
-void h_produce_raw(struct h_env *env, const char *topic, const char *key, const void *p,
-                   size_t len)
+void h_produce_raw(struct h_env *env, const char *topic, const char *key, const void *p, size_t len)
 {
     h_produce_to(env, topic, RD_KAFKA_PARTITION_UA, key, p, len);
 }
@@ -127,11 +125,10 @@ void h_produce_keyed(struct h_env *env, const char *topic, int32_t partition, co
 {
     rd_kafka_resp_err_t e;
     do {
-        e = rd_kafka_producev(env->producer, RD_KAFKA_V_TOPIC(topic),
-                              RD_KAFKA_V_PARTITION(partition),
-                              RD_KAFKA_V_KEY(key, key ? key_len : 0),
-                              RD_KAFKA_V_VALUE((void *)p, len),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        e = rd_kafka_producev(
+            env->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+            RD_KAFKA_V_KEY(key, key ? key_len : 0), RD_KAFKA_V_VALUE((void *)p, len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             rd_kafka_poll(env->producer, 50);
         }
@@ -169,8 +166,7 @@ static int h_sets(const char *text, const char *key)
     return 0;
 }
 
-void h_write_config(struct h_env *env, const char *name, const char *extra, char *path,
-                    size_t len)
+void h_write_config(struct h_env *env, const char *name, const char *extra, char *path, size_t len)
 {
     char schemas[1100];
     snprintf(schemas, sizeof(schemas), "%s/schemas", h_source_dir());
@@ -266,8 +262,7 @@ void h_reader_open(struct h_env *env, struct h_reader *r, const char *topic)
     char err[512];
     memset(r, 0, sizeof(*r));
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", ac_dev_kafka_brokers(env->dk), err,
-                      sizeof(err));
+    rd_kafka_conf_set(conf, "bootstrap.servers", ac_dev_kafka_brokers(env->dk), err, sizeof(err));
     rd_kafka_conf_set(conf, "group.id", "test-reader", err, sizeof(err));
     rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err));
     rd_kafka_conf_set(conf, "fetch.wait.max.ms", "10", err, sizeof(err));
@@ -410,8 +405,7 @@ redisReply *h_redis(struct h_env *env, const char *fmt, ...)
     return r;
 }
 
-int64_t h_group_done(struct h_env *env, const char *prefix, const char *group,
-                     const char *topic)
+int64_t h_group_done(struct h_env *env, const char *prefix, const char *group, const char *topic)
 {
     redisReply *r = h_redis(env, "HGETALL %s:pos:%s", prefix, group);
     int64_t sum = 0;

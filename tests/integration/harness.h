@@ -51,8 +51,7 @@ void h_produce_keyed(struct h_env *env, const char *topic, int32_t partition, co
 
 /* Writes a processor config into the env dir (test defaults + extra lines,
  * "key = value\n..."), returns its path (static buffer per call site copy). */
-void h_write_config(struct h_env *env, const char *name, const char *extra, char *path,
-                    size_t len);
+void h_write_config(struct h_env *env, const char *name, const char *extra, char *path, size_t len);
 /* Spawns build/aftercare-<name> --config path; its stderr goes to
  * <dir>/<name>.log. Returns the pid. */
 /* The same for aftercare-timers (its own keys), written as timers.conf. */
@@ -97,8 +96,7 @@ void h_reader_read_all(struct h_env *env, struct h_reader *r, const char *topic)
 int64_t h_topic_end(struct h_env *env, const char *topic);
 /* Sum over partitions of the positions recorded in Redis for group
  * (prefix:pos:group), i.e. messages fully processed. */
-int64_t h_group_done(struct h_env *env, const char *prefix, const char *group,
-                     const char *topic);
+int64_t h_group_done(struct h_env *env, const char *prefix, const char *group, const char *topic);
 /* Waits until h_group_done == h_topic_end or the deadline; returns 1 if done. */
 int h_wait_done(struct h_env *env, const char *prefix, const char *group, const char *topic,
                 int deadline_ms);

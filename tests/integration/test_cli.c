@@ -30,7 +30,8 @@ static int run_cli(const char *args, char *out, size_t outlen, char *err, size_t
 {
     char cmd[2048], errpath[512];
     snprintf(errpath, sizeof(errpath), "%s/cli.err", env.dir);
-    snprintf(cmd, sizeof(cmd), "AFTERCARE_KAFKA_BROKERS=%s AFTERCARE_SCHEMAS_DIR=%s/schemas %s/aftercare %s 2>%s",
+    snprintf(cmd, sizeof(cmd),
+             "AFTERCARE_KAFKA_BROKERS=%s AFTERCARE_SCHEMAS_DIR=%s/schemas %s/aftercare %s 2>%s",
              ac_dev_kafka_brokers(env.dk), h_source_dir(), h_bin_dir(), args, errpath);
     FILE *p = popen(cmd, "r");
     cr_assert_not_null(p);
@@ -77,9 +78,9 @@ Test(cli, produce_stops_at_a_bad_line_and_consume_reads_back)
     cr_expect(strstr(err, "total_cents") != NULL, "error must name the field, got: %s", err);
     cr_expect_eq(h_topic_end(&env, "orders"), 2, "the lines before the bad one, nothing after");
 
-    cr_expect_eq(run_cli("consume orders --from-beginning --max 2 --timeout 20", out,
-                         sizeof(out), NULL, 0),
-                 0);
+    cr_expect_eq(
+        run_cli("consume orders --from-beginning --max 2 --timeout 20", out, sizeof(out), NULL, 0),
+        0);
     cr_expect(strstr(out, "\"event_id\":\"c1\"") != NULL, "consume output: %s", out);
     cr_expect(strstr(out, "\"event_id\":\"c2\"") != NULL);
     cr_expect(strstr(out, "\"occurred_at\":\"2026-01-03T10:00:00.000Z\"") != NULL,
@@ -145,8 +146,10 @@ Test(cli, simulate_prints_every_decision_on_event_time)
     /* The same events against a playbook with welcome_2 a day later. */
     char changed[512], cmd[4096];
     snprintf(changed, sizeof(changed), "%s/changed.yaml", env.dir);
-    snprintf(cmd, sizeof(cmd), "sed 's/timing: {delay: 2d}/timing: {delay: 3d}/' %s/deploy/playbooks/default.yaml > %s",
-             h_source_dir(), changed);
+    snprintf(
+        cmd, sizeof(cmd),
+        "sed 's/timing: {delay: 2d}/timing: {delay: 3d}/' %s/deploy/playbooks/default.yaml > %s",
+        h_source_dir(), changed);
     cr_assert_eq(system(cmd), 0);
     snprintf(args, sizeof(args),
              "simulate --events %s --until 2026-06-01T00:00:00Z --playbook %s --against "

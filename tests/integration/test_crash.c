@@ -13,9 +13,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "customer.h"
 #include "harness.h"
 #include "record.h"
-#include "customer.h"
 #include "store.h"
 
 #define N_CUSTOMERS 1000
@@ -47,10 +47,10 @@ static uint32_t rng(void)
 
 static struct ac_event *make_events(size_t *n_out)
 {
-    static const char *const types[] = {"order_placed",   "order_placed",     "order_placed",
-                                        "order_placed",   "order_placed",     "order_placed",
-                                        "order_placed",   "cart_abandoned",   "order_cancelled",
-                                        "refund_issued",  "return_requested", "contract_signed"};
+    static const char *const types[] = {"order_placed",  "order_placed",     "order_placed",
+                                        "order_placed",  "order_placed",     "order_placed",
+                                        "order_placed",  "cart_abandoned",   "order_cancelled",
+                                        "refund_issued", "return_requested", "contract_signed"};
     static const char *const families[] = {"coffee", "tea", "equipment", "cups", "filters"};
     struct ac_event *evs = calloc(N_EVENTS, sizeof(*evs));
     cr_assert_not_null(evs);
@@ -180,8 +180,7 @@ static size_t compare_states(void)
             state_of(key2, cid, &b);
             customers++;
             if (strcmp(a.data, b.data) != 0 && diffs++ < 5) {
-                cr_log_error("state differs for %s:\n clean: %s\n crash: %s", cid, a.data,
-                             b.data);
+                cr_log_error("state differs for %s:\n clean: %s\n crash: %s", cid, a.data, b.data);
             }
         }
         freeReplyObject(r);
@@ -246,8 +245,8 @@ Test(crash, kill9_at_random_moments_loses_and_duplicates_nothing)
         int64_t done = h_group_done(&env, "crash", "crash", "orders");
         h_kill9(pid);
         mid_work_kills += done < input;
-        fprintf(stderr, "kill %d: after %zu actions seen, %lld/%lld events done\n", k + 1,
-                seen.n, (long long)done, (long long)input);
+        fprintf(stderr, "kill %d: after %zu actions seen, %lld/%lld events done\n", k + 1, seen.n,
+                (long long)done, (long long)input);
     }
     h_reader_close(&seen);
     cr_expect_geq(mid_work_kills, 5, "only %d kills landed before the work was done",

@@ -160,10 +160,10 @@ Test(dlq, every_bad_kind_has_its_reason_and_good_events_flow)
             const struct h_rec *r = &dlq.recs[k];
             if (r->source_offset == want[i].offset) {
                 found = 1;
-                cr_expect(strncmp(r->reason, want[i].reason_prefix,
-                                  strlen(want[i].reason_prefix)) == 0,
-                          "offset %lld: reason '%s', want '%s...'", (long long)want[i].offset,
-                          r->reason, want[i].reason_prefix);
+                cr_expect(
+                    strncmp(r->reason, want[i].reason_prefix, strlen(want[i].reason_prefix)) == 0,
+                    "offset %lld: reason '%s', want '%s...'", (long long)want[i].offset, r->reason,
+                    want[i].reason_prefix);
                 cr_expect_str_eq(r->source_topic, "orders");
                 /* the original key, byte for byte (null stays null) */
                 cr_expect_eq(r->key_null, want[i].key == NULL, "offset %lld: null key or not",
@@ -193,8 +193,7 @@ Test(dlq, every_bad_kind_has_its_reason_and_good_events_flow)
     freeReplyObject(nk);
     const char *goods[] = {"good-0", "good-1"};
     for (int i = 0; i < 2; i++) {
-        cr_expect_eq(h_state_ll(&env, goods[i], "o.count"), 1, "%s was not processed",
-                     goods[i]);
+        cr_expect_eq(h_state_ll(&env, goods[i], "o.count"), 1, "%s was not processed", goods[i]);
     }
     ac_buf_fini(&b);
 }

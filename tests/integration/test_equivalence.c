@@ -115,8 +115,8 @@ Test(equivalence, simulate_and_the_real_pipeline_decide_the_same)
         "{\"event_id\":\"e-7\",\"customer_id\":\"p3\",\"type\":\"order_cancelled\","
         "\"occurred_at\":%lld,\"order_id\":\"o-6\",\"total_cents\":3000,\"currency\":\"EUR\"}",
     };
-    const int64_t at[] = {t0, t0, t0 - 3600000, t0 + 1000, t0 + 2000, t0 + 3000, t0 + 4000,
-                          t0 + 5000};
+    const int64_t at[] = {t0,        t0,        t0 - 3600000, t0 + 1000,
+                          t0 + 2000, t0 + 3000, t0 + 4000,    t0 + 5000};
     const char *feedback[] = {
         "{\"event_id\":\"f-1\",\"customer_id\":\"p1\",\"type\":\"survey_response\","
         "\"occurred_at\":%lld,\"score\":10,\"scale\":\"nps_10\"}",
@@ -160,8 +160,7 @@ Test(equivalence, simulate_and_the_real_pipeline_decide_the_same)
     gmtime_r(&secs, &tm);
     strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
     snprintf(args, sizeof(args), "simulate --events %s --until %s", p_all, iso);
-    cr_assert_eq(h_run_cli(&env, args, out, sizeof(out), err, sizeof(err)), 0, "simulate: %s",
-                 err);
+    cr_assert_eq(h_run_cli(&env, args, out, sizeof(out), err, sizeof(err)), 0, "simulate: %s", err);
     struct keys sim = {0}, real = {0};
     for (char *l = out, *nl; *l; l = nl + 1) {
         nl = strchr(l, '\n');

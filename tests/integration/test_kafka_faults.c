@@ -56,13 +56,11 @@ Test(kafka_faults, errors_leader_changes_and_a_broker_down_lose_nothing)
     free(evs);
 
     /* The processor's first requests fail: its produce retries, its fetch retries. */
-    rd_kafka_mock_push_request_errors(mc, API_PRODUCE, 4,
-                                      RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-                                      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
-                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                                      RD_KAFKA_RESP_ERR__TRANSPORT);
-    rd_kafka_mock_push_request_errors(mc, API_FETCH, 2,
-                                      RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+    rd_kafka_mock_push_request_errors(
+        mc, API_PRODUCE, 4, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+        RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+        RD_KAFKA_RESP_ERR__TRANSPORT);
+    rd_kafka_mock_push_request_errors(mc, API_FETCH, 2, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
                                       RD_KAFKA_RESP_ERR__TRANSPORT);
     char conf[512];
     h_write_config(&env, "orders", "batch.size = 25\n", conf, sizeof(conf));

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
 #include "clock.h"
+#include "harness.h"
 #include "processor.h"
 #include "store.h"
 
@@ -122,7 +122,8 @@ Test(orders_flow, duplicate_event_ids_and_replay_change_nothing)
     redisReply *r = h_redis(&env, "DEL ac:pos:aftercare-orders");
     freeReplyObject(r);
     char conf2[512];
-    h_write_config(&env, "orders", "kafka.consumer.auto.offset.reset = earliest\n", conf2, sizeof(conf2));
+    h_write_config(&env, "orders", "kafka.consumer.auto.offset.reset = earliest\n", conf2,
+                   sizeof(conf2));
     pid = h_spawn(&env, "orders", conf2);
     cr_assert(h_wait_done(&env, "ac", "aftercare-orders", "orders", 60000));
     cr_expect_eq(h_terminate(pid), 0);
@@ -142,8 +143,7 @@ Test(orders_flow, duplicate_event_ids_and_replay_change_nothing)
                   "unexpected action");
         confirmations += strcmp(acts.recs[i].id, id1) == 0 || strcmp(acts.recs[i].id, id2) == 0;
     }
-    cr_expect_eq(confirmations, 2, "one confirmation per distinct order, got %zu",
-                 confirmations);
+    cr_expect_eq(confirmations, 2, "one confirmation per distinct order, got %zu", confirmations);
     h_reader_close(&acts);
     cr_expect(h_hget_ll(key, "v") >= version);
 }
@@ -175,7 +175,8 @@ Test(orders_flow, metrics_and_health_endpoints)
         cr_assert_eq(h_http_get(port, "/metrics", body, 1 << 20), 200);
     } while (!strstr(body, "kafka_consumergroup_group_lag{") && ac_clock_mono_ms() < deadline);
     const char *want[] = {
-        "aftercare_events_in_total{topic=\"orders\",type=\"order_placed\"} 3", /* with the duplicate */
+        "aftercare_events_in_total{topic=\"orders\",type=\"order_placed\"} 3", /* with the duplicate
+                                                                                */
         "aftercare_events_in_total{topic=\"orders\",type=\"cart_abandoned\"} 1",
         "aftercare_actions_out_total{rule=\"order_confirmation\"} 2",
         "aftercare_actions_out_total{rule=\"crm_onboarding\"} 4",

@@ -56,8 +56,8 @@ static void produce_phase(struct model *m, int from, int n)
         int cart = k % 5 == 0;
         snprintf(id, sizeof(id), "rb-%d", k);
         snprintf(cust, sizeof(cust), "rb-cust-%d", c);
-        h_order_event(&evs[i], id, cust, cart ? "cart_abandoned" : "order_placed",
-                      T0 + k * 1000LL, 100 + k % 977, "coffee");
+        h_order_event(&evs[i], id, cust, cart ? "cart_abandoned" : "order_placed", T0 + k * 1000LL,
+                      100 + k % 977, "coffee");
         if (!cart) {
             if (m->count[c] == 0) {
                 model_id(m, "crm_onboarding", id, 0);

@@ -260,8 +260,10 @@ Test(store, a_customer_of_the_previous_layout_is_read_and_rewritten)
     /* The previous layout: a state hash, a timers hash with JSON, an
      * applied-id zset, an audit list and one due-index member per timer. */
     snprintf(k, sizeof(k), "t:{%u}:c:%s", b, cid);
-    ac_store_reply_free(ac_store_command(st, "HSET %s v 4 o.count 2 o.rev 4200 seg one_time "
-                                             "w:orders:3 17", k));
+    ac_store_reply_free(ac_store_command(st,
+                                         "HSET %s v 4 o.count 2 o.rev 4200 seg one_time "
+                                         "w:orders:3 17",
+                                         k));
     memset(&t, 0, sizeof(t));
     snprintf(t.rule_id, sizeof(t.rule_id), "welcome_2");
     snprintf(t.trigger.id, sizeof(t.trigger.id), "ev-old");

@@ -20,10 +20,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "harness.h"
-#include "record.h"
 #include "clock.h"
+#include "harness.h"
 #include "processor.h"
+#include "record.h"
 #include "store.h"
 
 #define N_CUSTOMERS 3000
@@ -223,8 +223,9 @@ Test(timer_crash, kill9_while_firing_loses_and_duplicates_nothing)
     cr_assert(h_wait_done(&env, PREFIX, PREFIX, "orders", 120000), "orders run unfinished");
     cr_assert_eq(h_terminate(pid), 0);
     long long pending = due_pending(), hashed = pending;
-    fprintf(stderr, "timer crash: %d orders applied in %.1f s: %lld timers in the records, "
-                    "%lld counted\n",
+    fprintf(stderr,
+            "timer crash: %d orders applied in %.1f s: %lld timers in the records, "
+            "%lld counted\n",
             N_EVENTS, (double)(ac_clock_mono_ms() - t0) / 1000.0, pending, hashed);
     cr_assert_eq(pending, N_TIMERS, "due index holds %lld timers, want %d", pending, N_TIMERS);
     cr_assert_eq(hashed, N_TIMERS, "timers hashes hold %lld timers, want %d", hashed, N_TIMERS);
@@ -290,9 +291,8 @@ Test(timer_crash, kill9_while_firing_loses_and_duplicates_nothing)
     /* The last run: until every expected id arrived and no timer is left,
      * or 60 s after the last timer fell due (wall time). */
     pid = h_spawn(&env, "timers", conf);
-    int64_t deadline =
-        ac_clock_mono_ms() + (epoch + (last_due - epoch) / SPEED - ac_clock_now(ac_clock_wall())) +
-        60000;
+    int64_t deadline = ac_clock_mono_ms() +
+                       (epoch + (last_due - epoch) / SPEED - ac_clock_now(ac_clock_wall())) + 60000;
     while (ac_clock_mono_ms() < deadline) {
         h_reader_poll(&rd, rd.n + 1000, 200);
         marked += mark_seen(&rd, read, want, seen);

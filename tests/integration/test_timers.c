@@ -11,8 +11,8 @@
 
 #include "clock.h"
 #include "harness.h"
-#include "record.h"
 #include "processor.h"
+#include "record.h"
 #include "store.h"
 #include "timer.h"
 
@@ -116,9 +116,8 @@ Test(timers, delayed_action_fires_once_and_a_contrary_event_cancels_it_at_once)
     struct ac_action a;
     for (size_t i = 0; i < acts.n; i++) {
         if (strcmp(acts.recs[i].id, id1) == 0) {
-            cr_assert_eq(ac_codec_decode_action(env.codec, acts.recs[i].value, acts.recs[i].len,
-                                                &a),
-                         0);
+            cr_assert_eq(
+                ac_codec_decode_action(env.codec, acts.recs[i].value, acts.recs[i].len, &a), 0);
             cr_expect_geq(a.not_before, now + 20000, "not before its due time");
             cr_expect_str_eq(a.template_name, "nudge");
             cr_expect_str_eq(a.trigger_event_id, "cart-1");
@@ -352,8 +351,8 @@ Test(timers, a_timer_whose_expiry_passed_while_nothing_ran_expires)
 
     /* The timer process comes back long after: its explicit clock runs 1000x
      * from now, so the due time (+20 s) and the expiry (+80 s) are both long past. */
-    snprintf(extra, sizeof(extra), "playbook = %s\nclock.speed = 1000\nclock.epoch_ms = %lld\n",
-             pb, (long long)now);
+    snprintf(extra, sizeof(extra), "playbook = %s\nclock.speed = 1000\nclock.epoch_ms = %lld\n", pb,
+             (long long)now);
     h_write_timers_config(&env, extra, tconf, sizeof(tconf));
     pid_t timers = h_spawn(&env, "timers", tconf);
     int64_t deadline = ac_clock_mono_ms() + 20000;
@@ -422,8 +421,16 @@ Test(timers, rejected_events_left_in_an_outbox_reach_the_dlq_with_their_reason)
 {
     /* A rejected event's record as this version writes it ('D', with its
      * topic) and as 0.1.0 wrote it ('d', without). */
-    static const char d_new[] = "Dorders\0" "3\0" "41\0" "missing_field:order_id\0" "RAW1";
-    static const char d_old[] = "d" "2\0" "40\0" "absurd_value:total_cents\0" "RAW2";
+    static const char d_new[] = "Dorders\0"
+                                "3\0"
+                                "41\0"
+                                "missing_field:order_id\0"
+                                "RAW1";
+    static const char d_old[] = "d"
+                                "2\0"
+                                "40\0"
+                                "absurd_value:total_cents\0"
+                                "RAW2";
     char okey[256], skey[256], ikey[64];
     cust_key(okey, sizeof(okey), 'o', "c8");
     cust_key(skey, sizeof(skey), 'c', "c8");

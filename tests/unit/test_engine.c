@@ -17,11 +17,11 @@
 #include "config.h"
 #include "customer.h"
 #include "engine.h"
-#include "rules.h"
 #include "err.h"
 #include "orders.h"
 #include "playbook.h"
 #include "processor.h"
+#include "rules.h"
 #include "timer.h"
 
 #define MIN 60000LL
@@ -33,7 +33,7 @@
 #define FRI1650 1767977400000LL /* Friday 2026-01-09 16:50 UTC */
 
 static struct ac_config *test_cfg;
-static void *test_ctx;             /* the orders processor's */
+static void *test_ctx;              /* the orders processor's */
 static struct ac_rules *test_rules; /* our own engine on the same playbook, to fire timers */
 static struct ac_engine *test_en;
 static struct ac_clock test_clock;
@@ -324,8 +324,8 @@ static int test_counter(const char *field)
 
 /* The timer of (rule, part[, family]) is pending, due at due: not emitted at
  * due - 1 ms, emitted at due (and then gone). Returns the action. */
-static const struct ac_action *test_fires_exactly_at(const char *rule, int part,
-                                                     const char *family, int64_t due)
+static const struct ac_action *test_fires_exactly_at(const char *rule, int part, const char *family,
+                                                     int64_t due)
 {
     const struct ac_timer *tm = test_timer(rule, part, family);
     cr_assert_not_null(tm, "%s/%d is not pending", rule, part);
@@ -464,9 +464,8 @@ static void test_cancel_welcome(const char *type)
     cr_expect_eq(test_timers.n, others, "checkins, anniversaries, onboarding_stall stay");
     test_run_until(T0 + 15 * DAY);
     test_fire(T0 + 15 * DAY);
-    cr_expect_eq(test_n_actions("welcome_2") + test_n_actions("welcome_3") +
-                     test_n_actions("welcome_4"),
-                 0);
+    cr_expect_eq(
+        test_n_actions("welcome_2") + test_n_actions("welcome_3") + test_n_actions("welcome_4"), 0);
 }
 
 Test(engine, refund_of_the_order_cancels_pending_welcome_timers_at_once)
@@ -985,11 +984,9 @@ Test(engine, the_preferred_channel_goes_first_when_consented)
     static const struct {
         const char *preferred, *consents, *channel;
     } cases[] = {
-        {"", "", "email"},
-        {"push", "", "push"},
+        {"", "", "email"},           {"push", "", "push"},
         {"sms", "", "email"}, /* not a channel of the rule */
-        {"push", "push=0", "email"},
-        {"email", "email=0,push=1", "push"},
+        {"push", "push=0", "email"}, {"email", "email=0,push=1", "push"},
     };
     test_open(NULL);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -1003,8 +1000,8 @@ Test(engine, the_preferred_channel_goes_first_when_consented)
         test_fire(T0 + HOUR);
         const struct ac_action *a = test_action("cart_reminder", 0);
         cr_assert_not_null(a, "case %zu", i);
-        cr_expect_str_eq(a->channel, cases[i].channel, "case %zu: preferred '%s', consents '%s'",
-                         i, cases[i].preferred, cases[i].consents);
+        cr_expect_str_eq(a->channel, cases[i].channel, "case %zu: preferred '%s', consents '%s'", i,
+                         cases[i].preferred, cases[i].consents);
     }
 }
 

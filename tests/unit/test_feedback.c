@@ -163,8 +163,8 @@ Test(feedback, complaints_open_and_close_and_suppress_marketing_meanwhile)
     cr_assert_eq(apply(&ac_feedback_processor, fb, &ev), 0);
     cr_expect_eq(c.open_tickets, 0);
     cr_expect_eq(c.open_complaints, 0);
-    cr_expect(decision_of("support_sla") && strcmp(decision_of("support_sla")->decision,
-                                                   "cancelled") == 0,
+    cr_expect(decision_of("support_sla") &&
+                  strcmp(decision_of("support_sla")->decision, "cancelled") == 0,
               "resolving the ticket cancels its SLA escalation at once");
 }
 

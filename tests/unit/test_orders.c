@@ -43,8 +43,8 @@ static void teardown(void)
 
 TestSuite(orders, .init = setup, .fini = teardown);
 
-static void event(struct ac_event *ev, const char *id, const char *type, int64_t at,
-                  int64_t cents, const char *family)
+static void event(struct ac_event *ev, const char *id, const char *type, int64_t at, int64_t cents,
+                  const char *family)
 {
     memset(ev, 0, sizeof(*ev));
     ev->topic = AC_TOPIC_ORDERS;
@@ -76,7 +76,8 @@ static const struct ac_action *find(const char *rule, int part)
     for (int i = 0; i < out.n_actions; i++) {
         char id[AC_ACTION_ID_MAX];
         ac_action_id(id, rule, out.actions[i].trigger_event_id, part);
-        if (strcmp(out.actions[i].rule_id, rule) == 0 && strcmp(out.actions[i].action_id, id) == 0) {
+        if (strcmp(out.actions[i].rule_id, rule) == 0 &&
+            strcmp(out.actions[i].action_id, id) == 0) {
             return &out.actions[i];
         }
     }

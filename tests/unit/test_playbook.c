@@ -526,19 +526,18 @@ Test(playbook, vocabulary_matches_schemas)
 
 Test(playbook, frequency_cap_categories)
 {
-#define CAP_RULES                                                                              \
-    "rules:\n"                                                                                 \
-    "  - {id: r, trigger: order_placed, category: transactional, channel: [email],\n"          \
+#define CAP_RULES                                                                                  \
+    "rules:\n"                                                                                     \
+    "  - {id: r, trigger: order_placed, category: transactional, channel: [email],\n"              \
     "     template: t, timing: immediate}\n"
+    cr_expect_str_eq(
+        test_buffer("version: 1\n"
+                    "policies:\n"
+                    "  frequency_cap: {max: 1, per: 7d, categories: [transactional]}\n" CAP_RULES),
+        "t.yaml:3:48: transactional messages are never capped\n");
     cr_expect_str_eq(test_buffer("version: 1\n"
                                  "policies:\n"
-                                 "  frequency_cap: {max: 1, per: 7d, categories: [transactional]}\n"
-                                 CAP_RULES),
-                     "t.yaml:3:48: transactional messages are never capped\n");
-    cr_expect_str_eq(test_buffer("version: 1\n"
-                                 "policies:\n"
-                                 "  frequency_cap: {categories: [marketting]}\n"
-                                 CAP_RULES),
+                                 "  frequency_cap: {categories: [marketting]}\n" CAP_RULES),
                      "t.yaml:3:32: unknown category 'marketting' (use transactional, service or "
                      "marketing) (did you mean 'marketing'?)\n");
 #undef CAP_RULES

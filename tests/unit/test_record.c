@@ -130,8 +130,7 @@ Test(record, timers_of_one_trigger_share_it_and_stay_small)
     }
     cr_assert_eq(ac_record_encode(&a, &many), 0);
     size_t per_timer = (many.len - one.len) / 14;
-    cr_expect_leq(per_timer, 24, "a further timer of the same trigger costs %zu bytes",
-                  per_timer);
+    cr_expect_leq(per_timer, 24, "a further timer of the same trigger costs %zu bytes", per_timer);
     ac_record_fini(&a);
     ac_buf_fini(&one);
     ac_buf_fini(&many);
