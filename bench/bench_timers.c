@@ -243,8 +243,8 @@ static int bt_seed(struct ac_bench_env *env, const struct bt_opts *o, struct bt_
             parts[k] = k;
             times[k] = p->x + AC_BENCH_DAY_MS;
         }
-        if (ac_store_event_time_publish(st, (enum ac_topic)topic, parts, times, BT_PARTITIONS) !=
-            0) {
+        if (ac_store_event_time_publish(st, ac_topic_name((enum ac_topic)topic), parts, times,
+                                        BT_PARTITIONS) != 0) {
             ac_bench_err("cannot publish the inputs' event-time progress");
             goto out;
         }

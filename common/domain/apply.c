@@ -62,15 +62,16 @@ static int apply_event(struct ac_apply *ap, struct ac_record *rec, ac_transition
 }
 
 static int apply_fire(struct ac_apply *ap, struct ac_record *rec, struct ac_engine *en,
-                      const struct ac_clock *clock, const struct ac_apply_hooks *hooks,
-                      struct ac_apply_stats *st, int *changed)
+                      int64_t upto, const struct ac_clock *clock,
+                      const struct ac_apply_hooks *hooks, struct ac_apply_stats *st, int *changed)
 {
     int64_t now = ac_clock_now(clock);
+    upto = upto < now ? upto : now;
     for (int round = 0; round < 2 * AC_TIMERS_MAX; round++) {
         int removed = rec->timers.n_removed;
         ac_emit_reset(&ap->emit);
         ap->emit.timers = &rec->timers;
-        int d = ac_engine_fire(en, &rec->state, now, &ap->emit);
+        int d = ac_engine_fire_upto(en, &rec->state, upto, now, &ap->emit);
         if (d < 0) {
             return d;
         }
@@ -95,7 +96,7 @@ static int apply_fire(struct ac_apply *ap, struct ac_record *rec, struct ac_engi
 
 int ac_apply_customer(struct ac_apply *ap, struct ac_record *rec, int topic, ac_transition_fn tr,
                       void *ctx, const struct ac_apply_in *in, size_t n, struct ac_engine *en,
-                      int fire_due, const struct ac_clock *clock,
+                      int64_t fire_upto, const struct ac_clock *clock,
                       const struct ac_apply_hooks *hooks, struct ac_apply_stats *stats)
 {
     struct ac_apply_stats local;
@@ -122,7 +123,8 @@ int ac_apply_customer(struct ac_apply *ap, struct ac_record *rec, int topic, ac_
         }
         ac_record_seen_add(rec, e->ev->event_id, e->ev->occurred_at);
     }
-    if (fire_due && en && (rc = apply_fire(ap, rec, en, clock, hooks, st, &changed)) != 0) {
+    if (fire_upto != AC_TS_NONE && en &&
+        (rc = apply_fire(ap, rec, en, fire_upto, clock, hooks, st, &changed)) != 0) {
         return rc;
     }
     st->seen_evicted += rec->seen_evicted;

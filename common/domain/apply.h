@@ -68,13 +68,14 @@ struct ac_apply *ac_apply_new(void);
 void ac_apply_destroy(struct ac_apply *ap);
 
 /* Applies the events of one topic (tr/ctx: its transition; NULL when n is 0)
- * in order, then, when fire_due is set, decides every timer due at or before
- * the clock's now with engine en. Returns 1 if the record changed (commit it),
+ * in order, then, unless fire_upto is AC_TS_NONE, decides with engine en
+ * every timer due at or before fire_upto (INT64_MAX: the clock's now), at the
+ * clock's now. Returns 1 if the record changed (commit it),
  * 0 if not, or a negative enum ac_err (a hook's error, AC_ERR_NOMEM). Stats
  * are added to (may be NULL). */
 int ac_apply_customer(struct ac_apply *ap, struct ac_record *rec, int topic, ac_transition_fn tr,
                       void *ctx, const struct ac_apply_in *in, size_t n, struct ac_engine *en,
-                      int fire_due, const struct ac_clock *clock,
+                      int64_t fire_upto, const struct ac_clock *clock,
                       const struct ac_apply_hooks *hooks, struct ac_apply_stats *stats);
 
 #endif

@@ -1279,7 +1279,8 @@ static int engine_next(const struct ac_engine *en, const struct ac_timerset *ts)
     return best;
 }
 
-int ac_engine_fire(struct ac_engine *en, struct ac_customer *c, int64_t now, struct ac_emit *out)
+int ac_engine_fire_upto(struct ac_engine *en, struct ac_customer *c, int64_t upto, int64_t now,
+                        struct ac_emit *out)
 {
     struct ac_timerset *ts = out->timers;
     int decided = 0;
@@ -1290,7 +1291,7 @@ int ac_engine_fire(struct ac_engine *en, struct ac_customer *c, int64_t now, str
     /* Earliest first; a deferred timer moves past now, so the loop ends. */
     for (int guard = 0; guard < 2 * AC_TIMERS_MAX; guard++) {
         int i = engine_next(en, ts);
-        if (i < 0 || ts->t[i].due > now || out->n_actions >= AC_EMIT_MAX_ACTIONS ||
+        if (i < 0 || ts->t[i].due > upto || out->n_actions >= AC_EMIT_MAX_ACTIONS ||
             out->n_decisions + 4 > AC_EMIT_MAX_DECISIONS) {
             break;
         }
@@ -1301,7 +1302,7 @@ int ac_engine_fire(struct ac_engine *en, struct ac_customer *c, int64_t now, str
         i = ac_timerset_find(ts, tm.id); /* scheduling the next occurrence may have moved it */
         if (rc == ENGINE_DONE) {
             ac_timerset_remove(ts, i);
-        } else if (tm.due > now) {
+        } else if (tm.due > upto) {
             tm.change = AC_TIMER_WRITE;
             ts->t[i] = tm;
         } else {
@@ -1309,4 +1310,9 @@ int ac_engine_fire(struct ac_engine *en, struct ac_customer *c, int64_t now, str
         }
     }
     return decided;
+}
+
+int ac_engine_fire(struct ac_engine *en, struct ac_customer *c, int64_t now, struct ac_emit *out)
+{
+    return ac_engine_fire_upto(en, c, now, now, out);
 }

@@ -70,6 +70,11 @@ int ac_engine_on_event(struct ac_engine *en, struct ac_customer *c,
 /* Decides every timer of out->timers due at or before now (earliest first,
  * as many as out has room for). Returns how many were decided. */
 int ac_engine_fire(struct ac_engine *en, struct ac_customer *c, int64_t now, struct ac_emit *out);
+/* The same for the timers due at or before upto (<= now), decided at now: the
+ * timer process holds timers back to the inputs' event time (upto) but
+ * decides them at the time they go out (quiet hours, caps, expiry). */
+int ac_engine_fire_upto(struct ac_engine *en, struct ac_customer *c, int64_t upto, int64_t now,
+                        struct ac_emit *out);
 
 /* Deterministic experiment assignment: the variant name, or "holdout". */
 const char *ac_engine_assign(const struct ac_pb_experiment *x, const char *customer_id);

@@ -30,7 +30,7 @@ enum {
     TF_SECONDS = 32, /* the due and expiry deltas are in whole seconds */
 };
 
-#define REC_STRINGS_MAX (3 * AC_TIMERS_MAX + 2 * AC_RECORD_RECENT_MAX)
+#define REC_STRINGS_MAX (3 * AC_TIMERS_MAX + 3 * AC_RECORD_RECENT_MAX)
 
 void ac_record_init(struct ac_record *rec, const char *customer_id)
 {

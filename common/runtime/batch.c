@@ -338,7 +338,7 @@ static void batch_event_time(struct runtime *rt, const int32_t *parts, const int
             times[m++] = times[k];
         }
     }
-    if (keep && ac_store_event_time_publish(rt->store, rt->proc->topic, keep, times, m) != 0) {
+    if (keep && ac_store_event_time_publish(rt->store, rt->topic_in, keep, times, m) != 0) {
         AC_DEBUG("event time not published; next batch");
     }
     free(keep);
@@ -503,7 +503,9 @@ int rt_batch_process(struct runtime *rt)
             batch_event_time(rt, parts, offs, n_pos);
             break;
         }
-        if (rc == AC_ERR_FATAL || rc == AC_ERR_NOMEM) {
+        if (rc == AC_ERR_FATAL || rc == AC_ERR_NOMEM || rc == AC_ERR_INVALID) {
+            /* INVALID: a record that can never be encoded or produced as it is:
+             * stop with the error logged rather than retry the batch for ever */
             rt->fatal = 1;
             break;
         }

@@ -21,6 +21,7 @@ struct ac_fire {
     ac_fire_decision_fn on_decision;
     void (*on_timer)(int64_t due, void *opaque);
     void *opaque;
+    int64_t upto; /* the round's timers: due at or before it */
     int rejected; /* ac_fire_apply_event: the event was rejected */
     char reason[sizeof(((struct ac_decision *)0)->reason)];
 };
@@ -97,7 +98,7 @@ static void fire_found(const char *customer_id, int64_t due, void *opaque)
     size_t c = f->n_custs++;
     ac_store_cust_init(&f->custs[c], customer_id);
     f->custs[c].index_due = due;
-    f->ins[c] = (struct ac_step_in){NULL, 0, 1};
+    f->ins[c] = (struct ac_step_in){NULL, 0, 1, f->upto};
     f->map[h] = c + 1;
 }
 
@@ -158,13 +159,20 @@ static int fire_step(struct ac_fire *f, const struct ac_processor *proc, void *c
 int ac_fire_round(struct ac_fire *f, int64_t now, unsigned start, struct ac_store_cust **custs,
                   size_t *n)
 {
+    return ac_fire_round_upto(f, now, now, start, custs, n);
+}
+
+int ac_fire_round_upto(struct ac_fire *f, int64_t upto, int64_t now, unsigned start,
+                       struct ac_store_cust **custs, size_t *n)
+{
     struct ac_apply_stats stats;
     fire_release(f);
     memset(f->map, 0, 2 * f->max * sizeof(*f->map));
     memset(&stats, 0, sizeof(stats));
     *custs = f->custs;
     *n = 0;
-    int found = ac_store_due(f->st, now, start, f->max, fire_found, f);
+    f->upto = upto;
+    int found = ac_store_due(f->st, upto, start, f->max, fire_found, f);
     if (found <= 0) {
         return found;
     }
@@ -193,7 +201,7 @@ int ac_fire_apply_event(struct ac_fire *f, const struct ac_processor *proc, void
     const struct ac_apply_in in = {ev, -1, -1, 0};
     fire_release(f);
     ac_store_cust_init(&f->custs[0], ev->customer_id);
-    f->ins[0] = (struct ac_step_in){&in, 1, 0};
+    f->ins[0] = (struct ac_step_in){&in, 1, 0, 0};
     f->n_custs = 1;
     f->rejected = 0;
     int rc = fire_step(f, proc, ctx, now, NULL);

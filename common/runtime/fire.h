@@ -48,6 +48,12 @@ void ac_fire_on_timer(struct ac_fire *f, void (*fn)(int64_t due, void *opaque));
 int ac_fire_round(struct ac_fire *f, int64_t now, unsigned start, struct ac_store_cust **custs,
                   size_t *n);
 
+/* The same for the timers due at or before upto, decided at now (the timer
+ * process holds timers back to its inputs' event time, and decides them at
+ * the time they go out). */
+int ac_fire_round_upto(struct ac_fire *f, int64_t upto, int64_t now, unsigned start,
+                       struct ac_store_cust **custs, size_t *n);
+
 /* Applies one event of proc's topic through a step, without Kafka (no input
  * position: duplicates are caught by event id): simulate and tests.
  * Returns 0, AC_ERR_INVALID (rejected; reported as a decision "rejected"),

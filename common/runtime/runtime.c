@@ -170,8 +170,7 @@ static void runtime_idle_event_time(struct runtime *rt)
                 times[n++] = now;
             }
         }
-        if (n > 0 &&
-            ac_store_event_time_publish(rt->store, rt->proc->topic, parts, times, n) != 0) {
+        if (n > 0 && ac_store_event_time_publish(rt->store, rt->topic_in, parts, times, n) != 0) {
             AC_DEBUG("event time not published; next time");
         }
         free(parts);
@@ -206,9 +205,6 @@ out:
     }
     rt->redis_down = rc != 0;
     ac_metrics_set_ready(rc == 0);
-    if (rc == 0) {
-        runtime_idle_event_time(rt);
-    }
 }
 
 /* --- rebalance ------------------------------------------------------------------------------ */
@@ -557,6 +553,15 @@ static int runtime_loop(struct runtime *rt)
         }
         if (idle && rt->n_msgs == 0 && ac_clock_mono_ms() >= rt->redis_check_at) {
             runtime_idle_check(rt);
+        }
+        /* Every second, busy or idle: the assigned partitions read to their
+         * end count as "now" for the timer process (a busy processor's quiet
+         * partitions would otherwise hold every timer back). */
+        if (rt->n_msgs == 0 && ac_clock_mono_ms() >= rt->event_time_at) {
+            rt->event_time_at = ac_clock_mono_ms() + 1000;
+            if (ac_store_connected(rt->store)) {
+                runtime_idle_event_time(rt);
+            }
         }
         /* Between batches: no evaluation uses the old playbook any more. */
         if (runtime_reload && rt->n_msgs == 0) {

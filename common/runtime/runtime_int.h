@@ -89,6 +89,7 @@ struct runtime {
     /* readiness while idle (runtime.c): Redis is asked when no batch ran lately */
     int64_t redis_check_at; /* ac_clock_mono_ms() of the next check */
     int redis_down;         /* the last check failed (logged once) */
+    int64_t event_time_at;  /* ac_clock_mono_ms() of the next caught-up report */
 };
 
 /* Adds a committed customer's decisions to the batch's tallies. */

@@ -189,7 +189,11 @@ static int step_apply(struct ac_step *s, struct ac_store_cust *sc, const struct 
     memset(st, 0, sizeof(*st));
     s->cur = sc;
     int rc = ac_apply_customer(s->ap, &sc->rec, s->o.topic, s->o.transition, s->o.ctx, in->in,
-                               in->n, s->o.engine, in->fire_due, clock, &hooks, st);
+                               in->n, s->o.engine,
+                               !in->fire_due   ? AC_TS_NONE
+                               : in->fire_upto ? in->fire_upto
+                                               : INT64_MAX,
+                               clock, &hooks, st);
     s->cur = NULL;
     if (rc < 0) {
         AC_ERROR("cannot apply customer=%s: %s", sc->customer_id, ac_err_str(rc));

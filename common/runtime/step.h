@@ -39,6 +39,7 @@ struct ac_step_in {
     const struct ac_apply_in *in;
     size_t n;
     int fire_due;
+    int64_t fire_upto; /* with fire_due: timers due at or before it (0: the clock's now) */
 };
 
 struct ac_step;

@@ -87,8 +87,9 @@ struct ac_store_cust {
     int tz_fallbacks, tz_missing, decisions_lost;
     int replayed;       /* the step skipped a redelivered input of this customer */
     int done;           /* the step is done with it: load and commit skip it */
+    int inited;         /* ac_store_cust_init ran on this storage */
     struct ac_buf blob; /* scratch: the encoded record */
-    char out_field[24]; /* scratch: the outbox field of new_out */
+    char out_field[48]; /* scratch: the outbox field of new_out */
 };
 
 void ac_store_cust_init(struct ac_store_cust *sc, const char *customer_id);
@@ -178,12 +179,12 @@ int ac_store_due(struct ac_store *st, int64_t now, unsigned start, size_t max,
 /* Removes the due members of the previous layout the last ac_store_due
  * found (call it once their customers went through a step). */
 int ac_store_due_forget_legacy(struct ac_store *st);
-/* Event-time progress per input partition (<prefix>:ewm, "<topic>:<partition>"
+/* Event-time progress per input partition (<prefix>:ewm, "<Kafka topic>:<partition>"
  * -> ms): how far in event time the partition's processor has got; "now" when
  * it is caught up. Raised, never lowered. The timer process fires a timer due
  * at T only once every input partition has reached T (README: timers on
  * event time). */
-int ac_store_event_time_publish(struct ac_store *st, enum ac_topic topic, const int32_t *parts,
+int ac_store_event_time_publish(struct ac_store *st, const char *topic, const int32_t *parts,
                                 const int64_t *times, size_t n);
 /* Calls fn for every partition's published event time. */
 int ac_store_event_times(struct ac_store *st,

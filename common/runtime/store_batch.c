@@ -32,12 +32,13 @@ void ac_store_cust_init(struct ac_store_cust *sc, const char *customer_id)
     ac_buf_init(&sc->blob);
     sc->loaded_due = AC_TS_NONE;
     sc->index_due = AC_TS_NONE;
+    sc->inited = 1;
 }
 
 void ac_store_cust_rebind(struct ac_store_cust *sc, const char *customer_id)
 {
-    if (!sc->blob.cap && !sc->rec.timers.cap && !sc->decs) {
-        ac_store_cust_init(sc, customer_id); /* never used: nothing to keep */
+    if (!sc->inited) {
+        ac_store_cust_init(sc, customer_id); /* zeroed storage: nothing to keep */
         return;
     }
     snprintf(sc->customer_id, sizeof(sc->customer_id), "%s", customer_id);
@@ -194,6 +195,9 @@ void ac_store_cust_take_found(struct ac_store_cust *sc)
 
 /* --- load ------------------------------------------------------------------------------------ */
 
+/* The records found in an outbox. A field is acknowledged later only if all
+ * of its records were taken (a bundle that cannot be read whole, or memory
+ * that runs out, leaves the field for the sweep, never acked unproduced). */
 static void store_parse_outbox(struct ac_store_cust *sc, const redisReply *r)
 {
     for (size_t i = 0; i + 1 < r->elements; i += 2) {
@@ -201,23 +205,33 @@ static void store_parse_outbox(struct ac_store_cust *sc, const redisReply *r)
         if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || v->len < 1) {
             continue;
         }
-        ac_buf_append(&sc->found_ids, f->str, f->len);
-        ac_buf_append(&sc->found_ids, "", 1);
-        sc->n_found_ids++;
+        size_t mark = sc->found.len;
+        int n = 0, ok = 1;
         if (v->str[0] == STORE_BUNDLE) {
             struct ac_buf b = {.data = v->str + 1, .len = v->len - 1, .cap = v->len - 1};
             size_t cursor = 0;
             struct ac_outbox_rec rec;
-            while (ac_store_records_next(&b, &cursor, &rec)) {
-                if (store_rec_append(&sc->found, rec.id, strlen(rec.id), rec.kind, rec.payload,
-                                     rec.len) == 0) {
-                    sc->n_found++;
-                }
+            while (ok && ac_store_records_next(&b, &cursor, &rec)) {
+                ok = store_rec_append(&sc->found, rec.id, strlen(rec.id), rec.kind, rec.payload,
+                                      rec.len) == 0;
+                n += ok;
             }
-        } else if (store_rec_append(&sc->found, f->str, f->len, v->str[0], v->str + 1,
-                                    v->len - 1) == 0) {
-            sc->n_found++;
+            ok = ok && cursor == b.len;
+        } else {
+            ok = store_rec_append(&sc->found, f->str, f->len, v->str[0], v->str + 1,
+                                  v->len - 1) == 0;
+            n = ok;
         }
+        if (!ok || ac_buf_append(&sc->found_ids, f->str, f->len) != 0 ||
+            ac_buf_append(&sc->found_ids, "", 1) != 0) {
+            AC_ERROR("outbox field customer=%s field=%.*s cannot be read whole; left for the "
+                     "sweep",
+                     sc->customer_id, (int)f->len, f->str);
+            sc->found.len = mark;
+            continue;
+        }
+        sc->n_found += n;
+        sc->n_found_ids++;
     }
 }
 
@@ -736,10 +750,10 @@ int ac_store_positions(struct ac_store *st, const char *group, enum ac_topic top
             return AC_ERR_TRANSIENT;
         }
         offsets[i] = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : -1;
-        int err = r->type == REDIS_REPLY_ERROR;
+        int err = r->type == REDIS_REPLY_ERROR ? store_reply_error(st, r, "read positions") : 0;
         freeReplyObject(r);
         if (err) {
-            return AC_ERR_TRANSIENT;
+            return err;
         }
     }
     return 0;

@@ -290,6 +290,9 @@ int store_append(struct ac_store *st, size_t argc)
 redisReply *store_read(struct ac_store *st)
 {
     void *reply = NULL;
+    if (!st->rc) {
+        return NULL; /* dropped earlier in this pipeline */
+    }
     if (redisGetReply(st->rc, &reply) != REDIS_OK || !reply) {
         AC_WARN("redis connection lost host=%s port=%d error=%s", st->host, st->port,
                 st->rc->errstr);
@@ -317,9 +320,8 @@ int store_reply_error(struct ac_store *st, redisReply *r, const char *what)
                  "version, ACL and configuration)",
                  what, msg);
     }
-    /* After an error reply the rest of the pipeline is unreliable to
-     * interpret; drop the connection so the caller reconnects. */
-    store_drop(st);
+    /* An error reply keeps the pipeline in step: the caller reads the rest
+     * of its replies (a caller that stops early drops the connection). */
     return rc;
 }
 
@@ -420,6 +422,10 @@ int store_check_gen_reply(struct ac_store *st, redisReply *r)
 {
     if (r->type == REDIS_REPLY_STRING && strcmp(r->str, st->expect_gen) == 0) {
         return 0;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        /* BUSY, LOADING ...: not a loss; only a missing or other key is */
+        return store_reply_error(st, r, "read the generation");
     }
     AC_ERROR("redis lost its data: generation is %s, expected %s; refusing to continue "
              "(see README: recovering from Redis data loss)",

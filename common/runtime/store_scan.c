@@ -91,7 +91,11 @@ static int store_due_reply(redisReply *r, void *opaque)
         /* A member of ours is a customer id in its own bucket. One that is
          * not is of the previous layout ("<32-hex timer id><customer id>"),
          * or garbage: either way it goes once the scan's customers are done. */
-        int foreign = memchr(id, '\0', len) != NULL || ac_store_bucket(id) != d->bucket;
+        /* The previous layout's form is tested first: a member of 32 hex digits
+         * then a customer id of this bucket. */
+        int legacy = len > 32 && strspn(id, "0123456789abcdef") >= 32 &&
+                     memchr(id, '\0', len) == NULL && ac_store_bucket(id + 32) == d->bucket;
+        int foreign = legacy || memchr(id, '\0', len) != NULL || ac_store_bucket(id) != d->bucket;
         if (foreign) {
             /* removed once its customer went through a step (its timers
              * are in the record then, with an entry of the new form) */
@@ -100,8 +104,8 @@ static int store_due_reply(redisReply *r, void *opaque)
             ac_buf_append(&d->st->legacy_due, m->str, m->len);
             ac_buf_append(&d->st->legacy_due, "", 1);
             d->st->n_legacy_due++;
-            if (len <= 32 || strspn(id, "0123456789abcdef") < 32) {
-                continue;
+            if (!legacy) {
+                continue; /* garbage: removed, nothing to fire */
             }
             id += 32;
             len -= 32;
@@ -275,7 +279,7 @@ int ac_store_due_forget_legacy(struct ac_store *st)
     return rc;
 }
 
-int ac_store_event_time_publish(struct ac_store *st, enum ac_topic topic, const int32_t *parts,
+int ac_store_event_time_publish(struct ac_store *st, const char *topic, const int32_t *parts,
                                 const int64_t *times, size_t n)
 {
     char key[STORE_KEY_MAX];
@@ -290,7 +294,7 @@ int ac_store_event_time_publish(struct ac_store *st, enum ac_topic topic, const 
     }
     ac_buf_init(&kv);
     for (size_t i = 0; i < n; i++) {
-        ac_buf_printf(&kv, "%s:%d", ac_topic_name(topic), parts[i]);
+        ac_buf_printf(&kv, "%s:%d", topic, parts[i]);
         ac_buf_append(&kv, "", 1);
         ac_buf_printf(&kv, "%lld", (long long)times[i]);
         ac_buf_append(&kv, "", 1);

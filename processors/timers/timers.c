@@ -461,8 +461,8 @@ static int timers_loop(struct timers *t)
         double t0 = ac_clock_mono_s();
         t->n_due = 0;
         int64_t upto = timers_fire_time(t, now);
-        int decided =
-            upto == INT64_MIN ? AC_ERR_TRANSIENT : ac_fire_round(t->fire, upto, start, &custs, &n);
+        int decided = upto == INT64_MIN ? AC_ERR_TRANSIENT
+                                        : ac_fire_round_upto(t->fire, upto, now, start, &custs, &n);
         if (decided > 0 && t->held_too_long) {
             ac_metrics_add("aftercare_timers_fired_past_hold_total", "", (double)decided);
         }
