@@ -22,6 +22,7 @@
 #include "err.h"
 #include "log.h"
 #include "orders.h"
+#include "rules.h"
 
 const char *ac_bench_prog = "bench";
 
@@ -1124,6 +1125,28 @@ void *ac_bench_orders_ctx(const char *playbook, struct ac_config **cfg)
         ac_bench_err("orders processor: %s", err);
     }
     return ctx;
+}
+
+struct ac_engine *ac_bench_engine(const char *playbook)
+{
+    /* one engine per playbook path, for the bench's lifetime (the runtime owns
+     * a processor's playbook the same way) */
+    static struct ac_rules *rules[8];
+    static char paths[8][1024];
+    static int n;
+    char err[512];
+    for (int i = 0; i < n; i++) {
+        if (strcmp(paths[i], playbook) == 0) {
+            return ac_rules_engine(rules[i]);
+        }
+    }
+    struct ac_engine_opts opts = {"customer-success"};
+    if (n == 8 || !(rules[n] = ac_rules_open(playbook, &opts, err, sizeof(err)))) {
+        ac_bench_err("playbook %s: %s", playbook, n == 8 ? "too many" : err);
+        return NULL;
+    }
+    snprintf(paths[n], sizeof(paths[n]), "%s", playbook);
+    return ac_rules_engine(rules[n++]);
 }
 
 /* --- the order events ----------------------------------------------------------------------- */

@@ -273,6 +273,8 @@ void ac_bench_count_pending(const struct ac_store_cust *custs, size_t n, long *a
 /* An orders processor context (ac_orders_processor.init) with the given
  * playbook, as the runtime builds it. */
 void *ac_bench_orders_ctx(const char *playbook, struct ac_config **cfg);
+/* The engine of a playbook (opened once per path, kept for the bench's life). */
+struct ac_engine *ac_bench_engine(const char *playbook);
 
 /* --- the order events ----------------------------------------------------------------------- */
 

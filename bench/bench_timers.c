@@ -187,7 +187,8 @@ static int bt_seed(struct ac_bench_env *env, const struct bt_opts *o, struct bt_
         goto out;
     }
     ac_store_expect_generation(st, gen);
-    bs = ac_bench_stepper_new(st, env->codec, &ac_orders_processor, ctx, NULL, BT_SEED_BATCH);
+    bs = ac_bench_stepper_new(st, env->codec, &ac_orders_processor, ctx,
+                              ac_bench_engine(o->playbook), BT_SEED_BATCH);
     if (!bs) {
         goto out;
     }

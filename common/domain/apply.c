@@ -42,8 +42,9 @@ static int apply_dup_in_call(const struct ac_apply_in *in, size_t i)
 }
 
 static int apply_event(struct ac_apply *ap, struct ac_record *rec, ac_transition_fn tr, void *ctx,
-                       const struct ac_apply_in *in, const struct ac_clock *clock,
-                       const struct ac_apply_hooks *hooks, struct ac_apply_stats *st)
+                       struct ac_engine *en, const struct ac_apply_in *in,
+                       const struct ac_clock *clock, const struct ac_apply_hooks *hooks,
+                       struct ac_apply_stats *st)
 {
     char reason[128] = "";
     struct ac_customer before = rec->state;
@@ -55,6 +56,15 @@ static int apply_event(struct ac_apply *ap, struct ac_record *rec, ac_transition
         rec->state = before;
         st->rejected++;
         return hooks->rejected ? hooks->rejected(hooks->opaque, in, reason) : 0;
+    }
+    /* The playbook's turn: cancellations, exits, the rules this event and its
+     * signals trigger (the processor's transition decides nothing else). */
+    if (en) {
+        int rc = ac_engine_on_event(en, &rec->state, &before, in->ev, ac_clock_now(clock),
+                                    &ap->emit);
+        if (rc != 0) {
+            return rc;
+        }
     }
     st->applied++;
     apply_remember(rec, &ap->emit);
@@ -118,7 +128,7 @@ int ac_apply_customer(struct ac_apply *ap, struct ac_record *rec, int topic, ac_
             st->duplicates++;
             continue;
         }
-        if ((rc = apply_event(ap, rec, tr, ctx, e, clock, hooks, st)) != 0) {
+        if ((rc = apply_event(ap, rec, tr, ctx, en, e, clock, hooks, st)) != 0) {
             return rc;
         }
         ac_record_seen_add(rec, e->ev->event_id, e->ev->occurred_at);

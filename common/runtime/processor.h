@@ -1,11 +1,13 @@
 /* processor.h — what a processor hands to the runtime.
  *
- * A processor is a const struct of callbacks (fluent-bit's plugin shape). Its
- * apply() is pure domain code: it reads one event and the customer's state,
- * changes the state and appends actions and signals to an ac_emit. It does no
- * I/O and reads time only from the clock it is given. The runtime does all
- * Kafka and Redis work, in batches, and makes the state change and the
- * emitted records durable atomically (common/README.md). */
+ * A processor is a const struct of callbacks (fluent-bit's plugin shape): its
+ * state transition and nothing else. apply() is pure domain code: it reads one
+ * event and the customer's state, changes the state and appends the signals
+ * the change raises to an ac_emit. It does no I/O and reads time only from the
+ * clock it is given. The runtime owns the playbook (loads it, reloads it on
+ * SIGHUP) and runs its engine after each transition, in the one apply path
+ * (domain/apply.h); it does all Kafka and Redis work, in batches, and makes
+ * the change and what it produced durable atomically (runtime/README.md). */
 #ifndef AC_PROCESSOR_H
 #define AC_PROCESSOR_H
 
@@ -25,22 +27,21 @@ struct ac_processor {
     const char *description; /* one line for --help */
     const struct ac_cfg_entry *config; /* its own keys, or NULL */
 
-    /* Builds the processor's context from the config. Returns NULL and fills
-     * errstr on a bad config. */
+    /* Builds the processor's context from its config keys (NULL: it has
+     * none). Returns NULL and fills errstr on a bad config. */
     void *(*init)(const struct ac_config *cfg, char *errstr, size_t errlen);
     void (*fini)(void *ctx);
 
-    /* Applies ev to *c (and to out->timers, through the engine). Returns 0,
-     * or AC_ERR_INVALID with reason[] filled when the event is semantically
-     * invalid: it then goes to the DLQ and the state is left as it was. So
-     * validate before ac_engine_on_event(): the runtime restores the state
-     * of a rejected event, not the timers the engine may have changed. */
+    /* Applies ev to *c and appends the signals it raises. Returns 0, or
+     * AC_ERR_INVALID with reason[] filled when the event is semantically
+     * invalid: it then goes to the DLQ and the state is restored (the engine
+     * does not run for it). */
     int (*apply)(void *ctx, struct ac_customer *c, const struct ac_event *ev,
                  const struct ac_clock *clock, struct ac_emit *out, char *reason, size_t rlen);
 
-    /* Re-reads what may change while running (the playbook), on SIGHUP,
-     * between batches. Returns 0, or AC_ERR_INVALID when the new version was
-     * refused (the old one stays). NULL: nothing to reload. */
+    /* Re-reads what of its own may change while running, on SIGHUP, between
+     * batches (the runtime reloads the playbook itself). Returns 0, or
+     * AC_ERR_INVALID when refused (the old one stays). NULL: nothing. */
     int (*reload)(void *ctx);
 };
 

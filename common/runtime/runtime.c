@@ -13,6 +13,7 @@
 #include "err.h"
 #include "log.h"
 #include "metrics.h"
+#include "rules.h"
 #include "runtime_int.h"
 #include "step.h"
 
@@ -566,11 +567,13 @@ static int runtime_loop(struct runtime *rt)
         /* Between batches: no evaluation uses the old playbook any more. */
         if (runtime_reload && rt->n_msgs == 0) {
             runtime_reload = 0;
-            if (rt->proc->reload) {
-                int rrc = rt->proc->reload(rt->ctx);
-                ac_metrics_add("aftercare_reloads_total",
-                               rrc == 0 ? "result=\"ok\"" : "result=\"refused\"", 1);
+            /* The playbook is the runtime's; the engine object stays the same. */
+            int rrc = ac_rules_ctx_reload(rt->playbook);
+            if (rrc == 0 && rt->proc->reload) {
+                rrc = rt->proc->reload(rt->ctx);
             }
+            ac_metrics_add("aftercare_reloads_total",
+                           rrc == 0 ? "result=\"ok\"" : "result=\"refused\"", 1);
         }
     }
     if (!rt->fatal && rt->n_msgs > 0) {
@@ -654,6 +657,12 @@ int ac_runtime_main(const struct ac_processor *proc, int argc, char **argv)
         fprintf(stderr, "%s: out of memory\n", procname);
         goto out;
     }
+    /* The playbook (and its engine) is the runtime's: a processor is its
+     * state transition; the step runs the engine after it. */
+    if (!(rt.playbook = ac_rules_ctx_new(rt.cfg, err, sizeof(err)))) {
+        fprintf(stderr, "%s: %s\n", procname, err);
+        goto out;
+    }
     if (proc->init && !(rt.ctx = proc->init(rt.cfg, err, sizeof(err)))) {
         fprintf(stderr, "%s: %s\n", procname, err);
         goto out;
@@ -675,6 +684,7 @@ int ac_runtime_main(const struct ac_processor *proc, int argc, char **argv)
             .topic = (int)proc->topic,
             .transition = proc->apply,
             .ctx = rt.ctx,
+            .engine = ac_rules_engine(rt.playbook),
             .rejected = rt_batch_rejected,
             .opaque = &rt,
         };
@@ -755,6 +765,7 @@ out:
     if (rt.ctx && proc->fini) {
         proc->fini(rt.ctx);
     }
+    ac_rules_ctx_free(rt.playbook);
     ac_config_destroy(rt.cfg);
     runtime_free(&rt);
     ac_metrics_reset();

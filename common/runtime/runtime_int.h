@@ -13,6 +13,8 @@
 #include "step.h"
 #include "store.h"
 
+struct ac_rules;
+
 struct rt_dlq {
     size_t msg; /* index into msgs */
     char reason[128];
@@ -29,6 +31,7 @@ struct rt_tally {
 struct runtime {
     const struct ac_processor *proc;
     void *ctx;
+    struct ac_rules *playbook; /* the playbook and its engine (SIGHUP reloads it) */
     struct ac_config *cfg;
     struct ac_codec *codec;
     struct ac_store *store;

@@ -352,7 +352,7 @@ static int sim_run_playbook(struct ac_store *st, const char *playbook, const str
         goto out;
     }
     for (int t = 0; t < AC_TOPIC__N; t++) {
-        if (procs[t] && !(ctxs[t] = procs[t]->init(cfg, err, sizeof(err)))) {
+        if (procs[t] && procs[t]->init && !(ctxs[t] = procs[t]->init(cfg, err, sizeof(err)))) {
             fprintf(stderr, "aftercare simulate: %s\n", err);
             goto out;
         }

@@ -10,9 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
 #include "err.h"
-#include "rules.h"
 
 static int deliveries_apply(void *opaque, struct ac_customer *c, const struct ac_event *ev,
                             const struct ac_clock *clock, struct ac_emit *out, char *reason,
@@ -23,7 +21,6 @@ static int deliveries_apply(void *opaque, struct ac_customer *c, const struct ac
         snprintf(reason, rlen, "missing_field:order_id");
         return AC_ERR_INVALID;
     }
-    struct ac_customer before = *c;
     int late = 0;
     if (strcmp(type, "shipped") == 0) {
         c->deliveries_in_flight++;
@@ -39,7 +36,7 @@ static int deliveries_apply(void *opaque, struct ac_customer *c, const struct ac
         c->late_deliveries++;
         ac_emit_signal(out, "late_delivery", ev, type, NULL, (double)c->late_deliveries);
     }
-    return ac_engine_on_event(ac_rules_engine(opaque), c, &before, ev, ac_clock_now(clock), out);
+    return 0;
 }
 
 const struct ac_processor ac_deliveries_processor = {
@@ -48,8 +45,8 @@ const struct ac_processor ac_deliveries_processor = {
     .description = "Deliveries in flight and late ones (late_delivery signal); status updates, "
                    "delay apologies, delivery surveys.",
     .config = NULL, /* the runtime's keys: playbook, team.default_owner */
-    .init = ac_rules_ctx_new,
-    .fini = ac_rules_ctx_free,
+    .init = NULL, /* the runtime owns the playbook and runs the engine after apply */
+    .fini = NULL,
     .apply = deliveries_apply,
-    .reload = ac_rules_ctx_reload,
+    .reload = NULL,
 };

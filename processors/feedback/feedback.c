@@ -10,9 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
 #include "err.h"
-#include "rules.h"
 
 const char *ac_feedback_class(const char *scale, int score)
 {
@@ -127,7 +125,7 @@ static int feedback_apply(void *opaque, struct ac_customer *c, const struct ac_e
     if (strcmp(c->nps_class, before.nps_class) != 0 && c->nps_class[0]) {
         ac_emit_signal(out, "nps_class", ev, c->nps_class, before.nps_class, (double)c->last_score);
     }
-    return ac_engine_on_event(ac_rules_engine(opaque), c, &before, ev, ac_clock_now(clock), out);
+    return 0;
 }
 
 const struct ac_processor ac_feedback_processor = {
@@ -136,8 +134,8 @@ const struct ac_processor ac_feedback_processor = {
     .description = "Surveys (NPS/CSAT class), tickets and complaints, message engagement "
                    "(unsubscribes) and preferences (consents, channel, time zone).",
     .config = NULL, /* the runtime's keys: playbook, team.default_owner */
-    .init = ac_rules_ctx_new,
-    .fini = ac_rules_ctx_free,
+    .init = NULL, /* the runtime owns the playbook and runs the engine after apply */
+    .fini = NULL,
     .apply = feedback_apply,
-    .reload = ac_rules_ctx_reload,
+    .reload = NULL,
 };

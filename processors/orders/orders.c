@@ -11,13 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
 #include "err.h"
-#include "rules.h"
 
 struct orders_ctx {
     struct ac_orders_thresholds thresholds;
-    struct ac_rules *rules;
 };
 
 static const struct ac_cfg_entry orders_config[] = {
@@ -135,11 +132,6 @@ static void *orders_init(const struct ac_config *cfg, char *errstr, size_t errle
     }
     ctx->thresholds.high_value_cents = ac_config_int(cfg, "segment.high_value_cents");
     ctx->thresholds.repeat_min_orders = ac_config_int(cfg, "segment.repeat_min_orders");
-    ctx->rules = ac_rules_ctx_new(cfg, errstr, errlen);
-    if (!ctx->rules) {
-        free(ctx);
-        return NULL;
-    }
     return ctx;
 }
 
@@ -147,15 +139,8 @@ static void orders_fini(void *opaque)
 {
     struct orders_ctx *ctx = opaque;
     if (ctx) {
-        ac_rules_close(ctx->rules);
         free(ctx);
     }
-}
-
-static int orders_reload(void *opaque)
-{
-    struct orders_ctx *ctx = opaque;
-    return ac_rules_ctx_reload(ctx->rules);
 }
 
 static int orders_apply(void *opaque, struct ac_customer *c, const struct ac_event *ev,
@@ -179,8 +164,7 @@ static int orders_apply(void *opaque, struct ac_customer *c, const struct ac_eve
     if (seg_changed) {
         ac_emit_signal(out, "segment", ev, seg, before.segment, (double)c->revenue_cents / 100.0);
     }
-    return ac_engine_on_event(ac_rules_engine(ctx->rules), c, &before, ev, ac_clock_now(clock),
-                              out);
+    return 0;
 }
 
 const struct ac_processor ac_orders_processor = {
@@ -191,5 +175,5 @@ const struct ac_processor ac_orders_processor = {
     .init = orders_init,
     .fini = orders_fini,
     .apply = orders_apply,
-    .reload = orders_reload,
+    .reload = NULL, /* the runtime owns the playbook */
 };

@@ -8,9 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
 #include "err.h"
-#include "rules.h"
 
 /* 1 if name is in the comma-separated set. */
 static int usage_has(const char *set, const char *name)
@@ -39,7 +37,6 @@ static int usage_apply(void *opaque, struct ac_customer *c, const struct ac_even
         snprintf(reason, rlen, "missing_field:milestone");
         return AC_ERR_INVALID;
     }
-    struct ac_customer before = *c;
     if (c->last_activity_at == AC_TS_NONE || ev->occurred_at > c->last_activity_at) {
         c->last_activity_at = ev->occurred_at;
     }
@@ -54,7 +51,7 @@ static int usage_apply(void *opaque, struct ac_customer *c, const struct ac_even
         }
         ac_emit_signal(out, "milestone", ev, u->milestone, NULL, 0.0);
     }
-    return ac_engine_on_event(ac_rules_engine(opaque), c, &before, ev, ac_clock_now(clock), out);
+    return 0;
 }
 
 const struct ac_processor ac_usage_processor = {
@@ -63,8 +60,8 @@ const struct ac_processor ac_usage_processor = {
     .description = "Last activity and milestones (milestone signal); check-ins, onboarding "
                    "nudges, service milestones.",
     .config = NULL, /* the runtime's keys: playbook, team.default_owner */
-    .init = ac_rules_ctx_new,
-    .fini = ac_rules_ctx_free,
+    .init = NULL, /* the runtime owns the playbook and runs the engine after apply */
+    .fini = NULL,
     .apply = usage_apply,
-    .reload = ac_rules_ctx_reload,
+    .reload = NULL,
 };

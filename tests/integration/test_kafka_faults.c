@@ -74,8 +74,9 @@ Test(kafka_faults, errors_leader_changes_and_a_broker_down_lose_nothing)
         nanosleep(&ts, NULL);
     }
     int64_t done_at_fault = h_group_done(&env, "ac", "aftercare-orders", "orders");
-    const char *topics[] = {"orders", "aftercare.actions", "aftercare.signals", "aftercare.dlq"};
-    for (int t = 0; t < 4; t++) {
+    const char *topics[] = {"orders", "aftercare.actions", "aftercare.signals", "aftercare.dlq",
+                            "aftercare.decisions"};
+    for (int t = 0; t < 5; t++) {
         for (int p = 0; p < 4; p++) {
             rd_kafka_mock_partition_set_leader(mc, topics[t], p, 2);
         }

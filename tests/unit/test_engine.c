@@ -9,6 +9,8 @@
  * Times are ms since the epoch, UTC; T0 is Monday 2026-01-05 10:00 UTC, so
  * every +N days of it is daytime in the playbook's default zone (UTC). */
 #include <criterion/criterion.h>
+
+#include "apply_support.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,7 +163,7 @@ static void test_apply(const struct ac_event *ev, int64_t now)
     test_reload_timers();
     ac_emit_reset(&test_out);
     test_out.timers = &test_timers;
-    int rc = ac_orders_processor.apply(test_ctx, &test_c, ev, &test_clock, &test_out, reason,
+    int rc = ts_apply(&ac_orders_processor, test_ctx, test_en, &test_c, ev, &test_clock, &test_out, reason,
                                        sizeof(reason));
     cr_assert_eq(rc, 0, "apply %s: %d %s", ev->type, rc, reason);
 }
@@ -1253,7 +1255,7 @@ Test(engine, without_a_timer_store_delayed_actions_are_dropped_not_scheduled)
     test_event(&ev, "e1", "order_placed", T0, "o1");
     ac_emit_reset(&test_out);
     test_out.timers = NULL;
-    cr_assert_eq(ac_orders_processor.apply(test_ctx, &test_c, &ev, &test_clock, &test_out, reason,
+    cr_assert_eq(ts_apply(&ac_orders_processor, test_ctx, test_en, &test_c, &ev, &test_clock, &test_out, reason,
                                            sizeof(reason)),
                  0);
     cr_expect_not_null(test_action("welcome_1", 0), "immediate actions still go out");
@@ -1266,7 +1268,7 @@ Test(engine, without_a_timer_store_delayed_actions_are_dropped_not_scheduled)
     ac_clock_set(&test_clock, T0 + 8 * DAY);
     ac_emit_reset(&test_out);
     test_out.timers = NULL;
-    cr_assert_eq(ac_orders_processor.apply(test_ctx, &test_c, &ev, &test_clock, &test_out, reason,
+    cr_assert_eq(ts_apply(&ac_orders_processor, test_ctx, test_en, &test_c, &ev, &test_clock, &test_out, reason,
                                            sizeof(reason)),
                  0);
     cr_assert_not_null(test_action("service_progress_report", 0));

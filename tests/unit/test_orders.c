@@ -1,6 +1,8 @@
 /* The orders processor's domain code, pure: state transitions, RFM segment,
  * rules, deterministic ids. No Kafka, no Redis; an explicit clock. */
 #include <criterion/criterion.h>
+
+#include "apply_support.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -68,7 +70,8 @@ static int apply(struct ac_customer *c, const struct ac_event *ev)
 {
     char reason[128] = "";
     ac_emit_reset(&out);
-    return ac_orders_processor.apply(ctx, c, ev, &clk, &out, reason, sizeof(reason));
+    return ts_apply(&ac_orders_processor, ctx, ts_engine(NULL), c, ev, &clk, &out, reason,
+                    sizeof(reason));
 }
 
 static const struct ac_action *find(const char *rule, int part)
@@ -205,7 +208,8 @@ Test(orders, invalid_event_is_rejected_and_state_untouched)
     event(&ev, "e1", "order_placed", T0, 1000, "coffee");
     ev.u.order.order_id[0] = '\0';
     ac_emit_reset(&out);
-    cr_expect_eq(ac_orders_processor.apply(ctx, &c, &ev, &clk, &out, reason, sizeof(reason)),
+    cr_expect_eq(ts_apply(&ac_orders_processor, ctx, ts_engine(NULL), &c, &ev, &clk, &out, reason,
+                          sizeof(reason)),
                  AC_ERR_INVALID);
     cr_expect_str_eq(reason, "missing_field:order_id");
     cr_expect_eq(memcmp(&c, &before, sizeof(c)), 0);
@@ -228,7 +232,8 @@ Test(orders, revenue_and_refunds_never_overflow)
     event(&ev, "e2", "order_placed", T0 + 1, huge, "coffee");
     before = c;
     ac_emit_reset(&out);
-    cr_assert_eq(ac_orders_processor.apply(ctx, &c, &ev, &clk, &out, reason, sizeof(reason)),
+    cr_assert_eq(ts_apply(&ac_orders_processor, ctx, ts_engine(NULL), &c, &ev, &clk, &out, reason,
+                          sizeof(reason)),
                  AC_ERR_INVALID);
     cr_expect_str_eq(reason, "overflow:revenue_cents");
     cr_expect_eq(memcmp(&c, &before, sizeof(c)), 0, "a rejected event changes nothing");
@@ -250,7 +255,8 @@ Test(orders, revenue_and_refunds_never_overflow)
     event(&ev, "r2", "refund_issued", T0 + 5, huge, NULL);
     before = c;
     ac_emit_reset(&out);
-    cr_assert_eq(ac_orders_processor.apply(ctx, &c, &ev, &clk, &out, reason, sizeof(reason)),
+    cr_assert_eq(ts_apply(&ac_orders_processor, ctx, ts_engine(NULL), &c, &ev, &clk, &out, reason,
+                          sizeof(reason)),
                  AC_ERR_INVALID);
     cr_expect_str_eq(reason, "overflow:refunded_cents");
     cr_expect_eq(memcmp(&c, &before, sizeof(c)), 0);
