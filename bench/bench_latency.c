@@ -90,7 +90,7 @@ struct bl_reader {
 struct bl_snap {
     struct ac_bench_hist lat;
     double batches, batch_s, state_s, produce_s, ack_s;
-    double cpu, self, mono;
+    double cpu, self, redis, mono;
 };
 
 /* One rate of one run. */
@@ -103,9 +103,10 @@ struct bl_row {
     double ak50, ak99;                /* ms: the event acknowledged -> the action's CreateTime */
     double proc50, proc99, proc_mean; /* ms: the processor's histogram (bucket bounds) */
     double batches, per_batch, batch_ms, state_ms, produce_ms, ack_ms;
-    double cpu;  /* the processor's CPU, share of one core */
-    double self; /* this process's: the mock broker, the producer, the reader */
-    int done;    /* every action arrived within --drain-seconds */
+    double cpu;   /* the processor's CPU, share of one core */
+    double self;  /* this process's: the mock broker, the producer, the reader */
+    double redis; /* redis-server's */
+    int done;     /* every action arrived within --drain-seconds */
     /* the stack's */
     double join_s;
     long unknown, repeats, not_create_time;
@@ -483,12 +484,13 @@ static int bl_wait_actions(struct bl_ctx *c, int phase, double timeout_s)
 
 /* --- the processor's /metrics --------------------------------------------------------------- */
 
-static void bl_snap(int port, pid_t pid, struct bl_snap *s)
+static void bl_snap(redisContext *rc, int port, pid_t pid, struct bl_snap *s)
 {
     memset(s, 0, sizeof(*s));
     s->mono = ac_clock_mono_s();
     s->cpu = ac_bench_cpu_pid(pid);
     s->self = ac_bench_cpu_self();
+    s->redis = ac_bench_redis_cpu(rc);
     char *m = ac_bench_http_metrics(port);
     if (!m) {
         return;
@@ -516,6 +518,7 @@ static void bl_row_proc(struct bl_row *r, const struct bl_snap *a, const struct 
     r->ack_ms = ac_bench_div(b->ack_s - a->ack_s, r->batches) * 1e3;
     r->cpu = ac_bench_div(b->cpu - a->cpu, b->mono - a->mono);
     r->self = ac_bench_div(b->self - a->self, b->mono - a->mono);
+    r->redis = ac_bench_div(b->redis - a->redis, b->mono - a->mono);
 }
 
 /* --- the latencies -------------------------------------------------------------------------- */
@@ -642,7 +645,7 @@ static int bl_stack(const struct bl_opts *o, const struct bl_run *run, struct bl
         goto out;
     }
     /* 3. the rate */
-    bl_snap(port, ch.pid, &before);
+    bl_snap(env.rc, port, ch.pid, &before);
     if (bl_send(&c, BL_PH_RATE, r->rate, &r->sent_rate, &r->behind_ms) != 0) {
         goto out;
     }
@@ -651,7 +654,7 @@ static int bl_stack(const struct bl_opts *o, const struct bl_run *run, struct bl
         goto out;
     }
     r->done = w == 0;
-    bl_snap(port, ch.pid, &after);
+    bl_snap(env.rc, port, ch.pid, &after);
     bl_row_proc(r, &before, &after);
     /* 4. what else came out */
     if (ac_bench_topic_marks(&env, "aftercare.dlq", &r->dlq, &trunc, &parts) != 0 ||
@@ -707,9 +710,9 @@ static void bl_print_table(const struct bl_opts *o, const struct bl_run *runs, i
     printf("\n%s playbook: event produced -> its %s action on Kafka, ms (%ld s per rate)\n",
            playbook_name, BL_RULE, o->seconds);
     printf("%-8s %5s %6s %6s %6s | %5s %5s %5s %5s | %5s | %5s %5s | %5s | %4s %4s %5s | %4s "
-           "%5s | %4s %4s | %s\n",
+           "%5s | %4s %4s %5s | %s\n",
            "config", "rate", "sent/s", "events", "match", "p50", "p90", "p99", "max", "ack99",
-           "fa50", "fa99", "rd99", "pr50", "pr99", "prAvg", "ev/b", "ms/b", "cpu", "mock",
+           "fa50", "fa99", "rd99", "pr50", "pr99", "prAvg", "ev/b", "ms/b", "cpu", "mock", "redis",
            "p99<=50");
     for (int i = 0; i < n_runs; i++) {
         const struct bl_run *run = &runs[i];
@@ -725,13 +728,14 @@ static void bl_print_table(const struct bl_opts *o, const struct bl_run *runs, i
                 continue;
             }
             printf("%-8s %5ld %6.0f %6ld %6ld | %5s %5s %5s %5s | %5s | %5s %5s | %5s | %4s %4s "
-                   "%5s | %4.0f %5.1f | %3.0f%% %3.0f%% | %s%s\n",
+                   "%5s | %4.0f %5.1f | %3.0f%% %3.0f%%  %3.0f%% | %s%s\n",
                    run->tuned ? "tuned" : "default", r->rate, r->sent_rate, r->events, r->matched,
                    bl_ms(a[0], 16, r->p50), bl_ms(a[1], 16, r->p90), bl_ms(a[2], 16, r->p99),
                    bl_ms(a[3], 16, r->max), bl_ms(a[4], 16, r->in99), bl_ms(a[5], 16, r->ak50),
                    bl_ms(a[6], 16, r->ak99), bl_ms(a[7], 16, r->rd99), bl_ms(a[8], 16, r->proc50),
                    bl_ms(a[9], 16, r->proc99), bl_ms(a[10], 16, r->proc_mean), r->per_batch,
-                   r->batch_ms, r->cpu * 100, r->self * 100, r->p99 <= BL_BUDGET_MS ? "yes" : "no",
+                   r->batch_ms, r->cpu * 100, r->self * 100, r->redis * 100,
+                   r->p99 <= BL_BUDGET_MS ? "yes" : "no",
                    r->done ? "" : " (actions missing: counted as infinitely late)");
         }
     }
@@ -801,6 +805,7 @@ static void bl_json(const struct bl_opts *o, const struct bl_run *runs, int n_ru
             ac_bench_json_num(&x, "ack_ms", round(r->ack_ms * 10) / 10);
             ac_bench_json_num(&x, "cpu", round(r->cpu * 100) / 100);
             ac_bench_json_num(&x, "cpu_bench", round(r->self * 100) / 100);
+            ac_bench_json_num(&x, "cpu_redis", round(r->redis * 100) / 100);
             ac_bench_json_num(&x, "join_s", round(r->join_s * 10) / 10);
             ac_bench_json_int(&x, "dlq", r->dlq);
             ac_bench_json_raw(&x, "complete", r->done ? "true" : "false");
@@ -904,16 +909,17 @@ int main(int argc, char **argv)
     printf("configuration: the defaults (batch.size 500, batch.ms 50, librdkafka's "
            "fetch.wait.max.ms 500); tuned: + %s = %s\n",
            BL_TUNED_KEY, BL_TUNED_VALUE);
-    printf("p50..max: the action's CreateTime - the event's CreateTime (ms resolution, one "
-           "machine's wall clock; an action that never came counts as infinitely late)\n"
-           "ack99: the event's produce() -> the mock broker's ack (librdkafka's message "
-           "latency, p99); fa50/fa99: from that ack -> the action's CreateTime\n"
-           "rd99: the event's CreateTime -> the bench's reader got the action (its own fetch "
-           "wait, 10 ms, included)\n"
-           "pr50/pr99/prAvg: the processor's own aftercare_processing_latency_seconds over the "
-           "rate (read -> delivered; p50/p99 are bucket upper bounds)\n"
-           "ev/b, ms/b: events and ms per batch; cpu: the processor's, mock: this process's "
-           "(the mock broker, the producer, the reader), share of one core\n");
+    printf(
+        "p50..max: the action's CreateTime - the event's CreateTime (ms resolution, one "
+        "machine's wall clock; an action that never came counts as infinitely late)\n"
+        "ack99: the event's produce() -> the mock broker's ack (librdkafka's message "
+        "latency, p99); fa50/fa99: from that ack -> the action's CreateTime\n"
+        "rd99: the event's CreateTime -> the bench's reader got the action (its own fetch "
+        "wait, 10 ms, included)\n"
+        "pr50/pr99/prAvg: the processor's own aftercare_processing_latency_seconds over the "
+        "rate (read -> delivered; p50/p99 are bucket upper bounds)\n"
+        "ev/b, ms/b: events and ms per batch; cpu: the processor's, mock: this process's "
+        "(the mock broker, the producer, the reader), redis: redis-server's; shares of one core\n");
     bl_print_table(&o, runs, n_runs, "one_rule");
     bl_print_table(&o, runs, n_runs, "default");
     printf("\n");

@@ -426,8 +426,8 @@ static int bo_long_lived(struct ac_bench_env *env, const struct bo_opts *o, stru
         goto out;
     }
     ac_store_expect_generation(st, gen);
-    ev_step = ac_bench_stepper_new(st, env->codec, &ac_orders_processor, ctx,
-                                   ac_rules_engine(rules), 1);
+    ev_step =
+        ac_bench_stepper_new(st, env->codec, &ac_orders_processor, ctx, ac_rules_engine(rules), 1);
     fire_step = ac_bench_stepper_new(st, env->codec, NULL, NULL, ac_rules_engine(rules), 1);
     if (!ev_step || !fire_step) {
         goto out;

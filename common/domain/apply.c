@@ -60,8 +60,8 @@ static int apply_event(struct ac_apply *ap, struct ac_record *rec, ac_transition
     /* The playbook's turn: cancellations, exits, the rules this event and its
      * signals trigger (the processor's transition decides nothing else). */
     if (en) {
-        int rc = ac_engine_on_event(en, &rec->state, &before, in->ev, ac_clock_now(clock),
-                                    &ap->emit);
+        int rc =
+            ac_engine_on_event(en, &rec->state, &before, in->ev, ac_clock_now(clock), &ap->emit);
         if (rc != 0) {
             return rc;
         }

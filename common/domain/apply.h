@@ -69,11 +69,10 @@ void ac_apply_destroy(struct ac_apply *ap);
 
 /* Applies the events of one topic (tr/ctx: its transition; NULL when n is 0)
  * in order, each followed by the engine en (the playbook: cancellations,
- * exits, rules; NULL: the transition alone), then, unless fire_upto is AC_TS_NONE, decides with engine en
- * every timer due at or before fire_upto (INT64_MAX: the clock's now), at the
- * clock's now. Returns 1 if the record changed (commit it),
- * 0 if not, or a negative enum ac_err (a hook's error, AC_ERR_NOMEM). Stats
- * are added to (may be NULL). */
+ * exits, rules; NULL: the transition alone), then, unless fire_upto is AC_TS_NONE, decides with
+ * engine en every timer due at or before fire_upto (INT64_MAX: the clock's now), at the clock's
+ * now. Returns 1 if the record changed (commit it), 0 if not, or a negative enum ac_err (a hook's
+ * error, AC_ERR_NOMEM). Stats are added to (may be NULL). */
 int ac_apply_customer(struct ac_apply *ap, struct ac_record *rec, int topic, ac_transition_fn tr,
                       void *ctx, const struct ac_apply_in *in, size_t n, struct ac_engine *en,
                       int64_t fire_upto, const struct ac_clock *clock,

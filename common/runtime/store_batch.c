@@ -218,8 +218,8 @@ static void store_parse_outbox(struct ac_store_cust *sc, const redisReply *r)
             }
             ok = ok && cursor == b.len;
         } else {
-            ok = store_rec_append(&sc->found, f->str, f->len, v->str[0], v->str + 1,
-                                  v->len - 1) == 0;
+            ok = store_rec_append(&sc->found, f->str, f->len, v->str[0], v->str + 1, v->len - 1) ==
+                 0;
             n = ok;
         }
         if (!ok || ac_buf_append(&sc->found_ids, f->str, f->len) != 0 ||

@@ -156,8 +156,8 @@ static int dev_demo(const struct dev_opts *o, struct ac_dev_kafka *dk, struct ac
     int status = 0, tstatus = 0;
     waitpid(orders, &status, 0);
     waitpid(timers, &tstatus, 0);
-    printf("# demo: %ld actions, %ld signals; %lld timers pending (reminders, check-ins, "
-           "anniversaries: `aftercare simulate` shows when they fire)\n",
+    printf("# demo: %ld actions, %ld signals; %lld customers with timers pending (reminders, "
+           "check-ins, anniversaries: `aftercare simulate` shows when they fire)\n",
            n_actions, n_signals, (long long)pending);
     printf("# demo: after SIGTERM aftercare-orders exited with %d, aftercare-timers with %d\n",
            WIFEXITED(status) ? WEXITSTATUS(status) : -1,

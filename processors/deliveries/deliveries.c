@@ -45,7 +45,7 @@ const struct ac_processor ac_deliveries_processor = {
     .description = "Deliveries in flight and late ones (late_delivery signal); status updates, "
                    "delay apologies, delivery surveys.",
     .config = NULL, /* the runtime's keys: playbook, team.default_owner */
-    .init = NULL, /* the runtime owns the playbook and runs the engine after apply */
+    .init = NULL,   /* the runtime owns the playbook and runs the engine after apply */
     .fini = NULL,
     .apply = deliveries_apply,
     .reload = NULL,

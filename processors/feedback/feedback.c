@@ -134,7 +134,7 @@ const struct ac_processor ac_feedback_processor = {
     .description = "Surveys (NPS/CSAT class), tickets and complaints, message engagement "
                    "(unsubscribes) and preferences (consents, channel, time zone).",
     .config = NULL, /* the runtime's keys: playbook, team.default_owner */
-    .init = NULL, /* the runtime owns the playbook and runs the engine after apply */
+    .init = NULL,   /* the runtime owns the playbook and runs the engine after apply */
     .fini = NULL,
     .apply = feedback_apply,
     .reload = NULL,

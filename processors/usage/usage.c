@@ -60,7 +60,7 @@ const struct ac_processor ac_usage_processor = {
     .description = "Last activity and milestones (milestone signal); check-ins, onboarding "
                    "nudges, service milestones.",
     .config = NULL, /* the runtime's keys: playbook, team.default_owner */
-    .init = NULL, /* the runtime owns the playbook and runs the engine after apply */
+    .init = NULL,   /* the runtime owns the playbook and runs the engine after apply */
     .fini = NULL,
     .apply = usage_apply,
     .reload = NULL,

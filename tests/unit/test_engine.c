@@ -163,8 +163,8 @@ static void test_apply(const struct ac_event *ev, int64_t now)
     test_reload_timers();
     ac_emit_reset(&test_out);
     test_out.timers = &test_timers;
-    int rc = ts_apply(&ac_orders_processor, test_ctx, test_en, &test_c, ev, &test_clock, &test_out, reason,
-                                       sizeof(reason));
+    int rc = ts_apply(&ac_orders_processor, test_ctx, test_en, &test_c, ev, &test_clock, &test_out,
+                      reason, sizeof(reason));
     cr_assert_eq(rc, 0, "apply %s: %d %s", ev->type, rc, reason);
 }
 
@@ -1255,8 +1255,8 @@ Test(engine, without_a_timer_store_delayed_actions_are_dropped_not_scheduled)
     test_event(&ev, "e1", "order_placed", T0, "o1");
     ac_emit_reset(&test_out);
     test_out.timers = NULL;
-    cr_assert_eq(ts_apply(&ac_orders_processor, test_ctx, test_en, &test_c, &ev, &test_clock, &test_out, reason,
-                                           sizeof(reason)),
+    cr_assert_eq(ts_apply(&ac_orders_processor, test_ctx, test_en, &test_c, &ev, &test_clock,
+                          &test_out, reason, sizeof(reason)),
                  0);
     cr_expect_not_null(test_action("welcome_1", 0), "immediate actions still go out");
     test_expect_only_dropped("welcome_2", 0, "no_timer_store");
@@ -1268,8 +1268,8 @@ Test(engine, without_a_timer_store_delayed_actions_are_dropped_not_scheduled)
     ac_clock_set(&test_clock, T0 + 8 * DAY);
     ac_emit_reset(&test_out);
     test_out.timers = NULL;
-    cr_assert_eq(ts_apply(&ac_orders_processor, test_ctx, test_en, &test_c, &ev, &test_clock, &test_out, reason,
-                                           sizeof(reason)),
+    cr_assert_eq(ts_apply(&ac_orders_processor, test_ctx, test_en, &test_c, &ev, &test_clock,
+                          &test_out, reason, sizeof(reason)),
                  0);
     cr_assert_not_null(test_action("service_progress_report", 0));
     cr_expect_eq(test_n_decisions("service_progress_report", "scheduled"), 0);
