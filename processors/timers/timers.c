@@ -649,6 +649,9 @@ out:
     free(t.sweep);
     free(t.swept);
     free(t.due);
+    for (int i = 0; i < t.n_inputs; i++) {
+        free(t.inputs[i].at);
+    }
     ac_fire_destroy(t.fire);
     ac_store_destroy(t.store);
     ac_codec_destroy(t.codec);
