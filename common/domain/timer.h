@@ -5,11 +5,12 @@
  * it was scheduled from, so that when it fires the rule's conditions see the
  * same event they saw then, next to the customer's state of now.
  *
- * A customer's timers live in one Redis hash (<p>:{<b>}:t:<cid>, timer id ->
- * JSON) and in its bucket's due index (<p>:{<b>}:due, score = due time), both
- * written in the same atomic call as the state change that scheduled or
- * cancelled them (store.h). In memory they are a bounded set that remembers
- * what changed since it was loaded, so the commit writes only that. */
+ * A customer's timers live in its record (record.h: compact, the trigger
+ * stored once for every timer it scheduled), written whole in the same atomic
+ * call as the state change that scheduled or cancelled them; the bucket's due
+ * index holds the customer once, at its earliest due time (store.h). In
+ * memory they are a set of at most AC_TIMERS_MAX that grows on demand. The
+ * JSON form below is read only to migrate the previous layout. */
 #ifndef AC_TIMER_H
 #define AC_TIMER_H
 
