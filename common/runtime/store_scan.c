@@ -14,34 +14,48 @@ long ac_store_append_acks(struct ac_store *st, struct ac_store_cust *custs, size
 /* --- timers and the outbox index ----------------------------------------------------------- */
 
 /* Sends one command per bucket, starting at start, and hands each reply to fn. */
+/* Sends one command per bucket, starting at start, and hands each reply to fn;
+ * in pipelines of STORE_SCAN_CHUNK buckets, stopping early once enough(opaque)
+ * says so (NULL: every bucket). A round of due timers needs a few hundred
+ * buckets when many are due, not all 1,024. */
+#define STORE_SCAN_CHUNK 128
+
 static int store_each_bucket(struct ac_store *st, unsigned start,
                              int (*cmd)(struct ac_store *st, unsigned bucket, void *opaque),
-                             int (*fn)(redisReply *r, void *opaque), void *opaque)
+                             int (*fn)(redisReply *r, void *opaque), int (*enough)(void *opaque),
+                             void *opaque)
 {
     if (!ac_store_connected(st)) {
         return AC_ERR_TRANSIENT;
     }
     double t0 = ac_clock_mono_s();
-    for (unsigned i = 0; i < AC_STORE_BUCKETS; i++) {
-        if (cmd(st, (start + i) % AC_STORE_BUCKETS, opaque) != 0) {
-            return AC_ERR_TRANSIENT;
-        }
-    }
     int rc = 0;
-    for (unsigned i = 0; i < AC_STORE_BUCKETS; i++) {
-        redisReply *r = store_read(st);
-        if (!r) {
-            return AC_ERR_TRANSIENT;
-        }
-        if (r->type == REDIS_REPLY_ERROR) {
-            if (rc == 0) {
-                rc = store_reply_error(st, r, "scan buckets");
+    for (unsigned base = 0; base < AC_STORE_BUCKETS && rc == 0; base += STORE_SCAN_CHUNK) {
+        unsigned n =
+            AC_STORE_BUCKETS - base < STORE_SCAN_CHUNK ? AC_STORE_BUCKETS - base : STORE_SCAN_CHUNK;
+        for (unsigned i = 0; i < n; i++) {
+            if (cmd(st, (start + base + i) % AC_STORE_BUCKETS, opaque) != 0) {
+                return AC_ERR_TRANSIENT;
             }
-        } else if (rc == 0) {
-            st->scan_bucket = (start + i) % AC_STORE_BUCKETS;
-            rc = fn(r, opaque);
         }
-        freeReplyObject(r);
+        for (unsigned i = 0; i < n; i++) {
+            redisReply *r = store_read(st);
+            if (!r) {
+                return AC_ERR_TRANSIENT;
+            }
+            if (r->type == REDIS_REPLY_ERROR) {
+                if (rc == 0) {
+                    rc = store_reply_error(st, r, "scan buckets");
+                }
+            } else if (rc == 0) {
+                st->scan_bucket = (start + base + i) % AC_STORE_BUCKETS;
+                rc = fn(r, opaque);
+            }
+            freeReplyObject(r);
+        }
+        if (enough && enough(opaque)) {
+            break;
+        }
     }
     st->last_rtt = ac_clock_mono_s() - t0;
     return rc;
@@ -122,6 +136,12 @@ static int store_due_reply(redisReply *r, void *opaque)
     return 0;
 }
 
+static int store_due_enough(void *opaque)
+{
+    const struct store_due *d = opaque;
+    return d->found >= d->max;
+}
+
 int ac_store_due(struct ac_store *st, int64_t now, unsigned start, size_t max,
                  void (*fn)(const char *customer_id, int64_t due, void *opaque), void *opaque)
 {
@@ -131,7 +151,7 @@ int ac_store_due(struct ac_store *st, int64_t now, unsigned start, size_t max,
     size_t per = max / 64 + 1; /* a busy bucket cannot starve the others */
     snprintf(d.limit, sizeof(d.limit), "%zu", per < max ? per : max);
     snprintf(d.upto, sizeof(d.upto), "%lld", (long long)now);
-    int rc = store_each_bucket(st, start, store_due_cmd, store_due_reply, &d);
+    int rc = store_each_bucket(st, start, store_due_cmd, store_due_reply, store_due_enough, &d);
     return rc != 0 ? rc : (int)d.found;
 }
 
@@ -169,7 +189,7 @@ int ac_store_timer_counts(struct ac_store *st, int64_t now, int64_t *pending, in
 {
     struct store_counts k = {.pending = 0};
     snprintf(k.upto, sizeof(k.upto), "%lld", (long long)now);
-    int rc = store_each_bucket(st, 0, store_counts_cmd, store_counts_reply, &k);
+    int rc = store_each_bucket(st, 0, store_counts_cmd, store_counts_reply, NULL, &k);
     *pending = k.pending;
     *overdue = k.overdue;
     return rc;
@@ -213,7 +233,7 @@ int ac_store_outbox_customers(struct ac_store *st, unsigned start, size_t max,
                               void (*fn)(const char *customer_id, void *opaque), void *opaque)
 {
     struct store_ob o = {.max = max, .fn = fn, .opaque = opaque};
-    int rc = store_each_bucket(st, start, store_ob_cmd, store_ob_reply, &o);
+    int rc = store_each_bucket(st, start, store_ob_cmd, store_ob_reply, NULL, &o);
     return rc != 0 ? rc : (int)o.found;
 }
 
