@@ -22,6 +22,10 @@ struct ac_fire {
     void (*on_timer)(int64_t due, void *opaque);
     void *opaque;
     int64_t upto; /* the round's timers: due at or before it */
+    /* one step per kind of work, made once: [0] timer rounds, [1 + topic] a
+     * processor's events (simulate) */
+    struct ac_step *steps[1 + AC_TOPIC__N];
+    void *step_ctx[1 + AC_TOPIC__N];
     int rejected; /* ac_fire_apply_event: the event was rejected */
     char reason[sizeof(((struct ac_decision *)0)->reason)];
 };
@@ -47,11 +51,9 @@ struct ac_fire *ac_fire_new(struct ac_store *st, struct ac_engine *en, struct ac
     return f;
 }
 
+/* The customer slots keep their memory from round to round (destroy frees it). */
 static void fire_release(struct ac_fire *f)
 {
-    for (size_t i = 0; i < f->n_custs; i++) {
-        ac_store_cust_fini(&f->custs[i]);
-    }
     f->n_custs = 0;
 }
 
@@ -61,6 +63,12 @@ void ac_fire_destroy(struct ac_fire *f)
         return;
     }
     fire_release(f);
+    for (size_t i = 0; f->custs && i < f->max; i++) {
+        ac_store_cust_fini(&f->custs[i]);
+    }
+    for (int k = 0; k < 1 + AC_TOPIC__N; k++) {
+        ac_step_destroy(f->steps[k]);
+    }
     free(f->custs);
     free(f->ins);
     free(f->map);
@@ -70,6 +78,11 @@ void ac_fire_destroy(struct ac_fire *f)
 void ac_fire_set_engine(struct ac_fire *f, struct ac_engine *en)
 {
     f->en = en;
+    for (int k = 0; k < 1 + AC_TOPIC__N; k++) {
+        if (f->steps[k]) {
+            ac_step_set_engine(f->steps[k], en);
+        }
+    }
 }
 
 void ac_fire_on_decision(struct ac_fire *f, ac_fire_decision_fn fn, void *opaque)
@@ -96,7 +109,7 @@ static void fire_found(const char *customer_id, int64_t due, void *opaque)
         }
     }
     size_t c = f->n_custs++;
-    ac_store_cust_init(&f->custs[c], customer_id);
+    ac_store_cust_rebind(&f->custs[c], customer_id);
     f->custs[c].index_due = due;
     f->ins[c] = (struct ac_step_in){NULL, 0, 1, f->upto};
     f->map[h] = c + 1;
@@ -132,10 +145,14 @@ static int fire_rejected(void *opaque, struct ac_store_cust *sc, const struct ac
     return 0;
 }
 
-static int fire_step(struct ac_fire *f, const struct ac_processor *proc, void *ctx, int64_t now,
-                     struct ac_apply_stats *stats)
+/* The step for proc's events (NULL: timer rounds), made on first use. */
+static struct ac_step *fire_step_get(struct ac_fire *f, const struct ac_processor *proc, void *ctx)
 {
-    struct ac_clock clock;
+    int k = proc ? 1 + (int)proc->topic : 0;
+    if (f->steps[k] && f->step_ctx[k] == ctx) {
+        return f->steps[k];
+    }
+    ac_step_destroy(f->steps[k]);
     const struct ac_step_opts o = {
         .st = f->st,
         .codec = f->codec,
@@ -146,14 +163,21 @@ static int fire_step(struct ac_fire *f, const struct ac_processor *proc, void *c
         .rejected = fire_rejected,
         .opaque = f,
     };
-    struct ac_step *s = ac_step_new(&o);
+    f->steps[k] = ac_step_new(&o);
+    f->step_ctx[k] = ctx;
+    return f->steps[k];
+}
+
+static int fire_step(struct ac_fire *f, const struct ac_processor *proc, void *ctx, int64_t now,
+                     struct ac_apply_stats *stats)
+{
+    struct ac_clock clock;
+    struct ac_step *s = fire_step_get(f, proc, ctx);
     if (!s) {
         return AC_ERR_NOMEM;
     }
     ac_clock_init_fixed(&clock, now);
-    int rc = ac_step_run(s, f->custs, f->ins, f->n_custs, &clock, stats);
-    ac_step_destroy(s);
-    return rc;
+    return ac_step_run(s, f->custs, f->ins, f->n_custs, &clock, stats);
 }
 
 int ac_fire_round(struct ac_fire *f, int64_t now, unsigned start, struct ac_store_cust **custs,
@@ -200,7 +224,7 @@ int ac_fire_apply_event(struct ac_fire *f, const struct ac_processor *proc, void
 {
     const struct ac_apply_in in = {ev, -1, -1, 0};
     fire_release(f);
-    ac_store_cust_init(&f->custs[0], ev->customer_id);
+    ac_store_cust_rebind(&f->custs[0], ev->customer_id);
     f->ins[0] = (struct ac_step_in){&in, 1, 0, 0};
     f->n_custs = 1;
     f->rejected = 0;

@@ -86,6 +86,8 @@ struct timers {
     struct timers_wm inputs[TIMERS_INPUTS_MAX];
     int n_inputs;
     int64_t next_metadata; /* mono ms */
+    int event_time;        /* timers.event_time, read once at start */
+    int64_t max_hold;      /* timers.max_hold_ms */
     int hold_warned;
     int held_too_long; /* the last round fired past a held-back input */
     struct ac_store *store;
@@ -189,7 +191,7 @@ static void timers_wm_field(const char *field, int64_t at, void *opaque)
  * timers.max_hold_ms. */
 static int64_t timers_fire_time(struct timers *t, int64_t now)
 {
-    if (!ac_config_bool(t->cfg, "timers.event_time")) {
+    if (!t->event_time) {
         return now;
     }
     timers_inputs_refresh(t);
@@ -213,7 +215,7 @@ static int64_t timers_fire_time(struct timers *t, int64_t now)
             }
         }
     }
-    int64_t hold = ac_config_int(t->cfg, "timers.max_hold_ms");
+    int64_t hold = t->max_hold;
     double lag = w == INT64_MIN ? -1.0 : (double)(now - w) / 1000.0;
     ac_metrics_set("aftercare_timer_watermark_lag_seconds", "", lag);
     if (w == INT64_MIN || now - w > hold) {
@@ -561,6 +563,8 @@ int ac_timers_main(int argc, char **argv)
     t.speed = ac_config_int(t.cfg, "clock.speed");
     t.epoch = ac_config_int(t.cfg, "clock.epoch_ms");
     t.batch = (size_t)ac_config_int(t.cfg, "timers.batch");
+    t.event_time = ac_config_bool(t.cfg, "timers.event_time");
+    t.max_hold = ac_config_int(t.cfg, "timers.max_hold_ms");
     t.topics = (struct ac_outbox_topics){
         ac_config_str(t.cfg, "topic.actions"), ac_config_str(t.cfg, "topic.signals"),
         ac_config_str(t.cfg, "topic.dlq"), ac_config_str(t.cfg, "topic.decisions")};
