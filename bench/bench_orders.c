@@ -796,7 +796,7 @@ int main(int argc, char **argv)
                        run[k].decisions == c->decisions && run[k].truncated == 0;
             consistent &= same;
             printf(
-                "  outputs: the processor %lld actions, %lld signals, %lld decisions (partitions "
+                "  outputs: the processor %lld actions, %lld signals, %lld decision records (partitions "
                 "the mock cut: %d of actions and signals, %d of decisions); the ceiling %ld, "
                 "%ld, %ld -> %s\n",
                 (long long)run[k].actions, (long long)run[k].signals, (long long)run[k].decisions,

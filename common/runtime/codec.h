@@ -122,10 +122,19 @@ int ac_codec_encode_event(struct ac_codec *codec, const struct ac_event *ev, int
 /* Encode an action / a signal as Confluent-framed Avro. */
 int ac_codec_encode_action(struct ac_codec *codec, const struct ac_action *a, struct ac_buf *out);
 int ac_codec_encode_signal(struct ac_codec *codec, const struct ac_signal *s, struct ac_buf *out);
-/* Encodes a decision as Confluent-framed Avro (schema id 7, aftercare.decisions)
- * and appends it to out (codec_decision.c). d is borrowed for the call.
- * Returns 0, AC_ERR_INVALID (a decision symbol the schema does not have, a
- * negative or too large n_signals; nothing appended) or AC_ERR_NOMEM. */
+/* aftercare.decisions (schema id 7, codec_decision.c): one record per
+ * customer and change (an applied event, a timer round) holding the n
+ * decisions it made, in order. Written in three calls appending to out:
+ * _begin (the framing, the customer id, the array's count n > 0), exactly n
+ * _add, then _end. Each returns 0, AC_ERR_INVALID (n <= 0; a decision
+ * symbol the schema does not have; a negative or too large n_signals) or
+ * AC_ERR_NOMEM; after an error the record in out is unusable. _add ignores
+ * d->customer_id (the record's is _begin's). */
+int ac_codec_decisions_begin(struct ac_buf *out, const char *customer_id, int n);
+int ac_codec_decisions_add(struct ac_buf *out, const struct ac_decision_rec *d);
+int ac_codec_decisions_end(struct ac_buf *out);
+/* A record of one decision, d->customer_id's. On an error nothing is
+ * appended. */
 int ac_codec_encode_decision(struct ac_codec *codec, const struct ac_decision_rec *d,
                              struct ac_buf *out);
 

@@ -1,4 +1,5 @@
-/* codec_decision.c — struct ac_decision_rec to Avro (schemas/decisions.avsc).
+/* codec_decision.c — struct ac_decision_rec to Avro (schemas/decisions.avsc):
+ * one record per customer and change, an array of the decisions it made.
  *
  * Its own file so the audit-log contract can change without touching the
  * event codec. Every event writes about a dozen decisions, so this encoder
@@ -24,12 +25,12 @@
 
 /* Largest encoding: the header, every string of the struct at its full
  * size (their sum is below sizeof the struct), and at most
- * DECISION_VARINTS varints of at most 10 bytes each: 7 strings' lengths,
+ * DECISION_VARINTS varints of at most 10 bytes each: 6 strings' lengths,
  * part, the enum, 6 unions' indexes, 4 optional strings' lengths, 2
  * optional timestamps, the map's count, 2 lengths per entry, its ending 0
  * and decided_at. */
-#define DECISION_VARINTS (7 + 1 + 1 + 6 + 4 + 2 + 1 + 2 * AC_DECISION_REC_SIGNALS_MAX + 1 + 1)
-#define DECISION_BYTES_MAX (5 + sizeof(struct ac_decision_rec) + 10 * DECISION_VARINTS)
+#define DECISION_VARINTS (6 + 1 + 1 + 6 + 4 + 2 + 1 + 2 * AC_DECISION_REC_SIGNALS_MAX + 1 + 1)
+#define DECISION_BYTES_MAX (sizeof(struct ac_decision_rec) + 10 * DECISION_VARINTS)
 
 /* The symbols of DecisionKind in the order of decisions.avsc: the index
  * written is the position here. */
@@ -144,17 +145,18 @@ static unsigned char *decision_put_map(unsigned char *p, const struct ac_kv *kv,
     return decision_put_long(p, 0);
 }
 
-int ac_codec_encode_decision(struct ac_codec *codec, const struct ac_decision_rec *d,
-                             struct ac_buf *out)
+/* Appends bytes [buf, p) to out, keeping the NUL ac_buf promises. */
+static int decision_flush(struct ac_buf *out, const unsigned char *buf, const unsigned char *p)
 {
-    int rc = AC_ERR_INVALID;
-    unsigned char buf[DECISION_BYTES_MAX];
-    unsigned char *p = buf;
-    int sym = decision_symbol(d->decision);
+    return ac_buf_append(out, buf, (size_t)(p - buf));
+}
 
-    (void)codec; /* the layout is decisions.avsc's, fixed at compile time */
-    if (sym < 0 || d->n_signals < 0 || d->n_signals > AC_DECISION_REC_SIGNALS_MAX) {
-        goto out;
+int ac_codec_decisions_begin(struct ac_buf *out, const char *customer_id, int n)
+{
+    unsigned char buf[5 + 10 + AC_ID_MAX + 10];
+    unsigned char *p = buf;
+    if (n <= 0) {
+        return AC_ERR_INVALID;
     }
     /* Confluent framing: magic byte 0, schema id as 4 bytes big-endian. */
     *p++ = 0;
@@ -162,8 +164,21 @@ int ac_codec_encode_decision(struct ac_codec *codec, const struct ac_decision_re
     *p++ = (unsigned char)((uint32_t)AC_SCHEMA_DECISIONS >> 16);
     *p++ = (unsigned char)((uint32_t)AC_SCHEMA_DECISIONS >> 8);
     *p++ = (unsigned char)AC_SCHEMA_DECISIONS;
+    p = decision_put_str(p, customer_id, AC_ID_MAX);
+    /* the array as one block of n items */
+    p = decision_put_long(p, n);
+    return decision_flush(out, buf, p);
+}
+
+int ac_codec_decisions_add(struct ac_buf *out, const struct ac_decision_rec *d)
+{
+    unsigned char buf[DECISION_BYTES_MAX];
+    unsigned char *p = buf;
+    int sym = decision_symbol(d->decision);
+    if (sym < 0 || d->n_signals < 0 || d->n_signals > AC_DECISION_REC_SIGNALS_MAX) {
+        return AC_ERR_INVALID;
+    }
     p = decision_put_str(p, d->decision_id, sizeof(d->decision_id));
-    p = decision_put_str(p, d->customer_id, sizeof(d->customer_id));
     p = decision_put_str(p, d->rule_id, sizeof(d->rule_id));
     p = decision_put_long(p, d->part);
     p = decision_put_str(p, d->action_id, sizeof(d->action_id));
@@ -179,8 +194,31 @@ int ac_codec_encode_decision(struct ac_codec *codec, const struct ac_decision_re
     p = decision_put_opt_str(p, d->variant, sizeof(d->variant));
     p = decision_put_map(p, d->signals, d->n_signals);
     p = decision_put_long(p, d->decided_at);
-    /* One append: on failure (AC_ERR_NOMEM) out is left as it was. */
-    rc = ac_buf_append(out, buf, (size_t)(p - buf));
-out:
+    return decision_flush(out, buf, p);
+}
+
+int ac_codec_decisions_end(struct ac_buf *out)
+{
+    static const unsigned char end = 0; /* the block count 0 that ends the array */
+    return ac_buf_append(out, &end, 1);
+}
+
+int ac_codec_encode_decision(struct ac_codec *codec, const struct ac_decision_rec *d,
+                             struct ac_buf *out)
+{
+    size_t had = out->len;
+    (void)codec; /* the layout is decisions.avsc's, fixed at compile time */
+    int rc = ac_codec_decisions_begin(out, d->customer_id, 1);
+    if (rc == 0) {
+        rc = ac_codec_decisions_add(out, d);
+    }
+    if (rc == 0) {
+        rc = ac_codec_decisions_end(out);
+    }
+    if (rc != 0 && out->data) {
+        /* out is left as it was */
+        out->len = had;
+        out->data[had] = '\0';
+    }
     return rc;
 }

@@ -95,42 +95,54 @@ void ac_step_decision_id(char out[AC_ACTION_ID_MAX], const struct ac_decision *d
     ac_action_id(out, d->decision, key, d->part);
 }
 
-/* One decision as a record of aftercare.decisions. The signal values that
- * decided it are those its action carries, when the decision emitted one. */
-static int step_out_decision(struct ac_step *s, struct ac_store_cust *sc,
-                             const struct ac_decision *d, const struct ac_emit *out)
+/* The decisions of one change as one record of aftercare.decisions. The
+ * signal values that decided a decision are those its action carries, when
+ * it emitted one. The record's id (its aftercare_id header) is the first
+ * decision's id. */
+static int step_out_decisions(struct ac_step *s, struct ac_store_cust *sc,
+                              const struct ac_emit *out)
 {
     struct ac_decision_rec *r = &s->drec;
-    r->n_signals = 0;
-    ac_step_decision_id(r->decision_id, d);
-    step_copy(r->customer_id, sizeof(r->customer_id), sc->customer_id);
-    step_copy(r->rule_id, sizeof(r->rule_id), d->rule_id);
-    r->part = d->part;
-    step_copy(r->action_id, sizeof(r->action_id), d->action_id);
-    step_copy(r->decision, sizeof(r->decision), d->decision);
-    step_copy(r->reason, sizeof(r->reason), d->reason);
-    step_copy(r->trigger_event_id, sizeof(r->trigger_event_id), d->trigger_id);
-    step_copy(r->trigger_type, sizeof(r->trigger_type), d->trigger_type);
-    step_copy(r->channel, sizeof(r->channel), d->channel);
-    step_copy(r->template_name, sizeof(r->template_name), d->template_name);
-    step_copy(r->experiment, sizeof(r->experiment), d->experiment);
-    step_copy(r->variant, sizeof(r->variant), d->variant);
-    r->not_before = d->not_before ? d->not_before : AC_TS_NONE;
-    r->due = d->due ? d->due : AC_TS_NONE;
-    r->decided_at = d->at;
-    for (int k = 0; k < out->n_actions; k++) {
-        const struct ac_action *a = &out->actions[k];
-        if (strcmp(a->action_id, d->action_id) != 0) {
-            continue;
-        }
-        for (int j = 0; j < a->n_signals && j < AC_DECISION_REC_SIGNALS_MAX; j++) {
-            r->signals[r->n_signals++] = a->signals[j];
-        }
-        break;
-    }
+    char first[AC_ACTION_ID_MAX] = "";
     ac_buf_reset(&s->enc);
-    int rc = ac_codec_encode_decision(s->o.codec, r, &s->enc);
-    return rc ? rc : ac_store_cust_add_out(sc, r->decision_id, 'c', s->enc.data, s->enc.len);
+    int rc = ac_codec_decisions_begin(&s->enc, sc->customer_id, out->n_decisions);
+    for (int i = 0; i < out->n_decisions && rc == 0; i++) {
+        const struct ac_decision *d = &out->decisions[i];
+        r->n_signals = 0;
+        ac_step_decision_id(r->decision_id, d);
+        step_copy(r->rule_id, sizeof(r->rule_id), d->rule_id);
+        r->part = d->part;
+        step_copy(r->action_id, sizeof(r->action_id), d->action_id);
+        step_copy(r->decision, sizeof(r->decision), d->decision);
+        step_copy(r->reason, sizeof(r->reason), d->reason);
+        step_copy(r->trigger_event_id, sizeof(r->trigger_event_id), d->trigger_id);
+        step_copy(r->trigger_type, sizeof(r->trigger_type), d->trigger_type);
+        step_copy(r->channel, sizeof(r->channel), d->channel);
+        step_copy(r->template_name, sizeof(r->template_name), d->template_name);
+        step_copy(r->experiment, sizeof(r->experiment), d->experiment);
+        step_copy(r->variant, sizeof(r->variant), d->variant);
+        r->not_before = d->not_before ? d->not_before : AC_TS_NONE;
+        r->due = d->due ? d->due : AC_TS_NONE;
+        r->decided_at = d->at;
+        for (int k = 0; k < out->n_actions; k++) {
+            const struct ac_action *a = &out->actions[k];
+            if (strcmp(a->action_id, d->action_id) != 0) {
+                continue;
+            }
+            for (int j = 0; j < a->n_signals && j < AC_DECISION_REC_SIGNALS_MAX; j++) {
+                r->signals[r->n_signals++] = a->signals[j];
+            }
+            break;
+        }
+        if (i == 0) {
+            step_copy(first, sizeof(first), r->decision_id);
+        }
+        rc = ac_codec_decisions_add(&s->enc, r);
+    }
+    if (rc == 0) {
+        rc = ac_codec_decisions_end(&s->enc);
+    }
+    return rc ? rc : ac_store_cust_add_out(sc, first, 'c', s->enc.data, s->enc.len);
 }
 
 static int step_emitted(void *opaque, const struct ac_apply_in *in, const struct ac_emit *out)
@@ -153,8 +165,8 @@ static int step_emitted(void *opaque, const struct ac_apply_in *in, const struct
             rc = ac_store_cust_add_out(sc, out->signals[k].signal_id, 's', s->enc.data, s->enc.len);
         }
     }
-    for (int k = 0; s->o.codec && k < out->n_decisions && rc == 0; k++) {
-        rc = step_out_decision(s, sc, &out->decisions[k], out);
+    if (s->o.codec && out->n_decisions > 0 && rc == 0) {
+        rc = step_out_decisions(s, sc, out);
     }
     return rc ? rc : ac_store_cust_add_emit(sc, out);
 }

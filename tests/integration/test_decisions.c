@@ -50,10 +50,11 @@ Test(decisions, consume_prints_the_audit_log_as_json_lines)
     snprintf(path, sizeof(path), "%s/decisions.jsonl", env.dir);
     FILE *f = fopen(path, "w");
     cr_assert_not_null(f);
-    fputs("{\"decision_id\":\"d-2\",\"customer_id\":\"cust-2\",\"rule_id\":\"nudge\",\"part\":0,"
+    fputs("{\"customer_id\":\"cust-2\",\"decisions\":[{\"decision_id\":\"d-2\","
+          "\"rule_id\":\"nudge\",\"part\":0,"
           "\"action_id\":\"a-2\",\"decision\":\"merged\",\"reason\":\"same_template\","
           "\"trigger_event_id\":\"ev-2\",\"trigger_type\":\"cart_abandoned\","
-          "\"due\":\"2026-01-03T10:00:00Z\",\"decided_at\":1767434400001}\n",
+          "\"due\":\"2026-01-03T10:00:00Z\",\"decided_at\":1767434400001}]}\n",
           f);
     fclose(f);
     snprintf(args, sizeof(args), "produce aftercare.decisions %s", path);
@@ -63,12 +64,12 @@ Test(decisions, consume_prints_the_audit_log_as_json_lines)
                            "consume aftercare.decisions --from-beginning --max 2 --timeout 20", out,
                            sizeof(out), err, sizeof(err)),
                  0, "%s", err);
-    cr_expect(strstr(out, "{\"decision_id\":\"d-1\",\"customer_id\":\"cust-1\",\"rule_id\":"
-                          "\"welcome_2\",\"part\":0,\"action_id\":\"a-1\",\"decision\":\"capped\","
+    cr_expect(strstr(out, "{\"customer_id\":\"cust-1\",\"decisions\":[{\"decision_id\":\"d-1\","
+                          "\"rule_id\":\"welcome_2\",\"part\":0,\"action_id\":\"a-1\",\"decision\":\"capped\","
                           "\"reason\":\"frequency_cap\",\"trigger_event_id\":\"ev-1\","
                           "\"trigger_type\":\"order_placed\",\"channel\":null,\"template\":null,"
                           "\"not_before\":null,\"due\":null,\"experiment\":null,\"variant\":null,"
-                          "\"signals\":{},\"decided_at\":\"2026-01-03T10:00:00.000Z\"}\n"),
+                          "\"signals\":{},\"decided_at\":\"2026-01-03T10:00:00.000Z\"}]}\n"),
               "consume output: %s", out);
     cr_expect(strstr(out, "\"decision\":\"merged\"") != NULL, "%s", out);
     cr_expect(strstr(out, "\"due\":\"2026-01-03T10:00:00.000Z\"") != NULL, "%s", out);

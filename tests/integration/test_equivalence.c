@@ -205,8 +205,15 @@ Test(equivalence, simulate_and_the_real_pipeline_decide_the_same)
                      0, "%s", jerr);
         json_t *o = json_loads(js.data, 0, NULL);
         cr_assert_not_null(o);
-        keys_add(&real, jstr(o, "rule_id"), jstr(o, "decision"), jstr(o, "reason"),
-                 jstr(o, "action_id"));
+        json_t *arr = json_object_get(o, "decisions");
+        cr_assert(json_is_array(arr) && json_array_size(arr) > 0, "%s", js.data);
+        size_t k;
+        json_t *d;
+        json_array_foreach(arr, k, d)
+        {
+            keys_add(&real, jstr(d, "rule_id"), jstr(d, "decision"), jstr(d, "reason"),
+                     jstr(d, "action_id"));
+        }
         json_decref(o);
     }
     h_reader_close(&dec);

@@ -1,6 +1,7 @@
 /* test_codec_decision.c — aftercare.decisions (schemas/decisions.avsc):
- * struct ac_decision_rec -> framed Avro (schema id 7) -> JSON lines, nullable
- * fields, the enum, and the encoder agreeing with the JSON writer.
+ * struct ac_decision_rec -> framed Avro (schema id 7: a customer and the
+ * array of its decisions) -> JSON lines, nullable fields, the enum, records
+ * of several decisions, and the encoder agreeing with the JSON writer.
  *
  * ac_codec_encode_decision() writes the Avro binary by hand; the encoder it
  * replaced, through avro-c's generic value API, lives on here as the
@@ -89,8 +90,9 @@ Test(codec_decision, every_field_reaches_the_json_line)
     cr_assert_eq(out.data[4], AC_SCHEMA_DECISIONS);
     to_json();
     cr_assert_str_eq(json.data,
+                     "{\"customer_id\":\"cust-42\",\"decisions\":["
                      "{\"decision_id\":\"0123456789abcdef0123456789abcdef\","
-                     "\"customer_id\":\"cust-42\",\"rule_id\":\"welcome_2\",\"part\":1,"
+                     "\"rule_id\":\"welcome_2\",\"part\":1,"
                      "\"action_id\":\"fedcba9876543210fedcba9876543210\","
                      "\"decision\":\"deferred\",\"reason\":\"quiet_hours\","
                      "\"trigger_event_id\":\"ev-9\",\"trigger_type\":\"order_placed\","
@@ -99,7 +101,7 @@ Test(codec_decision, every_field_reaches_the_json_line)
                      "\"due\":\"2026-01-03T10:00:00.000Z\",\"experiment\":\"subject_test\","
                      "\"variant\":\"b\",\"signals\":{\"segment\":\"one_time\","
                      "\"nps_class\":\"caf\xc3\xa9 \\\"q\\\"\"},"
-                     "\"decided_at\":\"2026-01-03T10:00:00.005Z\"}");
+                     "\"decided_at\":\"2026-01-03T10:00:00.005Z\"}]}");
 }
 
 Test(codec_decision, absent_values_are_null_and_every_symbol_is_known)
@@ -246,15 +248,24 @@ static int generic_map(avro_value_t *rec, const char *name, const struct ac_kv *
     return 0;
 }
 
-static int generic_encode(const struct ac_decision_rec *d, struct ac_buf *b)
+/* A record of the n decisions ds[0..n), ds[0]'s customer's. */
+static int generic_encode_n(const struct ac_decision_rec *ds, int n, struct ac_buf *b)
 {
-    avro_value_t *r = &codec->own[AC_SCHEMA_DECISIONS - 1].value;
-    if (d->n_signals < 0 || d->n_signals > AC_DECISION_REC_SIGNALS_MAX) {
+    avro_value_t *top = &codec->own[AC_SCHEMA_DECISIONS - 1].value;
+    avro_value_t arr;
+    avro_value_reset(top);
+    if (generic_str(top, "customer_id", ds[0].customer_id) ||
+        generic_field(top, "decisions", &arr)) {
         return AC_ERR_INVALID;
     }
-    avro_value_reset(r);
-    if (generic_str(r, "decision_id", d->decision_id) ||
-        generic_str(r, "customer_id", d->customer_id) || generic_str(r, "rule_id", d->rule_id) ||
+    for (int i = 0; i < n; i++) {
+        const struct ac_decision_rec *d = &ds[i];
+        avro_value_t item, *r = &item;
+        if (d->n_signals < 0 || d->n_signals > AC_DECISION_REC_SIGNALS_MAX ||
+            avro_value_append(&arr, &item, NULL) != 0) {
+            return AC_ERR_INVALID;
+        }
+        if (generic_str(r, "decision_id", d->decision_id) || generic_str(r, "rule_id", d->rule_id) ||
         generic_int(r, "part", d->part) || generic_str(r, "action_id", d->action_id) ||
         generic_enum(r, "decision", d->decision) || generic_str(r, "reason", d->reason) ||
         generic_str(r, "trigger_event_id", d->trigger_event_id) ||
@@ -266,9 +277,15 @@ static int generic_encode(const struct ac_decision_rec *d, struct ac_buf *b)
         generic_opt_str(r, "variant", d->variant) ||
         generic_map(r, "signals", d->signals, d->n_signals) ||
         generic_long(r, "decided_at", d->decided_at)) {
-        return AC_ERR_INVALID;
+            return AC_ERR_INVALID;
+        }
     }
-    return codec_write(codec, r, AC_SCHEMA_DECISIONS, b);
+    return codec_write(codec, top, AC_SCHEMA_DECISIONS, b);
+}
+
+static int generic_encode(const struct ac_decision_rec *d, struct ac_buf *b)
+{
+    return generic_encode_n(d, 1, b);
 }
 
 /* Encodes d with both encoders, each appending to a buffer that already
@@ -304,7 +321,10 @@ static void expect_same_bytes(const struct ac_decision_rec *d, const char *prefi
 
 Test(codec_decision, the_symbol_table_is_the_schemas)
 {
-    avro_schema_t rec = codec->own[AC_SCHEMA_DECISIONS - 1].schema;
+    avro_schema_t top = codec->own[AC_SCHEMA_DECISIONS - 1].schema;
+    avro_schema_t arr = avro_schema_record_field_get(top, "decisions");
+    cr_assert(arr && is_avro_array(arr), "decisions.avsc: field decisions is an array");
+    avro_schema_t rec = avro_schema_array_items(arr);
     avro_schema_t e = avro_schema_record_field_get(rec, "decision");
     cr_assert(e && is_avro_enum(e), "decisions.avsc: field decision is an enum");
     cr_assert_eq(avro_schema_enum_number_of_symbols(e), CODEC_DECISION_N_SYMBOLS,
@@ -321,7 +341,9 @@ Test(codec_decision, the_smallest_record_byte_by_byte)
 {
     static const unsigned char want[] = {
         0,    0,    0,    0,    7, /* magic byte, schema id 7 */
-        0,    0,    0,             /* decision_id, customer_id, rule_id: "" */
+        0,                         /* customer_id "" */
+        2,                         /* decisions: a block of 1 item */
+        0,    0,                   /* decision_id, rule_id: "" */
         1,                         /* part -1, zigzag */
         0,                         /* action_id "" */
         22,                        /* decision: dropped, index 11 */
@@ -329,7 +351,8 @@ Test(codec_decision, the_smallest_record_byte_by_byte)
         0,    0,    0,    0,       /* channel, template, not_before, due: null */
         0,    0,                   /* experiment, variant: null */
         0,                         /* signals: {} */
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01 /* decided_at INT64_MIN */
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, /* decided_at INT64_MIN */
+        0                          /* the end of the array */
     };
     struct ac_decision_rec d;
     memset(&d, 0, sizeof(d));
@@ -341,6 +364,46 @@ Test(codec_decision, the_smallest_record_byte_by_byte)
     cr_assert_eq(out.len, sizeof(want));
     cr_assert_eq(memcmp(out.data, want, sizeof(want)), 0);
     expect_same_bytes(&d, "", 0);
+}
+
+/* One change's decisions in one record: begin, one add per decision, end —
+ * the bytes avro-c writes for the same array, and each item in the JSON line
+ * in order. */
+Test(codec_decision, several_decisions_are_one_record_in_order)
+{
+    struct ac_decision_rec ds[3];
+    static const char *const kinds[] = {"scheduled", "capped", "emitted"};
+    struct ac_buf ref;
+    for (int i = 0; i < 3; i++) {
+        deferred(&ds[i]);
+        snprintf(ds[i].decision, sizeof(ds[i].decision), "%s", kinds[i]);
+        ds[i].part = i;
+        ds[i].n_signals = i; /* 0, 1 and 2 signals */
+    }
+    cr_assert_eq(ac_codec_decisions_begin(&out, "cust-42", 3), 0);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(ac_codec_decisions_add(&out, &ds[i]), 0);
+    }
+    cr_assert_eq(ac_codec_decisions_end(&out), 0);
+    ac_buf_init(&ref);
+    cr_assert_eq(generic_encode_n(ds, 3, &ref), 0);
+    cr_assert_eq(out.len, ref.len);
+    cr_assert_eq(memcmp(out.data, ref.data, ref.len), 0, "the bytes avro-c writes");
+    ac_buf_fini(&ref);
+    to_json();
+    const char *p = json.data;
+    for (int i = 0; i < 3; i++) {
+        char want[64];
+        snprintf(want, sizeof(want), "\"part\":%d,", i);
+        p = strstr(p, want);
+        cr_assert_not_null(p, "item %d in order: %s", i, json.data);
+        snprintf(want, sizeof(want), "\"decision\":\"%s\"", kinds[i]);
+        cr_assert_not_null(strstr(p, want), "%s", json.data);
+    }
+    static const char head[] = "{\"customer_id\":\"cust-42\",\"decisions\":[{";
+    cr_assert_eq(strncmp(json.data, head, sizeof(head) - 1), 0, "%s", json.data);
+    cr_assert_eq(ac_codec_decisions_begin(&out, "cust-42", 0), AC_ERR_INVALID,
+                 "a record of no decisions is refused");
 }
 
 Test(codec_decision, a_key_given_twice_is_one_entry_with_the_last_value)
