@@ -183,17 +183,14 @@ void rt_tally_decisions(struct runtime *rt, const struct ac_store_cust *sc)
     rt->decisions_lost += sc->decisions_lost;
 }
 
-/* Load, apply and commit every customer (the step retries conflicts). */
-/* Load, apply and commit customers [from, to) (the step retries conflicts). */
-static int batch_state(struct runtime *rt, size_t from, size_t to, struct ac_apply_stats *stats)
+/* Load, apply and commit every customer of the batch: the step pipelines
+ * them in parts, retries conflicts, and hands each committed customer to
+ * rt_batch_committed. */
+static int batch_state(struct runtime *rt, struct ac_apply_stats *stats)
 {
-    int rc =
-        ac_step_run(rt->step, rt->custs + from, rt->ins + from, to - from, ac_clock_wall(), stats);
+    int rc = ac_step_run(rt->step, rt->custs, rt->ins, rt->n_custs, ac_clock_wall(), stats);
     if (rc != 0) {
         return rc;
-    }
-    for (size_t c = from; c < to; c++) {
-        rt_tally_decisions(rt, &rt->custs[c]);
     }
     ac_metrics_observe("aftercare_redis_rtt_seconds", "", ac_store_last_rtt(rt->store));
     return 0;
@@ -230,24 +227,23 @@ void rt_batch_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     batch_dr(opaque, m);
 }
 
-/* Hands the committed records of customers [from, to) to the producer,
- * without waiting: their delivery overlaps the next part's state work. */
-static int batch_enqueue(struct runtime *rt, size_t from, size_t to, long *sent)
+/* Hands a committed customer's records to the producer, without waiting:
+ * their delivery overlaps the state work on the rest of the batch. */
+int rt_batch_committed(void *opaque, struct ac_store_cust *sc)
 {
+    struct runtime *rt = opaque;
     const struct ac_outbox_topics topics = {rt->topic_actions, rt->topic_signals, rt->topic_dlq,
                                             rt->topic_decisions};
-    for (size_t c = from; c < to; c++) {
-        const struct ac_store_cust *sc = &rt->custs[c];
-        size_t cursor = 0;
-        struct ac_outbox_rec rec;
-        while (ac_store_pending_next(sc, &cursor, &rec)) {
-            int rc = ac_outbox_produce_rec(rt->producer, &topics, sc->customer_id, &rec);
-            if (rc != 0) {
-                return rc;
-            }
-            (*sent)++;
+    size_t cursor = 0;
+    struct ac_outbox_rec rec;
+    while (ac_store_pending_next(sc, &cursor, &rec)) {
+        int rc = ac_outbox_produce_rec(rt->producer, &topics, sc->customer_id, &rec);
+        if (rc != 0) {
+            return rc;
         }
+        rt->sent++;
     }
+    rt_tally_decisions(rt, sc);
     return 0;
 }
 
@@ -461,30 +457,19 @@ int rt_batch_process(struct runtime *rt)
     double started = ac_clock_mono_s(), delivered = 0;
     batch_decode(rt);
     for (;;) {
-        /* The batch's customers in up to 4 parts: a part's records go to the
-         * producer as soon as it is committed, so their delivery overlaps the
-         * next part's load, apply and commit. */
         struct ac_apply_stats stats;
-        long sent = 0;
-        size_t part = rt->n_custs <= 256 ? rt->n_custs : (rt->n_custs + 3) / 4;
         memset(&stats, 0, sizeof(stats));
         rt->n_rules = rt->n_decisions = 0;
         rt->tz_fallbacks = rt->tz_missing = rt->decisions_lost = 0;
         rt->dr_ok = rt->dr_fail = 0;
+        rt->sent = 0;
         double ts = ac_clock_mono_s();
-        rc = 0;
-        for (size_t from = 0; rc == 0 && from < rt->n_custs; from += part) {
-            size_t to = from + part < rt->n_custs ? from + part : rt->n_custs;
-            rc = batch_state(rt, from, to, &stats);
-            if (rc == 0) {
-                rc = batch_enqueue(rt, from, to, &sent);
-            }
-        }
+        rc = batch_state(rt, &stats);
         double t0 = ac_clock_mono_s();
         if (rc == 0) {
             batch_state_stats(rt, &stats);
             ac_metrics_observe("aftercare_batch_phase_seconds", "phase=\"state\"", t0 - ts);
-            rc = batch_produce_finish(rt, sent);
+            rc = batch_produce_finish(rt, rt->sent);
         }
         double t1 = ac_clock_mono_s();
         size_t n_pos = batch_positions(rt, parts, offs, (size_t)rt->batch_size);

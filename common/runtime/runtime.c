@@ -687,6 +687,7 @@ int ac_runtime_main(const struct ac_processor *proc, int argc, char **argv)
             .engine = ac_rules_engine(rt.playbook),
             .rejected = rt_batch_rejected,
             .opaque = &rt,
+            .committed = rt_batch_committed,
         };
         if (!(rt.step = ac_step_new(&so))) {
             fprintf(stderr, "%s: out of memory\n", procname);

@@ -83,6 +83,7 @@ struct runtime {
     long skipped_duplicate; /* events of the batch with an applied event_id */
 
     /* delivery reports of the batch being produced */
+    long sent; /* records handed to the producer */
     long dr_ok;
     long dr_fail;
 
@@ -95,6 +96,9 @@ struct runtime {
     int64_t event_time_at;  /* ac_clock_mono_ms() of the next caught-up report */
 };
 
+/* The step's hook for a customer whose commit held: its records go to the
+ * producer (their delivery overlaps the rest of the batch's state work). */
+int rt_batch_committed(void *opaque, struct ac_store_cust *sc);
 /* Adds a committed customer's decisions to the batch's tallies. */
 void rt_tally_decisions(struct runtime *rt, const struct ac_store_cust *sc);
 /* The step's hook for an event the domain rejected: its DLQ record goes

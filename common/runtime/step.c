@@ -17,6 +17,7 @@ struct ac_step {
     struct ac_apply_stats *stats; /* [cap]: per customer, of the last attempt */
     struct ac_decision_rec drec;
     size_t cap;
+    struct ac_store_ticket tickets[2]; /* the commits in flight */
 };
 
 struct ac_step *ac_step_new(const struct ac_step_opts *opts)
@@ -43,6 +44,8 @@ void ac_step_destroy(struct ac_step *s)
     ac_apply_destroy(s->ap);
     ac_buf_fini(&s->enc);
     free(s->stats);
+    ac_store_ticket_fini(&s->tickets[0]);
+    ac_store_ticket_fini(&s->tickets[1]);
     free(s);
 }
 
@@ -220,6 +223,94 @@ static int step_apply(struct ac_step *s, struct ac_store_cust *sc, const struct 
     return 0;
 }
 
+/* A customer whose commit held (or who had nothing to commit). */
+static int step_done(struct ac_step *s, struct ac_store_cust *sc, const struct ac_apply_stats *st,
+                     struct ac_apply_stats *stats)
+{
+    sc->done = 1;
+    if (sc->replayed) {
+        ac_store_cust_take_found(sc);
+    }
+    if (stats) {
+        step_add_stats(stats, st);
+    }
+    return s->o.committed ? s->o.committed(s->o.opaque, sc) : 0;
+}
+
+/* Reads part [from, to)'s commit replies and finishes its customers: those
+ * in conflict, and those of the previous layout (not loaded yet), stay
+ * undone for the serial rounds. */
+static int step_part_done(struct ac_step *s, struct ac_store_cust *custs, size_t from, size_t to,
+                          const struct ac_store_ticket *t, struct ac_apply_stats *stats)
+{
+    int rc = ac_store_commit_recv(s->o.st, custs + from, to - from, t);
+    for (size_t i = from; rc == 0 && i < to; i++) {
+        struct ac_store_cust *sc = &custs[i];
+        if (sc->legacy || (sc->dirty && sc->status == AC_ERR_CONFLICT)) {
+            continue;
+        }
+        rc = step_done(s, sc, &s->stats[i], stats);
+    }
+    return rc;
+}
+
+/* The first round: parts of AC_STEP_PART customers, two loads ahead and one
+ * commit behind. Commands go out in the order L0 L1 C0 L2 C1 L3 ... and
+ * replies are read in that order: part k's load is read, the part applied,
+ * its commit and part k+2's load sent, and then part k-1's commit read —
+ * Redis works on one part while this process applies the next. */
+static int step_pipelined(struct ac_step *s, struct ac_store_cust *custs,
+                          const struct ac_step_in *ins, size_t n, const struct ac_clock *clock,
+                          struct ac_apply_stats *stats)
+{
+    struct ac_store *st = s->o.st;
+    size_t np = (n + AC_STEP_PART - 1) / AC_STEP_PART;
+#define STEP_FROM(k) ((k) * AC_STEP_PART)
+#define STEP_TO(k) ((k) * AC_STEP_PART + AC_STEP_PART < n ? (k) * AC_STEP_PART + AC_STEP_PART : n)
+#define STEP_PART_ARGS(k) custs + STEP_FROM(k), STEP_TO(k) - STEP_FROM(k)
+    int rc = ac_store_load_send(st, STEP_PART_ARGS(0));
+    if (rc == 0 && np > 1) {
+        rc = ac_store_load_send(st, STEP_PART_ARGS(1));
+    }
+    if (rc == 0) {
+        rc = ac_store_flush(st);
+    }
+    for (size_t k = 0; rc == 0 && k < np; k++) {
+        rc = ac_store_load_recv(st, STEP_PART_ARGS(k), 0);
+        for (size_t i = STEP_FROM(k); rc == 0 && i < STEP_TO(k); i++) {
+            if (custs[i].legacy) {
+                custs[i].dirty = 0; /* read on its own in the serial rounds */
+                continue;
+            }
+            rc = step_apply(s, &custs[i], &ins[i], clock, &s->stats[i]);
+        }
+        if (rc == 0) {
+            rc = ac_store_commit_send(st, STEP_PART_ARGS(k), &s->tickets[k % 2]);
+        }
+        if (rc == 0 && k + 2 < np) {
+            rc = ac_store_load_send(st, STEP_PART_ARGS(k + 2));
+        }
+        if (rc == 0) {
+            rc = ac_store_flush(st);
+        }
+        if (rc == 0 && k > 0) {
+            rc = step_part_done(s, custs, STEP_FROM(k - 1), STEP_TO(k - 1),
+                                &s->tickets[(k - 1) % 2], stats);
+        }
+    }
+    if (rc == 0) {
+        rc = step_part_done(s, custs, STEP_FROM(np - 1), STEP_TO(np - 1),
+                            &s->tickets[(np - 1) % 2], stats);
+    }
+#undef STEP_PART_ARGS
+#undef STEP_TO
+#undef STEP_FROM
+    if (rc != 0 && rc != AC_ERR_NOMEM) {
+        ac_store_drop(st); /* replies may be left unread: reconnect, re-read, retry */
+    }
+    return rc;
+}
+
 int ac_step_run(struct ac_step *s, struct ac_store_cust *custs, const struct ac_step_in *ins,
                 size_t n, const struct ac_clock *clock, struct ac_apply_stats *stats)
 {
@@ -231,17 +322,33 @@ int ac_step_run(struct ac_step *s, struct ac_store_cust *custs, const struct ac_
         s->stats = p;
         s->cap = n;
     }
+    if (n == 0) {
+        return 0;
+    }
     for (size_t i = 0; i < n; i++) {
         custs[i].done = 0;
+        ac_store_cust_reset(&custs[i]);
     }
-    for (int attempt = 0;; attempt++) {
+    int rc = step_pipelined(s, custs, ins, n, clock, stats);
+    if (rc != 0) {
+        return rc;
+    }
+    /* Then, one pipeline at a time, what is left: conflicts (another writer
+     * committed since the load: re-read and re-apply) and customers of the
+     * previous layout. */
+    for (int attempt = 1;; attempt++) {
+        size_t left = 0;
         for (size_t i = 0; i < n; i++) {
             if (!custs[i].done) {
                 ac_store_cust_reset(&custs[i]);
+                left++;
             }
         }
-        int rc = ac_store_load(s->o.st, custs, n);
-        if (rc != 0) {
+        if (left == 0) {
+            return 0;
+        }
+        AC_DEBUG("customers left=%zu attempt=%d; re-reading", left, attempt);
+        if ((rc = ac_store_load(s->o.st, custs, n)) != 0) {
             return rc;
         }
         for (size_t i = 0; i < n; i++) {
@@ -252,27 +359,14 @@ int ac_step_run(struct ac_step *s, struct ac_store_cust *custs, const struct ac_
         if ((rc = ac_store_commit(s->o.st, custs, n)) != 0) {
             return rc;
         }
-        int conflicts = 0;
         for (size_t i = 0; i < n; i++) {
             struct ac_store_cust *sc = &custs[i];
-            if (sc->done) {
+            if (sc->done || (sc->dirty && sc->status == AC_ERR_CONFLICT)) {
                 continue;
             }
-            if (sc->dirty && sc->status == AC_ERR_CONFLICT) {
-                conflicts++;
-                continue;
-            }
-            sc->done = 1;
-            if (sc->replayed) {
-                ac_store_cust_take_found(sc);
-            }
-            if (stats) {
-                step_add_stats(stats, &s->stats[i]);
+            if ((rc = step_done(s, sc, &s->stats[i], stats)) != 0) {
+                return rc;
             }
         }
-        if (conflicts == 0) {
-            return 0;
-        }
-        AC_DEBUG("optimistic conflicts=%d attempt=%d; re-reading", conflicts, attempt);
     }
 }

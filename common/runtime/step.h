@@ -32,6 +32,11 @@ struct ac_step_opts {
     int (*rejected)(void *opaque, struct ac_store_cust *sc, const struct ac_apply_in *in,
                     const char *reason);
     void *opaque;
+    /* Called once per customer as soon as its commit holds (optional; with
+     * opaque): the consumer loop hands the customer's records to the
+     * producer from here, while the step goes on with the next part. A
+     * non-zero return stops the step with that error. */
+    int (*committed)(void *opaque, struct ac_store_cust *sc);
 };
 
 /* One customer's input: its events (borrowed) and whether to fire timers. */
@@ -42,6 +47,8 @@ struct ac_step_in {
     int64_t fire_upto; /* with fire_due: timers due at or before it (0: the clock's now) */
 };
 
+#define AC_STEP_PART 128
+
 struct ac_step;
 
 struct ac_step *ac_step_new(const struct ac_step_opts *opts);
@@ -50,7 +57,10 @@ void ac_step_destroy(struct ac_step *s);
 void ac_step_set_engine(struct ac_step *s, struct ac_engine *en);
 
 /* Runs custs[0..n) (each initialised with ac_store_cust_init and reset) with
- * inputs ins[0..n) at the clock's time. On return each committed customer
+ * inputs ins[0..n) at the clock's time, in parts of AC_STEP_PART customers
+ * pipelined on the store's connection: while Redis commits one part and
+ * loads the one after the next, the step applies the next (conflicts and
+ * customers of the previous layout are then run again on their own). On return each committed customer
  * has status 0 and its new records in pending; a customer whose record did
  * not change is not committed (dirty 0), and a customer whose input was a
  * redelivery has the records found in its outbox in pending too (they were

@@ -159,6 +159,32 @@ int ac_store_load(struct ac_store *st, struct ac_store_cust *custs, size_t n);
  * the applied ones, adds the new records to pending. Returns 0 (check the
  * statuses), AC_ERR_TRANSIENT or AC_ERR_FATAL. */
 int ac_store_commit(struct ac_store *st, struct ac_store_cust *custs, size_t n);
+
+/* The same in halves, so that several pipelines can be in flight on the
+ * connection while the caller computes (step.c overlaps Redis's work on
+ * one part with the apply of the next). _send appends the commands,
+ * ac_store_flush writes them out without waiting, _recv reads the replies:
+ * replies come back in the order the commands were sent, so the _recv calls
+ * must follow the _send calls' order. After an error the connection is in an
+ * unknown state: drop it (ac_store_drop) and start again. With legacy == 0,
+ * _load_recv leaves a customer of the previous layout unread (legacy set):
+ * reading it needs commands of its own, so load it again with
+ * ac_store_load once nothing else is in flight. */
+struct ac_store_ticket {
+    size_t *calls_n; /* customers per call of one commit */
+    size_t n_calls, cap;
+};
+int ac_store_load_send(struct ac_store *st, struct ac_store_cust *custs, size_t n);
+int ac_store_load_recv(struct ac_store *st, struct ac_store_cust *custs, size_t n, int legacy);
+int ac_store_commit_send(struct ac_store *st, struct ac_store_cust *custs, size_t n,
+                         struct ac_store_ticket *t);
+int ac_store_commit_recv(struct ac_store *st, struct ac_store_cust *custs, size_t n,
+                         const struct ac_store_ticket *t);
+void ac_store_ticket_fini(struct ac_store_ticket *t);
+int ac_store_flush(struct ac_store *st);
+/* Closes the connection (the next call reconnects). */
+void ac_store_drop(struct ac_store *st);
+
 /* Removes each customer's pending outbox fields (delivered) and records the
  * next offsets to read (parts/offsets of n_pos partitions) for group, in one
  * pipeline. */

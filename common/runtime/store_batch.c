@@ -321,14 +321,12 @@ static int store_load_legacy(struct ac_store *st, struct ac_store_cust *sc)
     return 0;
 }
 
-int ac_store_load(struct ac_store *st, struct ac_store_cust *custs, size_t n)
+int ac_store_load_send(struct ac_store *st, struct ac_store_cust *custs, size_t n)
 {
     char key[STORE_KEY_MAX];
-    int rc = 0;
     if (!ac_store_connected(st)) {
         return AC_ERR_TRANSIENT;
     }
-    double t0 = ac_clock_mono_s();
     if (store_append_gen(st) != 0) {
         return AC_ERR_TRANSIENT;
     }
@@ -352,6 +350,12 @@ int ac_store_load(struct ac_store *st, struct ac_store_cust *custs, size_t n)
             return AC_ERR_TRANSIENT;
         }
     }
+    return 0;
+}
+
+int ac_store_load_recv(struct ac_store *st, struct ac_store_cust *custs, size_t n, int legacy)
+{
+    int rc = 0;
     redisReply *r = store_read(st);
     if (!r) {
         return AC_ERR_TRANSIENT;
@@ -384,13 +388,42 @@ int ac_store_load(struct ac_store *st, struct ac_store_cust *custs, size_t n)
             freeReplyObject(r);
         }
     }
-    for (size_t i = 0; rc == 0 && n_legacy > 0 && i < n; i++) {
+    for (size_t i = 0; rc == 0 && legacy && n_legacy > 0 && i < n; i++) {
         if (custs[i].legacy && !custs[i].done) {
             rc = store_load_legacy(st, &custs[i]);
         }
     }
-    st->last_rtt = ac_clock_mono_s() - t0;
     return rc;
+}
+
+int ac_store_load(struct ac_store *st, struct ac_store_cust *custs, size_t n)
+{
+    double t0 = ac_clock_mono_s();
+    int rc = ac_store_load_send(st, custs, n);
+    if (rc == 0) {
+        rc = ac_store_load_recv(st, custs, n, 1);
+    }
+    if (rc == 0) {
+        st->last_rtt = ac_clock_mono_s() - t0;
+    }
+    return rc;
+}
+
+int ac_store_flush(struct ac_store *st)
+{
+    int done = 0;
+    if (!ac_store_connected(st)) {
+        return AC_ERR_TRANSIENT;
+    }
+    while (!done) {
+        if (redisBufferWrite(st->rc, &done) != REDIS_OK) {
+            AC_WARN("redis connection lost host=%s port=%d error=%s", st->host, st->port,
+                    st->rc->errstr);
+            store_drop(st);
+            return AC_ERR_TRANSIENT;
+        }
+    }
+    return 0;
 }
 
 /* --- commit ---------------------------------------------------------------------------------- */
@@ -515,27 +548,67 @@ static void store_commit_applied(struct ac_store_cust *sc)
     }
 }
 
-int ac_store_commit(struct ac_store *st, struct ac_store_cust *custs, size_t n)
+void ac_store_ticket_fini(struct ac_store_ticket *t)
+{
+    free(t->calls_n);
+    t->calls_n = NULL;
+    t->n_calls = t->cap = 0;
+}
+
+/* The commit's strings of one call, kept for the store's life. */
+static int store_commit_strs(struct ac_store *st)
 {
     enum { CHUNK = AC_STORE_CUSTOMERS_PER_CALL };
+    if (st->commit_strs) {
+        return 0;
+    }
     struct store_commit_strs *cs = calloc(CHUNK, sizeof(*cs));
-    size_t *calls_n = calloc(n / CHUNK + 2, sizeof(*calls_n));
-    size_t n_calls = 0;
-    int rc = 0;
-    char count[16], m_str[16];
-    if (!cs || !calls_n) {
-        free(cs);
-        free(calls_n);
+    if (!cs) {
         return AC_ERR_NOMEM;
     }
     for (int k = 0; k < CHUNK; k++) {
         ac_buf_init(&cs[k].bundle);
     }
-    if (!ac_store_connected(st)) {
-        rc = AC_ERR_TRANSIENT;
-        goto out;
+    st->commit_strs = cs;
+    return 0;
+}
+
+void store_commit_strs_free(struct ac_store *st)
+{
+    struct store_commit_strs *cs = st->commit_strs;
+    if (!cs) {
+        return;
     }
-    double t0 = ac_clock_mono_s();
+    for (int k = 0; k < AC_STORE_CUSTOMERS_PER_CALL; k++) {
+        ac_buf_fini(&cs[k].bundle);
+    }
+    free(cs);
+    st->commit_strs = NULL;
+}
+
+int ac_store_commit_send(struct ac_store *st, struct ac_store_cust *custs, size_t n,
+                         struct ac_store_ticket *t)
+{
+    enum { CHUNK = AC_STORE_CUSTOMERS_PER_CALL };
+    char count[16], m_str[16];
+    int rc = 0;
+    t->n_calls = 0;
+    if (!ac_store_connected(st)) {
+        return AC_ERR_TRANSIENT;
+    }
+    if ((rc = store_commit_strs(st)) != 0) {
+        return rc;
+    }
+    if (t->cap < n / CHUNK + 2) {
+        size_t cap = n / CHUNK + 2;
+        size_t *p = realloc(t->calls_n, cap * sizeof(*p));
+        if (!p) {
+            return AC_ERR_NOMEM;
+        }
+        t->calls_n = p;
+        t->cap = cap;
+    }
+    struct store_commit_strs *cs = st->commit_strs;
     for (size_t i = 0; i < n;) {
         size_t members[CHUNK], m = 0;
         for (; i < n && m < CHUNK; i++) {
@@ -553,7 +626,7 @@ int ac_store_commit(struct ac_store *st, struct ac_store_cust *custs, size_t n)
         store_push_str(st, &argc, count);
         for (size_t k = 0; k < m; k++) {
             if ((rc = store_commit_prepare(st, &custs[members[k]], &cs[k])) != 0) {
-                goto out;
+                return rc;
             }
             for (int j = 0; j < AC_STORE_KEYS_PER_CUSTOMER; j++) {
                 store_push_str(st, &argc, cs[k].keys[j]);
@@ -565,30 +638,35 @@ int ac_store_commit(struct ac_store *st, struct ac_store_cust *custs, size_t n)
             store_commit_push(st, &argc, &custs[members[k]], &cs[k]);
         }
         if (store_append(st, argc) != 0) {
-            rc = AC_ERR_TRANSIENT;
-            goto out;
+            return AC_ERR_TRANSIENT;
         }
-        calls_n[n_calls++] = m;
+        t->calls_n[t->n_calls++] = m;
     }
+    return 0;
+}
+
+int ac_store_commit_recv(struct ac_store *st, struct ac_store_cust *custs, size_t n,
+                         const struct ac_store_ticket *t)
+{
+    int rc = 0;
     /* Replies come back in call order; walk the dirty customers again. */
     size_t next = 0;
-    for (size_t c = 0; c < n_calls; c++) {
+    for (size_t c = 0; c < t->n_calls; c++) {
         redisReply *r = store_read(st);
         if (!r) {
-            rc = AC_ERR_TRANSIENT;
-            goto out;
+            return AC_ERR_TRANSIENT;
         }
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != calls_n[c]) {
-            if (rc == 0) {
-                rc = r->type == REDIS_REPLY_ERROR ? store_reply_error(st, r, "commit")
-                                                  : AC_ERR_FATAL;
-            }
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != t->calls_n[c]) {
+            rc = r->type == REDIS_REPLY_ERROR ? store_reply_error(st, r, "commit") : AC_ERR_FATAL;
             freeReplyObject(r);
-            goto out;
+            return rc;
         }
         for (size_t k = 0; k < r->elements; k++) {
-            while (!custs[next].dirty || custs[next].done || custs[next].exists < 0) {
+            while (next < n && (!custs[next].dirty || custs[next].done || custs[next].exists < 0)) {
                 next++;
+            }
+            if (next == n) {
+                break; /* cannot happen: the calls were built from these customers */
             }
             const redisReply *e = r->element[k];
             if (e->type == REDIS_REPLY_INTEGER && e->integer == 0) {
@@ -601,16 +679,23 @@ int ac_store_commit(struct ac_store *st, struct ac_store_cust *custs, size_t n)
         }
         freeReplyObject(r);
     }
-    st->last_rtt = ac_clock_mono_s() - t0;
-out:
-    if (rc != 0) {
+    return 0;
+}
+
+int ac_store_commit(struct ac_store *st, struct ac_store_cust *custs, size_t n)
+{
+    struct ac_store_ticket t = {0};
+    double t0 = ac_clock_mono_s();
+    int rc = ac_store_commit_send(st, custs, n, &t);
+    if (rc == 0) {
+        rc = ac_store_commit_recv(st, custs, n, &t);
+    }
+    if (rc == 0) {
+        st->last_rtt = ac_clock_mono_s() - t0;
+    } else if (rc != AC_ERR_NOMEM) {
         store_drop(st); /* replies may be left unread: reconnect, re-read, retry */
     }
-    for (int k = 0; k < CHUNK; k++) {
-        ac_buf_fini(&cs[k].bundle);
-    }
-    free(cs);
-    free(calls_n);
+    ac_store_ticket_fini(&t);
     return rc;
 }
 

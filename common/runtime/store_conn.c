@@ -130,7 +130,13 @@ void ac_store_destroy(struct ac_store *st)
     free(st->argv);
     free(st->argvlen);
     ac_buf_fini(&st->legacy_due);
+    store_commit_strs_free(st);
     free(st);
+}
+
+void ac_store_drop(struct ac_store *st)
+{
+    store_drop(st);
 }
 
 int ac_store_connected(const struct ac_store *st)

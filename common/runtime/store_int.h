@@ -30,11 +30,13 @@ struct ac_store {
                                  last scan: "<bucket>\0<member>\0" */
     size_t n_legacy_due;
     unsigned scan_bucket; /* the bucket whose reply a scan is reading */
+    struct store_commit_strs *commit_strs; /* a commit call's strings, reused */
 };
 
 #define STORE_KEY_MAX (AC_ID_MAX + 64)
 
 void store_drop(struct ac_store *st);
+void store_commit_strs_free(struct ac_store *st);
 int store_push(struct ac_store *st, size_t *argc, const char *p, size_t len);
 int store_push_str(struct ac_store *st, size_t *argc, const char *s);
 int store_append(struct ac_store *st, size_t argc);
