@@ -344,3 +344,76 @@ Test(store, a_wrong_password_fails_without_showing_it)
     cr_expect_null(ac_store_new(url, "t", err, sizeof(err)));
     cr_expect_null(strstr(err, "s3cret-pw"), "not in a URL error either: %s", err);
 }
+
+/* The halves the step pipelines: two loads in flight, a commit sent before
+ * the next load's replies are read, replies read in the order sent; a
+ * writer between one part's load and its commit makes that customer (and
+ * only it) conflict; a record of the previous layout is left unread when
+ * the caller cannot run its extra commands. */
+Test(store, pipelined_halves_keep_their_order_and_their_checks)
+{
+    enum { N = 6 };
+    struct ac_store_cust c[N];
+    struct ac_store_ticket t = {0};
+    char id[16], k[256];
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof(id), "pipe-%d", i);
+        ac_store_cust_init(&c[i], id);
+    }
+    /* pipe-5 has a record of the previous layout */
+    snprintf(k, sizeof(k), "t:{%u}:c:pipe-5", c[5].bucket);
+    ac_store_reply_free(ac_store_command(st, "HSET %s v 4 o.count 2", k));
+
+    cr_assert_eq(ac_store_load_send(st, c, 3), 0);
+    cr_assert_eq(ac_store_load_send(st, c + 3, 3), 0);
+    cr_assert_eq(ac_store_flush(st), 0);
+    cr_assert_eq(ac_store_load_recv(st, c, 3, 0), 0);
+    for (int i = 0; i < 3; i++) {
+        snprintf(id, sizeof(id), "r-%d", i);
+        stage(&c[i], id);
+    }
+    /* another writer (its own connection) commits pipe-1 first */
+    char err[256];
+    struct ac_store *st2 = ac_store_new(dr.url, "t", err, sizeof(err));
+    cr_assert_not_null(st2, "%s", err);
+    cr_assert_eq(ac_store_connect(st2, err, sizeof(err)), 0, "%s", err);
+    char gen[40];
+    cr_assert_eq(ac_store_generation(st2, 0, gen), 0);
+    ac_store_expect_generation(st2, gen);
+    struct ac_store_cust other;
+    ac_store_cust_init(&other, "pipe-1");
+    cr_assert_eq(ac_store_load(st2, &other, 1), 0);
+    stage(&other, "other");
+    cr_assert_eq(ac_store_commit(st2, &other, 1), 0);
+    cr_assert_eq(other.status, 0);
+    ac_store_destroy(st2);
+
+    cr_assert_eq(ac_store_commit_send(st, c, 3, &t), 0);
+    cr_assert_eq(ac_store_flush(st), 0);
+    cr_assert_eq(ac_store_load_recv(st, c + 3, 3, 0), 0, "the second load's replies come first");
+    cr_expect_eq(c[5].legacy, 1, "left unread");
+    cr_expect_eq(c[5].rec.state.order_count, 0);
+    cr_expect_eq(c[3].legacy, 0);
+    cr_assert_eq(ac_store_commit_recv(st, c, 3, &t), 0);
+    cr_expect_eq(c[0].status, 0);
+    cr_expect_eq(c[1].status, AC_ERR_CONFLICT, "its version moved since the load");
+    cr_expect_eq(c[2].status, 0);
+    cr_expect_eq(c[0].n_pending, 1, "the applied one's records are pending");
+    cr_expect_eq(c[1].n_pending, 0);
+
+    struct ac_store_cust back;
+    ac_store_cust_init(&back, "pipe-1");
+    cr_assert_eq(ac_store_load(st, &back, 1), 0);
+    cr_expect_eq(back.rec.state.order_count, 1, "the other writer's commit stands alone");
+    ac_store_cust_fini(&back);
+    ac_store_cust_init(&back, "pipe-5");
+    cr_assert_eq(ac_store_load(st, &back, 1), 0);
+    cr_expect_eq(back.legacy, 1);
+    cr_expect_eq(back.rec.state.order_count, 2, "read when loaded on its own");
+    ac_store_cust_fini(&back);
+    ac_store_cust_fini(&other);
+    ac_store_ticket_fini(&t);
+    for (int i = 0; i < N; i++) {
+        ac_store_cust_fini(&c[i]);
+    }
+}
