@@ -124,9 +124,77 @@ static void record_derived_id(const struct ac_timer *t, char out[AC_ACTION_ID_MA
 
 struct record_strings {
     const char *s[REC_STRINGS_MAX];
+    uint16_t at[REC_STRINGS_MAX]; /* the slot of each, to empty the table */
     int n;
     int16_t slot[REC_STRINGS_SLOTS]; /* index + 1 by hash; 0: empty */
 };
+
+/* What one encoding needs besides its output, kept between encodings. */
+struct ac_record_enc {
+    struct record_strings tab; /* slots empty between encodings */
+    struct ac_buf body, timers, recent, strs, one, all;
+    int *trig;
+    size_t *starts, *lens;
+    int cap; /* of trig, starts and lens */
+};
+
+struct ac_record_enc *ac_record_enc_new(void)
+{
+    struct ac_record_enc *e = calloc(1, sizeof(*e));
+    if (!e) {
+        return NULL;
+    }
+    ac_buf_init(&e->body);
+    ac_buf_init(&e->timers);
+    ac_buf_init(&e->recent);
+    ac_buf_init(&e->strs);
+    ac_buf_init(&e->one);
+    ac_buf_init(&e->all);
+    return e;
+}
+
+void ac_record_enc_free(struct ac_record_enc *e)
+{
+    if (!e) {
+        return;
+    }
+    ac_buf_fini(&e->body);
+    ac_buf_fini(&e->timers);
+    ac_buf_fini(&e->recent);
+    ac_buf_fini(&e->strs);
+    ac_buf_fini(&e->one);
+    ac_buf_fini(&e->all);
+    free(e->trig);
+    free(e->starts);
+    free(e->lens);
+    free(e);
+}
+
+/* Room for n timers' trigger indexes. */
+static int record_enc_reserve(struct ac_record_enc *e, int n)
+{
+    if (n <= e->cap) {
+        return 0;
+    }
+    int cap = n < 32 ? 32 : n;
+    int *trig = realloc(e->trig, (size_t)cap * sizeof(*trig));
+    if (trig) {
+        e->trig = trig;
+    }
+    size_t *starts = realloc(e->starts, (size_t)cap * sizeof(*starts));
+    if (starts) {
+        e->starts = starts;
+    }
+    size_t *lens = realloc(e->lens, (size_t)cap * sizeof(*lens));
+    if (lens) {
+        e->lens = lens;
+    }
+    if (!trig || !starts || !lens) {
+        return AC_ERR_NOMEM;
+    }
+    e->cap = cap;
+    return 0;
+}
 
 static int record_intern(struct record_strings *tab, const char *s)
 {
@@ -141,6 +209,7 @@ static int record_intern(struct record_strings *tab, const char *s)
                 return -1;
             }
             tab->s[tab->n] = s;
+            tab->at[tab->n] = (uint16_t)k;
             tab->slot[k] = (int16_t)(tab->n + 1);
             return tab->n++;
         }
@@ -159,22 +228,13 @@ static int record_section(struct ac_buf *out, int id, const struct ac_buf *body)
 
 /* Triggers without their family scope (that is the timer's), each once:
  * idx[i] is timer i's trigger. */
-static int record_triggers(const struct ac_timerset *ts, struct ac_buf *body, int *idx)
+static int record_triggers(struct ac_record_enc *e, const struct ac_timerset *ts,
+                           struct ac_buf *body, int *idx)
 {
-    struct ac_buf one;
-    size_t *starts = NULL, *lens = NULL;
+    struct ac_buf *one = &e->one, *all = &e->all;
+    size_t *starts = e->starts, *lens = e->lens;
     int n = 0, rc = 0;
-    ac_buf_init(&one);
-    if (ts->n > 0) {
-        starts = malloc((size_t)ts->n * sizeof(*starts));
-        lens = malloc((size_t)ts->n * sizeof(*lens));
-        if (!starts || !lens) {
-            rc = AC_ERR_NOMEM;
-            goto out;
-        }
-    }
-    struct ac_buf all;
-    ac_buf_init(&all);
+    ac_buf_reset(all);
     for (int i = 0; i < ts->n && rc == 0; i++) {
         /* the same event as an earlier timer's (nearly always): no encoding */
         const struct ac_trigger *tg0 = &ts->t[i].trigger;
@@ -194,19 +254,19 @@ static int record_triggers(const struct ac_timerset *ts, struct ac_buf *body, in
         struct ac_trigger tg = *tg0;
         memset(tg.family, 0, sizeof(tg.family));
         tg.family_price_cents = 0;
-        ac_buf_reset(&one);
-        if ((rc = ac_trigger_encode(&tg, &one)) != 0) {
+        ac_buf_reset(one);
+        if ((rc = ac_trigger_encode(&tg, one)) != 0) {
             break;
         }
         for (int k = 0; k < n && found < 0; k++) {
-            if (lens[k] == one.len && memcmp(all.data + starts[k], one.data, one.len) == 0) {
+            if (lens[k] == one->len && memcmp(all->data + starts[k], one->data, one->len) == 0) {
                 found = k;
             }
         }
         if (found < 0) {
-            starts[n] = all.len;
-            lens[n] = one.len;
-            if (ac_buf_append(&all, one.data, one.len) != 0) {
+            starts[n] = all->len;
+            lens[n] = one->len;
+            if (ac_buf_append(all, one->data, one->len) != 0) {
                 rc = AC_ERR_NOMEM;
                 break;
             }
@@ -216,14 +276,9 @@ static int record_triggers(const struct ac_timerset *ts, struct ac_buf *body, in
     }
     if (rc == 0) {
         rc = ac_wire_put_u64(body, (uint64_t)n);
-        rc |= ac_buf_append(body, all.data, all.len);
+        rc |= ac_buf_append(body, all->data, all->len);
         rc = rc ? AC_ERR_NOMEM : 0;
     }
-    ac_buf_fini(&all);
-out:
-    ac_buf_fini(&one);
-    free(starts);
-    free(lens);
     return rc;
 }
 
@@ -323,52 +378,58 @@ static int record_encode_recent(const struct ac_record *rec, struct record_strin
 
 int ac_record_encode(const struct ac_record *rec, struct ac_buf *out)
 {
-    struct ac_buf body, timers, recent;
-    struct record_strings *tab = malloc(sizeof(*tab));
-    int *trig = malloc(((size_t)rec->timers.n + 1) * sizeof(*trig));
+    struct ac_record_enc *e = ac_record_enc_new();
+    int rc = e ? ac_record_encode_with(e, rec, out) : AC_ERR_NOMEM;
+    ac_record_enc_free(e);
+    return rc;
+}
+
+int ac_record_encode_with(struct ac_record_enc *e, const struct ac_record *rec,
+                          struct ac_buf *out)
+{
+    struct record_strings *tab = &e->tab;
+    struct ac_buf *body = &e->body, *timers = &e->timers, *recent = &e->recent;
     unsigned char head[2 + 8] = {AC_RECORD_MAGIC, AC_RECORD_FORMAT};
-    int rc = 0;
-    ac_buf_init(&body);
-    ac_buf_init(&timers);
-    ac_buf_init(&recent);
-    if (!tab || !trig) {
-        rc = AC_ERR_NOMEM;
+    int rc = record_enc_reserve(e, rec->timers.n + 1);
+    int *trig = e->trig;
+    ac_buf_reset(body);
+    ac_buf_reset(timers);
+    ac_buf_reset(recent);
+    if (rc != 0) {
         goto out;
     }
-    tab->n = 0;
-    memset(tab->slot, 0, sizeof(tab->slot));
     ac_record_version_bytes(rec->state.version, head + AC_RECORD_VERSION_AT);
     if (ac_buf_append(out, head, sizeof(head)) != 0 ||
-        ac_customer_encode(&rec->state, &body) != 0 || record_section(out, REC_STATE, &body)) {
+        ac_customer_encode(&rec->state, body) != 0 || record_section(out, REC_STATE, body)) {
         rc = AC_ERR_NOMEM;
         goto out;
     }
     if (rec->n_wm > 0) {
-        ac_buf_reset(&body);
-        rc = ac_wire_put_u64(&body, (uint64_t)rec->n_wm);
+        ac_buf_reset(body);
+        rc = ac_wire_put_u64(body, (uint64_t)rec->n_wm);
         for (int i = 0; i < rec->n_wm; i++) {
-            rc |= ac_wire_put_u64(&body, (uint64_t)rec->wm[i].topic);
-            rc |= ac_wire_put_i64(&body, rec->wm[i].partition);
-            rc |= ac_wire_put_i64(&body, rec->wm[i].offset);
+            rc |= ac_wire_put_u64(body, (uint64_t)rec->wm[i].topic);
+            rc |= ac_wire_put_i64(body, rec->wm[i].partition);
+            rc |= ac_wire_put_i64(body, rec->wm[i].offset);
         }
-        rc |= record_section(out, REC_WM, &body);
+        rc |= record_section(out, REC_WM, body);
         if (rc) {
             rc = AC_ERR_NOMEM;
             goto out;
         }
     }
     if (rec->n_seen > 0) {
-        ac_buf_reset(&body);
-        rc = ac_wire_put_u64(&body, (uint64_t)rec->n_seen);
+        ac_buf_reset(body);
+        rc = ac_wire_put_u64(body, (uint64_t)rec->n_seen);
         for (int i = 0; i < rec->n_seen; i++) {
             unsigned char h[8];
             for (int k = 0; k < 8; k++) {
                 h[k] = (unsigned char)(rec->seen[i].hash >> (8 * k));
             }
-            rc |= ac_buf_append(&body, h, sizeof(h));
-            rc |= ac_wire_put_i64(&body, rec->seen[i].at);
+            rc |= ac_buf_append(body, h, sizeof(h));
+            rc |= ac_wire_put_i64(body, rec->seen[i].at);
         }
-        rc |= record_section(out, REC_SEEN, &body);
+        rc |= record_section(out, REC_SEEN, body);
         if (rc) {
             rc = AC_ERR_NOMEM;
             goto out;
@@ -377,45 +438,44 @@ int ac_record_encode(const struct ac_record *rec, struct ac_buf *out)
     /* Timers and the ring intern their strings first; the table is written
      * before them so a reader has it when it reads them. */
     if (rec->timers.n > 0) {
-        ac_buf_reset(&body);
-        if ((rc = record_triggers(&rec->timers, &body, trig)) != 0 ||
-            (rc = record_encode_timers(rec, tab, trig, &timers)) != 0) {
+        ac_buf_reset(body);
+        if ((rc = record_triggers(e, &rec->timers, body, trig)) != 0 ||
+            (rc = record_encode_timers(rec, tab, trig, timers)) != 0) {
             goto out;
         }
     }
-    if (rec->n_recent > 0 && (rc = record_encode_recent(rec, tab, &recent)) != 0) {
+    if (rec->n_recent > 0 && (rc = record_encode_recent(rec, tab, recent)) != 0) {
         goto out;
     }
     if (tab->n > 0) {
-        struct ac_buf strs;
-        ac_buf_init(&strs);
-        rc = ac_wire_put_u64(&strs, (uint64_t)tab->n);
+        struct ac_buf *strs = &e->strs;
+        ac_buf_reset(strs);
+        rc = ac_wire_put_u64(strs, (uint64_t)tab->n);
         for (int i = 0; i < tab->n; i++) {
-            rc |= ac_wire_put_str(&strs, tab->s[i]);
+            rc |= ac_wire_put_str(strs, tab->s[i]);
         }
-        rc |= record_section(out, REC_STRINGS, &strs);
-        ac_buf_fini(&strs);
+        rc |= record_section(out, REC_STRINGS, strs);
         if (rc) {
             rc = AC_ERR_NOMEM;
             goto out;
         }
     }
     if (rec->timers.n > 0 &&
-        (record_section(out, REC_TRIGGERS, &body) || record_section(out, REC_TIMERS, &timers))) {
+        (record_section(out, REC_TRIGGERS, body) || record_section(out, REC_TIMERS, timers))) {
         rc = AC_ERR_NOMEM;
         goto out;
     }
-    if (rec->n_recent > 0 && record_section(out, REC_RECENT, &recent)) {
+    if (rec->n_recent > 0 && record_section(out, REC_RECENT, recent)) {
         rc = AC_ERR_NOMEM;
         goto out;
     }
     rc = ac_wire_put_u64(out, REC_END) ? AC_ERR_NOMEM : 0;
 out:
-    ac_buf_fini(&body);
-    ac_buf_fini(&timers);
-    ac_buf_fini(&recent);
-    free(tab);
-    free(trig);
+    /* empty the table's slots for the next encoding */
+    for (int i = 0; i < tab->n; i++) {
+        tab->slot[tab->at[i]] = 0;
+    }
+    tab->n = 0;
     return rc;
 }
 

@@ -99,6 +99,13 @@ void ac_record_reset(struct ac_record *rec, const char *customer_id);
 /* Appends the encoding to out. Returns 0, AC_ERR_NOMEM, or AC_ERR_INVALID
  * if a string the format cannot hold is present. */
 int ac_record_encode(const struct ac_record *rec, struct ac_buf *out);
+/* The same with the scratch memory of a previous encoding (the store's hot
+ * path: no allocation once the scratch has grown to the records seen). */
+struct ac_record_enc;
+struct ac_record_enc *ac_record_enc_new(void);
+void ac_record_enc_free(struct ac_record_enc *e);
+int ac_record_encode_with(struct ac_record_enc *e, const struct ac_record *rec,
+                          struct ac_buf *out);
 /* Reads an encoding (len 0: a new customer). Returns 0, or AC_ERR_INVALID
  * for bytes that are not a record of a known format (rec is then a new
  * customer's record). */

@@ -129,13 +129,19 @@ static void batch_tally(struct rt_tally *t, int *n, const char *label)
     }
 }
 
-static uint64_t batch_key(uint64_t h, const char *s, size_t n)
+/* FNV-1a over s up to its NUL or the first `stop` byte (0: none); *len is
+ * the length hashed. Then a field separator. */
+static uint64_t batch_key(uint64_t h, const char *s, char stop, size_t *len)
 {
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    for (; s[i] != '\0' && s[i] != stop; i++) {
         h ^= (unsigned char)s[i];
         h *= 0x100000001b3ULL;
     }
-    return (h ^ 0xff) * 0x100000001b3ULL; /* a field separator */
+    if (len) {
+        *len = i;
+    }
+    return (h ^ 0xff) * 0x100000001b3ULL;
 }
 
 /* Counts a decision under its (rule, decision, reason) label; the label is
@@ -143,11 +149,11 @@ static uint64_t batch_key(uint64_t h, const char *s, size_t n)
 static void batch_tally_decision(struct rt_tally *t, int *n, const struct ac_decision *d,
                                  int rule_only)
 {
-    size_t rlen = strcspn(d->reason, ":"); /* the detail after ':' is not a label value */
-    uint64_t key = batch_key(0xcbf29ce484222325ULL, d->rule_id, strlen(d->rule_id));
+    size_t rlen = 0; /* the detail after ':' is not a label value */
+    uint64_t key = batch_key(0xcbf29ce484222325ULL, d->rule_id, 0, NULL);
     if (!rule_only) {
-        key = batch_key(key, d->decision, strlen(d->decision));
-        key = batch_key(key, d->reason, rlen);
+        key = batch_key(key, d->decision, 0, NULL);
+        key = batch_key(key, d->reason, ':', &rlen);
     }
     key |= 1; /* 0 marks a tally counted by label */
     for (int i = 0; i < *n; i++) {

@@ -60,6 +60,11 @@ int codec_write(struct ac_codec *codec, avro_value_t *value, int32_t frame_id, s
 /* The symbols of decisions.avsc's DecisionKind, in the schema's order
  * (codec_decision.c writes the position as the enum index); the unit test
  * checks them against the schema the codec loads. */
+/* actions.avsc through avro-c's generic value API: the reference the
+ * direct encoder (codec_action.c) is tested against. */
+int codec_encode_action_generic(struct ac_codec *codec, const struct ac_action *a,
+                                struct ac_buf *out);
+
 #define CODEC_DECISION_N_SYMBOLS 12
 extern const char *const codec_decision_symbols[CODEC_DECISION_N_SYMBOLS];
 

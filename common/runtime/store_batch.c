@@ -460,7 +460,10 @@ static int store_commit_prepare(struct ac_store *st, struct ac_store_cust *sc,
     }
     sc->rec.state.version = sc->loaded_version + 1;
     ac_buf_reset(&sc->blob);
-    int rc = ac_record_encode(&sc->rec, &sc->blob);
+    if (!st->renc && !(st->renc = ac_record_enc_new())) {
+        return AC_ERR_NOMEM;
+    }
+    int rc = ac_record_encode_with(st->renc, &sc->rec, &sc->blob);
     if (rc != 0) {
         return rc;
     }

@@ -131,6 +131,7 @@ void ac_store_destroy(struct ac_store *st)
     free(st->argvlen);
     ac_buf_fini(&st->legacy_due);
     store_commit_strs_free(st);
+    ac_record_enc_free(st->renc);
     free(st);
 }
 

@@ -31,6 +31,7 @@ struct ac_store {
     size_t n_legacy_due;
     unsigned scan_bucket; /* the bucket whose reply a scan is reading */
     struct store_commit_strs *commit_strs; /* a commit call's strings, reused */
+    struct ac_record_enc *renc;            /* the record encoder's scratch */
 };
 
 #define STORE_KEY_MAX (AC_ID_MAX + 64)
