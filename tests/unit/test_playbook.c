@@ -316,9 +316,13 @@ Test(playbook, default_has_every_spec_row)
                                       "checkins",
                                       "renewal_reminders",
                                       "anniversaries",
-                                      "churn_outreach"};
+                                      "churn_outreach",
+                                      "return_instructions",
+                                      "return_received",
+                                      "refund_confirmation",
+                                      "refund_feedback"};
     struct ac_playbook *pb = test_default();
-    cr_assert_eq(ac_playbook_rule_count(pb), 29);
+    cr_assert_eq(ac_playbook_rule_count(pb), 33);
     for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
         cr_assert_not_null(ac_playbook_rule_find(pb, ids[i]), "missing rule %s", ids[i]);
     }
