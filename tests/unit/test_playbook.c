@@ -551,3 +551,51 @@ Test(playbook, frequency_cap_categories)
                  "the default playbook caps solicitations only");
     ac_playbook_destroy(pb);
 }
+
+Test(playbook, a_cooloff_must_be_positive)
+{
+    cr_assert_str_eq(test_buffer(TEST_RULE_HEAD "    trigger: survey_response\n"
+                                                "    cooloff: 0\n"),
+                     "t.yaml:8:14: cooloff must be a positive duration\n");
+    cr_assert_str_eq(test_buffer(TEST_RULE_HEAD "    trigger: survey_response\n"
+                                                "    cooloff: 30d\n"),
+                     "");
+}
+
+Test(playbook, a_rules_signal_must_be_known)
+{
+    cr_assert_str_eq(test_buffer(TEST_RULE_HEAD "    trigger: shipped\n"
+                                                "    signal: {name: late_delivry, value: x}\n"),
+                     "t.yaml:8:20: unknown signal 'late_delivry' (did you mean "
+                     "'late_delivery'?)\n");
+    cr_assert_str_eq(test_buffer(TEST_RULE_HEAD
+                                 "    trigger: shipped\n"
+                                 "    signal: {name: milestone, value: firstvalue}\n"),
+                     "t.yaml:8:38: unknown value 'firstvalue' of signal 'milestone' (did you mean "
+                     "'first_value'?)\n");
+    cr_assert_str_eq(test_buffer(TEST_RULE_HEAD "    trigger: shipped\n"
+                                                "    signal: {name: late_delivery}\n"),
+                     "t.yaml:8:13: signal needs a 'name' and a 'value'\n");
+}
+
+Test(playbook, an_unsubscribe_never_stops_transactional_messages)
+{
+    cr_assert_str_eq(test_buffer("version: 1\n"
+                                 "policies:\n"
+                                 "  consent: {unsubscribe: [marketing, transactional]}\n"
+                                 "rules:\n  - id: r\n    category: service\n    channel: email\n"
+                                 "    template: t\n"
+                                 "    trigger: order_placed\n"),
+                     "t.yaml:3:26: an unsubscribe never stops transactional messages\n");
+}
+
+Test(playbook, delivery_estimate_is_an_anchor_of_deliveries_events_only)
+{
+    cr_assert_str_eq(test_buffer(TEST_RULE_HEAD "    trigger: [shipped, delayed]\n"
+                                                "    timing: {anchor: delivery_estimate}\n"),
+                     "");
+    cr_assert_str_eq(test_buffer(TEST_RULE_HEAD "    trigger: order_placed\n"
+                                                "    timing: {anchor: delivery_estimate}\n"),
+                     "t.yaml:8:22: anchor 'delivery_estimate' is never set for the trigger "
+                     "'order_placed' (only deliveries events carry it)\n");
+}
