@@ -60,6 +60,8 @@ static const struct customer_field customer_fields[] = {
     CF("p.more", CF_I64, frequency_opt_in),
     CF("x.sends", CF_STR, sends),
     CF("x.exp", CF_STR, experiments),
+    CF("f.tix", CF_STR, tickets),
+    CF("x.cool", CF_STR, cooloffs),
 };
 
 #define CUSTOMER_NFIELDS (sizeof(customer_fields) / sizeof(customer_fields[0]))
@@ -120,6 +122,39 @@ int ac_customer_add_family(struct ac_customer *c, const char *family)
     }
     memcpy(c->families + used, family, n + 1);
     return 0;
+}
+
+/* The answer for name in the consents ('1', '0', 'u'), or 0 if none. */
+static char customer_answer(const struct ac_customer *c, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = c->consents; *p;) {
+        if (strncmp(p, name, n) == 0 && p[n] == '=') {
+            return p[n + 1];
+        }
+        const char *comma = strchr(p, ',');
+        if (!comma) {
+            break;
+        }
+        p = comma + 1;
+    }
+    return 0;
+}
+
+int ac_customer_consented(const struct ac_customer *c, const char *channel,
+                          enum ac_category category, unsigned unsub_categories)
+{
+    char a = customer_answer(c, channel);
+    if (a == 0) {
+        a = customer_answer(c, "*");
+    }
+    if (a == '0') {
+        return 0;
+    }
+    if (a == 'u') {
+        return category == AC_CAT_TRANSACTIONAL || !(unsub_categories & (1u << category));
+    }
+    return 1;
 }
 
 static int customer_parse_i64(const char *s, int64_t *out)

@@ -17,6 +17,11 @@
 #define AC_CONSENTS_MAX 128
 #define AC_SENDS_MAX 512
 #define AC_EXPERIMENTS_MAX 256
+/* Tickets by ticket_id (feedback.c): at most AC_TICKETS_MAX entries of a
+ * 12-hex-digit hash of the id and its flags, "3f09a1c2b7e4cr,..." */
+#define AC_TICKETS_MAX 8
+#define AC_TICKETS_STR_MAX 136
+#define AC_COOLOFFS_MAX 160
 
 struct ac_customer {
     char customer_id[AC_ID_MAX];
@@ -45,8 +50,8 @@ struct ac_customer {
     int64_t last_score;     /* -1 before the first survey */
     char nps_class[16];     /* promoter, passive, detractor or "" */
     int64_t last_survey_at; /* AC_TS_NONE before the first survey */
-    int64_t open_tickets;
-    int64_t open_complaints;
+    int64_t open_tickets;   /* open tickets, each counted once (by ticket_id) */
+    int64_t open_complaints; /* the open ones that are complaints */
     /* usage */
     int64_t last_activity_at;
     char usage_trend[16];
@@ -56,12 +61,15 @@ struct ac_customer {
     char churn_risk[16];
     int64_t p_alive_pct; /* -1 unknown */
     /* preferences and policy clocks (SPEC §5) */
-    char consents[AC_CONSENTS_MAX]; /* explicit answers, "email=0,sms=1"; absent = granted */
+    char consents[AC_CONSENTS_MAX]; /* explicit answers, "email=0,sms=1,push=u,*=u" (below) */
     char preferred_channel[AC_TYPE_MAX];
     char timezone[AC_NAME_MAX];
     int64_t frequency_opt_in;             /* 0 or 1 */
     char sends[AC_SENDS_MAX];             /* recent non-transactional messages, "ms:channel,..." */
     char experiments[AC_EXPERIMENTS_MAX]; /* "exp=variant@ms[+]," + marks a conversion */
+    /* appended after format 1's first fields (the table is append-only) */
+    char tickets[AC_TICKETS_STR_MAX]; /* recent tickets by id: hash + flags c, r, x (feedback.c) */
+    char cooloffs[AC_COOLOFFS_MAX];   /* "rule=ms,...": last emission of rules with a cooloff */
 };
 
 /* Resets *c to the state of a customer never seen (segment "new"). */
@@ -85,6 +93,18 @@ int ac_customer_parse_field(struct ac_customer *c, const char *name, const char 
  * NUL-separated "name\0value\0" pairs, and returns how many pairs. */
 int ac_customer_diff(const struct ac_customer *before, const struct ac_customer *after,
                      struct ac_buf *out);
+
+/* Consent by purpose (SPEC §5). c->consents holds the customer's answers,
+ * one per channel: "1" granted and "0" refused (preferences_updated: the
+ * channel for every purpose), "u" unsubscribed (an unsubscribe or a spam
+ * complaint on that channel: the purposes of the playbook's
+ * consent.unsubscribe, marketing by default), and "*=u" an unsubscribe
+ * without a channel (every channel without an answer of its own). No answer
+ * is consent. unsub_categories is the bit set (1u << enum ac_category) an
+ * unsubscribe stops; transactional is never in it. Returns 1 if channel may
+ * carry a message of category. */
+int ac_customer_consented(const struct ac_customer *c, const char *channel,
+                          enum ac_category category, unsigned unsub_categories);
 
 struct ac_wire;
 

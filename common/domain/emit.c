@@ -13,6 +13,7 @@ void ac_emit_reset(struct ac_emit *out)
     out->tz_fallbacks = 0;
     out->tz_missing = 0;
     out->decisions_lost = 0;
+    out->repeat = 0;
     out->trigger = NULL;
 }
 

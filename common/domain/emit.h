@@ -57,6 +57,10 @@ struct ac_emit {
     int tz_fallbacks;   /* customers' zones that were invalid (counted) */
     int tz_missing;     /* customers without a zone of their own (counted) */
     int decisions_lost; /* decisions past AC_EMIT_MAX_DECISIONS (counted, not audited) */
+    /* Set by a processor's transition: the event repeats one applied before
+     * under another event id (a ticket event for a state the ticket already
+     * has) and changed nothing; the engine then runs no rule for it. */
+    int repeat;
     /* The customer's pending timers, set by the caller before apply (not
      * reset); NULL: this caller keeps no timers. */
     struct ac_timerset *timers;

@@ -4,9 +4,9 @@
  *   emitted     "" | "deferred:<why>" (sent after a deferral)
  *   scheduled   "delay" | "anchor" | "family" | "every"
  *   deferred    quiet_hours | business_hours | send_window | frequency_cap |
- *               channel_cap | <suppression id>
+ *               channel_cap | <suppression id> | cooloff
  *   capped      frequency_cap | channel_cap
- *   suppressed  <suppression id> | rule_suppression | no_consent
+ *   suppressed  <suppression id> | rule_suppression | cooloff | no_consent
  *   held_out    holdout
  *   expired     expired | defer_bound:<why> | <hours reason> (the next window is past expiry)
  *   cancelled   cancel_on:<event type>
@@ -483,21 +483,13 @@ static void engine_record_send(const struct ac_pb_policies *po, struct ac_custom
 
 /* --- consent and channel --------------------------------------------------------------------- */
 
-/* 1 unless the customer explicitly revoked channel ("email=0"). */
-static int engine_consented(const struct ac_customer *c, const char *channel)
+/* Consent by purpose (customer.h): a refusal of the channel stops every
+ * message on it; an unsubscribe only the playbook's consent.unsubscribe
+ * categories, never a transactional message. */
+static int engine_consented(const struct ac_pb_policies *po, const struct ac_customer *c,
+                            const char *channel, enum ac_category category)
 {
-    size_t n = strlen(channel);
-    for (const char *p = c->consents; *p;) {
-        if (strncmp(p, channel, n) == 0 && p[n] == '=') {
-            return p[n + 1] != '0';
-        }
-        const char *comma = strchr(p, ',');
-        if (!comma) {
-            break;
-        }
-        p = comma + 1;
-    }
-    return 1;
+    return ac_customer_consented(c, channel, category, po->unsubscribe_categories);
 }
 
 static int engine_is_customer_channel(const char *ch)
@@ -509,6 +501,98 @@ static int engine_is_customer_channel(const char *ch)
         }
     }
     return 0;
+}
+
+/* --- cool-offs ------------------------------------------------------------------------------- */
+
+/* The last emission of rule_id in c->cooloffs ("rule=ms,..."), or AC_TS_NONE. */
+static int64_t engine_cooloff_last(const struct ac_customer *c, const char *rule_id)
+{
+    size_t n = strlen(rule_id);
+    for (const char *p = c->cooloffs; *p;) {
+        if (strncmp(p, rule_id, n) == 0 && p[n] == '=') {
+            return (int64_t)strtoll(p + n + 1, NULL, 10);
+        }
+        const char *comma = strchr(p, ',');
+        if (!comma) {
+            break;
+        }
+        p = comma + 1;
+    }
+    return AC_TS_NONE;
+}
+
+/* Records at as rule_id's last emission. Entries whose cool-off has passed
+ * (or whose rule is gone or has none now) are forgotten; when the new one
+ * still does not fit, the oldest are. */
+static void engine_cooloff_record(const struct ac_engine *en, struct ac_customer *c,
+                                  const char *rule_id, int64_t at)
+{
+    char kept[AC_COOLOFFS_MAX];
+    char entry[AC_NAME_MAX + 24];
+    size_t used = 0;
+    int n = snprintf(entry, sizeof(entry), "%s=%lld", rule_id, (long long)at);
+    if (n < 0 || (size_t)n >= sizeof(kept)) {
+        return;
+    }
+    kept[0] = '\0';
+    for (const char *p = c->cooloffs; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        char id[AC_NAME_MAX];
+        if (eq && (size_t)(eq - p) < sizeof(id)) {
+            memcpy(id, p, (size_t)(eq - p));
+            id[eq - p] = '\0';
+            const struct ac_pb_rule *r = ac_playbook_rule_find(en->pb, id);
+            long long last = strtoll(eq + 1, NULL, 10);
+            if (strcmp(id, rule_id) != 0 && r && r->cooloff_ms > 0 && at - last < r->cooloff_ms &&
+                used + len + 2 <= sizeof(kept)) {
+                used += (size_t)snprintf(kept + used, sizeof(kept) - used, "%s%.*s",
+                                         used ? "," : "", (int)len, p);
+            }
+        }
+        if (!comma) {
+            break;
+        }
+        p = comma + 1;
+    }
+    while (used && used + (size_t)n + 2 > sizeof(kept)) {
+        char *comma = strchr(kept, ',');
+        if (!comma) {
+            used = 0;
+            kept[0] = '\0';
+            break;
+        }
+        memmove(kept, comma + 1, strlen(comma + 1) + 1);
+        used = strlen(kept);
+    }
+    snprintf(kept + used, sizeof(kept) - used, "%s%s", used ? "," : "", entry);
+    memcpy(c->cooloffs, kept, sizeof(c->cooloffs));
+}
+
+/* --- a rule's signal ------------------------------------------------------------------------- */
+
+/* The rule's signal, for the timer that came due (its id makes the
+ * signal's: once per timer, in every run). A late_delivery signal counts
+ * in the customer's late deliveries, as the deliveries processor's do. */
+static void engine_rule_signal(const struct ac_pb_rule *r, struct ac_customer *c,
+                               const struct ac_timer *tm, struct ac_emit *out)
+{
+    char key[AC_NAME_MAX + 8];
+    struct ac_signal *s = &out->signals[out->n_signals++];
+    memset(s, 0, sizeof(*s));
+    snprintf(key, sizeof(key), "signal:%s", r->signal);
+    ac_action_id(s->signal_id, key, tm->id, 0);
+    engine_copy(s->customer_id, sizeof(s->customer_id), c->customer_id);
+    engine_copy(s->signal, sizeof(s->signal), r->signal);
+    engine_copy(s->value, sizeof(s->value), r->signal_value);
+    engine_copy(s->cause_event_id, sizeof(s->cause_event_id), tm->trigger.id);
+    s->occurred_at = tm->first_due;
+    if (strcmp(r->signal, "late_delivery") == 0) {
+        c->late_deliveries++;
+        s->score = (double)c->late_deliveries;
+    }
 }
 
 /* --- vars ------------------------------------------------------------------------------------ */
@@ -707,6 +791,15 @@ static int engine_decide_one(struct ac_engine *en, struct ac_customer *c, struct
         engine_decide(out, now, r->id, tm->part, AC_DECISION_EXITED, "conditions", tm->id, 0);
         return ENGINE_DONE;
     }
+    /* The rule's signal, the first time the action comes due (a deferred
+     * timer carries its reason); with room for the action too, so that a
+     * timer kept for lack of room never signals twice. */
+    if (r->signal && tm->reason[0] == '\0') {
+        if (out->n_signals >= AC_EMIT_MAX_SIGNALS || out->n_actions >= AC_EMIT_MAX_ACTIONS) {
+            return ENGINE_KEEP;
+        }
+        engine_rule_signal(r, c, tm, out);
+    }
     char variant[AC_TYPE_MAX] = "";
     const char *template_name = pa->template_name;
     if (r->experiment) {
@@ -743,6 +836,12 @@ static int engine_decide_one(struct ac_engine *en, struct ac_customer *c, struct
         return engine_blocked(en, pa, tm, now, at + AC_PB_HOUR_MS, AC_DECISION_SUPPRESSED,
                               suppressed, out);
     }
+    /* The rule's cool-off: nothing from it within cooloff of its last message. */
+    int64_t last = r->cooloff_ms > 0 ? engine_cooloff_last(c, r->id) : AC_TS_NONE;
+    if (last != AC_TS_NONE && at < last + r->cooloff_ms) {
+        return engine_blocked(en, pa, tm, now, last + r->cooloff_ms, AC_DECISION_SUPPRESSED,
+                              "cooloff", out);
+    }
     /* Channel: the preferred one first, then the rule's order; consented only. */
     const char *channel = NULL;
     int message = pa->kind == AC_KIND_MESSAGE;
@@ -756,7 +855,7 @@ static int engine_decide_one(struct ac_engine *en, struct ac_customer *c, struct
     for (size_t i = 0; i < pa->n_channels && !any_consented; i++) {
         const char *ch = pa->channels[i];
         any_consented = !(message && engine_is_customer_channel(ch) && po->require_consent &&
-                          !engine_consented(c, ch));
+                          !engine_consented(po, c, ch, pa->category));
     }
     if (!any_consented) {
         engine_decide(out, now, r->id, tm->part, AC_DECISION_SUPPRESSED, "no_consent", tm->id, 0);
@@ -776,7 +875,7 @@ static int engine_decide_one(struct ac_engine *en, struct ac_customer *c, struct
                 continue; /* pass 0 looks for the preferred channel only */
             }
             if (message && engine_is_customer_channel(ch) && po->require_consent &&
-                !engine_consented(c, ch)) {
+                !engine_consented(po, c, ch, pa->category)) {
                 continue;
             }
             if (capped_kind) {
@@ -857,6 +956,9 @@ static int engine_decide_one(struct ac_engine *en, struct ac_customer *c, struct
     if (capped_kind) {
         engine_record_send(po, c, channel, at);
     }
+    if (r->cooloff_ms > 0) {
+        engine_cooloff_record(en, c, r->id, at);
+    }
     struct ac_decision *d = engine_decide(out, now, r->id, tm->part, AC_DECISION_EMITTED,
                                           tm->reason[0] ? "after_deferral" : "", tm->id, at);
     if (d) {
@@ -922,6 +1024,10 @@ static int64_t engine_anchor(const char *anchor, const struct ac_trigger *t,
     }
     if (strcmp(anchor, "new_estimated_delivery_at") == 0) {
         return t->new_estimated_delivery_at;
+    }
+    if (strcmp(anchor, "delivery_estimate") == 0) { /* the newest estimate the event carries */
+        return t->new_estimated_delivery_at != AC_TS_NONE ? t->new_estimated_delivery_at
+                                                          : t->estimated_delivery_at;
     }
     return AC_TS_NONE;
 }
@@ -1204,6 +1310,9 @@ int ac_engine_on_event(struct ac_engine *en, struct ac_customer *c,
                        struct ac_emit *out)
 {
     (void)before;
+    if (out->repeat) {
+        return 0; /* a repeat of an event applied before: nothing new to decide */
+    }
     struct ac_trigger t;
     ac_trigger_from_event(&t, ev);
     out->trigger = &t;

@@ -62,7 +62,8 @@ const struct ac_playbook *ac_engine_playbook(const struct ac_engine *en);
  * signals to out: cancels and exits pending timers, counts experiment
  * conversions, and runs the rules triggered by ev and by out's signals.
  * out->timers may be NULL (then nothing can be scheduled: delayed actions
- * are dropped with reason "no_timer_store"). Returns 0 or AC_ERR_NOMEM. */
+ * are dropped with reason "no_timer_store"). Does nothing for an event the
+ * processor marked a repeat (out->repeat). Returns 0 or AC_ERR_NOMEM. */
 int ac_engine_on_event(struct ac_engine *en, struct ac_customer *c,
                        const struct ac_customer *before, const struct ac_event *ev, int64_t now,
                        struct ac_emit *out);

@@ -208,6 +208,12 @@ struct ac_pb_rule {
     const struct ac_pb_action *actions;
     size_t n_actions;
     const struct ac_pb_experiment *experiment; /* NULL: none */
+    int64_t cooloff_ms; /* > 0: no emission within this long of the rule's last one */
+    /* NULL: none. Else the signal (and its value) emitted when one of the
+     * rule's actions first comes due and still applies (not expired,
+     * exited or out of conditions), whatever the policies then decide. */
+    const char *signal;
+    const char *signal_value;
 };
 
 /* --- families, policies, experiments -----------------------------------------------------------
@@ -243,6 +249,7 @@ struct ac_pb_policies {
     struct ac_pb_daywin quiet_hours;
     struct ac_pb_daywin business_hours;
     int require_consent;                          /* only consented channels */
+    unsigned unsubscribe_categories; /* bit (1u << enum ac_category) an unsubscribe stops */
     int prefer_customer_channel;                  /* the customer's preferred channel first */
     int64_t max_defer_ms;                         /* defer bound of rules that set none */
     const struct ac_pb_suppression *suppressions; /* global: apply to every rule */

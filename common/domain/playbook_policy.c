@@ -218,11 +218,17 @@ static void policy_frequency(struct playbook_loader *ld, const yaml_node_t *node
 
 static void policy_consent(struct playbook_loader *ld, const yaml_node_t *node)
 {
-    static const char *const keys[] = {"required", "prefer_customer_channel"};
-    const yaml_node_t *v[2];
+    static const char *const keys[] = {"required", "prefer_customer_channel", "unsubscribe"};
+    const yaml_node_t *v[3];
     struct ac_pb_policies *po = &ld->pb->policies;
-    if (playbook_map(ld, node, "consent", keys, 2, v, NULL) != 0) {
+    if (playbook_map(ld, node, "consent", keys, 3, v, NULL) != 0) {
         return;
+    }
+    if (v[2]) {
+        (void)policy_categories(ld, v[2], &po->unsubscribe_categories);
+        if (po->unsubscribe_categories & (1u << AC_CAT_TRANSACTIONAL)) {
+            playbook_error(ld, v[2], "an unsubscribe never stops transactional messages");
+        }
     }
     if (v[0]) {
         (void)playbook_bool(ld, v[0], "required", &po->require_consent);
@@ -247,6 +253,7 @@ void playbook_load_policies(struct playbook_loader *ld, const yaml_node_t *node)
     po->quiet_hours = (struct ac_pb_daywin){21 * 60, 8 * 60, POLICY_ALL_DAYS};
     po->business_hours = (struct ac_pb_daywin){9 * 60, 17 * 60, 0x1Fu};
     po->require_consent = 1;
+    po->unsubscribe_categories = 1u << AC_CAT_MARKETING; /* consent by purpose */
     po->prefer_customer_channel = 1;
     po->max_defer_ms = 7 * AC_PB_DAY_MS;
     if (!node || playbook_map(ld, node, "policies", keys, POLICY_N(keys), v, NULL) != 0) {

@@ -19,13 +19,15 @@ enum rules_rkey {
     RULES_CANCEL_ON,
     RULES_EXPERIMENT,
     RULES_ACTIONS,
+    RULES_COOLOFF,
+    RULES_SIGNAL,
     RULES__NR
 };
 
 static const char *const rules_rule_keys[RULES__NR] = {
     "kind",      "category",      "channel",    "template",   "vars",        "timing",  "expires",
     "hours",     "window",        "on_blocked", "id",         "description", "trigger", "when",
-    "exit_when", "suppress_when", "cancel_on",  "experiment", "actions"};
+    "exit_when", "suppress_when", "cancel_on",  "experiment", "actions",     "cooloff", "signal"};
 
 static const char *const rules_scope_names[] = {"customer", "order", "family", "ticket"};
 
@@ -268,6 +270,50 @@ static int rules_cancel(struct playbook_loader *ld, const yaml_node_t *item,
     return 0;
 }
 
+/* signal: {name: late_delivery, value: estimate_passed} */
+static void rules_signal(struct playbook_loader *ld, const yaml_node_t *node, struct ac_pb_rule *r)
+{
+    static const char *const keys[] = {"name", "value"};
+    const yaml_node_t *v[2];
+    if (playbook_map(ld, node, "signal", keys, 2, v, NULL) != 0) {
+        return;
+    }
+    if (!v[0] || !v[1]) {
+        playbook_error(ld, node, "signal needs a 'name' and a 'value'");
+        return;
+    }
+    const char *name = playbook_scalar(ld, v[0], "name");
+    const char *value = playbook_scalar(ld, v[1], "value");
+    if (!name || !value) {
+        return;
+    }
+    int sig = playbook_signal_index(name);
+    if (sig < 0) {
+        char dym[96];
+        playbook_error(ld, v[0], "unknown signal '%s'%s", name,
+                       playbook_did_you_mean(name, playbook_signal_names, PLAYBOOK_N_SIGNALS, dym,
+                                             sizeof(dym)));
+        return;
+    }
+    const char *const *known = playbook_signal_values(sig);
+    size_t n_known = 0;
+    while (known && known[n_known]) {
+        n_known++;
+    }
+    if (known && playbook_lookup(value, known, n_known) < 0) {
+        char dym[96];
+        playbook_error(ld, v[1], "unknown value '%s' of signal '%s'%s", value, name,
+                       playbook_did_you_mean(value, known, n_known, dym, sizeof(dym)));
+        return;
+    }
+    if (value[0] == '\0') {
+        playbook_error(ld, v[1], "a signal's value must not be empty");
+        return;
+    }
+    r->signal = playbook_strdup(ld, name);
+    r->signal_value = playbook_strdup(ld, value);
+}
+
 static void rules_rule(struct playbook_loader *ld, const yaml_node_t *node, struct ac_pb_rule *r,
                        size_t index)
 {
@@ -337,6 +383,14 @@ static void rules_rule(struct playbook_loader *ld, const yaml_node_t *node, stru
             playbook_error(ld, v[RULES_EXPERIMENT], "unknown experiment '%s'%s", s,
                            playbook_did_you_mean(s, ids, n, dym, sizeof(dym)));
         }
+    }
+    if (v[RULES_COOLOFF] &&
+        playbook_duration(ld, v[RULES_COOLOFF], "cooloff", 0, &r->cooloff_ms) == 0 &&
+        r->cooloff_ms <= 0) {
+        playbook_error(ld, v[RULES_COOLOFF], "cooloff must be a positive duration");
+    }
+    if (v[RULES_SIGNAL]) {
+        rules_signal(ld, v[RULES_SIGNAL], r);
     }
     if (playbook_actions(ld, v, v[RULES_ACTIONS], node, &rt, r) != 0) {
         return;

@@ -56,7 +56,8 @@ const char *const playbook_anchor_names[] = {"renewal_at",
                                              "contract_signed_at",
                                              "customer_since",
                                              "estimated_delivery_at",
-                                             "new_estimated_delivery_at"};
+                                             "new_estimated_delivery_at",
+                                             "delivery_estimate"};
 const size_t playbook_n_anchors = VOCAB_N(playbook_anchor_names);
 
 const char *const playbook_kind_names[] = {"message", "crm_update", "team_task",
@@ -137,7 +138,8 @@ int playbook_channel_fits(const char *channel, enum ac_action_kind kind)
 unsigned playbook_anchor_event_topics(const char *anchor)
 {
     if (strcmp(anchor, "estimated_delivery_at") == 0 ||
-        strcmp(anchor, "new_estimated_delivery_at") == 0) {
+        strcmp(anchor, "new_estimated_delivery_at") == 0 ||
+        strcmp(anchor, "delivery_estimate") == 0) {
         return VOCAB_DELIVERIES;
     }
     return 0;

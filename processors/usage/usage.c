@@ -1,7 +1,8 @@
 /* usage.c — domain logic of the usage processor (pure: no I/O).
  *
  * State: last activity, milestones reached (a milestone signal the first
- * time each is reached), onboarding completed. */
+ * time each is reached; project_milestone, which a service contract reaches
+ * again and again, signals every time), onboarding completed. */
 #include "usage.h"
 
 #include <stdio.h>
@@ -40,9 +41,11 @@ static int usage_apply(void *opaque, struct ac_customer *c, const struct ac_even
     if (c->last_activity_at == AC_TS_NONE || ev->occurred_at > c->last_activity_at) {
         c->last_activity_at = ev->occurred_at;
     }
-    if (milestone && !usage_has(c->milestones, u->milestone)) {
+    int repeats = strcmp(u->milestone, "project_milestone") == 0;
+    if (milestone && (repeats || !usage_has(c->milestones, u->milestone))) {
         size_t used = strlen(c->milestones);
-        if (used + strlen(u->milestone) + 2 <= sizeof(c->milestones)) {
+        if (!usage_has(c->milestones, u->milestone) &&
+            used + strlen(u->milestone) + 2 <= sizeof(c->milestones)) {
             snprintf(c->milestones + used, sizeof(c->milestones) - used, "%s%s", used ? "," : "",
                      u->milestone);
         }

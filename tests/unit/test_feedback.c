@@ -168,7 +168,7 @@ Test(feedback, complaints_open_and_close_and_suppress_marketing_meanwhile)
               "resolving the ticket cancels its SLA escalation at once");
 }
 
-Test(feedback, an_unsubscribe_holds_for_every_later_action_on_that_channel)
+Test(feedback, an_unsubscribe_holds_for_every_later_marketing_action_on_that_channel)
 {
     struct ac_event ev;
     fb_event(&ev, "p1", "preferences_updated", T0);
@@ -187,8 +187,13 @@ Test(feedback, an_unsubscribe_holds_for_every_later_action_on_that_channel)
     snprintf(ev.u.feedback.engagement, sizeof(ev.u.feedback.engagement), "unsubscribed");
     snprintf(ev.u.feedback.channel, sizeof(ev.u.feedback.channel), "email");
     cr_assert_eq(apply(&ac_feedback_processor, fb, &ev), 0);
-    cr_expect_str_eq(c.consents, "sms=1,email=0");
-    /* Later actions on email go elsewhere or not at all. */
+    cr_expect_str_eq(c.consents, "sms=1,email=u");
+    cr_expect(!ac_customer_consented(&c, "email", AC_CAT_MARKETING, 1u << AC_CAT_MARKETING));
+    cr_expect(ac_customer_consented(&c, "email", AC_CAT_TRANSACTIONAL, 1u << AC_CAT_MARKETING));
+    cr_expect(ac_customer_consented(&c, "email", AC_CAT_SERVICE, 1u << AC_CAT_MARKETING),
+              "an unsubscribe from marketing leaves service messages (default playbook)");
+    /* Later marketing on email goes elsewhere or not at all; the order's
+     * confirmation and welcome still go by email. */
     struct ac_event o;
     memset(&o, 0, sizeof(o));
     o.topic = AC_TOPIC_ORDERS;
@@ -200,13 +205,19 @@ Test(feedback, an_unsubscribe_holds_for_every_later_action_on_that_channel)
     o.u.order.renewal_at = AC_TS_NONE;
     cr_assert_eq(apply(&ac_orders_processor, orders, &o), 0);
     for (int i = 0; i < out.n_actions; i++) {
-        cr_expect_str_neq(out.actions[i].channel, "email", "%s went to email",
-                          out.actions[i].rule_id);
+        if (out.actions[i].category == AC_CAT_MARKETING) {
+            cr_expect_str_neq(out.actions[i].channel, "email", "%s went to email",
+                              out.actions[i].rule_id);
+        }
     }
     const struct ac_decision *d = decision_of("welcome_1");
     cr_assert_not_null(d);
-    cr_expect_str_eq(d->decision, "suppressed", "welcome_1 is email only");
-    cr_expect_str_eq(d->reason, "no_consent");
+    cr_expect_str_eq(d->decision, "emitted", "welcome_1 is a service message");
+    cr_expect_str_eq(d->channel, "email");
+    d = decision_of("order_confirmation");
+    cr_assert_not_null(d);
+    cr_expect_str_eq(d->decision, "emitted");
+    cr_expect_str_eq(d->channel, "email", "transactional: the unsubscribe does not move it");
     /* A later opt-in restores the channel. */
     fb_event(&ev, "p2", "preferences_updated", T0 + 3000);
     ev.u.feedback.n_consents = 1;

@@ -316,9 +316,13 @@ Test(playbook, default_has_every_spec_row)
                                       "checkins",
                                       "renewal_reminders",
                                       "anniversaries",
-                                      "churn_outreach"};
+                                      "churn_outreach",
+                                      "return_instructions",
+                                      "return_received",
+                                      "refund_confirmation",
+                                      "refund_feedback"};
     struct ac_playbook *pb = test_default();
-    cr_assert_eq(ac_playbook_rule_count(pb), 29);
+    cr_assert_eq(ac_playbook_rule_count(pb), 33);
     for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
         cr_assert_not_null(ac_playbook_rule_find(pb, ids[i]), "missing rule %s", ids[i]);
     }
@@ -546,4 +550,52 @@ Test(playbook, frequency_cap_categories)
     cr_expect_eq(ac_playbook_policies(pb)->cap_categories, 1u << AC_CAT_MARKETING,
                  "the default playbook caps solicitations only");
     ac_playbook_destroy(pb);
+}
+
+Test(playbook, a_cooloff_must_be_positive)
+{
+    cr_assert_str_eq(test_buffer(TEST_RULE_HEAD "    trigger: survey_response\n"
+                                                "    cooloff: 0\n"),
+                     "t.yaml:8:14: cooloff must be a positive duration\n");
+    cr_assert_str_eq(test_buffer(TEST_RULE_HEAD "    trigger: survey_response\n"
+                                                "    cooloff: 30d\n"),
+                     "");
+}
+
+Test(playbook, a_rules_signal_must_be_known)
+{
+    cr_assert_str_eq(test_buffer(TEST_RULE_HEAD "    trigger: shipped\n"
+                                                "    signal: {name: late_delivry, value: x}\n"),
+                     "t.yaml:8:20: unknown signal 'late_delivry' (did you mean "
+                     "'late_delivery'?)\n");
+    cr_assert_str_eq(test_buffer(TEST_RULE_HEAD
+                                 "    trigger: shipped\n"
+                                 "    signal: {name: milestone, value: firstvalue}\n"),
+                     "t.yaml:8:38: unknown value 'firstvalue' of signal 'milestone' (did you mean "
+                     "'first_value'?)\n");
+    cr_assert_str_eq(test_buffer(TEST_RULE_HEAD "    trigger: shipped\n"
+                                                "    signal: {name: late_delivery}\n"),
+                     "t.yaml:8:13: signal needs a 'name' and a 'value'\n");
+}
+
+Test(playbook, an_unsubscribe_never_stops_transactional_messages)
+{
+    cr_assert_str_eq(test_buffer("version: 1\n"
+                                 "policies:\n"
+                                 "  consent: {unsubscribe: [marketing, transactional]}\n"
+                                 "rules:\n  - id: r\n    category: service\n    channel: email\n"
+                                 "    template: t\n"
+                                 "    trigger: order_placed\n"),
+                     "t.yaml:3:26: an unsubscribe never stops transactional messages\n");
+}
+
+Test(playbook, delivery_estimate_is_an_anchor_of_deliveries_events_only)
+{
+    cr_assert_str_eq(test_buffer(TEST_RULE_HEAD "    trigger: [shipped, delayed]\n"
+                                                "    timing: {anchor: delivery_estimate}\n"),
+                     "");
+    cr_assert_str_eq(test_buffer(TEST_RULE_HEAD "    trigger: order_placed\n"
+                                                "    timing: {anchor: delivery_estimate}\n"),
+                     "t.yaml:8:22: anchor 'delivery_estimate' is never set for the trigger "
+                     "'order_placed' (only deliveries events carry it)\n");
 }
