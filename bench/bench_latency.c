@@ -3,9 +3,11 @@
  *
  * Every rate gets a fresh dev stack (mock cluster, redis-server) and a fresh
  * aftercare-orders, configured with nothing but what points it at the stack
- * (brokers, Redis URL, /metrics port, log level) and a playbook: batch.size,
- * batch.ms and every librdkafka property keep their defaults. A "tuned" run
- * adds kafka.consumer.fetch.wait.max.ms = 10 and nothing else. Then:
+ * (brokers, Redis URL, /metrics port, log level) and a playbook, in the
+ * environment `aftercare dev` gives its processors (devstack.h: the mock
+ * broker needs a short fetch wait): batch.size, batch.ms and every other
+ * librdkafka property keep their defaults. A "bare" run leaves that
+ * environment out (librdkafka's 500 ms fetch wait). Then:
  *
  *   1. one event, its action awaited: the group join is over;
  *   2. a warm-up at 200 events/s (not measured);
@@ -37,6 +39,7 @@
 
 #include "bench.h"
 #include "clock.h"
+#include "devstack.h"
 #include "emit.h"
 #include "err.h"
 
@@ -51,13 +54,11 @@
 /* SPEC §8: event read -> action on Kafka, p99 <= 50 ms at 5,000 events/s. */
 #define BL_BUDGET_MS 50.0
 #define BL_BUDGET_RATE 5000
-#define BL_TUNED_KEY "kafka.consumer.fetch.wait.max.ms"
-#define BL_TUNED_VALUE "10"
 
 struct bl_opts {
     const char *rates, *processor, *playbook, *one_rule;
     long seconds, warmup_s, customers, partitions, linger_ms, seed, drain_s, join_s;
-    int keep, skip_one_rule, skip_default, skip_tuned;
+    int keep, skip_one_rule, skip_default, skip_bare;
     long rate[BL_MAX_RATES];
     int n_rates;
 };
@@ -117,7 +118,7 @@ struct bl_row {
 /* A playbook and a configuration, one fresh stack per rate. */
 struct bl_run {
     const char *playbook_name, *playbook;
-    int tuned;
+    int bare; /* without the environment `aftercare dev` gives its processors */
     struct bl_row rows[BL_MAX_RATES];
     int ok;
 };
@@ -594,7 +595,7 @@ static int bl_row_latency(const struct bl_events *ev, int phase, struct bl_row *
  * would slow it down. */
 static int bl_stack(const struct bl_opts *o, const struct bl_run *run, struct bl_row *r)
 {
-    char config[700], logpath[700], url[96], extra[96] = "";
+    char config[700], logpath[700], url[96];
     struct ac_bench_env env;
     struct ac_bench_child ch = {.pid = -1};
     struct bl_reader reader;
@@ -609,7 +610,7 @@ static int bl_stack(const struct bl_opts *o, const struct bl_run *run, struct bl
     c.rng = (uint64_t)o->seed;
     ac_buf_init(&c.b);
     fprintf(stderr, "%s: %s playbook, %s configuration, %ld events/s for %ld s\n", ac_bench_prog,
-            run->playbook_name, run->tuned ? "tuned" : "default", r->rate, o->seconds);
+            run->playbook_name, run->bare ? "bare" : "default", r->rate, o->seconds);
     if (ac_bench_env_start(&env, (int)o->partitions, o->keep) != 0) {
         goto out;
     }
@@ -617,8 +618,11 @@ static int bl_stack(const struct bl_opts *o, const struct bl_run *run, struct bl
         ac_bench_err("out of memory");
         goto out;
     }
-    if (run->tuned) {
-        snprintf(extra, sizeof(extra), "%s = %s\n", BL_TUNED_KEY, BL_TUNED_VALUE);
+    /* The environment `aftercare dev` prints for its processors, or none. */
+    if (run->bare) {
+        unsetenv(AC_DEV_FETCH_WAIT_ENV);
+    } else {
+        setenv(AC_DEV_FETCH_WAIT_ENV, AC_DEV_FETCH_WAIT_MS, 1);
     }
     snprintf(config, sizeof(config), "%s/orders.conf", env.dir);
     snprintf(logpath, sizeof(logpath), "%s/orders.log", env.dir);
@@ -626,8 +630,8 @@ static int bl_stack(const struct bl_opts *o, const struct bl_run *run, struct bl
     /* Only what points it at the dev stack: every other key keeps its default. */
     if (ac_bench_write_file(config,
                             "kafka.brokers = %s\nredis.url = %s\nhttp.bind = 127.0.0.1\n"
-                            "http.port = %d\nlog.level = warn\nplaybook = %s\n%s",
-                            ac_dev_kafka_brokers(env.dk), url, port, run->playbook, extra) != 0 ||
+                            "http.port = %d\nlog.level = warn\nplaybook = %s\n",
+                            ac_dev_kafka_brokers(env.dk), url, port, run->playbook) != 0 ||
         bl_reader_start(&reader, &env, (int)o->partitions, c.ev) != 0 ||
         !(c.producer = bl_producer(&c)) ||
         ac_bench_child_start(&ch, o->processor, NULL, config, logpath) != 0) {
@@ -723,13 +727,13 @@ static void bl_print_table(const struct bl_opts *o, const struct bl_run *runs, i
             const struct bl_row *r = &run->rows[k];
             char a[12][16];
             if (!r->ok) {
-                printf("%-8s %5ld  failed (see above)\n", run->tuned ? "tuned" : "default",
+                printf("%-8s %5ld  failed (see above)\n", run->bare ? "bare" : "default",
                        r->rate);
                 continue;
             }
             printf("%-8s %5ld %6.0f %6ld %6ld | %5s %5s %5s %5s | %5s | %5s %5s | %5s | %4s %4s "
                    "%5s | %4.0f %5.1f | %3.0f%% %3.0f%%  %3.0f%% | %s%s\n",
-                   run->tuned ? "tuned" : "default", r->rate, r->sent_rate, r->events, r->matched,
+                   run->bare ? "bare" : "default", r->rate, r->sent_rate, r->events, r->matched,
                    bl_ms(a[0], 16, r->p50), bl_ms(a[1], 16, r->p90), bl_ms(a[2], 16, r->p99),
                    bl_ms(a[3], 16, r->max), bl_ms(a[4], 16, r->in99), bl_ms(a[5], 16, r->ak50),
                    bl_ms(a[6], 16, r->ak99), bl_ms(a[7], 16, r->rd99), bl_ms(a[8], 16, r->proc50),
@@ -753,7 +757,7 @@ static void bl_print_details(const struct bl_opts *o, const struct bl_run *run)
                "producer at worst %.1f ms behind its schedule; other rules' actions %ld, "
                "repeats %ld, not CreateTime %ld, aftercare.actions %lld records, aftercare.dlq "
                "%lld\n",
-               run->playbook_name, run->tuned ? "tuned" : "default", r->rate, r->join_s, r->batches,
+               run->playbook_name, run->bare ? "bare" : "default", r->rate, r->join_s, r->batches,
                r->per_batch, r->batch_ms, r->state_ms, r->produce_ms, r->ack_ms, r->behind_ms,
                r->unknown, r->repeats, r->not_create_time, (long long)r->actions_total,
                (long long)r->dlq);
@@ -779,7 +783,7 @@ static void bl_json(const struct bl_opts *o, const struct bl_run *runs, int n_ru
             ac_buf_init(&x.b);
             ac_buf_printf(&x.b, "{\"playbook\":");
             ac_buf_json_str(&x.b, run->playbook_name);
-            ac_bench_json_str(&x, "config", run->tuned ? "tuned" : "default");
+            ac_bench_json_str(&x, "config", run->bare ? "bare" : "default");
             ac_bench_json_int(&x, "rate", r->rate);
             ac_bench_json_num(&x, "sent_rate", round(r->sent_rate));
             ac_bench_json_int(&x, "events", r->events);
@@ -824,7 +828,7 @@ static void bl_json(const struct bl_opts *o, const struct bl_run *runs, int n_ru
     ac_bench_json_int(&j, "customers", o->customers);
     ac_bench_json_int(&j, "partitions", o->partitions);
     ac_bench_json_int(&j, "producer_linger_ms", o->linger_ms);
-    ac_bench_json_str(&j, "tuned", BL_TUNED_KEY " = " BL_TUNED_VALUE);
+    ac_bench_json_str(&j, "default_env", AC_DEV_FETCH_WAIT_ENV "=" AC_DEV_FETCH_WAIT_MS);
     ac_bench_json_raw(&j, "rows", rows.data);
     ac_bench_json_end(&j);
     ac_buf_fini(&rows);
@@ -867,8 +871,8 @@ int main(int argc, char **argv)
         {"--one-rule", AC_BENCH_OPT_STR, &o.one_rule, 0, 0, "the one-rule playbook"},
         {"--skip-one-rule", AC_BENCH_OPT_FLAG, &o.skip_one_rule, 0, 0, "no one-rule runs"},
         {"--skip-default", AC_BENCH_OPT_FLAG, &o.skip_default, 0, 0, "no default-playbook runs"},
-        {"--skip-tuned", AC_BENCH_OPT_FLAG, &o.skip_tuned, 0, 0,
-         "no runs with " BL_TUNED_KEY " = " BL_TUNED_VALUE},
+        {"--skip-bare", AC_BENCH_OPT_FLAG, &o.skip_bare, 0, 0,
+         "no runs without " AC_DEV_FETCH_WAIT_ENV " (librdkafka's 500 ms fetch wait)"},
         {"--keep", AC_BENCH_OPT_FLAG, &o.keep, 0, 0, "keep the scratch directories"},
         {NULL, AC_BENCH_OPT_FLAG, NULL, 0, 0, NULL},
     };
@@ -883,12 +887,12 @@ int main(int argc, char **argv)
             continue;
         }
         for (int t = 0; t < 2; t++) {
-            if (t == 1 && o.skip_tuned) {
+            if (t == 1 && o.skip_bare) {
                 continue;
             }
             runs[n_runs].playbook_name = p == 0 ? "one_rule" : "default";
             runs[n_runs].playbook = p == 0 ? o.one_rule : o.playbook;
-            runs[n_runs].tuned = t;
+            runs[n_runs].bare = t;
             n_runs++;
         }
     }
@@ -906,9 +910,10 @@ int main(int argc, char **argv)
            "each rate for %ld s after a %ld s warm-up; %ld partitions per topic; the bench's "
            "producer linger.ms %ld\n",
            o.customers, o.seconds, o.warmup_s, o.partitions, o.linger_ms);
-    printf("configuration: the defaults (batch.size 500, batch.ms 50, librdkafka's "
-           "fetch.wait.max.ms 500); tuned: + %s = %s\n",
-           BL_TUNED_KEY, BL_TUNED_VALUE);
+    printf("configuration: the defaults (batch.size 500, batch.ms 50) in the environment "
+           "`aftercare dev` gives its processors (" AC_DEV_FETCH_WAIT_ENV "=" AC_DEV_FETCH_WAIT_MS
+           "); bare: without it (librdkafka's fetch.wait.max.ms 500, which the mock broker "
+           "waits out whenever a fetch finds nothing)\n");
     printf(
         "p50..max: the action's CreateTime - the event's CreateTime (ms resolution, one "
         "machine's wall clock; an action that never came counts as infinitely late)\n"
@@ -933,7 +938,7 @@ int main(int argc, char **argv)
             char a[16];
             if (r->ok && r->rate == BL_BUDGET_RATE) {
                 printf("  %s playbook, %s configuration: p99 %s ms: %s\n", runs[i].playbook_name,
-                       runs[i].tuned ? "tuned" : "default", bl_ms(a, sizeof(a), r->p99),
+                       runs[i].bare ? "bare" : "default", bl_ms(a, sizeof(a), r->p99),
                        r->p99 <= BL_BUDGET_MS ? "met" : "not met");
             }
         }

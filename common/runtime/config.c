@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h> /* environ */
 #include <strings.h>
 
 #include "err.h"
@@ -443,6 +444,37 @@ out:
     return rc;
 }
 
+/* AFTERCARE_KAFKA_<PROPERTY> for a librdkafka property nobody declared:
+ * "AFTERCARE_KAFKA_CONSUMER_FETCH_WAIT_MAX_MS=10" is the pass-through key
+ * kafka.consumer.fetch.wait.max.ms (librdkafka's property names have dots,
+ * never underscores). */
+static int cfg_load_env_kafka(struct ac_config *cfg, char *errstr, size_t errlen)
+{
+    static const char prefix[] = CFG_ENV_PREFIX "KAFKA_";
+    char key[CFG_ENV_MAX];
+    for (char **e = environ; *e; e++) {
+        const char *eq = strchr(*e, '=');
+        size_t n = eq ? (size_t)(eq - *e) : 0;
+        if (!eq || n <= sizeof(prefix) - 1 || strncmp(*e, prefix, sizeof(prefix) - 1) != 0 ||
+            n - (sizeof(prefix) - 1) + 7 > sizeof(key)) {
+            continue;
+        }
+        size_t o = (size_t)snprintf(key, sizeof(key), "kafka.");
+        for (const char *p = *e + sizeof(prefix) - 1; p < eq; p++) {
+            key[o++] = *p == '_' ? '.' : (char)tolower((unsigned char)*p);
+        }
+        key[o] = '\0';
+        if (cfg_find(cfg, key)) {
+            continue; /* a declared key (kafka.brokers): read as such */
+        }
+        if (cfg_kafka_put(cfg, key + 6, eq + 1, 0) != 0) {
+            snprintf(errstr, errlen, "environment %.*s: out of memory", (int)n, *e);
+            return AC_ERR_NOMEM;
+        }
+    }
+    return 0;
+}
+
 static int cfg_load_env(struct ac_config *cfg, char *errstr, size_t errlen)
 {
     char name[CFG_ENV_MAX];
@@ -505,7 +537,7 @@ struct ac_config *ac_config_load(const struct ac_cfg_entry *const *tables, size_
     if (path && cfg_load_file(cfg, path, errstr, errlen) != 0) {
         goto out;
     }
-    if (cfg_load_env(cfg, errstr, errlen) != 0) {
+    if (cfg_load_env(cfg, errstr, errlen) != 0 || cfg_load_env_kafka(cfg, errstr, errlen) != 0) {
         goto out;
     }
     for (size_t i = 0; i < cfg->n_items; i++) {

@@ -12,6 +12,15 @@
 
 struct ac_dev_kafka;
 
+/* What a process needs in its environment to talk to the mock cluster with
+ * low latency, as shell lines (`aftercare dev` prints them; the benchmarks
+ * set them): the mock answers a fetch that finds nothing only after
+ * fetch.wait.max.ms (librdkafka's default 500 ms), even when data arrives
+ * meanwhile, where a real broker answers as soon as data arrives. */
+#define AC_DEV_FETCH_WAIT_ENV "AFTERCARE_KAFKA_CONSUMER_FETCH_WAIT_MAX_MS"
+#define AC_DEV_FETCH_WAIT_MS "10"
+#define AC_DEV_KAFKA_ENV "export " AC_DEV_FETCH_WAIT_ENV "=" AC_DEV_FETCH_WAIT_MS "\n"
+
 /* Starts a mock cluster of n_brokers with every aftercare topic (the four
  * inputs, actions, signals, decisions, dlq) created with `partitions` partitions.
  * Returns NULL with errstr filled. */

@@ -77,7 +77,9 @@ static void runtime_usage(const struct ac_processor *proc, FILE *out)
             "Consumes topic '%s', keeps customer state in Redis, emits actions and\n"
             "signals. SIGTERM finishes the batch, commits and leaves the group.\n\n"
             "Configuration keys (file `key = value`, or environment AFTERCARE_<KEY>;\n"
-            "kafka.<property> passes any librdkafka property through):\n\n",
+            "kafka.<property> passes any librdkafka property through, also as\n"
+            "AFTERCARE_KAFKA_<PROPERTY>, e.g. AFTERCARE_KAFKA_CONSUMER_FETCH_WAIT_MAX_MS;\n"
+            "the environment wins over the file):\n\n",
             proc->name, proc->name, proc->description, ac_topic_name(proc->topic));
     ac_config_print_help(tables, proc->config ? 2 : 1, out);
 }

@@ -44,6 +44,10 @@ static void dev_usage(void)
            "Prints shell lines to eval, then runs until SIGTERM/SIGINT and cleans up:\n\n"
            "  eval \"$(aftercare dev --detach)\"   # sets AFTERCARE_KAFKA_BROKERS etc.\n"
            "  kill $AFTERCARE_DEV_PID             # stops it\n\n"
+           "It also sets AFTERCARE_KAFKA_CONSUMER_FETCH_WAIT_MAX_MS=10: the embedded broker\n"
+           "answers a fetch that finds nothing only after fetch.wait.max.ms (librdkafka's\n"
+           "default 500 ms), even when data arrives meanwhile; a real broker answers as\n"
+           "soon as data arrives, so production keeps the default.\n\n"
            "--demo runs aftercare-orders on sample customers and prints every action and\n"
            "signal as JSON lines, then stops. The mock keeps at most 5 MiB per partition.\n");
 }
@@ -251,8 +255,8 @@ int cli_dev(int argc, char **argv)
     char lines[1024];
     snprintf(lines, sizeof(lines),
              "export AFTERCARE_KAFKA_BROKERS=%s\nexport AFTERCARE_REDIS_URL=%s\n"
-             "export AFTERCARE_DEV_PID=%d\n",
-             ac_dev_kafka_brokers(dk), dr.url, (int)getpid());
+             "export AFTERCARE_DEV_PID=%d\n%s",
+             ac_dev_kafka_brokers(dk), dr.url, (int)getpid(), AC_DEV_KAFKA_ENV);
     int rc = 0;
     if (o.demo) {
         fputs(lines, stdout);

@@ -47,6 +47,8 @@ static void test_setup(void)
     unsetenv("AFTERCARE_TIMEOUT_MS");
     unsetenv("AFTERCARE_GREETING");
     unsetenv("AFTERCARE_REDIS_URL");
+    unsetenv("AFTERCARE_KAFKA_CONSUMER_FETCH_WAIT_MAX_MS");
+    unsetenv("AFTERCARE_KAFKA_SASL_MECHANISM");
     test_err[0] = '\0';
 }
 
@@ -293,6 +295,26 @@ Test(config, kafka_passthrough_in_file_order)
     ac_config_each_kafka(cfg, test_collect, &again);
     cr_assert_str_eq(again.seen, "security.protocol=SASL_SSL;sasl.mechanism=SCRAM-SHA-512;"
                                  "client.id=orders #1;debug=all;");
+    ac_config_destroy(cfg);
+}
+
+/* AFTERCARE_KAFKA_<PROPERTY>: a pass-through property from the environment
+ * (underscores are dots), winning over the file's; AFTERCARE_KAFKA_BROKERS
+ * stays the declared key kafka.brokers. */
+Test(config, kafka_passthrough_from_the_environment)
+{
+    setenv("AFTERCARE_KAFKA_CONSUMER_FETCH_WAIT_MAX_MS", "10", 1);
+    setenv("AFTERCARE_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512", 1);
+    setenv("AFTERCARE_KAFKA_BROKERS", "env:9092", 1);
+    struct ac_config *cfg = test_load("kafka.sasl.mechanism = PLAIN\nkafka.client.id = x\n");
+    cr_assert_not_null(cfg, "%s", test_err);
+    cr_assert_str_eq(ac_config_str(cfg, "kafka.brokers"), "env:9092");
+    struct test_kv kv = {.stop_after = 0};
+    cr_assert_eq(ac_config_each_kafka(cfg, test_collect, &kv), 0);
+    cr_assert(strstr(kv.seen, "sasl.mechanism=SCRAM-SHA-512;"), "%s", kv.seen);
+    cr_assert(strstr(kv.seen, "client.id=x;"), "%s", kv.seen);
+    cr_assert(strstr(kv.seen, "consumer.fetch.wait.max.ms=10;"), "%s", kv.seen);
+    cr_assert_null(strstr(kv.seen, "brokers"), "%s", kv.seen);
     ac_config_destroy(cfg);
 }
 
