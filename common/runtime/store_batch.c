@@ -446,9 +446,9 @@ static int store_commit_prepare(struct ac_store *st, struct ac_store_cust *sc,
 {
     store_key(st, cs->keys[0], STORE_KEY_MAX, sc->bucket, 'c', sc->customer_id);
     store_key(st, cs->keys[1], STORE_KEY_MAX, sc->bucket, 'o', sc->customer_id);
-    snprintf(cs->keys[2], STORE_KEY_MAX, "%s:{%u}:due", st->prefix, sc->bucket);
-    snprintf(cs->keys[3], STORE_KEY_MAX, "%s:{%u}:ob", st->prefix, sc->bucket);
-    snprintf(cs->keys[4], STORE_KEY_MAX, "%s:{%u}:xc", st->prefix, sc->bucket);
+    store_bucket_key(st, cs->keys[2], STORE_KEY_MAX, sc->bucket, "due");
+    store_bucket_key(st, cs->keys[3], STORE_KEY_MAX, sc->bucket, "ob");
+    store_bucket_key(st, cs->keys[4], STORE_KEY_MAX, sc->bucket, "xc");
     if (sc->legacy) {
         snprintf(cs->want, sizeof(cs->want), "L%lld", (long long)sc->loaded_version);
         cs->want_len = strlen(cs->want);
@@ -473,19 +473,22 @@ static int store_commit_prepare(struct ac_store *st, struct ac_store_cust *sc,
         cs->due[0] = '\0';
     } else if (due == AC_TS_NONE) {
         snprintf(cs->due, sizeof(cs->due), "-");
+    } else if (due >= 0) {
+        *store_utoa(cs->due, (unsigned long long)due) = '\0';
     } else {
         snprintf(cs->due, sizeof(cs->due), "%lld", (long long)due);
     }
     ac_buf_reset(&cs->bundle);
     sc->out_field[0] = '\0';
     if (sc->n_new_out > 0) {
-        snprintf(sc->out_field, sizeof(sc->out_field), "%lld", (long long)sc->rec.state.version);
+        /* versions start at 1 */
+        *store_utoa(sc->out_field, (unsigned long long)sc->rec.state.version) = '\0';
         if (ac_buf_append(&cs->bundle, "B", 1) != 0 ||
             ac_buf_append(&cs->bundle, sc->new_out.data, sc->new_out.len) != 0) {
             return AC_ERR_NOMEM;
         }
     }
-    snprintf(cs->n_counters, sizeof(cs->n_counters), "%d", sc->n_counters);
+    *store_utoa(cs->n_counters, (unsigned)sc->n_counters) = '\0';
     int nl = 0;
     if (sc->legacy) {
         /* the previous layout's keys, and its timers' due-index members */
@@ -493,7 +496,7 @@ static int store_commit_prepare(struct ac_store *st, struct ac_store_cust *sc,
         store_key(st, cs->legacy[nl++], sizeof(cs->legacy[0]), sc->bucket, 'e', sc->customer_id);
         store_key(st, cs->legacy[nl++], sizeof(cs->legacy[0]), sc->bucket, 'a', sc->customer_id);
     }
-    snprintf(cs->n_legacy, sizeof(cs->n_legacy), "%d", nl);
+    *store_utoa(cs->n_legacy, (unsigned)nl) = '\0';
     return 0;
 }
 
@@ -740,7 +743,7 @@ long ac_store_append_acks(struct ac_store *st, struct ac_store_cust *custs, size
         for (size_t k = 0; k < m; k++) {
             const struct ac_store_cust *sc = &custs[members[k]];
             store_key(st, keys[2 * k], STORE_KEY_MAX, sc->bucket, 'o', sc->customer_id);
-            snprintf(keys[2 * k + 1], STORE_KEY_MAX, "%s:{%u}:ob", st->prefix, sc->bucket);
+            store_bucket_key(st, keys[2 * k + 1], STORE_KEY_MAX, sc->bucket, "ob");
             store_push_str(st, &argc, keys[2 * k]);
             store_push_str(st, &argc, keys[2 * k + 1]);
         }
@@ -748,7 +751,7 @@ long ac_store_append_acks(struct ac_store *st, struct ac_store_cust *custs, size
         for (size_t k = 0; k < m; k++) {
             const struct ac_store_cust *sc = &custs[members[k]];
             store_push_str(st, &argc, sc->customer_id);
-            snprintf(counts[k], sizeof(counts[k]), "%d", ids ? sc->n_pending_ids : 0);
+            *store_utoa(counts[k], ids ? (unsigned)sc->n_pending_ids : 0) = '\0';
             store_push_str(st, &argc, counts[k]);
             const char *p = sc->pending_ids.data;
             for (int j = 0; ids && j < sc->n_pending_ids; j++) {

@@ -132,6 +132,7 @@ void ac_store_destroy(struct ac_store *st)
     ac_buf_fini(&st->legacy_due);
     store_commit_strs_free(st);
     ac_record_enc_free(st->renc);
+    ac_buf_fini(&st->resp);
     free(st);
 }
 
@@ -285,9 +286,51 @@ int store_push_str(struct ac_store *st, size_t *argc, const char *s)
     return store_push(st, argc, s, strlen(s));
 }
 
+/* Writes the decimal form of v at p; returns the new end. */
+char *store_utoa(char *p, unsigned long long v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n > 0) {
+        *p++ = tmp[--n];
+    }
+    return p;
+}
+
+/* "$<len>\r\n" or "*<n>\r\n" */
+static int store_resp_head(struct ac_buf *b, char type, size_t n)
+{
+    char head[32];
+    char *p = head;
+    *p++ = type;
+    p = store_utoa(p, n);
+    *p++ = '\r';
+    *p++ = '\n';
+    return ac_buf_append(b, head, (size_t)(p - head));
+}
+
+/* The command in RESP, written here and handed to hiredis as formatted:
+ * hiredis's own formatting (sds, one allocation per argument) was a few
+ * per cent of a processor's CPU. */
 int store_append(struct ac_store *st, size_t argc)
 {
-    if (redisAppendCommandArgv(st->rc, (int)argc, st->argv, st->argvlen) != REDIS_OK) {
+    struct ac_buf *b = &st->resp;
+    int rc = 0;
+    ac_buf_reset(b);
+    rc |= store_resp_head(b, '*', argc);
+    for (size_t i = 0; i < argc; i++) {
+        rc |= store_resp_head(b, '$', st->argvlen[i]);
+        rc |= ac_buf_append(b, st->argv[i], st->argvlen[i]);
+        rc |= ac_buf_append(b, "\r\n", 2);
+    }
+    if (rc != 0) {
+        return AC_ERR_NOMEM;
+    }
+    if (redisAppendFormattedCommand(st->rc, b->data, b->len) != REDIS_OK) {
         return AC_ERR_TRANSIENT;
     }
     return 0;
@@ -332,10 +375,42 @@ int store_reply_error(struct ac_store *st, redisReply *r, const char *what)
     return rc;
 }
 
+/* "<prefix>:{<bucket>}:<suffix>", truncated to outlen (no snprintf: a
+ * few of these per customer and batch). */
+void store_bucket_key(const struct ac_store *st, char *out, size_t outlen, unsigned bucket,
+                      const char *suffix)
+{
+    char tmp[STORE_KEY_MAX + AC_ID_MAX + 32];
+    size_t pl = strnlen(st->prefix, sizeof(st->prefix));
+    size_t sl = strnlen(suffix, AC_ID_MAX + 8);
+    char *p = tmp;
+    memcpy(p, st->prefix, pl);
+    p += pl;
+    *p++ = ':';
+    *p++ = '{';
+    p = store_utoa(p, bucket);
+    *p++ = '}';
+    *p++ = ':';
+    memcpy(p, suffix, sl);
+    p += sl;
+    size_t n = (size_t)(p - tmp);
+    if (n >= outlen) {
+        n = outlen - 1;
+    }
+    memcpy(out, tmp, n);
+    out[n] = '\0';
+}
+
 void store_key(const struct ac_store *st, char *out, size_t outlen, unsigned bucket, char kind,
                const char *cid)
 {
-    snprintf(out, outlen, "%s:{%u}:%c:%s", st->prefix, bucket, kind, cid);
+    char suffix[AC_ID_MAX + 4];
+    size_t cl = strnlen(cid, AC_ID_MAX);
+    suffix[0] = kind;
+    suffix[1] = ':';
+    memcpy(suffix + 2, cid, cl);
+    suffix[2 + cl] = '\0';
+    store_bucket_key(st, out, outlen, bucket, suffix);
 }
 
 void ac_store_state_key(const struct ac_store *st, const char *customer_id, char *out,

@@ -32,12 +32,16 @@ struct ac_store {
     unsigned scan_bucket; /* the bucket whose reply a scan is reading */
     struct store_commit_strs *commit_strs; /* a commit call's strings, reused */
     struct ac_record_enc *renc;            /* the record encoder's scratch */
+    struct ac_buf resp;                    /* one command in RESP (store_append) */
 };
 
 #define STORE_KEY_MAX (AC_ID_MAX + 64)
 
 void store_drop(struct ac_store *st);
 void store_commit_strs_free(struct ac_store *st);
+char *store_utoa(char *p, unsigned long long v);
+void store_bucket_key(const struct ac_store *st, char *out, size_t outlen, unsigned bucket,
+                      const char *suffix);
 int store_push(struct ac_store *st, size_t *argc, const char *p, size_t len);
 int store_push_str(struct ac_store *st, size_t *argc, const char *s);
 int store_append(struct ac_store *st, size_t argc);
