@@ -500,6 +500,8 @@ static int record_str(const struct record_dec *d, uint64_t i, char *dst, size_t 
     return 0;
 }
 
+/* Timers straight into the set's slots: a record's ids are distinct (its
+ * writer's set is keyed by id), so no search by id. */
 static int record_decode_timers(struct ac_record *rec, const struct record_dec *d,
                                 struct ac_wire *r)
 {
@@ -508,9 +510,11 @@ static int record_decode_timers(struct ac_record *rec, const struct record_dec *
         return AC_ERR_INVALID;
     }
     for (uint64_t i = 0; i < n; i++) {
-        struct ac_timer t;
+        struct ac_timer *t = ac_timerset_slot(&rec->timers);
         unsigned char raw[16];
-        memset(&t, 0, sizeof(t));
+        if (!t) {
+            return rec->timers.n >= AC_TIMERS_MAX ? AC_ERR_INVALID : AC_ERR_NOMEM;
+        }
         uint64_t flags = ac_wire_get_u64(r);
         if (flags & TF_ID) {
             const unsigned char *p = ac_wire_get_raw(r, 16);
@@ -519,56 +523,51 @@ static int record_decode_timers(struct ac_record *rec, const struct record_dec *
             }
             memcpy(raw, p, 16);
         }
-        int rc = record_str(d, ac_wire_get_u64(r), t.rule_id, sizeof(t.rule_id));
-        t.part = (int)ac_wire_get_i64(r);
+        int rc = record_str(d, ac_wire_get_u64(r), t->rule_id, sizeof(t->rule_id));
+        t->part = (int)ac_wire_get_i64(r);
         uint64_t ti = ac_wire_get_u64(r);
         if (r->err || rc != 0 || ti >= (uint64_t)d->n_trig) {
             return AC_ERR_INVALID;
         }
-        t.trigger = d->trig[ti];
+        t->trigger = d->trig[ti];
         int64_t unit = (flags & TF_SECONDS) ? 1000 : 1;
         int64_t due_d = ac_wire_get_i64(r), first_d = ac_wire_get_i64(r), exp_d = 0;
         if (flags & TF_EXPIRES) {
             exp_d = ac_wire_get_i64(r);
         }
-        t.due = (int64_t)((uint64_t)t.trigger.occurred_at + (uint64_t)due_d * (uint64_t)unit);
-        t.first_due = (int64_t)((uint64_t)t.due - (uint64_t)first_d * (uint64_t)unit);
-        t.expires_at = AC_TS_NONE;
+        t->due = (int64_t)((uint64_t)t->trigger.occurred_at + (uint64_t)due_d * (uint64_t)unit);
+        t->first_due = (int64_t)((uint64_t)t->due - (uint64_t)first_d * (uint64_t)unit);
+        t->expires_at = AC_TS_NONE;
         if (flags & TF_EXPIRES) {
-            t.expires_at = (int64_t)((uint64_t)t.first_due + (uint64_t)exp_d * (uint64_t)unit);
+            t->expires_at = (int64_t)((uint64_t)t->first_due + (uint64_t)exp_d * (uint64_t)unit);
         }
-        if (flags & TF_SEQ) {
-            t.seq = (int)ac_wire_get_i64(r);
-        }
+        t->seq = (flags & TF_SEQ) ? (int)ac_wire_get_i64(r) : 0;
+        t->reason[0] = '\0';
         if (flags & TF_REASON) {
-            rc |= record_str(d, ac_wire_get_u64(r), t.reason, sizeof(t.reason));
+            rc |= record_str(d, ac_wire_get_u64(r), t->reason, sizeof(t->reason));
         }
         if (r->err || rc != 0) {
             return AC_ERR_INVALID;
         }
         if (flags & TF_FAMILY) {
-            rc = record_str(d, ac_wire_get_u64(r), t.trigger.family, sizeof(t.trigger.family));
-            t.trigger.family_price_cents = ac_wire_get_i64(r);
+            rc = record_str(d, ac_wire_get_u64(r), t->trigger.family, sizeof(t->trigger.family));
+            t->trigger.family_price_cents = ac_wire_get_i64(r);
             if (rc != 0) {
                 return AC_ERR_INVALID;
             }
         }
+        t->id_derived = !(flags & TF_ID);
         if (flags & TF_ID) {
-            record_raw_to_hex(raw, t.id);
+            record_raw_to_hex(raw, t->id);
         } else {
-            record_derived_id(&t, t.id);
-            t.id_derived = 1;
+            record_derived_id(t, t->id);
         }
-        t.stored = 1;
-        t.change = AC_TIMER_SAME;
+        t->stored = 1;
+        t->change = AC_TIMER_SAME;
         if (r->err) {
             return AC_ERR_INVALID;
         }
-        int prc = ac_timerset_put(&rec->timers, &t);
-        if (prc != 0) {
-            return prc;
-        }
-        rec->timers.t[rec->timers.n - 1].change = AC_TIMER_SAME;
+        rec->timers.n++;
     }
     return 0;
 }

@@ -165,6 +165,14 @@ int ac_timerset_find(const struct ac_timerset *ts, const char *id)
     return -1;
 }
 
+struct ac_timer *ac_timerset_slot(struct ac_timerset *ts)
+{
+    if (ts->n >= AC_TIMERS_MAX || timerset_reserve(ts, ts->n + 1) != 0) {
+        return NULL;
+    }
+    return &ts->t[ts->n];
+}
+
 int ac_timerset_put(struct ac_timerset *ts, const struct ac_timer *t)
 {
     int i = ac_timerset_find(ts, t->id);

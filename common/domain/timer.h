@@ -100,6 +100,10 @@ int ac_timerset_copy(struct ac_timerset *dst, const struct ac_timerset *src);
 int ac_timerset_find(const struct ac_timerset *ts, const char *id);
 /* Adds or replaces a timer (marked to be written). Returns 0, AC_ERR_NOMEM,
  * or AC_ERR_INVALID when the set holds AC_TIMERS_MAX timers already. */
+/* The slot after the last timer, memory reserved but not counted: a reader
+ * of a record (whose ids are distinct) fills it and then counts it (n++),
+ * without put's search by id. NULL at AC_TIMERS_MAX or out of memory. */
+struct ac_timer *ac_timerset_slot(struct ac_timerset *ts);
 int ac_timerset_put(struct ac_timerset *ts, const struct ac_timer *t);
 /* Removes timer i (swaps the last into its place). */
 void ac_timerset_remove(struct ac_timerset *ts, int i);
