@@ -727,8 +727,7 @@ static void bl_print_table(const struct bl_opts *o, const struct bl_run *runs, i
             const struct bl_row *r = &run->rows[k];
             char a[12][16];
             if (!r->ok) {
-                printf("%-8s %5ld  failed (see above)\n", run->bare ? "bare" : "default",
-                       r->rate);
+                printf("%-8s %5ld  failed (see above)\n", run->bare ? "bare" : "default", r->rate);
                 continue;
             }
             printf("%-8s %5ld %6.0f %6ld %6ld | %5s %5s %5s %5s | %5s | %5s %5s | %5s | %4s %4s "

@@ -795,13 +795,13 @@ int main(int argc, char **argv)
             int same = run[k].actions == c->actions && run[k].signals == c->signals &&
                        run[k].decisions == c->decisions && run[k].truncated == 0;
             consistent &= same;
-            printf(
-                "  outputs: the processor %lld actions, %lld signals, %lld decision records (partitions "
-                "the mock cut: %d of actions and signals, %d of decisions); the ceiling %ld, "
-                "%ld, %ld -> %s\n",
-                (long long)run[k].actions, (long long)run[k].signals, (long long)run[k].decisions,
-                run[k].truncated, run[k].truncated_decisions, c->actions, c->signals, c->decisions,
-                same ? "equal" : "DIFFERENT");
+            printf("  outputs: the processor %lld actions, %lld signals, %lld decision records "
+                   "(partitions "
+                   "the mock cut: %d of actions and signals, %d of decisions); the ceiling %ld, "
+                   "%ld, %ld -> %s\n",
+                   (long long)run[k].actions, (long long)run[k].signals,
+                   (long long)run[k].decisions, run[k].truncated, run[k].truncated_decisions,
+                   c->actions, c->signals, c->decisions, same ? "equal" : "DIFFERENT");
         }
     }
     if (lng.ok) {

@@ -47,10 +47,10 @@ struct ac_customer {
     int64_t deliveries_in_flight;
     int64_t late_deliveries;
     /* feedback */
-    int64_t last_score;     /* -1 before the first survey */
-    char nps_class[16];     /* promoter, passive, detractor or "" */
-    int64_t last_survey_at; /* AC_TS_NONE before the first survey */
-    int64_t open_tickets;   /* open tickets, each counted once (by ticket_id) */
+    int64_t last_score;      /* -1 before the first survey */
+    char nps_class[16];      /* promoter, passive, detractor or "" */
+    int64_t last_survey_at;  /* AC_TS_NONE before the first survey */
+    int64_t open_tickets;    /* open tickets, each counted once (by ticket_id) */
     int64_t open_complaints; /* the open ones that are complaints */
     /* usage */
     int64_t last_activity_at;

@@ -248,10 +248,10 @@ struct ac_pb_policies {
     size_t n_channel_caps;
     struct ac_pb_daywin quiet_hours;
     struct ac_pb_daywin business_hours;
-    int require_consent;                          /* only consented channels */
+    int require_consent;             /* only consented channels */
     unsigned unsubscribe_categories; /* bit (1u << enum ac_category) an unsubscribe stops */
-    int prefer_customer_channel;                  /* the customer's preferred channel first */
-    int64_t max_defer_ms;                         /* defer bound of rules that set none */
+    int prefer_customer_channel;     /* the customer's preferred channel first */
+    int64_t max_defer_ms;            /* defer bound of rules that set none */
     const struct ac_pb_suppression *suppressions; /* global: apply to every rule */
     size_t n_suppressions;
 };

@@ -384,8 +384,7 @@ int ac_record_encode(const struct ac_record *rec, struct ac_buf *out)
     return rc;
 }
 
-int ac_record_encode_with(struct ac_record_enc *e, const struct ac_record *rec,
-                          struct ac_buf *out)
+int ac_record_encode_with(struct ac_record_enc *e, const struct ac_record *rec, struct ac_buf *out)
 {
     struct record_strings *tab = &e->tab;
     struct ac_buf *body = &e->body, *timers = &e->timers, *recent = &e->recent;
@@ -399,8 +398,8 @@ int ac_record_encode_with(struct ac_record_enc *e, const struct ac_record *rec,
         goto out;
     }
     ac_record_version_bytes(rec->state.version, head + AC_RECORD_VERSION_AT);
-    if (ac_buf_append(out, head, sizeof(head)) != 0 ||
-        ac_customer_encode(&rec->state, body) != 0 || record_section(out, REC_STATE, body)) {
+    if (ac_buf_append(out, head, sizeof(head)) != 0 || ac_customer_encode(&rec->state, body) != 0 ||
+        record_section(out, REC_STATE, body)) {
         rc = AC_ERR_NOMEM;
         goto out;
     }

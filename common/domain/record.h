@@ -104,8 +104,7 @@ int ac_record_encode(const struct ac_record *rec, struct ac_buf *out);
 struct ac_record_enc;
 struct ac_record_enc *ac_record_enc_new(void);
 void ac_record_enc_free(struct ac_record_enc *e);
-int ac_record_encode_with(struct ac_record_enc *e, const struct ac_record *rec,
-                          struct ac_buf *out);
+int ac_record_encode_with(struct ac_record_enc *e, const struct ac_record *rec, struct ac_buf *out);
 /* Reads an encoding (len 0: a new customer). Returns 0, or AC_ERR_INVALID
  * for bytes that are not a record of a known format (rec is then a new
  * customer's record). */

@@ -11,8 +11,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h> /* environ */
 #include <strings.h>
+#include <unistd.h> /* environ */
 
 #include "err.h"
 

@@ -136,9 +136,8 @@ static int dev_redis_spawn(struct ac_dev_redis *dr, char *errstr, size_t errlen)
         execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir",
                dr->dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
                "--auto-aof-rewrite-percentage", "400", "--auto-aof-rewrite-min-size", "256mb",
-               "--rdbcompression", "no",
-               "--maxmemory-policy", "noeviction", "--daemonize", "no", "--loglevel", "warning",
-               "--logfile", "redis.log", (char *)NULL);
+               "--rdbcompression", "no", "--maxmemory-policy", "noeviction", "--daemonize", "no",
+               "--loglevel", "warning", "--logfile", "redis.log", (char *)NULL);
         _exit(127);
     }
     dr->pid = pid;

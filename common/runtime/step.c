@@ -265,8 +265,8 @@ static int step_pipelined(struct ac_step *s, struct ac_store_cust *custs,
 {
     struct ac_store *st = s->o.st;
     size_t np = (n + AC_STEP_PART - 1) / AC_STEP_PART;
-#define STEP_FROM(k) ((k) * AC_STEP_PART)
-#define STEP_TO(k) ((k) * AC_STEP_PART + AC_STEP_PART < n ? (k) * AC_STEP_PART + AC_STEP_PART : n)
+#define STEP_FROM(k) ((k)*AC_STEP_PART)
+#define STEP_TO(k) ((k)*AC_STEP_PART + AC_STEP_PART < n ? (k)*AC_STEP_PART + AC_STEP_PART : n)
 #define STEP_PART_ARGS(k) custs + STEP_FROM(k), STEP_TO(k) - STEP_FROM(k)
     int rc = ac_store_load_send(st, STEP_PART_ARGS(0));
     if (rc == 0 && np > 1) {
@@ -299,8 +299,8 @@ static int step_pipelined(struct ac_step *s, struct ac_store_cust *custs,
         }
     }
     if (rc == 0) {
-        rc = step_part_done(s, custs, STEP_FROM(np - 1), STEP_TO(np - 1),
-                            &s->tickets[(np - 1) % 2], stats);
+        rc = step_part_done(s, custs, STEP_FROM(np - 1), STEP_TO(np - 1), &s->tickets[(np - 1) % 2],
+                            stats);
     }
 #undef STEP_PART_ARGS
 #undef STEP_TO

@@ -60,12 +60,11 @@ void ac_step_set_engine(struct ac_step *s, struct ac_engine *en);
  * inputs ins[0..n) at the clock's time, in parts of AC_STEP_PART customers
  * pipelined on the store's connection: while Redis commits one part and
  * loads the one after the next, the step applies the next (conflicts and
- * customers of the previous layout are then run again on their own). On return each committed customer
- * has status 0 and its new records in pending; a customer whose record did
- * not change is not committed (dirty 0), and a customer whose input was a
- * redelivery has the records found in its outbox in pending too (they were
- * this step's before a crash). Stats are of the attempts that committed.
- * Returns 0, AC_ERR_TRANSIENT (Redis; retry the step) or AC_ERR_FATAL. */
+ * customers of the previous layout are then run again on their own). On return each committed
+ * customer has status 0 and its new records in pending; a customer whose record did not change is
+ * not committed (dirty 0), and a customer whose input was a redelivery has the records found in its
+ * outbox in pending too (they were this step's before a crash). Stats are of the attempts that
+ * committed. Returns 0, AC_ERR_TRANSIENT (Redis; retry the step) or AC_ERR_FATAL. */
 int ac_step_run(struct ac_step *s, struct ac_store_cust *custs, const struct ac_step_in *ins,
                 size_t n, const struct ac_clock *clock, struct ac_apply_stats *stats);
 

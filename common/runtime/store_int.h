@@ -29,7 +29,7 @@ struct ac_store {
     struct ac_buf legacy_due; /* due members of the previous layout seen by the
                                  last scan: "<bucket>\0<member>\0" */
     size_t n_legacy_due;
-    unsigned scan_bucket; /* the bucket whose reply a scan is reading */
+    unsigned scan_bucket;                  /* the bucket whose reply a scan is reading */
     struct store_commit_strs *commit_strs; /* a commit call's strings, reused */
     struct ac_record_enc *renc;            /* the record encoder's scratch */
     struct ac_buf resp;                    /* one command in RESP (store_append) */

@@ -64,13 +64,15 @@ Test(decisions, consume_prints_the_audit_log_as_json_lines)
                            "consume aftercare.decisions --from-beginning --max 2 --timeout 20", out,
                            sizeof(out), err, sizeof(err)),
                  0, "%s", err);
-    cr_expect(strstr(out, "{\"customer_id\":\"cust-1\",\"decisions\":[{\"decision_id\":\"d-1\","
-                          "\"rule_id\":\"welcome_2\",\"part\":0,\"action_id\":\"a-1\",\"decision\":\"capped\","
-                          "\"reason\":\"frequency_cap\",\"trigger_event_id\":\"ev-1\","
-                          "\"trigger_type\":\"order_placed\",\"channel\":null,\"template\":null,"
-                          "\"not_before\":null,\"due\":null,\"experiment\":null,\"variant\":null,"
-                          "\"signals\":{},\"decided_at\":\"2026-01-03T10:00:00.000Z\"}]}\n"),
-              "consume output: %s", out);
+    cr_expect(
+        strstr(out,
+               "{\"customer_id\":\"cust-1\",\"decisions\":[{\"decision_id\":\"d-1\","
+               "\"rule_id\":\"welcome_2\",\"part\":0,\"action_id\":\"a-1\",\"decision\":\"capped\","
+               "\"reason\":\"frequency_cap\",\"trigger_event_id\":\"ev-1\","
+               "\"trigger_type\":\"order_placed\",\"channel\":null,\"template\":null,"
+               "\"not_before\":null,\"due\":null,\"experiment\":null,\"variant\":null,"
+               "\"signals\":{},\"decided_at\":\"2026-01-03T10:00:00.000Z\"}]}\n"),
+        "consume output: %s", out);
     cr_expect(strstr(out, "\"decision\":\"merged\"") != NULL, "%s", out);
     cr_expect(strstr(out, "\"due\":\"2026-01-03T10:00:00.000Z\"") != NULL, "%s", out);
     cr_expect_str_eq(err, "", "nothing on stderr");

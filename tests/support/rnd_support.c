@@ -72,4 +72,3 @@ int64_t rnd_time(void)
     default: return -(int64_t)(rnd() % INT64_C(1000000));
     }
 }
-

@@ -15,8 +15,8 @@
 #include "codec.h"
 #include "codec_int.h" /* white-box: the enum table, the reference encoder */
 #include "decision_rec.h"
-#include "rnd_support.h"
 #include "err.h"
+#include "rnd_support.h"
 
 #define T0 INT64_C(1767434400000) /* 2026-01-03T10:00:00Z */
 
@@ -266,18 +266,19 @@ static int generic_encode_n(const struct ac_decision_rec *ds, int n, struct ac_b
             avro_value_append(&arr, &item, NULL) != 0) {
             return AC_ERR_INVALID;
         }
-        if (generic_str(r, "decision_id", d->decision_id) || generic_str(r, "rule_id", d->rule_id) ||
-        generic_int(r, "part", d->part) || generic_str(r, "action_id", d->action_id) ||
-        generic_enum(r, "decision", d->decision) || generic_str(r, "reason", d->reason) ||
-        generic_str(r, "trigger_event_id", d->trigger_event_id) ||
-        generic_str(r, "trigger_type", d->trigger_type) ||
-        generic_opt_str(r, "channel", d->channel) ||
-        generic_opt_str(r, "template", d->template_name) ||
-        generic_opt_ts(r, "not_before", d->not_before) || generic_opt_ts(r, "due", d->due) ||
-        generic_opt_str(r, "experiment", d->experiment) ||
-        generic_opt_str(r, "variant", d->variant) ||
-        generic_map(r, "signals", d->signals, d->n_signals) ||
-        generic_long(r, "decided_at", d->decided_at)) {
+        if (generic_str(r, "decision_id", d->decision_id) ||
+            generic_str(r, "rule_id", d->rule_id) || generic_int(r, "part", d->part) ||
+            generic_str(r, "action_id", d->action_id) || generic_enum(r, "decision", d->decision) ||
+            generic_str(r, "reason", d->reason) ||
+            generic_str(r, "trigger_event_id", d->trigger_event_id) ||
+            generic_str(r, "trigger_type", d->trigger_type) ||
+            generic_opt_str(r, "channel", d->channel) ||
+            generic_opt_str(r, "template", d->template_name) ||
+            generic_opt_ts(r, "not_before", d->not_before) || generic_opt_ts(r, "due", d->due) ||
+            generic_opt_str(r, "experiment", d->experiment) ||
+            generic_opt_str(r, "variant", d->variant) ||
+            generic_map(r, "signals", d->signals, d->n_signals) ||
+            generic_long(r, "decided_at", d->decided_at)) {
             return AC_ERR_INVALID;
         }
     }
@@ -353,7 +354,7 @@ Test(codec_decision, the_smallest_record_byte_by_byte)
         0,    0,                   /* experiment, variant: null */
         0,                         /* signals: {} */
         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, /* decided_at INT64_MIN */
-        0                          /* the end of the array */
+        0                                                           /* the end of the array */
     };
     struct ac_decision_rec d;
     memset(&d, 0, sizeof(d));
