@@ -40,18 +40,21 @@ static void simulate_usage(FILE *out)
 {
     fprintf(out,
             "usage: aftercare simulate --events FILE [--playbook P] [--until TIME]\n"
-            "                          [--against OTHER_PLAYBOOK]\n\n"
+            "                          [--against OTHER_PLAYBOOK] [--strict]\n\n"
             "Replays the events (JSON lines as for `aftercare produce`, plus a \"topic\" field)\n"
             "in event-time order through the processors' domain code and the timer\n"
             "process's firing code, on an explicit clock and a private redis-server, with\n"
-            "emission off. Timers are fired at their due times up to TIME (ISO-8601 or epoch\n"
-            "ms; default: 90 days after the last event). Prints every decision as a JSON\n"
-            "line: time, customer_id, rule_id, decision, reason, action_id, channel,\n"
+            "emission off. Events and timers are applied up to TIME (ISO-8601 or epoch ms;\n"
+            "default: 90 days after the last event): a later event is counted, not applied.\n"
+            "Prints every decision as a JSON line, ordered by time, then customer, then as\n"
+            "decided: time, customer_id, rule_id, decision, reason, action_id, channel,\n"
             "template, not_before.\n\n"
+            "A line that is not a valid event is reported (file:line: why) and skipped, as\n"
+            "a processor sends it to the DLQ; --strict stops at it instead.\n\n"
             "--against OTHER: runs both playbooks (P is the changed one, OTHER the current)\n"
             "and prints, per action, whether it would appear (only under P), vanish (only\n"
             "under OTHER) or move (another time or channel); a summary goes to stderr.\n"
-            "Exit status: 0 done, 1 a bad event file or playbook, 2 usage.\n");
+            "Exit status: 0 done, 1 a bad event file (with --strict) or playbook, 2 usage.\n");
 }
 
 /* --- time ------------------------------------------------------------------------------------ */
@@ -96,11 +99,15 @@ static int sim_parse_time(const char *s, int64_t *out)
 struct sim_events {
     struct ac_event *ev;
     size_t n, cap;
+    long bad; /* lines skipped */
 };
 
 /* Reads and validates every line (the same decoding and checks as the
- * processors); a bad line stops the simulation with file:line. */
-static int sim_read_events(struct ac_codec *codec, const char *path, struct sim_events *se)
+ * processors). A bad line is reported with file:line and skipped, as a
+ * processor sends it to the DLQ (counted in se->bad); with strict it stops
+ * the simulation. */
+static int sim_read_events(struct ac_codec *codec, const char *path, int strict,
+                           struct sim_events *se)
 {
     FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (!in) {
@@ -123,11 +130,13 @@ static int sim_read_events(struct ac_codec *codec, const char *path, struct sim_
         const char *topic = o ? json_string_value(json_object_get(o, "topic")) : NULL;
         int t = topic ? ac_topic_from_name(topic) : -1;
         if (!o || t < 0) {
-            fprintf(stderr, "%s:%ld: %s\n", path, lineno,
-                    !o ? jerr.text : "needs a \"topic\": orders, deliveries, feedback or usage");
+            fprintf(stderr, "%s:%ld: %s%s\n", path, lineno,
+                    !o ? jerr.text : "needs a \"topic\": orders, deliveries, feedback or usage",
+                    strict ? "" : "; skipped");
             json_decref(o);
-            rc = AC_ERR_INVALID;
-            break;
+            se->bad++;
+            rc = strict ? AC_ERR_INVALID : 0;
+            continue;
         }
         json_object_del(o, "topic");
         char *body = json_dumps(o, JSON_COMPACT);
@@ -144,14 +153,19 @@ static int sim_read_events(struct ac_codec *codec, const char *path, struct sim_
             se->ev = ne;
             se->cap = nc;
         }
-        if (!body || ac_codec_json_to_avro(codec, ac_topic_name((enum ac_topic)t), body, &avro, err,
-                                           sizeof(err)) != 0) {
-            fprintf(stderr, "%s:%ld: %s\n", path, lineno, body ? err : "out of memory");
-            rc = AC_ERR_INVALID;
+        if (!body) {
+            rc = AC_ERR_NOMEM;
+        } else if (ac_codec_json_to_avro(codec, ac_topic_name((enum ac_topic)t), body, &avro, err,
+                                         sizeof(err)) != 0) {
+            fprintf(stderr, "%s:%ld: %s%s\n", path, lineno, err, strict ? "" : "; skipped");
+            se->bad++;
+            rc = strict ? AC_ERR_INVALID : 0;
         } else if (ac_codec_decode_event(codec, (enum ac_topic)t, avro.data, avro.len,
                                          &se->ev[se->n], reason, sizeof(reason)) != 0) {
-            fprintf(stderr, "%s:%ld: invalid event: %s\n", path, lineno, reason);
-            rc = AC_ERR_INVALID;
+            fprintf(stderr, "%s:%ld: invalid event: %s%s\n", path, lineno, reason,
+                    strict ? "" : "; skipped (a processor sends it to the DLQ)");
+            se->bad++;
+            rc = strict ? AC_ERR_INVALID : 0;
         } else {
             se->n++;
         }
@@ -176,8 +190,19 @@ struct sim_outcome {
     int64_t not_before;
 };
 
+/* A decision's printed line, kept until the run's end to be sorted. */
+struct sim_line {
+    int64_t at;
+    char customer_id[AC_ID_MAX];
+    size_t seq; /* the order decided */
+    char *text;
+};
+
 struct sim_run {
-    FILE *print;   /* NULL: collect only */
+    FILE *print; /* NULL: collect only */
+    struct sim_line *lines;
+    size_t n_lines, cap_lines;
+    long late;     /* events after --until, not applied */
     int64_t *heap; /* pending due times (min-heap; stale entries are harmless) */
     size_t n_heap, cap_heap;
     struct sim_outcome *out;
@@ -269,26 +294,74 @@ static void sim_decision(const char *customer_id, const struct ac_decision *d, v
     if (!r->print) {
         return;
     }
+    if (r->n_lines == r->cap_lines) {
+        size_t nc = r->cap_lines ? 2 * r->cap_lines : 1024;
+        struct sim_line *nl = realloc(r->lines, nc * sizeof(*nl));
+        if (!nl) {
+            fprintf(stderr, "aftercare simulate: out of memory; a decision is not printed\n");
+            return;
+        }
+        r->lines = nl;
+        r->cap_lines = nc;
+    }
+    struct sim_line *l = &r->lines[r->n_lines];
+    size_t len = 0;
+    FILE *f = open_memstream(&l->text, &len);
+    if (!f) {
+        fprintf(stderr, "aftercare simulate: out of memory; a decision is not printed\n");
+        return;
+    }
     sim_iso(d->at, at, sizeof(at));
     sim_iso(d->not_before, nb, sizeof(nb));
-    fprintf(r->print, "{\"time\":%s,\"customer_id\":", at);
-    sim_json_str(r->print, customer_id);
-    fprintf(r->print, ",\"rule_id\":");
-    sim_json_str(r->print, d->rule_id);
-    fprintf(r->print, ",\"decision\":\"%s\",\"reason\":", d->decision);
-    sim_json_str(r->print, d->reason);
-    fprintf(r->print, ",\"action_id\":\"%s\",\"channel\":", d->action_id);
-    sim_json_str(r->print, d->channel);
-    fprintf(r->print, ",\"template\":");
-    sim_json_str(r->print, d->template_name);
-    fprintf(r->print, ",\"not_before\":%s", nb);
+    fprintf(f, "{\"time\":%s,\"customer_id\":", at);
+    sim_json_str(f, customer_id);
+    fprintf(f, ",\"rule_id\":");
+    sim_json_str(f, d->rule_id);
+    fprintf(f, ",\"decision\":\"%s\",\"reason\":", d->decision);
+    sim_json_str(f, d->reason);
+    fprintf(f, ",\"action_id\":\"%s\",\"channel\":", d->action_id);
+    sim_json_str(f, d->channel);
+    fprintf(f, ",\"template\":");
+    sim_json_str(f, d->template_name);
+    fprintf(f, ",\"not_before\":%s", nb);
     if (d->experiment[0]) {
-        fprintf(r->print, ",\"experiment\":");
-        sim_json_str(r->print, d->experiment);
-        fprintf(r->print, ",\"variant\":");
-        sim_json_str(r->print, d->variant);
+        fprintf(f, ",\"experiment\":");
+        sim_json_str(f, d->experiment);
+        fprintf(f, ",\"variant\":");
+        sim_json_str(f, d->variant);
     }
-    fprintf(r->print, "}\n");
+    fprintf(f, "}\n");
+    fclose(f);
+    l->at = d->at;
+    snprintf(l->customer_id, sizeof(l->customer_id), "%s", customer_id);
+    l->seq = r->n_lines++;
+}
+
+/* Time, then customer, then the order decided: the same output every run
+ * (customers due at one instant are fired in the order Redis lists them). */
+static int sim_line_cmp(const void *a, const void *b)
+{
+    const struct sim_line *x = a, *y = b;
+    if (x->at != y->at) {
+        return x->at < y->at ? -1 : 1;
+    }
+    int c = strcmp(x->customer_id, y->customer_id);
+    if (c != 0) {
+        return c;
+    }
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void sim_print_lines(struct sim_run *r)
+{
+    qsort(r->lines, r->n_lines, sizeof(*r->lines), sim_line_cmp);
+    for (size_t i = 0; i < r->n_lines; i++) {
+        fputs(r->lines[i].text, r->print);
+        free(r->lines[i].text);
+    }
+    free(r->lines);
+    r->lines = NULL;
+    r->n_lines = r->cap_lines = 0;
 }
 
 static void sim_timer(int64_t due, void *opaque)
@@ -368,6 +441,10 @@ static int sim_run_playbook(struct ac_store *st, const char *playbook, const str
     int64_t clock = INT64_MIN;
     for (size_t i = 0; i < se->n; i++) {
         const struct ac_event *ev = &se->ev[i];
+        if (ev->occurred_at > until) {
+            r->late++; /* after --until: not applied */
+            continue;
+        }
         clock = ev->occurred_at > clock ? ev->occurred_at : clock;
         if ((rc = sim_fire_until(fire, r, clock)) != 0) {
             goto out;
@@ -382,6 +459,9 @@ static int sim_run_playbook(struct ac_store *st, const char *playbook, const str
         }
     }
     rc = sim_fire_until(fire, r, until);
+    if (r->print) {
+        sim_print_lines(r);
+    }
     for (int t = 0; t < AC_TOPIC__N; t++) {
         if (skipped[t] > 0) {
             fprintf(stderr,
@@ -465,6 +545,7 @@ int cli_simulate(int argc, char **argv)
 {
     const char *events = NULL, *playbook = AC_PLAYBOOK_DEFAULT, *against = NULL;
     int64_t until = AC_TS_NONE;
+    int strict = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             simulate_usage(stdout);
@@ -475,6 +556,8 @@ int cli_simulate(int argc, char **argv)
             playbook = argv[++i];
         } else if (strcmp(argv[i], "--against") == 0 && i + 1 < argc) {
             against = argv[++i];
+        } else if (strcmp(argv[i], "--strict") == 0) {
+            strict = 1;
         } else if (strcmp(argv[i], "--until") == 0 && i + 1 < argc) {
             if (sim_parse_time(argv[++i], &until) != 0) {
                 fprintf(stderr,
@@ -501,7 +584,7 @@ int cli_simulate(int argc, char **argv)
     char err[512];
     int exit_code = 1, redis_up = 0;
     memset(&redis, 0, sizeof(redis));
-    if (!codec || sim_read_events(codec, events, &se) != 0) {
+    if (!codec || sim_read_events(codec, events, strict, &se) != 0) {
         goto out;
     }
     if (until == AC_TS_NONE) {
@@ -528,7 +611,14 @@ int cli_simulate(int argc, char **argv)
         sim_diff(&changed, &current);
     } else {
         fprintf(stderr, "aftercare simulate: %zu events, %ld decisions, %zu actions emitted\n",
-                se.n, changed.decisions, changed.n_out);
+                se.n - (size_t)changed.late, changed.decisions, changed.n_out);
+    }
+    if (se.bad > 0) {
+        fprintf(stderr, "aftercare simulate: %ld line(s) skipped (see above)\n", se.bad);
+    }
+    if (changed.late > 0) {
+        fprintf(stderr, "aftercare simulate: %ld event(s) after --until not applied\n",
+                changed.late);
     }
     exit_code = 0;
 out:
@@ -538,6 +628,10 @@ out:
         ac_dev_redis_stop(&redis, SIGTERM);
         ac_dev_redis_cleanup(&redis);
     }
+    for (size_t i = 0; i < changed.n_lines; i++) {
+        free(changed.lines[i].text);
+    }
+    free(changed.lines);
     free(changed.heap);
     free(changed.out);
     free(current.heap);

@@ -162,11 +162,60 @@ Test(cli, simulate_prints_every_decision_on_event_time)
               "%s", out);
     cr_expect(strstr(err, "0 appear, 0 vanish, 1 move") != NULL, "%s", err);
 
-    /* A bad line stops it with file:line. */
-    write_text(events, "{\"topic\":\"orders\",\"event_id\":\"x\"}\n{\"topic\":\"nope\"}\n");
-    snprintf(args, sizeof(args), "simulate --events %s", events);
+    /* Bad lines are reported with file:line and skipped, as the DLQ would get
+     * them; the good ones still run. --strict stops at the first. */
+    char bad[4096];
+    snprintf(bad, sizeof(bad),
+             "{\"topic\":\"orders\",\"event_id\":\"x\"}\n%s{\"topic\":\"nope\"}\n", sim_events);
+    write_text(events, bad);
+    snprintf(args, sizeof(args), "simulate --events %s --until 2026-06-01T00:00:00Z", events);
+    cr_expect_eq(run_cli(args, out, sizeof(out), err, sizeof(err)), 0, "%s", err);
+    cr_expect(strstr(err, "sim.jsonl:1: ") != NULL, "%s", err);
+    cr_expect(strstr(err, "sim.jsonl:4: ") != NULL, "%s", err);
+    cr_expect(strstr(err, "2 line(s) skipped") != NULL, "%s", err);
+    cr_expect(strstr(out, "\"rule_id\":\"welcome_2\",\"decision\":\"emitted\"") != NULL, "%s", out);
+    snprintf(args, sizeof(args), "simulate --events %s --strict", events);
     cr_expect_eq(run_cli(args, out, sizeof(out), err, sizeof(err)), 1);
     cr_expect(strstr(err, "sim.jsonl:1: ") != NULL, "%s", err);
+    cr_expect(strstr(err, "sim.jsonl:4: ") == NULL, "stopped at the first: %s", err);
+}
+
+/* --until bounds events as well as timers; decisions at one instant come out
+ * in one order, run after run (by customer). */
+Test(cli, simulate_until_bounds_events_and_its_output_is_ordered)
+{
+    char events[512], out[1 << 16], again[1 << 16], err[4096], args[4096], text[4096];
+    snprintf(events, sizeof(events), "%s/sim2.jsonl", env.dir);
+    size_t n = 0;
+    static const char *const custs[] = {"zed", "amy", "kim"};
+    for (int i = 0; i < 3; i++) {
+        n += (size_t)snprintf(
+            text + n, sizeof(text) - n,
+            "{\"topic\":\"orders\",\"event_id\":\"e-%s\",\"customer_id\":\"%s\","
+            "\"type\":\"order_placed\",\"occurred_at\":\"2026-05-04T10:00:00Z\","
+            "\"order_id\":\"A-%s\",\"total_cents\":1000,\"currency\":\"EUR\",\"items\":[{\"sku\":"
+            "\"b\",\"product_family\":\"coffee\",\"category\":\"c\",\"unit_price_cents\":1000,"
+            "\"quantity\":1}]}\n",
+            custs[i], custs[i], custs[i]);
+    }
+    n += (size_t)snprintf(
+        text + n, sizeof(text) - n,
+        "{\"topic\":\"orders\",\"event_id\":\"late\",\"customer_id\":\"late-1\","
+        "\"type\":\"order_placed\",\"occurred_at\":\"2026-05-20T10:00:00Z\",\"order_id\":\"L\","
+        "\"total_cents\":1000,\"currency\":\"EUR\",\"items\":[]}\n");
+    write_text(events, text);
+    snprintf(args, sizeof(args), "simulate --events %s --until 2026-05-10T00:00:00Z", events);
+    cr_assert_eq(run_cli(args, out, sizeof(out), err, sizeof(err)), 0, "%s", err);
+    cr_expect(strstr(out, "late-1") == NULL, "an event after --until is not applied: %s", out);
+    cr_expect(strstr(err, "1 event(s) after --until not applied") != NULL, "%s", err);
+    /* at the order's instant: amy, kim, zed */
+    const char *a = strstr(out, "\"customer_id\":\"amy\"");
+    const char *k = strstr(out, "\"customer_id\":\"kim\"");
+    const char *z = strstr(out, "\"customer_id\":\"zed\"");
+    cr_assert(a && k && z, "%s", out);
+    cr_expect(a < k && k < z, "ordered by customer at one instant: %s", out);
+    cr_assert_eq(run_cli(args, again, sizeof(again), err, sizeof(err)), 0, "%s", err);
+    cr_expect_str_eq(again, out, "the same output twice");
 }
 
 /* `aftercare consume aftercare.dlq` writes one JSON line per record that a
