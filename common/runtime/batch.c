@@ -217,6 +217,10 @@ static void batch_state_stats(struct runtime *rt, const struct ac_apply_stats *s
 
 static void batch_dr(struct runtime *rt, const rd_kafka_message_t *m)
 {
+    if (m->err && ac_outbox_refused_note(&rt->refused, m)) {
+        rt->dr_refused++; /* its DLQ copy goes instead (batch_produce_finish) */
+        return;
+    }
     if (m->err) {
         rt->dr_fail++;
         AC_WARN("delivery failed topic=%s: %s", rd_kafka_topic_name(m->rkt),
@@ -265,15 +269,25 @@ static int batch_produce_finish(struct runtime *rt, long sent)
         }
         sent++;
     }
-    while (rd_kafka_outq_len(rt->producer) > 0) {
-        rd_kafka_flush(rt->producer, 1000);
-        if (*rt->stop && rd_kafka_outq_len(rt->producer) > 0) {
-            AC_WARN("stopping with %d records unconfirmed; they stay in the outbox",
-                    rd_kafka_outq_len(rt->producer));
-            return AC_ERR_TRANSIENT;
+    for (;;) {
+        while (rd_kafka_outq_len(rt->producer) > 0) {
+            rd_kafka_flush(rt->producer, 1000);
+            if (*rt->stop && rd_kafka_outq_len(rt->producer) > 0) {
+                AC_WARN("stopping with %d records unconfirmed; they stay in the outbox",
+                        rd_kafka_outq_len(rt->producer));
+                return AC_ERR_TRANSIENT;
+            }
+        }
+        if (rt->refused.n == 0) {
+            break;
+        }
+        /* Records the broker refused for good: their DLQ copies instead. */
+        int rc = ac_outbox_refused_send(&rt->refused, rt->producer, rt->topic_dlq, &sent);
+        if (rc != 0) {
+            return rc;
         }
     }
-    if (rt->dr_fail > 0 || rt->dr_ok < sent) {
+    if (rt->dr_fail > 0 || rt->dr_ok + rt->dr_refused < sent) {
         AC_WARN("batch delivery incomplete ok=%ld failed=%ld sent=%ld; retrying", rt->dr_ok,
                 rt->dr_fail, sent);
         ac_metrics_add("aftercare_produce_retries_total", "", 1);
@@ -467,7 +481,8 @@ int rt_batch_process(struct runtime *rt)
         memset(&stats, 0, sizeof(stats));
         rt->n_rules = rt->n_decisions = 0;
         rt->tz_fallbacks = rt->tz_missing = rt->decisions_lost = 0;
-        rt->dr_ok = rt->dr_fail = 0;
+        rt->dr_ok = rt->dr_fail = rt->dr_refused = 0;
+        ac_outbox_refused_fini(&rt->refused); /* a retried batch's notes */
         rt->sent = 0;
         double ts = ac_clock_mono_s();
         rc = batch_state(rt, &stats);

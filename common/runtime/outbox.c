@@ -172,3 +172,128 @@ int ac_outbox_produce_rec(rd_kafka_t *producer, const struct ac_outbox_topics *t
     }
     return rc;
 }
+
+/* --- records the broker refused ------------------------------------------------------------- */
+
+void ac_outbox_refused_init(struct ac_outbox_refused *r)
+{
+    ac_buf_init(&r->data);
+    r->n = 0;
+}
+
+void ac_outbox_refused_fini(struct ac_outbox_refused *r)
+{
+    ac_buf_fini(&r->data);
+    r->n = 0;
+}
+
+int ac_outbox_refused_error(rd_kafka_resp_err_t err)
+{
+    return err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+           err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE ||
+           err == RD_KAFKA_RESP_ERR_INVALID_RECORD;
+}
+
+static int outbox_put_u32(struct ac_buf *b, size_t v)
+{
+    unsigned char x[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 8), (unsigned char)v};
+    return ac_buf_append(b, x, 4);
+}
+
+static size_t outbox_get_u32(const unsigned char *p)
+{
+    return ((size_t)p[0] << 24) | ((size_t)p[1] << 16) | ((size_t)p[2] << 8) | (size_t)p[3];
+}
+
+int ac_outbox_refused_note(struct ac_outbox_refused *r, const rd_kafka_message_t *m)
+{
+    if (!ac_outbox_refused_error(m->err)) {
+        return 0;
+    }
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    const void *id = NULL;
+    size_t id_len = 0;
+    rd_kafka_headers_t *h = NULL;
+    char truncated = 0;
+    if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (rd_kafka_header_get_last(h, "aftercare_id", &id, &id_len) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
+            id = NULL;
+            id_len = 0;
+        }
+        const void *tv;
+        size_t tl;
+        truncated =
+            rd_kafka_header_get_last(h, "truncated_from", &tv, &tl) == RD_KAFKA_RESP_ERR_NO_ERROR;
+    }
+    AC_WARN("the broker refused a record topic=%s id=%.*s bytes=%zu: %s", topic, (int)id_len,
+            id ? (const char *)id : "", m->len, rd_kafka_err2str(m->err));
+    struct ac_buf *b = &r->data;
+    int rc = ac_buf_append(b, topic, strlen(topic) + 1);
+    rc |= ac_buf_append(b, id ? id : "", id_len);
+    rc |= ac_buf_append(b, "", 1);
+    rc |= ac_buf_append(b, rd_kafka_err2name(m->err), strlen(rd_kafka_err2name(m->err)) + 1);
+    rc |= ac_buf_append(b, &truncated, 1);
+    rc |= outbox_put_u32(b, m->key ? m->key_len : 0);
+    rc |= m->key_len ? ac_buf_append(b, m->key, m->key_len) : 0;
+    rc |= outbox_put_u32(b, m->len);
+    rc |= m->len ? ac_buf_append(b, m->payload, m->len) : 0;
+    if (rc != 0) {
+        AC_ERROR("out of memory noting a refused record topic=%s; it stays in the outbox", topic);
+        return 0; /* counted as a failed delivery: the batch is retried */
+    }
+    r->n++;
+    return 1;
+}
+
+int ac_outbox_refused_send(struct ac_outbox_refused *r, rd_kafka_t *producer, const char *dlq_topic,
+                           long *sent)
+{
+    const unsigned char *p = (const unsigned char *)r->data.data;
+    int rc = 0;
+    for (size_t i = 0; i < r->n && rc == 0; i++) {
+        const char *topic = (const char *)p;
+        p += strlen(topic) + 1;
+        const char *id = (const char *)p;
+        p += strlen(id) + 1;
+        const char *err = (const char *)p;
+        p += strlen(err) + 1;
+        int truncated = *p++;
+        size_t key_len = outbox_get_u32(p);
+        const unsigned char *key = p + 4;
+        p = key + key_len;
+        size_t len = outbox_get_u32(p);
+        const unsigned char *payload = p + 4;
+        p = payload + len;
+        char reason[160], label[200];
+        snprintf(reason, sizeof(reason), "produce_refused:%s%s%s", err, id[0] ? ":" : "", id);
+        if (strcmp(topic, dlq_topic) != 0) {
+            outbox_count_dlq(topic, "produce_refused");
+            rc = outbox_dlq_send(producer, dlq_topic, key, key_len, topic, -1, -1, reason, payload,
+                                 len);
+        } else if (!truncated && len > AC_OUTBOX_DLQ_TRUNCATE) {
+            /* a DLQ record: its first bytes, once */
+            char num[24];
+            snprintf(num, sizeof(num), "%zu", len);
+            rd_kafka_headers_t *h = ac_outbox_dlq_headers(topic, -1, -1, reason);
+            rd_kafka_header_add(h, "truncated_from", -1, num, -1);
+            ac_metrics_add("aftercare_dlq_truncated_total", "", 1);
+            rc = ac_outbox_produce_keyed(producer, dlq_topic, key, key_len, payload,
+                                         AC_OUTBOX_DLQ_TRUNCATE, h);
+        } else {
+            AC_ERROR("a DLQ record was refused by the broker and cannot be made smaller; "
+                     "dropped topic=%s id=%s bytes=%zu: %s",
+                     topic, id, len, err);
+            snprintf(label, sizeof(label), "topic=\"%s\"", topic);
+            ac_metrics_add("aftercare_records_refused_total", label, 1);
+            continue;
+        }
+        if (rc == 0) {
+            (*sent)++;
+        }
+    }
+    ac_buf_reset(&r->data);
+    r->n = 0;
+    return rc;
+}

@@ -57,4 +57,30 @@ int ac_outbox_rejected(struct ac_buf *out, const char *topic, int32_t partition,
 int ac_outbox_produce_rec(rd_kafka_t *producer, const struct ac_outbox_topics *t,
                           const char *customer_id, const struct ac_outbox_rec *rec);
 
+/* Records the broker refused for good (larger than the topic's
+ * max.message.bytes, an invalid record): a delivery report with such an
+ * error ends the record's handling instead of failing the batch for ever.
+ * The delivery callback notes a copy (ac_outbox_refused_note); once the
+ * batch's reports are in, ac_outbox_refused_send produces a DLQ record for
+ * each (reason "produce_refused:<error>", header aftercare_id), a refused
+ * DLQ record's first 16 KiB once more (header truncated_from), and a
+ * refused truncated copy is logged and counted in
+ * aftercare_records_refused_total{topic}: visible, never silent. */
+struct ac_outbox_refused {
+    /* per record: topic\0 id\0 error\0, truncated (1 byte), key length
+     * (u32), key, payload length (u32), payload */
+    struct ac_buf data;
+    size_t n;
+};
+void ac_outbox_refused_init(struct ac_outbox_refused *r);
+void ac_outbox_refused_fini(struct ac_outbox_refused *r);
+/* 1 if err is a refusal of the record itself (retrying cannot help). */
+int ac_outbox_refused_error(rd_kafka_resp_err_t err);
+/* From a delivery report: notes m if its error is such a refusal (1), else 0. */
+int ac_outbox_refused_note(struct ac_outbox_refused *r, const rd_kafka_message_t *m);
+/* Produces the noted records' DLQ copies, adding to *sent, and forgets
+ * them. Returns 0 or AC_ERR_TRANSIENT. */
+int ac_outbox_refused_send(struct ac_outbox_refused *r, rd_kafka_t *producer, const char *dlq_topic,
+                           long *sent);
+
 #endif

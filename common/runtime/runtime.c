@@ -354,6 +354,8 @@ static void runtime_declare_metrics(void)
     ac_metrics_declare("aftercare_dlq_total", "counter", "messages sent to the DLQ, by reason");
     ac_metrics_declare("aftercare_dlq_truncated_total", "counter",
                        "DLQ records larger than the producer accepts, sent as their first 16 KiB");
+    ac_metrics_declare("aftercare_records_refused_total", "counter",
+                       "DLQ records the broker refused even as their first 16 KiB, by topic");
     ac_metrics_declare("aftercare_batch_duration_seconds", "histogram",
                        "time to process one batch end to end");
     ac_metrics_declare("aftercare_batch_phase_seconds", "histogram",
@@ -488,6 +490,7 @@ static int runtime_alloc(struct runtime *rt)
     }
     rt->map = calloc(rt->map_size, sizeof(int));
     ac_buf_init(&rt->enc);
+    ac_outbox_refused_init(&rt->refused);
     return rt->msgs && rt->read_at && rt->obs && rt->events && rt->ev_ok && rt->ev_next &&
                    rt->custs && rt->cust_first && rt->cust_last && rt->ins && rt->apply_in &&
                    rt->dlq && rt->map && rt->pos_parts && rt->pos_offs
@@ -517,6 +520,7 @@ static void runtime_free(struct runtime *rt)
     free(rt->pos_offs);
     free(rt->map);
     ac_buf_fini(&rt->enc);
+    ac_outbox_refused_fini(&rt->refused);
 }
 
 void rt_batch_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);

@@ -9,6 +9,7 @@
 #include "codec.h"
 #include "config.h"
 #include "kafka.h"
+#include "outbox.h"
 #include "processor.h"
 #include "step.h"
 #include "store.h"
@@ -86,6 +87,8 @@ struct runtime {
     long sent; /* records handed to the producer */
     long dr_ok;
     long dr_fail;
+    long dr_refused;                  /* refused for good: noted in refused */
+    struct ac_outbox_refused refused; /* what the broker refused: to the DLQ */
 
     volatile sig_atomic_t *stop;
     int fatal;

@@ -97,7 +97,8 @@ struct timers {
     rd_kafka_t *producer;
     struct ac_outbox_topics topics;
     char gen[40];
-    long dr_ok, dr_fail;
+    long dr_ok, dr_fail, dr_refused;
+    struct ac_outbox_refused refused; /* records the broker refused: to the DLQ */
     int64_t speed, epoch;
     struct ac_store_cust *sweep; /* [batch] customers of the outbox sweep */
     size_t n_sweep, batch;
@@ -237,7 +238,9 @@ static void timers_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     struct timers *t = opaque;
     (void)rk;
-    if (m->err) {
+    if (m->err && ac_outbox_refused_note(&t->refused, m)) {
+        t->dr_refused++; /* its DLQ copy goes instead (timers_produce) */
+    } else if (m->err) {
         t->dr_fail++;
         AC_WARN("delivery failed: %s", rd_kafka_err2str(m->err));
     } else {
@@ -249,7 +252,8 @@ static void timers_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 static int timers_produce(struct timers *t, struct ac_store_cust *custs, size_t n)
 {
     long sent = 0;
-    t->dr_ok = t->dr_fail = 0;
+    t->dr_ok = t->dr_fail = t->dr_refused = 0;
+    ac_outbox_refused_fini(&t->refused);
     for (size_t c = 0; c < n; c++) {
         size_t cursor = 0;
         struct ac_outbox_rec rec;
@@ -263,13 +267,21 @@ static int timers_produce(struct timers *t, struct ac_store_cust *custs, size_t 
             }
         }
     }
-    while (rd_kafka_outq_len(t->producer) > 0) {
-        rd_kafka_flush(t->producer, 1000);
-        if (timers_stop && rd_kafka_outq_len(t->producer) > 0) {
-            return AC_ERR_TRANSIENT; /* the records stay in the outbox */
+    for (;;) {
+        while (rd_kafka_outq_len(t->producer) > 0) {
+            rd_kafka_flush(t->producer, 1000);
+            if (timers_stop && rd_kafka_outq_len(t->producer) > 0) {
+                return AC_ERR_TRANSIENT; /* the records stay in the outbox */
+            }
+        }
+        if (t->refused.n == 0) {
+            break;
+        }
+        if (ac_outbox_refused_send(&t->refused, t->producer, t->topics.dlq, &sent) != 0) {
+            return AC_ERR_TRANSIENT;
         }
     }
-    if (t->dr_fail > 0 || t->dr_ok < sent) {
+    if (t->dr_fail > 0 || t->dr_ok + t->dr_refused < sent) {
         ac_metrics_add("aftercare_produce_retries_total", "", 1);
         return AC_ERR_TRANSIENT;
     }
@@ -521,6 +533,7 @@ int ac_timers_main(int argc, char **argv)
     int exit_code = 1;
     const struct ac_cfg_entry *tables[1] = {timers_config};
     memset(&t, 0, sizeof(t));
+    ac_outbox_refused_init(&t.refused);
     ac_log_init("aftercare-timers");
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -623,7 +636,12 @@ int ac_timers_main(int argc, char **argv)
                        "records produced from the outbox, by topic");
     ac_metrics_declare("aftercare_produce_retries_total", "counter", "rounds produced again");
     ac_metrics_declare("aftercare_dlq_total", "counter",
-                       "rejected events the outbox sweep sent to the DLQ, by topic and reason");
+                       "records sent to the DLQ (rejected events the sweep found, records the "
+                       "broker refused), by topic and reason");
+    ac_metrics_declare("aftercare_dlq_truncated_total", "counter",
+                       "DLQ records larger than the broker accepts, sent as their first 16 KiB");
+    ac_metrics_declare("aftercare_records_refused_total", "counter",
+                       "DLQ records the broker refused even as their first 16 KiB, by topic");
     ac_metrics_declare("aftercare_batch_duration_seconds", "histogram",
                        "time of one round that fired timers, end to end");
     int port = (int)ac_config_int(t.cfg, "http.port"), bound = 0;
@@ -657,6 +675,7 @@ out:
         free(t.inputs[i].at);
     }
     ac_fire_destroy(t.fire);
+    ac_outbox_refused_fini(&t.refused);
     ac_store_destroy(t.store);
     ac_codec_destroy(t.codec);
     ac_rules_close(t.rules);

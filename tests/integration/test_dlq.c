@@ -1,8 +1,11 @@
 /* DLQ: every kind of bad input lands on aftercare.dlq with its reason and
  * source coordinates, and the good events around it are processed. */
 #include <criterion/criterion.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 #include <string.h>
 
+#include "devstack.h"
 #include "harness.h"
 #include "outbox.h"
 #include "processor.h"
@@ -302,4 +305,63 @@ Test(dlq, a_message_too_large_to_forward_is_truncated_not_wedged)
     }
     free(ids);
     h_reader_close(&acts);
+}
+
+/* The broker refuses a produce request for good (its records are larger than
+ * the topic allows): the records it held go to the DLQ with the reason and
+ * their id, the batch completes and what follows is processed — the batch is
+ * not retried for ever. */
+Test(dlq, records_the_broker_refuses_go_to_the_dlq_not_round_and_round)
+{
+    rd_kafka_mock_cluster_t *mc = ac_dev_kafka_mock(env.dk);
+    produce_good("refused-1", "br-1");
+    h_flush(&env);
+    /* The processor's first produce request is refused (Produce = ApiKey 0). */
+    rd_kafka_mock_push_request_errors(mc, 0, 1, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+    char conf[512];
+    h_write_config(&env, "orders", "", conf, sizeof(conf));
+    pid_t pid = h_spawn(&env, "orders", conf);
+    cr_assert(h_wait_done(&env, "ac", "aftercare-orders", "orders", 60000),
+              "the processor is stuck on the refused records");
+    produce_good("after-2", "br-2");
+    cr_assert(h_wait_done(&env, "ac", "aftercare-orders", "orders", 60000),
+              "the next event was not processed");
+    cr_expect_eq(h_terminate(pid), 0);
+    cr_expect_eq(h_state_ll(&env, "br-2", "o.count"), 1);
+
+    struct h_reader dlq;
+    h_reader_read_all(&env, &dlq, "aftercare.dlq");
+    cr_assert_geq(dlq.n, 1, "the refused records are on the DLQ");
+    for (size_t i = 0; i < dlq.n; i++) {
+        cr_expect_eq(strncmp(dlq.recs[i].reason, "produce_refused:MSG_SIZE_TOO_LARGE:", 35), 0,
+                     "reason %s", dlq.recs[i].reason);
+        cr_expect(strncmp(dlq.recs[i].source_topic, "aftercare.", 10) == 0, "source %s",
+                  dlq.recs[i].source_topic);
+        cr_expect_str_eq(dlq.recs[i].key, "br-1", "keyed by the customer");
+    }
+    /* Every record of br-1 is somewhere: on its topic or, refused, on the DLQ;
+     * none of them twice. */
+    struct h_reader acts;
+    h_reader_read_all(&env, &acts, "aftercare.actions");
+    size_t on_topic = 0;
+    for (size_t i = 0; i < acts.n; i++) {
+        on_topic += strcmp(acts.recs[i].key, "br-1") == 0;
+    }
+    size_t refused_actions = 0;
+    for (size_t i = 0; i < dlq.n; i++) {
+        refused_actions += strcmp(dlq.recs[i].source_topic, "aftercare.actions") == 0;
+    }
+    char want[AC_ACTION_ID_MAX];
+    ac_action_id(want, "order_confirmation", "refused-1", 0);
+    int seen = 0;
+    for (size_t i = 0; i < acts.n; i++) {
+        seen += strcmp(acts.recs[i].id, want) == 0;
+    }
+    for (size_t i = 0; i < dlq.n; i++) {
+        seen += strstr(dlq.recs[i].reason, want) != NULL;
+    }
+    cr_expect_eq(seen, 1, "the order confirmation once, on its topic or on the DLQ");
+    cr_expect_gt(on_topic + refused_actions, 0);
+    h_reader_close(&acts);
+    h_reader_close(&dlq);
 }
