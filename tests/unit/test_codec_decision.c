@@ -13,7 +13,8 @@
 #include <string.h>
 
 #include "codec.h"
-#include "codec_int.h" /* white-box: the enum table, the reference encoder */
+#include "codec_int.h"
+#include "codec_support.h" /* white-box: the enum table, the reference encoder */
 #include "decision_rec.h"
 #include "err.h"
 #include "rnd_support.h"
@@ -26,13 +27,7 @@ static struct ac_buf json;
 
 static void setup(void)
 {
-    char schemas[1024];
-    char errstr[256] = "";
-    const char *src = getenv("AC_SOURCE_DIR");
-    cr_assert(src, "AC_SOURCE_DIR is not set (run through ctest)");
-    snprintf(schemas, sizeof(schemas), "%s/schemas", src);
-    codec = ac_codec_new(schemas, NULL, errstr, sizeof(errstr));
-    cr_assert(codec, "ac_codec_new: %s", errstr);
+    codec = ts_codec_new();
     ac_buf_init(&out);
     ac_buf_init(&json);
 }
