@@ -6,7 +6,7 @@
  *   deferred    quiet_hours | business_hours | send_window | frequency_cap |
  *               channel_cap | <suppression id> | cooloff
  *   capped      frequency_cap | channel_cap
- *   suppressed  <suppression id> | rule_suppression | cooloff | no_consent
+ *   suppressed  <suppression id> | rule_suppression:<its predicate> | cooloff | no_consent
  *   held_out    holdout
  *   expired     expired | defer_bound:<why> | <hours reason> (the next window is past expiry)
  *   cancelled   cancel_on:<event type>
@@ -822,8 +822,12 @@ static int engine_decide_one(struct ac_engine *en, struct ac_customer *c, struct
     }
     /* Suppressions: the rule's own, then the global ones of its category. */
     const char *suppressed = NULL;
+    char own[sizeof(tm->reason)]; /* the timer keeps it: the same bound */
     if (r->suppress_when && engine_cond(r->suppress_when, t, c, at)) {
-        suppressed = "rule_suppression";
+        /* named by its predicate (a detail after ':' is not a metric label) */
+        snprintf(own, sizeof(own), "rule_suppression:%s",
+                 r->suppress_when->text ? r->suppress_when->text : "");
+        suppressed = own;
     }
     for (size_t i = 0; !suppressed && i < po->n_suppressions; i++) {
         const struct ac_pb_suppression *s = &po->suppressions[i];
@@ -1305,6 +1309,33 @@ static void engine_exits(struct ac_engine *en, struct ac_customer *c, int64_t at
 
 /* --- entry points ---------------------------------------------------------------------------- */
 
+/* Every decision names its rule's template and channel (the action's first
+ * channel when none was chosen): the audit log says what would have gone,
+ * also for what was scheduled, cancelled, expired or suppressed. */
+static void engine_name_decisions(const struct ac_engine *en, struct ac_emit *out, int from)
+{
+    const struct ac_pb_rule *r = NULL;
+    for (int i = from; i < out->n_decisions; i++) {
+        struct ac_decision *d = &out->decisions[i];
+        if (d->template_name[0] && d->channel[0]) {
+            continue;
+        }
+        if (!r || strcmp(r->id, d->rule_id) != 0) {
+            r = ac_playbook_rule_find(en->pb, d->rule_id);
+        }
+        if (!r || d->part < 0 || (size_t)d->part >= r->n_actions) {
+            continue;
+        }
+        const struct ac_pb_action *pa = &r->actions[d->part];
+        if (!d->template_name[0] && pa->template_name) {
+            engine_copy(d->template_name, sizeof(d->template_name), pa->template_name);
+        }
+        if (!d->channel[0] && pa->n_channels > 0) {
+            engine_copy(d->channel, sizeof(d->channel), pa->channels[0]);
+        }
+    }
+}
+
 int ac_engine_on_event(struct ac_engine *en, struct ac_customer *c,
                        const struct ac_customer *before, const struct ac_event *ev, int64_t now,
                        struct ac_emit *out)
@@ -1314,6 +1345,7 @@ int ac_engine_on_event(struct ac_engine *en, struct ac_customer *c,
         return 0; /* a repeat of an event applied before: nothing new to decide */
     }
     struct ac_trigger t;
+    int from = out->n_decisions;
     ac_trigger_from_event(&t, ev);
     out->trigger = &t;
     engine_cancel(en, c, ev, &t, now, out);
@@ -1349,6 +1381,7 @@ int ac_engine_on_event(struct ac_engine *en, struct ac_customer *c,
         }
     }
     out->trigger = NULL; /* t ends here */
+    engine_name_decisions(en, out, from);
     return 0;
 }
 
@@ -1392,7 +1425,7 @@ int ac_engine_fire_upto(struct ac_engine *en, struct ac_customer *c, int64_t upt
                         struct ac_emit *out)
 {
     struct ac_timerset *ts = out->timers;
-    int decided = 0;
+    int decided = 0, from = out->n_decisions;
     if (!ts) {
         return 0;
     }
@@ -1418,6 +1451,7 @@ int ac_engine_fire_upto(struct ac_engine *en, struct ac_customer *c, int64_t upt
             break; /* no room to emit: the next round */
         }
     }
+    engine_name_decisions(en, out, from);
     return decided;
 }
 

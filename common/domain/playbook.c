@@ -108,6 +108,41 @@ static void playbook_index_pass(struct playbook_loader *ld, size_t *cap_ev, size
     }
 }
 
+static uint32_t playbook_id_hash(const char *id)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+        h = (h ^ *p) * 16777619u;
+    }
+    return h;
+}
+
+/* Rules by id (every decision about a timer looks its rule up). */
+static void playbook_index_ids(struct playbook_loader *ld)
+{
+    struct ac_playbook *pb = ld->pb;
+    size_t size = 16;
+    while (size < 2 * pb->n_rules) {
+        size *= 2;
+    }
+    pb->by_id = playbook_alloc(ld, size * sizeof(*pb->by_id));
+    if (!pb->by_id) {
+        return;
+    }
+    memset(pb->by_id, 0, size * sizeof(*pb->by_id));
+    pb->by_id_mask = size - 1;
+    for (size_t i = 0; i < pb->n_rules; i++) {
+        if (!pb->rules[i].id) {
+            continue;
+        }
+        size_t k = playbook_id_hash(pb->rules[i].id) & pb->by_id_mask;
+        while (pb->by_id[k] != 0) {
+            k = (k + 1) & pb->by_id_mask;
+        }
+        pb->by_id[k] = (uint32_t)i + 1;
+    }
+}
+
 static void playbook_index(struct playbook_loader *ld)
 {
     struct ac_playbook *pb = ld->pb;
@@ -130,6 +165,7 @@ static void playbook_index(struct playbook_loader *ld)
     }
     if (!ld->oom) {
         playbook_index_pass(ld, cap_ev, cap_sig, cap_cancel);
+        playbook_index_ids(ld);
     }
 }
 
@@ -311,6 +347,16 @@ const struct ac_pb_rule *ac_playbook_rule(const struct ac_playbook *pb, size_t i
 
 const struct ac_pb_rule *ac_playbook_rule_find(const struct ac_playbook *pb, const char *id)
 {
+    if (pb->by_id) {
+        for (size_t k = playbook_id_hash(id) & pb->by_id_mask; pb->by_id[k] != 0;
+             k = (k + 1) & pb->by_id_mask) {
+            const struct ac_pb_rule *r = &pb->rules[pb->by_id[k] - 1];
+            if (strcmp(r->id, id) == 0) {
+                return r;
+            }
+        }
+        return NULL;
+    }
     for (size_t i = 0; i < pb->n_rules; i++) {
         if (pb->rules[i].id && strcmp(pb->rules[i].id, id) == 0) {
             return &pb->rules[i];

@@ -57,6 +57,9 @@ struct ac_playbook {
     size_t n_by_signal[PLAYBOOK_N_SIGNALS];
     const struct ac_pb_rule **cancel_by_event[PLAYBOOK_N_EVENTS];
     size_t n_cancel_by_event[PLAYBOOK_N_EVENTS];
+    /* rules by id: open addressing on FNV-1a, rule index + 1, 0 = empty */
+    uint32_t *by_id;
+    size_t by_id_mask;
 };
 
 struct playbook_diag {

@@ -260,7 +260,10 @@ Test(journeys, the_refund_feedback_ask_waits_while_a_complaint_is_open)
     const struct ac_decision *d = decision("refund_feedback", NULL);
     cr_assert_not_null(d);
     cr_expect_str_eq(d->decision, "deferred");
-    cr_expect_str_eq(d->reason, "rule_suppression");
+    /* named by its predicate, the rule's suppress_when */
+    cr_expect_str_eq(d->reason, "rule_suppression:customer.open_complaints > 0");
+    cr_expect_str_eq(d->template_name, "refund_feedback", "a deferred decision names its template");
+    cr_expect_str_eq(d->channel, "email", "and its channel");
     cr_expect_null(action("refund_feedback"));
 
     /* The complaint's ticket is resolved (without repeating is_complaint). */
@@ -569,4 +572,31 @@ Test(journeys, a_repeat_promoter_is_asked_again_once_the_cooloff_has_passed)
     /* A detractor score is no occasion for an ask. */
     survey("s4", 3, T0 + 80 * DAY);
     cr_expect_null(decision("review_request", "scheduled"));
+}
+
+/* simulate for people: every decision names its rule's template and channel,
+ * not only the emitted ones: scheduled, and cancelled by the order's own
+ * cancellation. */
+Test(journeys, every_decision_names_its_template_and_channel)
+{
+    struct ac_event ev;
+    order(&ev, "o1", "order_placed", T0, "A1");
+    must_apply(&ev);
+    const struct ac_decision *d = decision("welcome_2", "scheduled");
+    cr_assert_not_null(d, "the welcome series is scheduled");
+    cr_expect_str_eq(d->template_name, "welcome_2_usage_tips");
+    cr_expect_str_eq(d->channel, "email");
+    order(&ev, "o2", "order_cancelled", T0 + HOUR, "A1");
+    must_apply(&ev);
+    int ended = 0;
+    for (int i = 0; i < out.n_decisions; i++) {
+        const struct ac_decision *x = &out.decisions[i];
+        if (strcmp(x->decision, "cancelled") == 0 || strcmp(x->decision, "exited") == 0) {
+            ended++;
+            cr_expect(x->template_name[0] != '\0', "%s %s without a template", x->rule_id,
+                      x->decision);
+            cr_expect(x->channel[0] != '\0', "%s %s without a channel", x->rule_id, x->decision);
+        }
+    }
+    cr_expect_gt(ended, 0, "the cancellation ends some of the order's timers");
 }
