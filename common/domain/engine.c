@@ -22,6 +22,7 @@
 
 #include "err.h"
 #include "tz.h"
+#include "utf8.h"
 
 static const char *const engine_decision_names[AC_DECISION__N] = {
     "emitted",  "scheduled", "deferred",  "capped", "suppressed",
@@ -827,6 +828,11 @@ static int engine_decide_one(struct ac_engine *en, struct ac_customer *c, struct
         /* named by its predicate (a detail after ':' is not a metric label) */
         snprintf(own, sizeof(own), "rule_suppression:%s",
                  r->suppress_when->text ? r->suppress_when->text : "");
+        /* cut at a character, never inside one (the reason goes to Avro and JSON) */
+        size_t len = strlen(own);
+        for (int k = 0; k < 3 && len > 0 && !ac_utf8_valid(own, len); k++) {
+            own[--len] = '\0';
+        }
         suppressed = own;
     }
     for (size_t i = 0; !suppressed && i < po->n_suppressions; i++) {

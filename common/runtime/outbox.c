@@ -230,6 +230,7 @@ int ac_outbox_refused_note(struct ac_outbox_refused *r, const rd_kafka_message_t
     AC_WARN("the broker refused a record topic=%s id=%.*s bytes=%zu: %s", topic, (int)id_len,
             id ? (const char *)id : "", m->len, rd_kafka_err2str(m->err));
     struct ac_buf *b = &r->data;
+    size_t mark = b->len; /* a note written half is taken back */
     int rc = ac_buf_append(b, topic, strlen(topic) + 1);
     rc |= ac_buf_append(b, id ? id : "", id_len);
     rc |= ac_buf_append(b, "", 1);
@@ -240,6 +241,10 @@ int ac_outbox_refused_note(struct ac_outbox_refused *r, const rd_kafka_message_t
     rc |= outbox_put_u32(b, m->len);
     rc |= m->len ? ac_buf_append(b, m->payload, m->len) : 0;
     if (rc != 0) {
+        b->len = mark;
+        if (b->data) {
+            b->data[mark] = '\0';
+        }
         AC_ERROR("out of memory noting a refused record topic=%s; it stays in the outbox", topic);
         return 0; /* counted as a failed delivery: the batch is retried */
     }
@@ -250,9 +255,14 @@ int ac_outbox_refused_note(struct ac_outbox_refused *r, const rd_kafka_message_t
 int ac_outbox_refused_send(struct ac_outbox_refused *r, rd_kafka_t *producer, const char *dlq_topic,
                            long *sent)
 {
-    const unsigned char *p = (const unsigned char *)r->data.data;
+    /* The notes move out first: producing can serve delivery reports
+     * (a full queue polls), and a refusal noted then goes to a fresh list
+     * that the caller sends next, never into the one being read. */
+    struct ac_outbox_refused now = *r;
+    ac_outbox_refused_init(r);
+    const unsigned char *p = (const unsigned char *)now.data.data;
     int rc = 0;
-    for (size_t i = 0; i < r->n && rc == 0; i++) {
+    for (size_t i = 0; i < now.n && rc == 0; i++) {
         const char *topic = (const char *)p;
         p += strlen(topic) + 1;
         const char *id = (const char *)p;
@@ -293,7 +303,6 @@ int ac_outbox_refused_send(struct ac_outbox_refused *r, rd_kafka_t *producer, co
             (*sent)++;
         }
     }
-    ac_buf_reset(&r->data);
-    r->n = 0;
+    ac_outbox_refused_fini(&now);
     return rc;
 }

@@ -305,8 +305,10 @@ static int step_pipelined(struct ac_step *s, struct ac_store_cust *custs,
 #undef STEP_PART_ARGS
 #undef STEP_TO
 #undef STEP_FROM
-    if (rc != 0 && rc != AC_ERR_NOMEM) {
-        ac_store_drop(st); /* replies may be left unread: reconnect, re-read, retry */
+    if (rc != 0) {
+        /* commands may be in flight or unsent, whatever the error (out of
+         * memory too): their replies would answer later commands */
+        ac_store_drop(st);
     }
     return rc;
 }

@@ -400,9 +400,11 @@ int ac_store_load(struct ac_store *st, struct ac_store_cust *custs, size_t n)
 {
     double t0 = ac_clock_mono_s();
     int rc = ac_store_load_send(st, custs, n);
-    if (rc == 0) {
-        rc = ac_store_load_recv(st, custs, n, 1);
+    if (rc != 0) {
+        store_drop(st); /* commands may be appended half-way */
+        return rc;
     }
+    rc = ac_store_load_recv(st, custs, n, 1);
     if (rc == 0) {
         st->last_rtt = ac_clock_mono_s() - t0;
     }
@@ -698,8 +700,10 @@ int ac_store_commit(struct ac_store *st, struct ac_store_cust *custs, size_t n)
     }
     if (rc == 0) {
         st->last_rtt = ac_clock_mono_s() - t0;
-    } else if (rc != AC_ERR_NOMEM) {
-        store_drop(st); /* replies may be left unread: reconnect, re-read, retry */
+    } else {
+        /* calls may be appended or sent with their replies unread (out of
+         * memory half-way too): reconnect, re-read, retry */
+        store_drop(st);
     }
     ac_store_ticket_fini(&t);
     return rc;
