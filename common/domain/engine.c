@@ -444,6 +444,26 @@ static int64_t engine_cap_horizon(const struct ac_pb_policies *po)
     return h;
 }
 
+/* Appends entry to the comma-separated list kept[0..used) (cap bytes, the
+ * entries kept so far), dropping the oldest entries until it fits, and
+ * writes the list to dst (cap bytes too). */
+static void engine_list_push(char *kept, size_t cap, size_t used, const char *entry, char *dst)
+{
+    size_t n = strlen(entry);
+    while (used && used + n + 2 > cap) {
+        char *comma = strchr(kept, ',');
+        if (!comma) {
+            used = 0;
+            kept[0] = '\0';
+            break;
+        }
+        memmove(kept, comma + 1, strlen(comma + 1) + 1);
+        used = strlen(kept);
+    }
+    snprintf(kept + used, cap - used, "%s%s", used ? "," : "", entry);
+    memcpy(dst, kept, cap);
+}
+
 /* Records a send at `at`, forgetting sends older than the longest cap period. */
 static void engine_record_send(const struct ac_pb_policies *po, struct ac_customer *c,
                                const char *channel, int64_t at)
@@ -466,20 +486,8 @@ static void engine_record_send(const struct ac_pb_policies *po, struct ac_custom
         p = comma + 1;
     }
     char entry[64];
-    int n = snprintf(entry, sizeof(entry), "%lld:%s", (long long)at, channel);
-    /* Full: drop the oldest entries until the new one fits. */
-    while (used && used + (size_t)n + 2 > sizeof(kept)) {
-        char *comma = strchr(kept, ',');
-        if (!comma) {
-            used = 0;
-            kept[0] = '\0';
-            break;
-        }
-        memmove(kept, comma + 1, strlen(comma + 1) + 1);
-        used = strlen(kept);
-    }
-    snprintf(kept + used, sizeof(kept) - used, "%s%s", used ? "," : "", entry);
-    memcpy(c->sends, kept, sizeof(c->sends));
+    snprintf(entry, sizeof(entry), "%lld:%s", (long long)at, channel);
+    engine_list_push(kept, sizeof(kept), used, entry, c->sends);
 }
 
 /* --- consent and channel --------------------------------------------------------------------- */
@@ -558,18 +566,7 @@ static void engine_cooloff_record(const struct ac_engine *en, struct ac_customer
         }
         p = comma + 1;
     }
-    while (used && used + (size_t)n + 2 > sizeof(kept)) {
-        char *comma = strchr(kept, ',');
-        if (!comma) {
-            used = 0;
-            kept[0] = '\0';
-            break;
-        }
-        memmove(kept, comma + 1, strlen(comma + 1) + 1);
-        used = strlen(kept);
-    }
-    snprintf(kept + used, sizeof(kept) - used, "%s%s", used ? "," : "", entry);
-    memcpy(c->cooloffs, kept, sizeof(c->cooloffs));
+    engine_list_push(kept, sizeof(kept), used, entry, c->cooloffs);
 }
 
 /* --- a rule's signal ------------------------------------------------------------------------- */
