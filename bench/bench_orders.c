@@ -214,14 +214,16 @@ static void bo_sample_memory(redisContext *rc, const struct bo_opts *o, struct b
         run->due_bytes += (double)ac_bench_memory_usage(rc, key);
         snprintf(key, sizeof(key), BO_PREFIX ":{%u}:ob", b);
         run->ob_bytes += (double)ac_bench_memory_usage(rc, key);
+        snprintf(key, sizeof(key), BO_PREFIX ":{%u}:oc", b);
+        run->ob_bytes += (double)ac_bench_memory_usage(rc, key);
     }
     run->keys = ac_bench_redis_int(rc, "DBSIZE");
-    /* outbox hashes left behind: every ack should have removed them */
+    /* outbox hashes and calls left behind: every ack should have removed them */
     run->outboxes = 0;
     long long cursor = 0;
     do {
         redisReply *r =
-            ac_bench_redis(rc, "SCAN %lld MATCH " BO_PREFIX ":*:o:* COUNT 10000", cursor);
+            ac_bench_redis(rc, "SCAN %lld MATCH " BO_PREFIX ":*:[ok]:* COUNT 10000", cursor);
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
             freeReplyObject(r);
             break;

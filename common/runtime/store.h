@@ -12,7 +12,13 @@
  *                               when empty
  *   <p>:{<b>}:due       zset    one member per customer with timers (the
  *                               customer id), scored by its earliest due time
- *   <p>:{<b>}:ob        set     customers of the bucket with outbox records
+ *   <p>:{<b>}:k:<call>  string  a commit call whose records are not yet
+ *                               confirmed by Kafka: its customers' outbox
+ *                               keys, one per line (absent once delivered)
+ *   <p>:{<b>}:oc        set     the bucket's call index: ids of such calls
+ *                               (the sweep finds what a dead writer left)
+ *   <p>:{<b>}:ob        set     the previous version's outbox index (customers
+ *                               with records): read by the sweep only
  *   <p>:{<b>}:xc        hash    experiment counters "<exp>:<variant>:<what>"
  *   <p>:gen             string  generation id: detects a Redis that lost data
  *   <p>:pos:<group>     hash    "<topic>:<partition>" -> next offset to read
@@ -85,11 +91,13 @@ struct ac_store_cust {
     struct ac_decision *decs;
     int n_decs, cap_decs;
     int tz_fallbacks, tz_missing, decisions_lost;
-    int replayed;       /* the step skipped a redelivered input of this customer */
-    int done;           /* the step is done with it: load and commit skip it */
-    int inited;         /* ac_store_cust_init ran on this storage */
-    struct ac_buf blob; /* scratch: the encoded record */
-    char out_field[48]; /* scratch: the outbox field of new_out */
+    int replayed;         /* the step skipped a redelivered input of this customer */
+    int done;             /* the step is done with it: load and commit skip it */
+    int inited;           /* ac_store_cust_init ran on this storage */
+    uint64_t call_seq;    /* out (commit): the store's call that wrote its bundle, 0: none */
+    unsigned call_bucket; /* that call's bucket */
+    struct ac_buf blob;   /* scratch: the encoded record */
+    char out_field[48];   /* scratch: the outbox field of new_out */
 };
 
 void ac_store_cust_init(struct ac_store_cust *sc, const char *customer_id);
@@ -171,7 +179,9 @@ int ac_store_commit(struct ac_store *st, struct ac_store_cust *custs, size_t n);
  * reading it needs commands of its own, so load it again with
  * ac_store_load once nothing else is in flight. */
 struct ac_store_ticket {
-    size_t *calls_n; /* customers per call of one commit */
+    size_t *calls_n;     /* customers per call of one commit */
+    uint64_t *calls_seq; /* each call's sequence number (its id) */
+    unsigned *calls_bucket;
     size_t n_calls, cap;
 };
 int ac_store_load_send(struct ac_store *st, struct ac_store_cust *custs, size_t n);
@@ -185,9 +195,10 @@ int ac_store_flush(struct ac_store *st);
 /* Closes the connection (the next call reconnects). */
 void ac_store_drop(struct ac_store *st);
 
-/* Removes each customer's pending outbox fields (delivered) and records the
- * next offsets to read (parts/offsets of n_pos partitions) for group, in one
- * pipeline. */
+/* Removes each customer's pending outbox fields (delivered), and the calls
+ * of this store that wrote them from the call index, and records the next
+ * offsets to read (parts/offsets of n_pos partitions) for group, in one
+ * pipeline of plain commands. */
 int ac_store_ack(struct ac_store *st, struct ac_store_cust *custs, size_t n, const char *group,
                  enum ac_topic topic, const int32_t *parts, const int64_t *offsets, size_t n_pos);
 /* Reads the next offsets of partitions; -1 where none is recorded. */
@@ -217,12 +228,16 @@ int ac_store_event_times(struct ac_store *st,
                          void (*fn)(const char *field, int64_t at, void *opaque), void *opaque);
 /* Customers with pending timers, and of those with one due at or before now. */
 int ac_store_timer_counts(struct ac_store *st, int64_t now, int64_t *pending, int64_t *overdue);
-/* Customers with records in their outbox, per the outbox index, up to max:
- * fn gets each customer id. Returns the count or a negative enum ac_err. */
+/* Customers with records in their outbox, per the call indexes (the
+ * customers of calls not yet acknowledged) and the previous version's
+ * outbox index, up to max: fn gets each customer id (possibly twice).
+ * Remembers the calls found for ac_store_outbox_done. Returns the count or
+ * a negative enum ac_err. */
 int ac_store_outbox_customers(struct ac_store *st, unsigned start, size_t max,
                               void (*fn)(const char *customer_id, void *opaque), void *opaque);
-/* Drops customers whose outbox is empty from the outbox index (ac_store_ack
- * does it for the customers it acknowledges). */
+/* After the sweep delivered custs: drops them from the previous version's
+ * outbox index where their outbox is empty, and the calls the last scan
+ * found whose outboxes are all empty. */
 int ac_store_outbox_done(struct ac_store *st, struct ac_store_cust *custs, size_t n);
 
 /* Raw access for tools and tests: a command, reply freed by the caller with

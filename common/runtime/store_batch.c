@@ -86,6 +86,7 @@ void ac_store_cust_reset(struct ac_store_cust *sc)
     sc->n_decs = 0;
     sc->tz_fallbacks = sc->tz_missing = sc->decisions_lost = 0;
     sc->replayed = 0;
+    sc->call_seq = 0;
     sc->out_field[0] = '\0';
 }
 
@@ -449,8 +450,7 @@ static int store_commit_prepare(struct ac_store *st, struct ac_store_cust *sc,
     store_key(st, cs->keys[0], STORE_KEY_MAX, sc->bucket, 'c', sc->customer_id);
     store_key(st, cs->keys[1], STORE_KEY_MAX, sc->bucket, 'o', sc->customer_id);
     store_bucket_key(st, cs->keys[2], STORE_KEY_MAX, sc->bucket, "due");
-    store_bucket_key(st, cs->keys[3], STORE_KEY_MAX, sc->bucket, "ob");
-    store_bucket_key(st, cs->keys[4], STORE_KEY_MAX, sc->bucket, "xc");
+    store_bucket_key(st, cs->keys[3], STORE_KEY_MAX, sc->bucket, "xc");
     if (sc->legacy) {
         snprintf(cs->want, sizeof(cs->want), "L%lld", (long long)sc->loaded_version);
         cs->want_len = strlen(cs->want);
@@ -559,7 +559,11 @@ static void store_commit_applied(struct ac_store_cust *sc)
 void ac_store_ticket_fini(struct ac_store_ticket *t)
 {
     free(t->calls_n);
+    free(t->calls_seq);
+    free(t->calls_bucket);
     t->calls_n = NULL;
+    t->calls_seq = NULL;
+    t->calls_bucket = NULL;
     t->n_calls = t->cap = 0;
 }
 
@@ -598,7 +602,7 @@ int ac_store_commit_send(struct ac_store *st, struct ac_store_cust *custs, size_
                          struct ac_store_ticket *t)
 {
     enum { CHUNK = AC_STORE_CUSTOMERS_PER_CALL };
-    char count[16], m_str[16];
+    char count[16], m_str[16], call_key[STORE_KEY_MAX], call_idx[STORE_KEY_MAX], call_id[48];
     int rc = 0;
     t->n_calls = 0;
     if (!ac_store_connected(st)) {
@@ -610,10 +614,20 @@ int ac_store_commit_send(struct ac_store *st, struct ac_store_cust *custs, size_
     if (t->cap < n / CHUNK + 2) {
         size_t cap = n / CHUNK + 2;
         size_t *p = realloc(t->calls_n, cap * sizeof(*p));
-        if (!p) {
+        if (p) {
+            t->calls_n = p;
+        }
+        uint64_t *q = realloc(t->calls_seq, cap * sizeof(*q));
+        if (q) {
+            t->calls_seq = q;
+        }
+        unsigned *b = realloc(t->calls_bucket, cap * sizeof(*b));
+        if (b) {
+            t->calls_bucket = b;
+        }
+        if (!p || !q || !b) {
             return AC_ERR_NOMEM;
         }
-        t->calls_n = p;
         t->cap = cap;
     }
     struct store_commit_strs *cs = st->commit_strs;
@@ -628,10 +642,17 @@ int ac_store_commit_send(struct ac_store *st, struct ac_store_cust *custs, size_
             break;
         }
         size_t argc = 0;
+        uint64_t seq = ++st->call_seq;
+        unsigned bucket = custs[members[0]].bucket;
+        store_call_id(st, call_id, sizeof(call_id), seq);
+        snprintf(call_key, sizeof(call_key), "%s:{%u}:k:%s", st->prefix, bucket, call_id);
+        store_bucket_key(st, call_idx, sizeof(call_idx), bucket, "oc");
         store_push_str(st, &argc, "FCALL");
-        store_push_str(st, &argc, "ac_commit_v5");
-        snprintf(count, sizeof(count), "%zu", m * AC_STORE_KEYS_PER_CUSTOMER);
+        store_push_str(st, &argc, "ac_commit_v6");
+        snprintf(count, sizeof(count), "%zu", 2 + m * AC_STORE_KEYS_PER_CUSTOMER);
         store_push_str(st, &argc, count);
+        store_push_str(st, &argc, call_key);
+        store_push_str(st, &argc, call_idx);
         for (size_t k = 0; k < m; k++) {
             if ((rc = store_commit_prepare(st, &custs[members[k]], &cs[k])) != 0) {
                 return rc;
@@ -642,12 +663,15 @@ int ac_store_commit_send(struct ac_store *st, struct ac_store_cust *custs, size_
         }
         snprintf(m_str, sizeof(m_str), "%zu", m);
         store_push_str(st, &argc, m_str);
+        store_push_str(st, &argc, call_id);
         for (size_t k = 0; k < m; k++) {
             store_commit_push(st, &argc, &custs[members[k]], &cs[k]);
         }
         if (store_append(st, argc) != 0) {
             return AC_ERR_TRANSIENT;
         }
+        t->calls_seq[t->n_calls] = seq;
+        t->calls_bucket[t->n_calls] = bucket;
         t->calls_n[t->n_calls++] = m;
     }
     return 0;
@@ -679,6 +703,10 @@ int ac_store_commit_recv(struct ac_store *st, struct ac_store_cust *custs, size_
             const redisReply *e = r->element[k];
             if (e->type == REDIS_REPLY_INTEGER && e->integer == 0) {
                 store_commit_applied(&custs[next]);
+                if (custs[next].n_new_out > 0) {
+                    custs[next].call_seq = t->calls_seq[c];
+                    custs[next].call_bucket = t->calls_bucket[c];
+                }
             } else {
                 custs[next].status = AC_ERR_CONFLICT;
                 custs[next].rec.state.version = custs[next].loaded_version;
@@ -711,68 +739,60 @@ int ac_store_commit(struct ac_store *st, struct ac_store_cust *custs, size_t n)
 
 /* --- ack and positions --------------------------------------------------------------------- */
 
-/* Appends FCALL ac_ack_v5 calls (64 customers per call) for the customers
- * with pending outbox fields, or (ids == 0) every customer given, to drop
- * emptied outboxes from the index. Returns the number of calls appended, or
- * a negative ac_err. */
-long ac_store_append_acks(struct ac_store *st, struct ac_store_cust *custs, size_t n, int ids);
-long ac_store_append_acks(struct ac_store *st, struct ac_store_cust *custs, size_t n, int ids)
+/* Appends HDEL of each customer's delivered outbox fields, then DEL and
+ * SREM of each call of this store that wrote them (each once). Returns the
+ * number of commands appended, or a negative ac_err. */
+static long store_append_delivered(struct ac_store *st, const struct ac_store_cust *custs, size_t n)
 {
-    enum { CHUNK = AC_STORE_CUSTOMERS_PER_CALL };
-    char(*keys)[STORE_KEY_MAX] = malloc(2 * CHUNK * sizeof(*keys));
-    char(*counts)[16] = malloc(CHUNK * sizeof(*counts));
-    long calls = 0;
-    if (!keys || !counts) {
-        free(keys);
-        free(counts);
-        return AC_ERR_NOMEM;
-    }
-    for (size_t i = 0; i < n;) {
-        size_t members[CHUNK], m = 0;
-        for (; i < n && m < CHUNK; i++) {
-            if (!ids || custs[i].n_pending_ids > 0) {
-                members[m++] = i;
-            }
-        }
-        if (m == 0) {
-            break;
+    char key[STORE_KEY_MAX], call_id[48];
+    long cmds = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct ac_store_cust *sc = &custs[i];
+        if (sc->n_pending_ids == 0) {
+            continue;
         }
         size_t argc = 0;
-        char nkeys[16], ncust[16];
-        snprintf(nkeys, sizeof(nkeys), "%zu", 2 * m);
-        snprintf(ncust, sizeof(ncust), "%zu", m);
-        store_push_str(st, &argc, "FCALL");
-        store_push_str(st, &argc, "ac_ack_v5");
-        store_push_str(st, &argc, nkeys);
-        for (size_t k = 0; k < m; k++) {
-            const struct ac_store_cust *sc = &custs[members[k]];
-            store_key(st, keys[2 * k], STORE_KEY_MAX, sc->bucket, 'o', sc->customer_id);
-            store_bucket_key(st, keys[2 * k + 1], STORE_KEY_MAX, sc->bucket, "ob");
-            store_push_str(st, &argc, keys[2 * k]);
-            store_push_str(st, &argc, keys[2 * k + 1]);
-        }
-        store_push_str(st, &argc, ncust);
-        for (size_t k = 0; k < m; k++) {
-            const struct ac_store_cust *sc = &custs[members[k]];
-            store_push_str(st, &argc, sc->customer_id);
-            *store_utoa(counts[k], ids ? (unsigned)sc->n_pending_ids : 0) = '\0';
-            store_push_str(st, &argc, counts[k]);
-            const char *p = sc->pending_ids.data;
-            for (int j = 0; ids && j < sc->n_pending_ids; j++) {
-                store_push_str(st, &argc, p);
-                p += strlen(p) + 1;
-            }
+        store_key(st, key, sizeof(key), sc->bucket, 'o', sc->customer_id);
+        store_push_str(st, &argc, "HDEL");
+        store_push_str(st, &argc, key);
+        const char *p = sc->pending_ids.data;
+        for (int j = 0; j < sc->n_pending_ids; j++) {
+            store_push_str(st, &argc, p);
+            p += strlen(p) + 1;
         }
         if (store_append(st, argc) != 0) {
-            free(keys);
-            free(counts);
             return AC_ERR_TRANSIENT;
         }
-        calls++;
+        cmds++;
     }
-    free(keys);
-    free(counts);
-    return calls;
+    for (size_t i = 0; i < n; i++) {
+        const struct ac_store_cust *sc = &custs[i];
+        int seen = sc->call_seq == 0;
+        for (size_t j = 0; j < i && !seen; j++) {
+            seen = custs[j].call_seq == sc->call_seq;
+        }
+        if (seen) {
+            continue;
+        }
+        size_t argc = 0;
+        store_call_id(st, call_id, sizeof(call_id), sc->call_seq);
+        snprintf(key, sizeof(key), "%s:{%u}:k:%s", st->prefix, sc->call_bucket, call_id);
+        store_push_str(st, &argc, "DEL");
+        store_push_str(st, &argc, key);
+        if (store_append(st, argc) != 0) {
+            return AC_ERR_TRANSIENT;
+        }
+        argc = 0;
+        store_bucket_key(st, key, sizeof(key), sc->call_bucket, "oc");
+        store_push_str(st, &argc, "SREM");
+        store_push_str(st, &argc, key);
+        store_push_str(st, &argc, call_id);
+        if (store_append(st, argc) != 0) {
+            return AC_ERR_TRANSIENT;
+        }
+        cmds += 2;
+    }
+    return cmds;
 }
 
 int ac_store_ack(struct ac_store *st, struct ac_store_cust *custs, size_t n, const char *group,
@@ -783,7 +803,7 @@ int ac_store_ack(struct ac_store *st, struct ac_store_cust *custs, size_t n, con
     if (!ac_store_connected(st)) {
         return AC_ERR_TRANSIENT;
     }
-    long calls = ac_store_append_acks(st, custs, n, 1);
+    long calls = store_append_delivered(st, custs, n);
     if (calls < 0) {
         store_drop(st);
         return (int)calls;

@@ -116,7 +116,24 @@ struct ac_store *ac_store_new(const char *url, const char *prefix, char *errstr,
         return NULL;
     }
     snprintf(st->prefix, sizeof(st->prefix), "%s", prefix && *prefix ? prefix : "ac");
+    /* Call ids must not repeat across processes and restarts. */
+    uint64_t w = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (!f || fread(&w, sizeof(w), 1, f) != 1) {
+        w = (uint64_t)(ac_clock_mono_s() * 1e9) ^ ((uint64_t)getpid() << 32) ^
+            (uint64_t)ac_clock_now(ac_clock_wall());
+    }
+    if (f) {
+        fclose(f);
+    }
+    snprintf(st->writer, sizeof(st->writer), "%016llx", (unsigned long long)w);
+    ac_buf_init(&st->swept_calls);
     return st;
+}
+
+void store_call_id(const struct ac_store *st, char *out, size_t outlen, uint64_t seq)
+{
+    snprintf(out, outlen, "%s-%llu", st->writer, (unsigned long long)seq);
 }
 
 void ac_store_destroy(struct ac_store *st)
@@ -133,6 +150,7 @@ void ac_store_destroy(struct ac_store *st)
     store_commit_strs_free(st);
     ac_record_enc_free(st->renc);
     ac_buf_fini(&st->resp);
+    ac_buf_fini(&st->swept_calls);
     free(st);
 }
 

@@ -6,6 +6,7 @@
 
 #include <hiredis/hiredis.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "store.h"
 
@@ -33,6 +34,10 @@ struct ac_store {
     struct store_commit_strs *commit_strs; /* a commit call's strings, reused */
     struct ac_record_enc *renc;            /* the record encoder's scratch */
     struct ac_buf resp;                    /* one command in RESP (store_append) */
+    char writer[17];                       /* this store's part of its call ids, random hex */
+    uint64_t call_seq;                     /* the last call id's number */
+    struct ac_buf swept_calls; /* calls the last outbox scan found: "<bucket>\0<id>\0" */
+    size_t n_swept_calls;
 };
 
 #define STORE_KEY_MAX (AC_ID_MAX + 64)
@@ -55,6 +60,8 @@ redisReply *store_read(struct ac_store *st);
 int store_reply_error(struct ac_store *st, redisReply *r, const char *what);
 void store_key(const struct ac_store *st, char *out, size_t outlen, unsigned bucket, char kind,
                const char *cid);
+/* The key of call id (writer-seq) in bucket: <prefix>:{<bucket>}:k:<id>. */
+void store_call_id(const struct ac_store *st, char *out, size_t outlen, uint64_t seq);
 int store_append_gen(struct ac_store *st);
 int store_check_gen_reply(struct ac_store *st, redisReply *r);
 

@@ -4,51 +4,66 @@
  * the data (AOF/RDB), so there is no NOSCRIPT window. The library name
  * carries a version: a change of semantics gets a new name.
  *
- * ac_commit_v5  KEYS: per customer 5: record, outbox, then its bucket's due
- *                     index, outbox index and experiment counters
- *               ARGV: n, then per customer: expected version (the 8 version
- *                     bytes of the record loaded, "" for a customer that had
- *                     none, "L<decimal>" for the previous layout), the new
- *                     record, due ("" = leave the due entry, "-" = remove it,
- *                     else its new score), customer id, outbox field ("" =
- *                     none), bundle, n_counters, field/by...,
- *                     n_legacy_keys, key... (previous layout only)
+ * ac_commit_v6  KEYS: the call's key and its bucket's call index (the bucket
+ *                     of the call's first customer), then per customer 4:
+ *                     record, outbox, its bucket's due index and experiment
+ *                     counters
+ *               ARGV: n, the call id, then per customer: expected version
+ *                     (the 8 version bytes of the record loaded, "" for a
+ *                     customer that had none, "L<decimal>" for the previous
+ *                     layout), the new record, due ("" = leave the due entry,
+ *                     "-" = remove it, else its new score), customer id,
+ *                     outbox field ("" = none), bundle, n_counters,
+ *                     field/by..., n_legacy_keys, key... (previous layout only)
  *   Returns one integer per customer: 0 applied, 1 the version differs
  *   (another writer committed since the load: re-read and retry).
- *   Applied: the record (SET), the due entry, the outbox bundle (and the
- *   customer in its bucket's outbox index) and the counters, atomically.
+ *   Applied: the record (SET), the due entry, the outbox bundle and the
+ *   counters, atomically per customer. The call registers itself once, not
+ *   each customer: if any applied customer wrote an outbox bundle, the call
+ *   key holds their outbox keys (one per line) and the call id joins the
+ *   bucket's call index. Its writer deletes both when Kafka confirmed the
+ *   records (plain DEL and SREM after the HDELs); a call left by a writer
+ *   that died is found by the timer process's sweep through the index.
  *
- * ac_ack_v5  KEYS: per customer 2: outbox, its bucket's outbox index
+ * ac_call_done_v6  KEYS: a call's key, its call index   ARGV: the call id
+ *   Drops the call (key and index entry) if none of its outboxes holds a
+ *   record any more. Returns 1 if dropped, 0 if kept.
+ *
+ * ac_ack_v6  KEYS: per customer 2: outbox, its bucket's outbox index
  *           ARGV: n, then per customer: customer id, n_fields, field...
- *   Removes the delivered bundles, then drops the customer from the index
- *   if its outbox is empty (and its member of the previous layout, the
- *   state key). Returns how many index entries it dropped.
+ *   The outbox index of the previous version (a member per customer with
+ *   records): removes the delivered bundles, then drops the customer from
+ *   the index if its outbox is empty (and its member of the previous layout,
+ *   the state key). Returns how many index entries it dropped. Only the
+ *   sweep uses it, for what an older writer left.
  *
- * ac_ewm_v5  KEYS: <prefix>:ewm   ARGV: field, event time...
+ * ac_ewm_v6  KEYS: <prefix>:ewm   ARGV: field, event time...
  *   Raises each "<topic>:<partition>" field to the event time given, never
  *   lowers it (a rebalanced partition replays older events).
  *
  * The record's version sits at bytes 2..9 of its value (record.h), so the
  * check is a GETRANGE, not a decode. One call carries many customers
- * because the fixed cost of a call dominates a customer's work; every key is
- * declared and a customer's keys share its bucket's hash tag, so a call
- * grouped by hash slot stays valid on Redis Cluster.
+ * because the fixed cost of a call dominates a customer's work, and each
+ * redis.call inside a function costs more than the command itself: the
+ * per-customer work is the fewest calls that keep the commit atomic (the
+ * version check, SET, the due entry, HSET). Every customer key is declared
+ * and a customer's keys share its bucket's hash tag, so a call grouped by
+ * hash slot stays valid on Redis Cluster.
  */
 #ifndef AC_STORE_LUA_H
 #define AC_STORE_LUA_H
 
-#define AC_STORE_LIBRARY "aftercare_v5"
-#define AC_STORE_KEYS_PER_CUSTOMER 5
+#define AC_STORE_LIBRARY "aftercare_v6"
+#define AC_STORE_KEYS_PER_CUSTOMER 4
 
 static const char ac_store_lua[] =
-    "#!lua name=aftercare_v5\n"
+    "#!lua name=aftercare_v6\n"
     "local function commit(keys, args)\n"
-    "  local out = {}\n"
-    "  local i = 2\n"
+    "  local out, written = {}, {}\n"
+    "  local i = 3\n"
     "  for c = 1, tonumber(args[1]) do\n"
-    "    local k = 5 * (c - 1)\n"
-    "    local st, ob, due, obi, xc = keys[k + 1], keys[k + 2], keys[k + 3], keys[k + 4],\n"
-    "      keys[k + 5]\n"
+    "    local k = 2 + 4 * (c - 1)\n"
+    "    local st, ob, due, xc = keys[k + 1], keys[k + 2], keys[k + 3], keys[k + 4]\n"
     "    local want, rec, dueat, cid, field, bundle = args[i], args[i + 1], args[i + 2],\n"
     "      args[i + 3], args[i + 4], args[i + 5]\n"
     "    local nk = tonumber(args[i + 6]); local ks = i + 7; i = ks + nk * 2\n"
@@ -77,7 +92,7 @@ static const char ac_store_lua[] =
     "      elseif dueat ~= '' then redis.call('ZADD', due, dueat, cid) end\n"
     "      if field ~= '' then\n"
     "        redis.call('HSET', ob, field, bundle)\n"
-    "        redis.call('SADD', obi, cid)\n"
+    "        written[#written + 1] = ob\n"
     "      end\n"
     "      for j = 0, nk - 1 do\n"
     "        redis.call('HINCRBY', xc, args[ks + j * 2], args[ks + j * 2 + 1])\n"
@@ -85,7 +100,22 @@ static const char ac_store_lua[] =
     "      out[c] = 0\n"
     "    end\n"
     "  end\n"
+    "  if #written > 0 then\n"
+    "    redis.call('SET', keys[1], table.concat(written, '\\n'))\n"
+    "    redis.call('SADD', keys[2], args[2])\n"
+    "  end\n"
     "  return out\n"
+    "end\n"
+    "local function call_done(keys, args)\n"
+    "  local v = redis.call('GET', keys[1])\n"
+    "  if v then\n"
+    "    for ob in string.gmatch(v, '[^\\n]+') do\n"
+    "      if redis.call('EXISTS', ob) == 1 then return 0 end\n"
+    "    end\n"
+    "    redis.call('DEL', keys[1])\n"
+    "  end\n"
+    "  redis.call('SREM', keys[2], args[1])\n"
+    "  return 1\n"
     "end\n"
     "local function ack(keys, args)\n"
     "  local i, dropped = 2, 0\n"
@@ -110,8 +140,9 @@ static const char ac_store_lua[] =
     "  end\n"
     "  return 0\n"
     "end\n"
-    "redis.register_function('ac_commit_v5', commit)\n"
-    "redis.register_function('ac_ewm_v5', ewm)\n"
-    "redis.register_function('ac_ack_v5', ack)\n";
+    "redis.register_function('ac_commit_v6', commit)\n"
+    "redis.register_function('ac_call_done_v6', call_done)\n"
+    "redis.register_function('ac_ewm_v6', ewm)\n"
+    "redis.register_function('ac_ack_v6', ack)\n";
 
 #endif

@@ -9,8 +9,6 @@
 #include "err.h"
 #include "log.h"
 
-long ac_store_append_acks(struct ac_store *st, struct ac_store_cust *custs, size_t n, int ids);
-
 /* --- timers and the outbox index ----------------------------------------------------------- */
 
 /* Sends one command per bucket, starting at start, and hands each reply to fn. */
@@ -196,11 +194,13 @@ int ac_store_timer_counts(struct ac_store *st, int64_t now, int64_t *pending, in
 }
 
 struct store_ob {
+    struct ac_store *st;
     size_t max, found;
     void (*fn)(const char *customer_id, void *opaque);
     void *opaque;
 };
 
+/* The previous version's outbox index: customer ids (or their state keys). */
 static int store_ob_cmd(struct ac_store *st, unsigned bucket, void *opaque)
 {
     (void)opaque;
@@ -229,24 +229,181 @@ static int store_ob_reply(redisReply *r, void *opaque)
     return 0;
 }
 
+/* The call indexes: ids of commit calls whose records are not confirmed. */
+static int store_oc_cmd(struct ac_store *st, unsigned bucket, void *opaque)
+{
+    (void)opaque;
+    char key[STORE_KEY_MAX];
+    size_t argc = 0;
+    snprintf(key, sizeof(key), "%s:{%u}:oc", st->prefix, bucket);
+    store_push_str(st, &argc, "SRANDMEMBER");
+    store_push_str(st, &argc, key);
+    store_push_str(st, &argc, "16");
+    return store_append(st, argc);
+}
+
+static int store_oc_reply(redisReply *r, void *opaque)
+{
+    struct store_ob *o = opaque;
+    struct ac_store *st = o->st;
+    char b[16];
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        redisReply *m = r->element[i];
+        if (m->type != REDIS_REPLY_STRING || st->n_swept_calls >= o->max) {
+            break;
+        }
+        *store_utoa(b, st->scan_bucket) = '\0';
+        if (ac_buf_append(&st->swept_calls, b, strlen(b) + 1) != 0 ||
+            ac_buf_append(&st->swept_calls, m->str, m->len) != 0 ||
+            ac_buf_append(&st->swept_calls, "", 1) != 0) {
+            return AC_ERR_NOMEM;
+        }
+        st->n_swept_calls++;
+    }
+    return 0;
+}
+
+/* Reads the keys of the calls found and hands their customers to fn. */
+static int store_oc_customers(struct ac_store *st, struct store_ob *o)
+{
+    char key[STORE_KEY_MAX];
+    const char *p = st->swept_calls.data;
+    for (size_t i = 0; i < st->n_swept_calls; i++) {
+        const char *bucket = p, *id = p + strlen(p) + 1;
+        p = id + strlen(id) + 1;
+        size_t argc = 0;
+        snprintf(key, sizeof(key), "%s:{%s}:k:%s", st->prefix, bucket, id);
+        store_push_str(st, &argc, "GET");
+        store_push_str(st, &argc, key);
+        if (store_append(st, argc) != 0) {
+            return AC_ERR_TRANSIENT;
+        }
+    }
+    int rc = 0;
+    for (size_t i = 0; i < st->n_swept_calls; i++) {
+        redisReply *r = store_read(st);
+        if (!r) {
+            return AC_ERR_TRANSIENT;
+        }
+        if (r->type == REDIS_REPLY_ERROR && rc == 0) {
+            rc = store_reply_error(st, r, "read a call of the outbox");
+        }
+        /* one outbox key per line: <prefix>:{<bucket>}:o:<customer id> */
+        for (const char *line = r->type == REDIS_REPLY_STRING ? r->str : NULL;
+             rc == 0 && line && *line && o->found < o->max;) {
+            const char *end = strchr(line, '\n');
+            size_t len = end ? (size_t)(end - line) : strlen(line);
+            const char *c = strstr(line, "}:o:");
+            if (c && c < line + len && (size_t)(line + len - (c + 4)) < AC_ID_MAX) {
+                char cid[AC_ID_MAX];
+                memcpy(cid, c + 4, (size_t)(line + len - (c + 4)));
+                cid[line + len - (c + 4)] = '\0';
+                o->fn(cid, o->opaque);
+                o->found++;
+            }
+            line = end ? end + 1 : NULL;
+        }
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
 int ac_store_outbox_customers(struct ac_store *st, unsigned start, size_t max,
                               void (*fn)(const char *customer_id, void *opaque), void *opaque)
 {
-    struct store_ob o = {.max = max, .fn = fn, .opaque = opaque};
-    int rc = store_each_bucket(st, start, store_ob_cmd, store_ob_reply, NULL, &o);
+    struct store_ob o = {.st = st, .max = max, .fn = fn, .opaque = opaque};
+    ac_buf_reset(&st->swept_calls);
+    st->n_swept_calls = 0;
+    int rc = store_each_bucket(st, start, store_oc_cmd, store_oc_reply, NULL, &o);
+    if (rc == 0) {
+        rc = store_oc_customers(st, &o);
+    }
+    if (rc == 0 && o.found < max) {
+        rc = store_each_bucket(st, start, store_ob_cmd, store_ob_reply, NULL, &o);
+    }
     return rc != 0 ? rc : (int)o.found;
+}
+
+/* Appends FCALL ac_ack_v6 calls (64 customers per call) for every customer
+ * given, to drop emptied outboxes from the previous version's outbox index.
+ * Returns the number of calls appended, or a negative ac_err. */
+static long store_append_forget(struct ac_store *st, struct ac_store_cust *custs, size_t n)
+{
+    enum { CHUNK = AC_STORE_CUSTOMERS_PER_CALL };
+    char(*keys)[STORE_KEY_MAX] = malloc(2 * CHUNK * sizeof(*keys));
+    long calls = 0;
+    if (!keys) {
+        return AC_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n;) {
+        size_t members[CHUNK], m = 0;
+        for (; i < n && m < CHUNK; i++) {
+            members[m++] = i;
+        }
+        if (m == 0) {
+            break;
+        }
+        size_t argc = 0;
+        char nkeys[16], ncust[16];
+        snprintf(nkeys, sizeof(nkeys), "%zu", 2 * m);
+        snprintf(ncust, sizeof(ncust), "%zu", m);
+        store_push_str(st, &argc, "FCALL");
+        store_push_str(st, &argc, "ac_ack_v6");
+        store_push_str(st, &argc, nkeys);
+        for (size_t k = 0; k < m; k++) {
+            const struct ac_store_cust *sc = &custs[members[k]];
+            store_key(st, keys[2 * k], STORE_KEY_MAX, sc->bucket, 'o', sc->customer_id);
+            store_bucket_key(st, keys[2 * k + 1], STORE_KEY_MAX, sc->bucket, "ob");
+            store_push_str(st, &argc, keys[2 * k]);
+            store_push_str(st, &argc, keys[2 * k + 1]);
+        }
+        store_push_str(st, &argc, ncust);
+        for (size_t k = 0; k < m; k++) {
+            const struct ac_store_cust *sc = &custs[members[k]];
+            store_push_str(st, &argc, sc->customer_id);
+            store_push_str(st, &argc, "0");
+        }
+        if (store_append(st, argc) != 0) {
+            free(keys);
+            return AC_ERR_TRANSIENT;
+        }
+        calls++;
+    }
+    free(keys);
+    return calls;
 }
 
 int ac_store_outbox_done(struct ac_store *st, struct ac_store_cust *custs, size_t n)
 {
+    char key[STORE_KEY_MAX], idx[STORE_KEY_MAX];
     if (!ac_store_connected(st)) {
         return AC_ERR_TRANSIENT;
     }
-    long calls = ac_store_append_acks(st, custs, n, 0);
+    long calls = store_append_forget(st, custs, n);
     if (calls < 0) {
         store_drop(st);
         return (int)calls;
     }
+    const char *p = st->swept_calls.data;
+    for (size_t i = 0; i < st->n_swept_calls; i++) {
+        const char *bucket = p, *id = p + strlen(p) + 1;
+        p = id + strlen(id) + 1;
+        size_t argc = 0;
+        snprintf(key, sizeof(key), "%s:{%s}:k:%s", st->prefix, bucket, id);
+        snprintf(idx, sizeof(idx), "%s:{%s}:oc", st->prefix, bucket);
+        store_push_str(st, &argc, "FCALL");
+        store_push_str(st, &argc, "ac_call_done_v6");
+        store_push_str(st, &argc, "2");
+        store_push_str(st, &argc, key);
+        store_push_str(st, &argc, idx);
+        store_push_str(st, &argc, id);
+        if (store_append(st, argc) != 0) {
+            return AC_ERR_TRANSIENT;
+        }
+        calls++;
+    }
+    ac_buf_reset(&st->swept_calls);
+    st->n_swept_calls = 0;
     int rc = 0;
     for (long i = 0; i < calls; i++) {
         redisReply *r = store_read(st);
@@ -321,7 +478,7 @@ int ac_store_event_time_publish(struct ac_store *st, const char *topic, const in
     }
     snprintf(key, sizeof(key), "%s:ewm", st->prefix);
     store_push_str(st, &argc, "FCALL");
-    store_push_str(st, &argc, "ac_ewm_v5");
+    store_push_str(st, &argc, "ac_ewm_v6");
     store_push_str(st, &argc, "1");
     store_push_str(st, &argc, key);
     const char *p = kv.data;

@@ -211,6 +211,11 @@ static int timers_deliver(struct timers *t, struct ac_store_cust *custs, size_t 
 static void timers_sweep_found(const char *customer_id, void *opaque)
 {
     struct timers *t = opaque;
+    for (size_t i = 0; i < t->n_sweep; i++) {
+        if (strcmp(t->sweep[i].customer_id, customer_id) == 0) {
+            return; /* in two calls */
+        }
+    }
     if (t->n_sweep < t->batch) {
         ac_store_cust_init(&t->sweep[t->n_sweep++], customer_id);
     }

@@ -212,10 +212,10 @@ Test(store, due_scans_find_customers_whose_earliest_timer_passed)
 Test(store, the_outbox_is_acknowledged_and_leaves_its_index)
 {
     struct ac_store_cust sc;
-    char okey[256], obi[64];
+    char okey[256], oci[64], ckey[256];
     ac_store_cust_init(&sc, "ob-1");
     snprintf(okey, sizeof(okey), "t:{%u}:o:ob-1", sc.bucket);
-    snprintf(obi, sizeof(obi), "t:{%u}:ob", sc.bucket);
+    snprintf(oci, sizeof(oci), "t:{%u}:oc", sc.bucket);
     cr_assert_eq(ac_store_load(st, &sc, 1), 0);
     stage(&sc, "rec-1");
     cr_assert_eq(ac_store_cust_add_out(&sc, "sig-1", 's', "x", 1), 0);
@@ -223,7 +223,17 @@ Test(store, the_outbox_is_acknowledged_and_leaves_its_index)
     cr_expect_eq(sc.n_pending, 2);
     cr_expect_eq(sc.n_pending_ids, 1, "one bundle per commit");
     cr_expect_eq(redis_int("HLEN %s", okey), 1);
-    cr_expect_eq(redis_int("SISMEMBER %s ob-1", obi), 1);
+    /* The call registered itself in its bucket's call index, with its
+     * customers' outbox keys: what the sweep reads if this writer dies. */
+    cr_expect_eq(redis_int("SCARD %s", oci), 1);
+    redisReply *m = ac_store_command(st, "SRANDMEMBER %s", oci);
+    cr_assert(m && m->type == REDIS_REPLY_STRING);
+    snprintf(ckey, sizeof(ckey), "t:{%u}:k:%s", sc.bucket, m->str);
+    ac_store_reply_free(m);
+    redisReply *v = ac_store_command(st, "GET %s", ckey);
+    cr_assert(v && v->type == REDIS_REPLY_STRING, "the call's key %s", ckey);
+    cr_expect_str_eq(v->str, okey);
+    ac_store_reply_free(v);
 
     /* A crash here: the next load finds both records. */
     struct ac_store_cust again;
@@ -242,7 +252,8 @@ Test(store, the_outbox_is_acknowledged_and_leaves_its_index)
     int64_t off = 11;
     cr_assert_eq(ac_store_ack(st, &sc, 1, "g", AC_TOPIC_ORDERS, &part, &off, 1), 0);
     cr_expect_eq(redis_int("EXISTS %s", okey), 0, "the outbox is gone");
-    cr_expect_eq(redis_int("SISMEMBER %s ob-1", obi), 0, "and so is its index entry");
+    cr_expect_eq(redis_int("SCARD %s", oci), 0, "and so is its call's index entry");
+    cr_expect_eq(redis_int("EXISTS %s", ckey), 0, "and the call's key");
     int64_t pos = -1;
     cr_assert_eq(ac_store_positions(st, "g", AC_TOPIC_ORDERS, &part, &pos, 1), 0);
     cr_expect_eq(pos, 11);

@@ -181,6 +181,70 @@ Test(timers, the_sweep_delivers_what_a_dead_process_left_in_an_outbox)
     cr_expect_eq(h_terminate(timers), 0);
 }
 
+/* A writer of this version that dies between its commit and its
+ * acknowledgement leaves the records in the customers' outboxes and its call
+ * in the bucket's call index (no per-customer index): the sweep finds the
+ * call, delivers its customers' records and removes the call. */
+Test(timers, the_sweep_delivers_the_records_of_a_call_whose_writer_died)
+{
+    char err[256];
+    struct ac_store *st = ac_store_new(env.dr.url, "ac", err, sizeof(err));
+    cr_assert_not_null(st, "%s", err);
+    cr_assert_eq(ac_store_connect(st, err, sizeof(err)), 0, "%s", err);
+    char gen[40];
+    cr_assert_eq(ac_store_generation(st, 1, gen), 0);
+    ac_store_expect_generation(st, gen);
+    struct ac_action a;
+    memset(&a, 0, sizeof(a));
+    ac_action_id(a.action_id, "orphan", "ev-7", 0);
+    snprintf(a.customer_id, sizeof(a.customer_id), "c7");
+    snprintf(a.rule_id, sizeof(a.rule_id), "orphan");
+    snprintf(a.channel, sizeof(a.channel), "email");
+    snprintf(a.template_name, sizeof(a.template_name), "orphan");
+    snprintf(a.trigger_event_id, sizeof(a.trigger_event_id), "ev-7");
+    snprintf(a.trigger_type, sizeof(a.trigger_type), "order_placed");
+    a.expires_at = AC_TS_NONE;
+    a.not_before = a.created_at = ac_clock_now(ac_clock_wall());
+    struct ac_buf enc;
+    ac_buf_init(&enc);
+    cr_assert_eq(ac_codec_encode_action(env.codec, &a, &enc), 0);
+    struct ac_store_cust sc;
+    ac_store_cust_init(&sc, "c7");
+    cr_assert_eq(ac_store_load(st, &sc, 1), 0);
+    sc.dirty = 1;
+    cr_assert_eq(ac_store_cust_add_out(&sc, a.action_id, 'a', enc.data, enc.len), 0);
+    cr_assert_eq(ac_store_commit(st, &sc, 1), 0);
+    cr_assert_eq(sc.status, 0);
+    ac_buf_fini(&enc);
+    /* ... and the writer dies here: no produce, no acknowledgement. */
+    char okey[256], oci[64];
+    cust_key(okey, sizeof(okey), 'o', "c7");
+    snprintf(oci, sizeof(oci), "ac:{%u}:oc", ac_store_bucket("c7"));
+    cr_assert_eq(redis_int("SCARD %s", oci), 1, "the call is in its bucket's index");
+    ac_store_cust_fini(&sc);
+    ac_store_destroy(st);
+
+    char tconf[512];
+    h_write_timers_config(&env, "timers.sweep_ms = 200\n", tconf, sizeof(tconf));
+    pid_t timers = h_spawn(&env, "timers", tconf);
+    struct h_reader acts;
+    h_reader_open(&env, &acts, "aftercare.actions");
+    cr_assert_eq(h_reader_poll(&acts, 1, 30000), 1, "the orphaned record was not delivered");
+    cr_expect_str_eq(acts.recs[0].id, a.action_id);
+    cr_expect_str_eq(acts.recs[0].key, "c7");
+    h_reader_close(&acts);
+    /* Delivered: the outbox and the call are gone. */
+    int64_t deadline = ac_clock_mono_ms() + 10000;
+    while ((redis_int("EXISTS %s", okey) != 0 || redis_int("SCARD %s", oci) != 0) &&
+           ac_clock_mono_ms() < deadline) {
+        struct timespec ts = {0, 20000000L};
+        nanosleep(&ts, NULL);
+    }
+    cr_expect_eq(redis_int("EXISTS %s", okey), 0, "the outbox was not acknowledged");
+    cr_expect_eq(redis_int("SCARD %s", oci), 0, "the call was not removed from its index");
+    cr_expect_eq(h_terminate(timers), 0);
+}
+
 /* Waits until the processor's log holds text (the reload's outcome). */
 static int log_has(const char *name, const char *text, int deadline_ms)
 {
