@@ -200,17 +200,24 @@ struct store_ob {
     void *opaque;
 };
 
+/* SRANDMEMBER <prefix>:{<bucket>}:<suffix> count */
+static int store_srand_cmd(struct ac_store *st, unsigned bucket, const char *suffix,
+                           const char *count)
+{
+    char key[STORE_KEY_MAX];
+    size_t argc = 0;
+    store_bucket_key(st, key, sizeof(key), bucket, suffix);
+    store_push_str(st, &argc, "SRANDMEMBER");
+    store_push_str(st, &argc, key);
+    store_push_str(st, &argc, count);
+    return store_append(st, argc);
+}
+
 /* The previous version's outbox index: customer ids (or their state keys). */
 static int store_ob_cmd(struct ac_store *st, unsigned bucket, void *opaque)
 {
     (void)opaque;
-    char key[STORE_KEY_MAX];
-    size_t argc = 0;
-    snprintf(key, sizeof(key), "%s:{%u}:ob", st->prefix, bucket);
-    store_push_str(st, &argc, "SRANDMEMBER");
-    store_push_str(st, &argc, key);
-    store_push_str(st, &argc, "64");
-    return store_append(st, argc);
+    return store_srand_cmd(st, bucket, "ob", "64");
 }
 
 static int store_ob_reply(redisReply *r, void *opaque)
@@ -233,13 +240,7 @@ static int store_ob_reply(redisReply *r, void *opaque)
 static int store_oc_cmd(struct ac_store *st, unsigned bucket, void *opaque)
 {
     (void)opaque;
-    char key[STORE_KEY_MAX];
-    size_t argc = 0;
-    snprintf(key, sizeof(key), "%s:{%u}:oc", st->prefix, bucket);
-    store_push_str(st, &argc, "SRANDMEMBER");
-    store_push_str(st, &argc, key);
-    store_push_str(st, &argc, "16");
-    return store_append(st, argc);
+    return store_srand_cmd(st, bucket, "oc", "16");
 }
 
 static int store_oc_reply(redisReply *r, void *opaque)

@@ -133,21 +133,53 @@ Test(timers, delayed_action_fires_once_and_a_contrary_event_cancels_it_at_once)
     cr_expect_eq(h_terminate(orders), 0);
 }
 
+/* An action for customer cid that no process delivered: the outbox record a
+ * writer leaves when it dies between its commit and producing. */
+static void orphan_action(struct ac_action *a, const char *cid, const char *ev)
+{
+    memset(a, 0, sizeof(*a));
+    ac_action_id(a->action_id, "orphan", ev, 0);
+    snprintf(a->customer_id, sizeof(a->customer_id), "%s", cid);
+    snprintf(a->rule_id, sizeof(a->rule_id), "orphan");
+    snprintf(a->channel, sizeof(a->channel), "email");
+    snprintf(a->template_name, sizeof(a->template_name), "orphan");
+    snprintf(a->trigger_event_id, sizeof(a->trigger_event_id), "%s", ev);
+    snprintf(a->trigger_type, sizeof(a->trigger_type), "order_placed");
+    a->expires_at = AC_TS_NONE;
+    a->not_before = a->created_at = ac_clock_now(ac_clock_wall());
+}
+
+/* Runs aftercare-timers with a short sweep: a's record must reach
+ * aftercare.actions, then its outbox (okey) and the set index must empty. */
+static void sweep_delivers(const struct ac_action *a, const char *okey, const char *index,
+                           const char *what)
+{
+    char tconf[512];
+    h_write_timers_config(&env, "timers.sweep_ms = 200\n", tconf, sizeof(tconf));
+    pid_t timers = h_spawn(&env, "timers", tconf);
+    struct h_reader acts;
+    h_reader_open(&env, &acts, "aftercare.actions");
+    cr_assert_eq(h_reader_poll(&acts, 1, 30000), 1, "the orphaned record was not delivered");
+    cr_expect_str_eq(acts.recs[0].id, a->action_id);
+    cr_expect_str_eq(acts.recs[0].key, a->customer_id);
+    h_reader_close(&acts);
+    int64_t deadline = ac_clock_mono_ms() + 10000;
+    while ((redis_int("EXISTS %s", okey) != 0 || redis_int("SCARD %s", index) != 0) &&
+           ac_clock_mono_ms() < deadline) {
+        struct timespec ts = {0, 20000000L};
+        nanosleep(&ts, NULL);
+    }
+    cr_expect_eq(redis_int("EXISTS %s", okey), 0, "the outbox was not acknowledged");
+    cr_expect_eq(redis_int("SCARD %s", index), 0, "%s was not removed", what);
+    cr_expect_eq(h_terminate(timers), 0);
+}
+
 Test(timers, the_sweep_delivers_what_a_dead_process_left_in_an_outbox)
 {
     /* An outbox record and its index entry, as a commit leaves them when its
      * process dies before producing. */
     struct ac_action a;
-    memset(&a, 0, sizeof(a));
-    ac_action_id(a.action_id, "orphan", "ev-9", 0);
-    snprintf(a.customer_id, sizeof(a.customer_id), "c9");
-    snprintf(a.rule_id, sizeof(a.rule_id), "orphan");
-    snprintf(a.channel, sizeof(a.channel), "email");
-    snprintf(a.template_name, sizeof(a.template_name), "orphan");
-    snprintf(a.trigger_event_id, sizeof(a.trigger_event_id), "ev-9");
-    snprintf(a.trigger_type, sizeof(a.trigger_type), "order_placed");
-    a.expires_at = AC_TS_NONE;
-    a.not_before = a.created_at = ac_clock_now(ac_clock_wall());
+    orphan_action(&a, "c9", "ev-9");
     struct ac_buf enc;
     ac_buf_init(&enc);
     ac_buf_append(&enc, "a", 1);
@@ -161,24 +193,7 @@ Test(timers, the_sweep_delivers_what_a_dead_process_left_in_an_outbox)
     freeReplyObject(h_redis(&env, "SET ac:gen test-generation"));
     ac_buf_fini(&enc);
 
-    char tconf[512];
-    h_write_timers_config(&env, "timers.sweep_ms = 200\n", tconf, sizeof(tconf));
-    pid_t timers = h_spawn(&env, "timers", tconf);
-    struct h_reader acts;
-    h_reader_open(&env, &acts, "aftercare.actions");
-    cr_assert_eq(h_reader_poll(&acts, 1, 30000), 1, "the orphaned record was not delivered");
-    cr_expect_str_eq(acts.recs[0].id, a.action_id);
-    cr_expect_str_eq(acts.recs[0].key, "c9");
-    h_reader_close(&acts);
-    /* Delivered: the outbox and its index entry are gone. */
-    int64_t deadline = ac_clock_mono_ms() + 10000;
-    while (redis_int("EXISTS %s", okey) != 0 && ac_clock_mono_ms() < deadline) {
-        struct timespec ts = {0, 20000000L};
-        nanosleep(&ts, NULL);
-    }
-    cr_expect_eq(redis_int("EXISTS %s", okey), 0, "the outbox was not acknowledged");
-    cr_expect_eq(redis_int("SCARD %s", ikey), 0, "the index entry was not removed");
-    cr_expect_eq(h_terminate(timers), 0);
+    sweep_delivers(&a, okey, ikey, "the index entry");
 }
 
 /* A writer of this version that dies between its commit and its
@@ -195,16 +210,7 @@ Test(timers, the_sweep_delivers_the_records_of_a_call_whose_writer_died)
     cr_assert_eq(ac_store_generation(st, 1, gen), 0);
     ac_store_expect_generation(st, gen);
     struct ac_action a;
-    memset(&a, 0, sizeof(a));
-    ac_action_id(a.action_id, "orphan", "ev-7", 0);
-    snprintf(a.customer_id, sizeof(a.customer_id), "c7");
-    snprintf(a.rule_id, sizeof(a.rule_id), "orphan");
-    snprintf(a.channel, sizeof(a.channel), "email");
-    snprintf(a.template_name, sizeof(a.template_name), "orphan");
-    snprintf(a.trigger_event_id, sizeof(a.trigger_event_id), "ev-7");
-    snprintf(a.trigger_type, sizeof(a.trigger_type), "order_placed");
-    a.expires_at = AC_TS_NONE;
-    a.not_before = a.created_at = ac_clock_now(ac_clock_wall());
+    orphan_action(&a, "c7", "ev-7");
     struct ac_buf enc;
     ac_buf_init(&enc);
     cr_assert_eq(ac_codec_encode_action(env.codec, &a, &enc), 0);
@@ -224,25 +230,7 @@ Test(timers, the_sweep_delivers_the_records_of_a_call_whose_writer_died)
     ac_store_cust_fini(&sc);
     ac_store_destroy(st);
 
-    char tconf[512];
-    h_write_timers_config(&env, "timers.sweep_ms = 200\n", tconf, sizeof(tconf));
-    pid_t timers = h_spawn(&env, "timers", tconf);
-    struct h_reader acts;
-    h_reader_open(&env, &acts, "aftercare.actions");
-    cr_assert_eq(h_reader_poll(&acts, 1, 30000), 1, "the orphaned record was not delivered");
-    cr_expect_str_eq(acts.recs[0].id, a.action_id);
-    cr_expect_str_eq(acts.recs[0].key, "c7");
-    h_reader_close(&acts);
-    /* Delivered: the outbox and the call are gone. */
-    int64_t deadline = ac_clock_mono_ms() + 10000;
-    while ((redis_int("EXISTS %s", okey) != 0 || redis_int("SCARD %s", oci) != 0) &&
-           ac_clock_mono_ms() < deadline) {
-        struct timespec ts = {0, 20000000L};
-        nanosleep(&ts, NULL);
-    }
-    cr_expect_eq(redis_int("EXISTS %s", okey), 0, "the outbox was not acknowledged");
-    cr_expect_eq(redis_int("SCARD %s", oci), 0, "the call was not removed from its index");
-    cr_expect_eq(h_terminate(timers), 0);
+    sweep_delivers(&a, okey, oci, "the call's index entry");
 }
 
 /* Waits until the processor's log holds text (the reload's outcome). */
