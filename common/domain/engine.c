@@ -3,8 +3,11 @@
  * Reason codes of the decisions:
  *   emitted     "" | "deferred:<why>" (sent after a deferral)
  *   scheduled   "delay" | "anchor" | "family" | "every"
- *   deferred    quiet_hours | business_hours | send_window | frequency_cap |
- *               channel_cap | <suppression id> | cooloff
+ *   deferred    quiet_hours | business_hours | send_window | <suppression id> | cooloff
+ *   rescheduled frequency_cap | channel_cap (the next free slot) |
+ *               collision:<rule> (gives way to a higher priority, after its slot) |
+ *               merge:<rule> (waits for a higher priority to ride along in it)
+ *   merged      merged_into:<rule> (its vars carried along in that rule's message)
  *   capped      frequency_cap | channel_cap
  *   suppressed  <suppression id> | rule_suppression:<its predicate> | cooloff | no_consent
  *   held_out    holdout
@@ -25,8 +28,8 @@
 #include "utf8.h"
 
 static const char *const engine_decision_names[AC_DECISION__N] = {
-    "emitted",  "scheduled", "deferred",  "capped", "suppressed",
-    "held_out", "expired",   "cancelled", "exited", "dropped"};
+    "emitted",    "scheduled", "deferred", "rescheduled", "merged", "capped",
+    "suppressed", "held_out",  "expired",  "cancelled",   "exited", "dropped"};
 
 const char *ac_decision_name(enum ac_decision_kind k)
 {
@@ -34,6 +37,7 @@ const char *ac_decision_name(enum ac_decision_kind k)
 }
 
 #define ENGINE_EXIT_RULES_MAX 64
+#define ENGINE_NOW_MAX 32 /* capped messages due at once from one event, decided together */
 
 struct ac_engine {
     const struct ac_playbook *pb;
@@ -44,6 +48,14 @@ struct ac_engine {
     const struct ac_pb_rule *exit_rules[ENGINE_EXIT_RULES_MAX];
     size_t n_exit_rules;
     int exit_rules_all; /* more than the list holds: look each rule up */
+    /* While ac_engine_on_event runs the rules: the capped messages due at
+     * once, kept as timers and decided when every rule has placed its own
+     * (so that one sees a higher priority that a later rule scheduled), in
+     * the order of engine_before. More than the list holds are decided at
+     * once, as they come. */
+    int collecting;
+    char now_ids[ENGINE_NOW_MAX][AC_ACTION_ID_MAX];
+    int n_now;
 };
 
 static void engine_index_exits(struct ac_engine *en)
@@ -727,19 +739,36 @@ static int64_t engine_defer_bound(const struct ac_engine *en, const struct ac_pb
     return b;
 }
 
+/* The bound of a reschedule for the frequency cap: the rule's own defer
+ * bound if it wrote one, else its expiry (a message waits for the cap's
+ * next free slot as long as it is worth sending), else the policies'
+ * max_defer. */
+static int64_t engine_slot_bound(const struct ac_engine *en, const struct ac_pb_action *pa,
+                                 const struct ac_timer *tm)
+{
+    if (!pa->defer_explicit && tm->expires_at != AC_TS_NONE) {
+        return tm->expires_at;
+    }
+    return engine_defer_bound(en, pa, tm);
+}
+
 /* Blocked by a policy that may lift at `retry`: defer within the bound, or drop. */
 static int engine_blocked(struct ac_engine *en, const struct ac_pb_action *pa, struct ac_timer *tm,
                           int64_t now, int64_t retry, enum ac_decision_kind drop_as,
                           const char *why, struct ac_emit *out)
 {
-    int64_t bound = engine_defer_bound(en, pa, tm);
+    int64_t bound = drop_as == AC_DECISION_CAPPED ? engine_slot_bound(en, pa, tm)
+                                                  : engine_defer_bound(en, pa, tm);
     if (pa->on_blocked == AC_PB_DEFER && retry != INT64_MAX && retry <= bound) {
         tm->due = retry;
         /* Deferred again for the same reason: one decision (the first) is
-         * enough for the audit trail and the counts. */
+         * enough for the audit trail and the counts. A cap's block moves it
+         * to the cap's next free slot: rescheduled. */
         if (strcmp(tm->reason, why) != 0) {
-            engine_decide(out, now, tm->rule_id, tm->part, AC_DECISION_DEFERRED, why, tm->id,
-                          retry);
+            engine_decide(out, now, tm->rule_id, tm->part,
+                          drop_as == AC_DECISION_CAPPED ? AC_DECISION_RESCHEDULED
+                                                        : AC_DECISION_DEFERRED,
+                          why, tm->id, retry);
         }
         engine_copy(tm->reason, sizeof(tm->reason), why);
         return ENGINE_KEEP;
@@ -757,9 +786,405 @@ static int engine_blocked(struct ac_engine *en, const struct ac_pb_action *pa, s
     return ENGINE_DONE;
 }
 
+/* --- collisions ------------------------------------------------------------------------------ */
+
+/* Capped messages compete for one window of the frequency cap: a message
+ * that goes out at `at` takes [at, at + per). Around its emission:
+ *
+ * - before, it gives way to a pending message of higher priority in that
+ *   window that its send would cap (or of its own merge group): rescheduled
+ *   after that one's slot while its own bound allows (collision:<rule>), else
+ *   rescheduled to that one's due time to ride along in it (merge:<rule>);
+ *   if it can wait for neither, it goes now;
+ * - after, pending messages of the window ride along in it (merged, reason
+ *   merged_into:<rule>, their vars carried): those of its merge group, and
+ *   those its send caps and that could not be rescheduled within their bound.
+ *
+ * Only what a pending message's rule and the customer's state say now is
+ * looked at (conditions, suppressions, cool-off); experiments and rules with
+ * a signal are decided on their own. At most ENGINE_MERGE_MAX ride along in
+ * one message; the rest stay pending and are decided on their own. */
+
+#define ENGINE_MERGE_MAX 8
+
+/* Position of a rule in the playbook (ties of due times go in file order). */
+static size_t engine_rule_pos(const struct ac_engine *en, const char *rule_id)
+{
+    size_t n = ac_playbook_rule_count(en->pb);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(ac_playbook_rule(en->pb, i)->id, rule_id) == 0) {
+            return i;
+        }
+    }
+    return n;
+}
+
+/* The playbook action of a timer (and its rule), or NULL if it is gone. */
+static const struct ac_pb_action *engine_timer_action(const struct ac_engine *en,
+                                                      const struct ac_timer *tm,
+                                                      const struct ac_pb_rule **rp)
+{
+    const struct ac_pb_rule *r = ac_playbook_rule_find(en->pb, tm->rule_id);
+    *rp = r;
+    if (!r || tm->part < 0 || (size_t)tm->part >= r->n_actions) {
+        return NULL;
+    }
+    return &r->actions[tm->part];
+}
+
+/* A message the frequency cap counts. */
+static int engine_is_capped(const struct ac_pb_policies *po, const struct ac_pb_action *pa)
+{
+    return pa->kind == AC_KIND_MESSAGE && pa->category != AC_CAT_TRANSACTIONAL &&
+           (po->cap_categories & (1u << pa->category));
+}
+
+static int engine_priority(const struct ac_engine *en, const struct ac_timer *tm)
+{
+    const struct ac_pb_rule *r;
+    const struct ac_pb_action *pa = engine_timer_action(en, tm, &r);
+    return pa ? pa->priority : -1;
+}
+
+/* The order in which due timers are decided: earliest first; at the same
+ * time the higher priority, then the playbook's order, the part, the id. */
+static int engine_before(const struct ac_engine *en, const struct ac_timer *a,
+                         const struct ac_timer *b)
+{
+    if (a->due != b->due) {
+        return a->due < b->due;
+    }
+    int pa = engine_priority(en, a), pb = engine_priority(en, b);
+    if (pa != pb) {
+        return pa > pb;
+    }
+    size_t ra = engine_rule_pos(en, a->rule_id), rb = engine_rule_pos(en, b->rule_id);
+    if (ra != rb) {
+        return ra < rb;
+    }
+    if (a->part != b->part) {
+        return a->part < b->part;
+    }
+    return strcmp(a->id, b->id) < 0;
+}
+
+static int engine_same_group(const struct ac_pb_action *a, const struct ac_pb_action *b)
+{
+    return a->merge && b->merge && strcmp(a->merge, b->merge) == 0;
+}
+
+static int engine_has_channel(const struct ac_pb_action *pa, const char *ch)
+{
+    for (size_t i = 0; i < pa->n_channels; i++) {
+        if (strcmp(pa->channels[i], ch) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The earliest t >= from at which the cap has room: fewer than cap->max
+ * sends in (t - per, t], counting one more at extra (AC_TS_NONE: none).
+ * INT64_MAX if never. */
+static int64_t engine_cap_free(const struct ac_customer *c, int64_t extra, int64_t from,
+                               const struct ac_pb_cap *cap)
+{
+    int64_t t = from;
+    for (int round = 0; cap->max > 0 && round < 64; round++) {
+        int64_t oldest = INT64_MAX;
+        int n = engine_sends(c, NULL, t, cap->per_ms, &oldest);
+        if (extra != AC_TS_NONE && extra <= t && extra > t - cap->per_ms) {
+            n++;
+            oldest = extra < oldest ? extra : oldest;
+        }
+        if (n < cap->max) {
+            return t;
+        }
+        t = oldest + cap->per_ms;
+    }
+    return INT64_MAX;
+}
+
+/* The first time >= at that the action's hours allow, without counting a
+ * time-zone fallback again (it is counted when the action is decided). */
+static int64_t engine_hours_quiet(struct ac_engine *en, const struct ac_pb_action *pa,
+                                  const struct ac_customer *c, int64_t at, struct ac_emit *out)
+{
+    const char *why = NULL;
+    int fallbacks = out->tz_fallbacks, missing = out->tz_missing;
+    int64_t t = at == INT64_MAX ? at : engine_hours(en, pa, c, at, out, &why);
+    out->tz_fallbacks = fallbacks;
+    out->tz_missing = missing;
+    return t;
+}
+
+/* The customer may be reached on ch for pa's purpose (consent by purpose). */
+static int engine_may_use(const struct ac_pb_policies *po, const struct ac_customer *c,
+                          const struct ac_pb_action *pa, const char *ch)
+{
+    return !(pa->kind == AC_KIND_MESSAGE && engine_is_customer_channel(ch) && po->require_consent &&
+             !engine_consented(po, c, ch, pa->category));
+}
+
+/* A channel both may use, so that one can ride along in the other. */
+static int engine_share_channel(const struct ac_pb_policies *po, const struct ac_customer *c,
+                                const struct ac_pb_action *a, const struct ac_pb_action *b)
+{
+    for (size_t i = 0; i < a->n_channels; i++) {
+        const char *ch = a->channels[i];
+        if (engine_has_channel(b, ch) && engine_may_use(po, c, a, ch) &&
+            engine_may_use(po, c, b, ch)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Would the pending message b still go out at `at`, as far as its rule and
+ * the customer's state say (conditions, suppressions, cool-off; not the caps)? */
+static int engine_still_applies(const struct ac_engine *en, const struct ac_customer *c,
+                                const struct ac_timer *b, const struct ac_pb_rule *r,
+                                const struct ac_pb_action *pa, int64_t at)
+{
+    const struct ac_pb_policies *po = ac_playbook_policies(en->pb);
+    const struct ac_trigger *t = &b->trigger;
+    if (r->experiment || r->signal) {
+        return 0; /* assigned and signalled when it comes due itself */
+    }
+    if (b->expires_at != AC_TS_NONE && at > b->expires_at) {
+        return 0;
+    }
+    if ((r->exit_when && engine_cond(r->exit_when, t, c, at)) || !engine_cond(r->when, t, c, at) ||
+        !engine_cond(pa->when, t, c, at) ||
+        (r->suppress_when && engine_cond(r->suppress_when, t, c, at))) {
+        return 0;
+    }
+    for (size_t i = 0; i < po->n_suppressions; i++) {
+        const struct ac_pb_suppression *s = &po->suppressions[i];
+        if ((s->categories & (1u << pa->category)) && engine_cond(&s->when, t, c, at)) {
+            return 0;
+        }
+    }
+    int64_t last = r->cooloff_ms > 0 ? engine_cooloff_last(c, r->id) : AC_TS_NONE;
+    if (last != AC_TS_NONE && at < last + r->cooloff_ms) {
+        return 0;
+    }
+    for (size_t i = 0; i < pa->n_channels; i++) {
+        if (engine_may_use(po, c, pa, pa->channels[i])) {
+            return 1;
+        }
+    }
+    return 0; /* no consented channel */
+}
+
+/* Before tm (action pa) goes out at `at`: the time it gives way to, with the
+ * reason in why, or AC_TS_NONE: it goes now. */
+static int64_t engine_give_way(struct ac_engine *en, const struct ac_customer *c,
+                               const struct ac_timer *tm, const struct ac_pb_action *pa,
+                               const struct ac_pb_cap *cap, int64_t at, struct ac_emit *out,
+                               char *why, size_t whylen)
+{
+    const struct ac_pb_policies *po = ac_playbook_policies(en->pb);
+    const struct ac_timerset *ts = out->timers;
+    if (!ts || pa->on_blocked == AC_PB_DROP || cap->max <= 0) {
+        return AC_TS_NONE;
+    }
+    int64_t bound = engine_slot_bound(en, pa, tm);
+    const struct ac_timer *best = NULL;
+    const struct ac_pb_action *best_pa = NULL;
+    int64_t best_to = AC_TS_NONE;
+    const char *best_kind = "";
+    for (int i = 0; i < ts->n; i++) {
+        const struct ac_timer *b = &ts->t[i];
+        const struct ac_pb_rule *rb;
+        const struct ac_pb_action *pb = engine_timer_action(en, b, &rb);
+        if (!pb || strcmp(b->id, tm->id) == 0 || !engine_is_capped(po, pb) ||
+            pb->priority <= pa->priority || b->due <= at || b->due - at >= cap->per_ms ||
+            !engine_still_applies(en, c, b, rb, pb, at)) {
+            continue;
+        }
+        int64_t to = AC_TS_NONE;
+        const char *kind = "merge";
+        if (engine_same_group(pa, pb)) {
+            to = b->due <= bound && engine_share_channel(po, c, pa, pb) ? b->due : AC_TS_NONE;
+        } else {
+            int64_t oldest = 0;
+            if (engine_sends(c, NULL, b->due, cap->per_ms, &oldest) + 1 < cap->max) {
+                continue; /* room for both */
+            }
+            int64_t slot =
+                engine_hours_quiet(en, pa, c, engine_cap_free(c, b->due, b->due, cap), out);
+            if (slot != INT64_MAX && slot <= bound) {
+                to = slot;
+                kind = "collision";
+            } else if (b->due <= bound && engine_share_channel(po, c, pa, pb)) {
+                to = b->due;
+            }
+        }
+        if (to == AC_TS_NONE) {
+            continue;
+        }
+        if (!best || pb->priority > best_pa->priority ||
+            (pb->priority == best_pa->priority && engine_before(en, b, best))) {
+            best = b;
+            best_pa = pb;
+            best_to = to;
+            best_kind = kind;
+        }
+    }
+    if (best) {
+        snprintf(why, whylen, "%s:%s", best_kind, best->rule_id);
+    }
+    return best_to;
+}
+
+/* Adds value to the action's var key: a new var, or each of value's
+ * comma-separated items that the list lacks, appended (while it fits). */
+static void engine_var_join(struct ac_action *a, const char *key, const char *value)
+{
+    struct ac_kv *kv = NULL;
+    for (int i = 0; i < a->n_vars && !kv; i++) {
+        kv = strcmp(a->vars[i].key, key) == 0 ? &a->vars[i] : NULL;
+    }
+    if (!kv) {
+        ac_action_var(a, key, value);
+        return;
+    }
+    for (const char *p = value; *p;) {
+        size_t n = strcspn(p, ",");
+        int seen = 0;
+        for (const char *q = kv->value; *q && !seen;) {
+            size_t m = strcspn(q, ",");
+            seen = m == n && strncmp(p, q, n) == 0;
+            q += m + (q[m] == ',');
+        }
+        size_t used = strlen(kv->value);
+        if (!seen && n > 0 && used + n + 2 <= sizeof(kv->value)) {
+            snprintf(kv->value + used, sizeof(kv->value) - used, "%s%.*s", used ? "," : "", (int)n,
+                     p);
+        }
+        p += n + (p[n] == ',');
+    }
+}
+
+static void engine_fill_vars(struct ac_engine *en, struct ac_action *a,
+                             const struct ac_pb_action *pa, const struct ac_trigger *t,
+                             const struct ac_customer *c, const struct ac_timer *tm)
+{
+    for (size_t i = 0; i < pa->n_vars; i++) {
+        if (pa->vars[i].value) {
+            ac_action_var(a, pa->vars[i].name, pa->vars[i].value);
+        } else {
+            engine_var(en, a, pa->vars[i].name, t, c, tm);
+        }
+    }
+}
+
+/* Would b, pending, ride along in the message that just went out at `at`
+ * (rule r, action pa, channel ch; its send already counted)? */
+static int engine_rides_along(struct ac_engine *en, const struct ac_customer *c,
+                              const struct ac_timer *b, const struct ac_pb_action *pa,
+                              const char *ch, const struct ac_pb_cap *cap, int64_t at,
+                              struct ac_emit *out)
+{
+    const struct ac_pb_policies *po = ac_playbook_policies(en->pb);
+    const struct ac_pb_rule *rb;
+    const struct ac_pb_action *pb = engine_timer_action(en, b, &rb);
+    if (!pb || !engine_is_capped(po, pb) || b->due - at >= cap->per_ms ||
+        !engine_has_channel(pb, ch) || !engine_may_use(po, c, pb, ch) ||
+        !engine_still_applies(en, c, b, rb, pb, at)) {
+        return 0;
+    }
+    if (engine_same_group(pa, pb)) {
+        return 1;
+    }
+    int64_t from = b->due > at ? b->due : at, oldest = 0;
+    if (engine_sends(c, NULL, from, cap->per_ms, &oldest) < cap->max) {
+        return 0; /* not capped by it */
+    }
+    if (pb->on_blocked == AC_PB_DROP) {
+        return 1;
+    }
+    int64_t slot = engine_hours_quiet(en, pb, c, engine_cap_free(c, AC_TS_NONE, from, cap), out);
+    return slot == INT64_MAX || slot > engine_slot_bound(en, pb, b);
+}
+
 static void engine_schedule_next(struct ac_engine *en, const struct ac_pb_rule *r,
                                  const struct ac_pb_action *pa, const struct ac_timer *tm,
                                  int64_t now, struct ac_emit *out);
+
+/* After a (of tm's rule r, action pa) went out at `at` on ch: the pending
+ * messages of its window that ride along in it. */
+static void engine_carry(struct ac_engine *en, struct ac_customer *c, const struct ac_timer *tm,
+                         const struct ac_pb_rule *r, const struct ac_pb_action *pa,
+                         const struct ac_pb_cap *cap, struct ac_action *a, int64_t at, int64_t now,
+                         struct ac_emit *out)
+{
+    struct ac_timerset *ts = out->timers;
+    if (!ts || cap->max <= 0) {
+        return;
+    }
+    /* The riders, in the order they would be decided, at most ENGINE_MERGE_MAX. */
+    char ids[ENGINE_MERGE_MAX][AC_ACTION_ID_MAX];
+    const struct ac_timer *pick[ENGINE_MERGE_MAX];
+    int n = 0;
+    for (int i = 0; i < ts->n; i++) {
+        const struct ac_timer *b = &ts->t[i];
+        if (strcmp(b->id, tm->id) == 0 ||
+            !engine_rides_along(en, c, b, pa, a->channel, cap, at, out)) {
+            continue;
+        }
+        int k = n < ENGINE_MERGE_MAX ? n++ : ENGINE_MERGE_MAX;
+        while (k > 0 && engine_before(en, b, pick[k - 1])) {
+            if (k < ENGINE_MERGE_MAX) {
+                pick[k] = pick[k - 1];
+            }
+            k--;
+        }
+        if (k < ENGINE_MERGE_MAX) {
+            pick[k] = b;
+        }
+    }
+    for (int k = 0; k < n; k++) {
+        engine_copy(ids[k], sizeof(ids[k]), pick[k]->id);
+    }
+    const struct ac_trigger *saved = out->trigger;
+    for (int k = 0; k < n && out->n_decisions + 2 < AC_EMIT_MAX_DECISIONS; k++) {
+        int i = ac_timerset_find(ts, ids[k]);
+        if (i < 0) {
+            continue;
+        }
+        struct ac_timer b = ts->t[i];
+        const struct ac_pb_rule *rb;
+        const struct ac_pb_action *pb = engine_timer_action(en, &b, &rb);
+        struct ac_action extra;
+        memset(&extra, 0, sizeof(extra));
+        engine_fill_vars(en, &extra, pb, &b.trigger, c, &b);
+        for (int v = 0; v < extra.n_vars; v++) {
+            engine_var_join(a, extra.vars[v].key, extra.vars[v].value);
+        }
+        if (pb->template_name && strcmp(pb->template_name, a->template_name) != 0) {
+            engine_var_join(a, "merged", pb->template_name);
+        }
+        if (rb->cooloff_ms > 0) {
+            engine_cooloff_record(en, c, rb->id, at);
+        }
+        out->trigger = &b.trigger;
+        struct ac_decision *d =
+            engine_decide(out, now, b.rule_id, b.part, AC_DECISION_MERGED, "", b.id, at);
+        out->trigger = saved;
+        if (d) {
+            snprintf(d->reason, sizeof(d->reason), "merged_into:%s", r->id);
+            d->due = b.due;
+            engine_copy(d->channel, sizeof(d->channel), a->channel);
+            engine_copy(d->template_name, sizeof(d->template_name), pb->template_name);
+        }
+        ac_timerset_remove(ts, i);
+        if (pb->timing.kind == AC_PB_TIMING_EVERY) {
+            engine_schedule_next(en, rb, pb, &b, now, out);
+        }
+    }
+}
 
 /* Decides a due action. Returns ENGINE_KEEP if *tm stays pending (deferred,
  * or no room to emit), ENGINE_DONE if it is finished (emitted or dropped). */
@@ -924,6 +1349,20 @@ static int engine_decide_one(struct ac_engine *en, struct ac_customer *c, struct
         engine_copy(tm->reason, sizeof(tm->reason), why);
         return ENGINE_KEEP;
     }
+    /* Collisions: a higher priority pending in the window goes first. */
+    if (capped_kind) {
+        char yield[AC_NAME_MAX + 16];
+        int64_t to = engine_give_way(en, c, tm, pa, cap, at, out, yield, sizeof(yield));
+        if (to != AC_TS_NONE) {
+            tm->due = to;
+            if (strcmp(tm->reason, yield) != 0) {
+                engine_decide(out, now, r->id, tm->part, AC_DECISION_RESCHEDULED, yield, tm->id,
+                              to);
+            }
+            engine_copy(tm->reason, sizeof(tm->reason), yield);
+            return ENGINE_KEEP;
+        }
+    }
     if (out->n_actions >= AC_EMIT_MAX_ACTIONS) {
         return ENGINE_KEEP; /* fired on the next round */
     }
@@ -936,13 +1375,7 @@ static int engine_decide_one(struct ac_engine *en, struct ac_customer *c, struct
     a->category = pa->category;
     engine_copy(a->channel, sizeof(a->channel), channel);
     engine_copy(a->template_name, sizeof(a->template_name), template_name);
-    for (size_t i = 0; i < pa->n_vars; i++) {
-        if (pa->vars[i].value) {
-            ac_action_var(a, pa->vars[i].name, pa->vars[i].value);
-        } else {
-            engine_var(en, a, pa->vars[i].name, t, c, tm);
-        }
-    }
+    engine_fill_vars(en, a, pa, t, c, tm);
     a->not_before = at;
     a->expires_at = tm->expires_at;
     if (r->experiment) {
@@ -974,6 +1407,9 @@ static int engine_decide_one(struct ac_engine *en, struct ac_customer *c, struct
         engine_copy(d->template_name, sizeof(d->template_name), template_name);
         engine_copy(d->experiment, sizeof(d->experiment), a->experiment);
         engine_copy(d->variant, sizeof(d->variant), a->variant);
+    }
+    if (capped_kind) {
+        engine_carry(en, c, tm, r, pa, cap, a, at, now, out);
     }
     return ENGINE_DONE;
 }
@@ -1063,6 +1499,17 @@ static void engine_place(struct ac_engine *en, struct ac_customer *c, struct ac_
                          int64_t now, const char *how, struct ac_emit *out)
 {
     int later = tm->due > now;
+    const struct ac_pb_rule *r;
+    const struct ac_pb_action *pa = engine_timer_action(en, tm, &r);
+    if (!later && en->collecting && out->timers && en->n_now < ENGINE_NOW_MAX && pa &&
+        engine_is_capped(ac_playbook_policies(en->pb), pa)) {
+        tm->change = AC_TIMER_WRITE;
+        if (ac_timerset_put(out->timers, tm) == 0) {
+            engine_copy(en->now_ids[en->n_now], sizeof(en->now_ids[0]), tm->id);
+            en->n_now++;
+            return; /* decided by engine_decide_now */
+        }
+    }
     if (!later && engine_decide_due(en, c, tm, now, out) == ENGINE_DONE) {
         return;
     }
@@ -1218,6 +1665,48 @@ static void engine_rule(struct ac_engine *en, const struct ac_pb_rule *r, struct
     }
 }
 
+/* The capped messages the event made due at once, in the order of
+ * engine_before (one merged into another is gone by its turn). */
+static void engine_decide_now(struct ac_engine *en, struct ac_customer *c, int64_t now,
+                              struct ac_emit *out)
+{
+    struct ac_timerset *ts = out->timers;
+    int n = en->n_now;
+    en->collecting = 0;
+    en->n_now = 0;
+    for (int k = 1; ts && k < n; k++) { /* a few: insertion sort */
+        for (int j = k; j > 0; j--) {
+            int a = ac_timerset_find(ts, en->now_ids[j]),
+                b = ac_timerset_find(ts, en->now_ids[j - 1]);
+            if (a < 0 || b < 0 || !engine_before(en, &ts->t[a], &ts->t[b])) {
+                break;
+            }
+            char tmp[AC_ACTION_ID_MAX];
+            memcpy(tmp, en->now_ids[j], sizeof(tmp));
+            memcpy(en->now_ids[j], en->now_ids[j - 1], sizeof(tmp));
+            memcpy(en->now_ids[j - 1], tmp, sizeof(tmp));
+        }
+    }
+    for (int k = 0; ts && k < n; k++) {
+        int i = ac_timerset_find(ts, en->now_ids[k]);
+        if (i < 0) {
+            continue;
+        }
+        struct ac_timer tm = ts->t[i];
+        int rc = engine_decide_due(en, c, &tm, now, out);
+        i = ac_timerset_find(ts, tm.id);
+        if (i < 0) {
+            continue;
+        }
+        if (rc == ENGINE_DONE) {
+            ac_timerset_remove(ts, i);
+        } else {
+            tm.change = AC_TIMER_WRITE;
+            ts->t[i] = tm;
+        }
+    }
+}
+
 /* --- cancellation and exits ------------------------------------------------------------------ */
 
 static int engine_in_scope(const struct ac_pb_cancel *cn, const struct ac_timer *tm,
@@ -1354,6 +1843,8 @@ int ac_engine_on_event(struct ac_engine *en, struct ac_customer *c,
     engine_cancel(en, c, ev, &t, now, out);
     engine_exits(en, c, now, out);
     engine_conversions(en, c, ev, out);
+    en->collecting = 1;
+    en->n_now = 0;
     size_t n = 0;
     const struct ac_pb_rule *const *rules = ac_playbook_rules_for_event(en->pb, ev->type, &n);
     for (size_t i = 0; i < n; i++) {
@@ -1383,42 +1874,22 @@ int ac_engine_on_event(struct ac_engine *en, struct ac_customer *c,
             }
         }
     }
+    engine_decide_now(en, c, now, out);
     out->trigger = NULL; /* t ends here */
     engine_name_decisions(en, out, from);
     return 0;
 }
 
-/* Position of a rule in the playbook (ties of due times go in file order). */
-static size_t engine_rule_pos(const struct ac_engine *en, const char *rule_id)
-{
-    size_t n = ac_playbook_rule_count(en->pb);
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(ac_playbook_rule(en->pb, i)->id, rule_id) == 0) {
-            return i;
-        }
-    }
-    return n;
-}
-
 /* The timer to decide next: the earliest; among timers due at the same
- * time, the playbook's order (an earlier rule wins a frequency cap), then
- * the part, then the id. */
+ * time, the higher priority (it wins the frequency cap), then the playbook's
+ * order, then the part, then the id. */
 static int engine_next(const struct ac_engine *en, const struct ac_timerset *ts)
 {
     int best = -1;
-    size_t best_pos = 0;
     for (int i = 0; i < ts->n; i++) {
-        const struct ac_timer *t = &ts->t[i];
-        if (best >= 0 && t->due > ts->t[best].due) {
-            continue;
-        }
-        size_t pos = engine_rule_pos(en, t->rule_id);
-        if (best < 0 || t->due < ts->t[best].due || pos < best_pos ||
-            (pos == best_pos &&
-             (t->part < ts->t[best].part ||
-              (t->part == ts->t[best].part && strcmp(t->id, ts->t[best].id) < 0)))) {
+        if (best < 0 ||
+            (ts->t[i].due <= ts->t[best].due && engine_before(en, &ts->t[i], &ts->t[best]))) {
             best = i;
-            best_pos = pos;
         }
     }
     return best;
