@@ -486,6 +486,7 @@ Test(collisions, three_families_make_one_reorder_and_one_offer_message)
     cr_expect(same_items(var(a, "family"), "chocolate,coffee,tea"), "%s", var(a, "family"));
     cr_expect_str_eq(var(a, "cross_sell"), "brewing_gear,mugs");
     const struct ac_decision *d = nth("upsell", 0, "merged", 0);
+    cr_assert_not_null(d);
     cr_expect_str_eq(d->reason, "merged_into:welcome_4");
 }
 
