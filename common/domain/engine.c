@@ -1,10 +1,14 @@
-/* engine.c — rules, timers, policies and experiments (see engine.h).
+/* engine.c — rules, timers, policies and experiments (see engine.h); the
+ * collisions of capped messages are engine_collide.c.
  *
  * Reason codes of the decisions:
  *   emitted     "" | "deferred:<why>" (sent after a deferral)
  *   scheduled   "delay" | "anchor" | "family" | "every"
- *   deferred    quiet_hours | business_hours | send_window | frequency_cap |
- *               channel_cap | <suppression id> | cooloff
+ *   deferred    quiet_hours | business_hours | send_window | <suppression id> | cooloff
+ *   rescheduled frequency_cap | channel_cap (the next free slot) |
+ *               collision:<rule> (gives way to a higher priority, after its slot) |
+ *               merge:<rule> (waits for a higher priority to ride along in it)
+ *   merged      merged_into:<rule> (its vars carried along in that rule's message)
  *   capped      frequency_cap | channel_cap
  *   suppressed  <suppression id> | rule_suppression:<its predicate> | cooloff | no_consent
  *   held_out    holdout
@@ -14,6 +18,7 @@
  *   dropped     no_anchor | no_window | timer_limit | rule_removed | no_timer_store
  */
 #include "engine.h"
+#include "engine_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,26 +30,13 @@
 #include "utf8.h"
 
 static const char *const engine_decision_names[AC_DECISION__N] = {
-    "emitted",  "scheduled", "deferred",  "capped", "suppressed",
-    "held_out", "expired",   "cancelled", "exited", "dropped"};
+    "emitted",    "scheduled", "deferred", "rescheduled", "merged", "capped",
+    "suppressed", "held_out",  "expired",  "cancelled",   "exited", "dropped"};
 
 const char *ac_decision_name(enum ac_decision_kind k)
 {
     return (unsigned)k < AC_DECISION__N ? engine_decision_names[k] : "?";
 }
-
-#define ENGINE_EXIT_RULES_MAX 64
-
-struct ac_engine {
-    const struct ac_playbook *pb;
-    struct ac_tz_cache *tz;
-    char default_owner[AC_ID_MAX];
-    /* the rules with an exit_when, checked for every pending timer on every
-     * event: a short list instead of a lookup of each timer's rule */
-    const struct ac_pb_rule *exit_rules[ENGINE_EXIT_RULES_MAX];
-    size_t n_exit_rules;
-    int exit_rules_all; /* more than the list holds: look each rule up */
-};
 
 static void engine_index_exits(struct ac_engine *en)
 {
@@ -100,7 +92,7 @@ const struct ac_playbook *ac_engine_playbook(const struct ac_engine *en)
 }
 
 /* Bounded copy (hot: no snprintf). */
-static void engine_copy(char *dst, size_t n, const char *src)
+void engine_copy(char *dst, size_t n, const char *src)
 {
     size_t len = src ? strnlen(src, n - 1) : 0;
     if (len > 0) {
@@ -223,8 +215,8 @@ static int engine_get(const void *opaque, int id, struct ac_expr_value *out)
 
 /* A condition: NULL is true; an evaluation error counts as false (the
  * loader typed every condition, so only absent data can cause one). */
-static int engine_cond(const struct ac_pb_cond *cond, const struct ac_trigger *t,
-                       const struct ac_customer *c, int64_t now)
+int engine_cond(const struct ac_pb_cond *cond, const struct ac_trigger *t,
+                const struct ac_customer *c, int64_t now)
 {
     if (!cond || !cond->expr) {
         return 1;
@@ -236,9 +228,9 @@ static int engine_cond(const struct ac_pb_cond *cond, const struct ac_trigger *t
 
 /* --- decisions ------------------------------------------------------------------------------- */
 
-static struct ac_decision *engine_decide(struct ac_emit *out, int64_t now, const char *rule_id,
-                                         int part, enum ac_decision_kind k, const char *reason,
-                                         const char *action_id, int64_t not_before)
+struct ac_decision *engine_decide(struct ac_emit *out, int64_t now, const char *rule_id, int part,
+                                  enum ac_decision_kind k, const char *reason,
+                                  const char *action_id, int64_t not_before)
 {
     if (out->n_decisions >= AC_EMIT_MAX_DECISIONS) {
         out->decisions_lost++;
@@ -433,8 +425,8 @@ static void engine_conversions(struct ac_engine *en, struct ac_customer *c,
 /* --- frequency cap clock --------------------------------------------------------------------- */
 
 /* Sends of channel (NULL: all) within [at - per, at], and the oldest of them. */
-static int engine_sends(const struct ac_customer *c, const char *channel, int64_t at, int64_t per,
-                        int64_t *oldest)
+int engine_sends(const struct ac_customer *c, const char *channel, int64_t at, int64_t per,
+                 int64_t *oldest)
 {
     int n = 0;
     *oldest = INT64_MAX;
@@ -521,13 +513,13 @@ static void engine_record_send(const struct ac_pb_policies *po, struct ac_custom
 /* Consent by purpose (customer.h): a refusal of the channel stops every
  * message on it; an unsubscribe only the playbook's consent.unsubscribe
  * categories, never a transactional message. */
-static int engine_consented(const struct ac_pb_policies *po, const struct ac_customer *c,
-                            const char *channel, enum ac_category category)
+int engine_consented(const struct ac_pb_policies *po, const struct ac_customer *c,
+                     const char *channel, enum ac_category category)
 {
     return ac_customer_consented(c, channel, category, po->unsubscribe_categories);
 }
 
-static int engine_is_customer_channel(const char *ch)
+int engine_is_customer_channel(const char *ch)
 {
     static const char *const names[] = {"email", "sms", "push", "in_app", "phone"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -541,7 +533,7 @@ static int engine_is_customer_channel(const char *ch)
 /* --- cool-offs ------------------------------------------------------------------------------- */
 
 /* The last emission of rule_id in c->cooloffs ("rule=ms,..."), or AC_TS_NONE. */
-static int64_t engine_cooloff_last(const struct ac_customer *c, const char *rule_id)
+int64_t engine_cooloff_last(const struct ac_customer *c, const char *rule_id)
 {
     size_t n = strlen(rule_id);
     for (const char *p = c->cooloffs; *p;) {
@@ -560,8 +552,8 @@ static int64_t engine_cooloff_last(const struct ac_customer *c, const char *rule
 /* Records at as rule_id's last emission. Entries whose cool-off has passed
  * (or whose rule is gone or has none now) are forgotten; when the new one
  * still does not fit, the oldest are. */
-static void engine_cooloff_record(const struct ac_engine *en, struct ac_customer *c,
-                                  const char *rule_id, int64_t at)
+void engine_cooloff_record(const struct ac_engine *en, struct ac_customer *c, const char *rule_id,
+                           int64_t at)
 {
     char kept[AC_COOLOFFS_MAX];
     char entry[AC_NAME_MAX + 24];
@@ -691,15 +683,26 @@ static void engine_var(struct ac_engine *en, struct ac_action *a, const char *na
      * the sender's to fill from its own systems. */
 }
 
-/* --- deciding one due action ----------------------------------------------------------------- */
+/* The action's vars: literals, and the names filled from the trigger and state. */
+void engine_fill_vars(struct ac_engine *en, struct ac_action *a, const struct ac_pb_action *pa,
+                      const struct ac_trigger *t, const struct ac_customer *c,
+                      const struct ac_timer *tm)
+{
+    for (size_t i = 0; i < pa->n_vars; i++) {
+        if (pa->vars[i].value) {
+            ac_action_var(a, pa->vars[i].name, pa->vars[i].value);
+        } else {
+            engine_var(en, a, pa->vars[i].name, t, c, tm);
+        }
+    }
+}
 
-enum engine_outcome { ENGINE_DONE = 0, ENGINE_KEEP };
+/* --- deciding one due action ----------------------------------------------------------------- */
 
 /* The earliest time >= at the action's hours and window allow, in c's zone
  * (the team's for team work). */
-static int64_t engine_hours(struct ac_engine *en, const struct ac_pb_action *pa,
-                            const struct ac_customer *c, int64_t at, struct ac_emit *out,
-                            const char **why)
+int64_t engine_hours(struct ac_engine *en, const struct ac_pb_action *pa,
+                     const struct ac_customer *c, int64_t at, struct ac_emit *out, const char **why)
 {
     const struct ac_pb_policies *po = ac_playbook_policies(en->pb);
     struct ac_tz *z = NULL;
@@ -742,8 +745,8 @@ static int64_t engine_hours(struct ac_engine *en, const struct ac_pb_action *pa,
 }
 
 /* The bound of a deferral: the rule's own, else the policies'. */
-static int64_t engine_defer_bound(const struct ac_engine *en, const struct ac_pb_action *pa,
-                                  const struct ac_timer *tm)
+int64_t engine_defer_bound(const struct ac_engine *en, const struct ac_pb_action *pa,
+                           const struct ac_timer *tm)
 {
     const struct ac_pb_policies *po = ac_playbook_policies(en->pb);
     int64_t max = pa->defer_max_ms > 0 ? pa->defer_max_ms : po->max_defer_ms;
@@ -754,19 +757,36 @@ static int64_t engine_defer_bound(const struct ac_engine *en, const struct ac_pb
     return b;
 }
 
+/* The bound of a reschedule for the frequency cap: the rule's own defer
+ * bound if it wrote one, else its expiry (a message waits for the cap's
+ * next free slot as long as it is worth sending), else the policies'
+ * max_defer. */
+int64_t engine_slot_bound(const struct ac_engine *en, const struct ac_pb_action *pa,
+                          const struct ac_timer *tm)
+{
+    if (!pa->defer_explicit && tm->expires_at != AC_TS_NONE) {
+        return tm->expires_at;
+    }
+    return engine_defer_bound(en, pa, tm);
+}
+
 /* Blocked by a policy that may lift at `retry`: defer within the bound, or drop. */
 static int engine_blocked(struct ac_engine *en, const struct ac_pb_action *pa, struct ac_timer *tm,
                           int64_t now, int64_t retry, enum ac_decision_kind drop_as,
                           const char *why, struct ac_emit *out)
 {
-    int64_t bound = engine_defer_bound(en, pa, tm);
+    int64_t bound = drop_as == AC_DECISION_CAPPED ? engine_slot_bound(en, pa, tm)
+                                                  : engine_defer_bound(en, pa, tm);
     if (pa->on_blocked == AC_PB_DEFER && retry != INT64_MAX && retry <= bound) {
         tm->due = retry;
         /* Deferred again for the same reason: one decision (the first) is
-         * enough for the audit trail and the counts. */
+         * enough for the audit trail and the counts. A cap's block moves it
+         * to the cap's next free slot: rescheduled. */
         if (strcmp(tm->reason, why) != 0) {
-            engine_decide(out, now, tm->rule_id, tm->part, AC_DECISION_DEFERRED, why, tm->id,
-                          retry);
+            engine_decide(out, now, tm->rule_id, tm->part,
+                          drop_as == AC_DECISION_CAPPED ? AC_DECISION_RESCHEDULED
+                                                        : AC_DECISION_DEFERRED,
+                          why, tm->id, retry);
         }
         engine_copy(tm->reason, sizeof(tm->reason), why);
         return ENGINE_KEEP;
@@ -783,10 +803,6 @@ static int engine_blocked(struct ac_engine *en, const struct ac_pb_action *pa, s
     }
     return ENGINE_DONE;
 }
-
-static void engine_schedule_next(struct ac_engine *en, const struct ac_pb_rule *r,
-                                 const struct ac_pb_action *pa, const struct ac_timer *tm,
-                                 int64_t now, struct ac_emit *out);
 
 /* Decides a due action. Returns ENGINE_KEEP if *tm stays pending (deferred,
  * or no room to emit), ENGINE_DONE if it is finished (emitted or dropped). */
@@ -951,6 +967,20 @@ static int engine_decide_one(struct ac_engine *en, struct ac_customer *c, struct
         engine_copy(tm->reason, sizeof(tm->reason), why);
         return ENGINE_KEEP;
     }
+    /* Collisions: a higher priority pending in the window goes first. */
+    if (capped_kind) {
+        char yield[AC_NAME_MAX + 16];
+        int64_t to = engine_give_way(en, c, tm, pa, cap, at, out, yield, sizeof(yield));
+        if (to != AC_TS_NONE) {
+            tm->due = to;
+            if (strcmp(tm->reason, yield) != 0) {
+                engine_decide(out, now, r->id, tm->part, AC_DECISION_RESCHEDULED, yield, tm->id,
+                              to);
+            }
+            engine_copy(tm->reason, sizeof(tm->reason), yield);
+            return ENGINE_KEEP;
+        }
+    }
     if (out->n_actions >= AC_EMIT_MAX_ACTIONS) {
         return ENGINE_KEEP; /* fired on the next round */
     }
@@ -963,13 +993,7 @@ static int engine_decide_one(struct ac_engine *en, struct ac_customer *c, struct
     a->category = pa->category;
     engine_copy(a->channel, sizeof(a->channel), channel);
     engine_copy(a->template_name, sizeof(a->template_name), template_name);
-    for (size_t i = 0; i < pa->n_vars; i++) {
-        if (pa->vars[i].value) {
-            ac_action_var(a, pa->vars[i].name, pa->vars[i].value);
-        } else {
-            engine_var(en, a, pa->vars[i].name, t, c, tm);
-        }
-    }
+    engine_fill_vars(en, a, pa, t, c, tm);
     a->not_before = at;
     a->expires_at = tm->expires_at;
     if (r->experiment) {
@@ -1002,13 +1026,16 @@ static int engine_decide_one(struct ac_engine *en, struct ac_customer *c, struct
         engine_copy(d->experiment, sizeof(d->experiment), a->experiment);
         engine_copy(d->variant, sizeof(d->variant), a->variant);
     }
+    if (capped_kind) {
+        engine_carry(en, c, tm, r, pa, cap, a, at, now, out);
+    }
     return ENGINE_DONE;
 }
 
 /* The same, and a periodic rule's next occurrence once this one is done
  * (sent or blocked; not once the series exited or the rule is gone). */
-static int engine_decide_due(struct ac_engine *en, struct ac_customer *c, struct ac_timer *tm,
-                             int64_t now, struct ac_emit *out)
+int engine_decide_due(struct ac_engine *en, struct ac_customer *c, struct ac_timer *tm, int64_t now,
+                      struct ac_emit *out)
 {
     int n0 = out->n_decisions;
     const struct ac_trigger *saved = out->trigger;
@@ -1090,6 +1117,17 @@ static void engine_place(struct ac_engine *en, struct ac_customer *c, struct ac_
                          int64_t now, const char *how, struct ac_emit *out)
 {
     int later = tm->due > now;
+    const struct ac_pb_rule *r;
+    const struct ac_pb_action *pa = engine_timer_action(en, tm, &r);
+    if (!later && en->collecting && out->timers && en->n_now < ENGINE_NOW_MAX && pa &&
+        engine_is_capped(ac_playbook_policies(en->pb), pa)) {
+        tm->change = AC_TIMER_WRITE;
+        if (ac_timerset_put(out->timers, tm) == 0) {
+            engine_copy(en->now_ids[en->n_now], sizeof(en->now_ids[0]), tm->id);
+            en->n_now++;
+            return; /* decided by engine_decide_now */
+        }
+    }
     if (!later && engine_decide_due(en, c, tm, now, out) == ENGINE_DONE) {
         return;
     }
@@ -1126,9 +1164,9 @@ static void engine_timer_init(struct ac_timer *tm, const struct ac_pb_rule *r,
     tm->trigger = *t;
 }
 
-static void engine_schedule_next(struct ac_engine *en, const struct ac_pb_rule *r,
-                                 const struct ac_pb_action *pa, const struct ac_timer *tm,
-                                 int64_t now, struct ac_emit *out)
+void engine_schedule_next(struct ac_engine *en, const struct ac_pb_rule *r,
+                          const struct ac_pb_action *pa, const struct ac_timer *tm, int64_t now,
+                          struct ac_emit *out)
 {
     (void)en;
     struct ac_timer next;
@@ -1381,6 +1419,8 @@ int ac_engine_on_event(struct ac_engine *en, struct ac_customer *c,
     engine_cancel(en, c, ev, &t, now, out);
     engine_exits(en, c, now, out);
     engine_conversions(en, c, ev, out);
+    en->collecting = 1;
+    en->n_now = 0;
     size_t n = 0;
     const struct ac_pb_rule *const *rules = ac_playbook_rules_for_event(en->pb, ev->type, &n);
     for (size_t i = 0; i < n; i++) {
@@ -1410,42 +1450,22 @@ int ac_engine_on_event(struct ac_engine *en, struct ac_customer *c,
             }
         }
     }
+    engine_decide_now(en, c, now, out);
     out->trigger = NULL; /* t ends here */
     engine_name_decisions(en, out, from);
     return 0;
 }
 
-/* Position of a rule in the playbook (ties of due times go in file order). */
-static size_t engine_rule_pos(const struct ac_engine *en, const char *rule_id)
-{
-    size_t n = ac_playbook_rule_count(en->pb);
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(ac_playbook_rule(en->pb, i)->id, rule_id) == 0) {
-            return i;
-        }
-    }
-    return n;
-}
-
 /* The timer to decide next: the earliest; among timers due at the same
- * time, the playbook's order (an earlier rule wins a frequency cap), then
- * the part, then the id. */
+ * time, the higher priority (it wins the frequency cap), then the playbook's
+ * order, then the part, then the id. */
 static int engine_next(const struct ac_engine *en, const struct ac_timerset *ts)
 {
     int best = -1;
-    size_t best_pos = 0;
     for (int i = 0; i < ts->n; i++) {
-        const struct ac_timer *t = &ts->t[i];
-        if (best >= 0 && t->due > ts->t[best].due) {
-            continue;
-        }
-        size_t pos = engine_rule_pos(en, t->rule_id);
-        if (best < 0 || t->due < ts->t[best].due || pos < best_pos ||
-            (pos == best_pos &&
-             (t->part < ts->t[best].part ||
-              (t->part == ts->t[best].part && strcmp(t->id, ts->t[best].id) < 0)))) {
+        if (best < 0 ||
+            (ts->t[i].due <= ts->t[best].due && engine_before(en, &ts->t[i], &ts->t[best]))) {
             best = i;
-            best_pos = pos;
         }
     }
     return best;

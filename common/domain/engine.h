@@ -15,7 +15,10 @@
  *
  * A block defers the action (a timer at the time the block lifts) up to the
  * rule's bound, or drops it, per the rule; every outcome is a decision with
- * a reason code (engine.c lists them). A contrary event cancels matching
+ * a reason code (engine.c lists them). Capped messages that compete for one
+ * window of the frequency cap collide: the higher priority goes, the other
+ * is rescheduled to the next free slot while its expiry allows, or merged
+ * into the one that goes (engine.c, "collisions"). A contrary event cancels matching
  * timers at once; an exit condition that becomes true drops them.
  *
  * An engine is not thread-safe (it caches time zones); one per thread. */
@@ -32,9 +35,12 @@
 
 enum ac_decision_kind {
     AC_DECISION_EMITTED = 0,
-    AC_DECISION_SCHEDULED,  /* a timer was created */
-    AC_DECISION_DEFERRED,   /* a policy blocked it; retried at not_before */
-    AC_DECISION_CAPPED,     /* frequency cap, dropped */
+    AC_DECISION_SCHEDULED,   /* a timer was created */
+    AC_DECISION_DEFERRED,    /* a policy blocked it; retried at not_before */
+    AC_DECISION_RESCHEDULED, /* the frequency cap's window is taken: moved to the next free slot */
+    AC_DECISION_MERGED, /* rides along in another message of its window (reason merged_into:<rule>)
+                         */
+    AC_DECISION_CAPPED, /* frequency cap, dropped */
     AC_DECISION_SUPPRESSED, /* suppression or consent, dropped */
     AC_DECISION_HELD_OUT,   /* experiment holdout: nothing sent, counted */
     AC_DECISION_EXPIRED,    /* its expiry or defer bound passed */

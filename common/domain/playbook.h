@@ -167,6 +167,12 @@ struct ac_pb_daywin {
 
 enum ac_pb_blocked { AC_PB_DEFER = 0, AC_PB_DROP };
 
+/* A message's default priority by category; `priority:` sets any of 0..1000. */
+#define AC_PB_PRIORITY_TRANSACTIONAL 300
+#define AC_PB_PRIORITY_SERVICE 200
+#define AC_PB_PRIORITY_MARKETING 100
+#define AC_PB_PRIORITY_MAX 1000
+
 struct ac_pb_var {
     const char *name;
     const char *value; /* a literal, or NULL: the processor fills it from its context */
@@ -190,6 +196,12 @@ struct ac_pb_action {
     const struct ac_pb_daywin *window; /* the rule's own send window, NULL: none */
     enum ac_pb_blocked on_blocked;     /* when a policy blocks it */
     int64_t defer_max_ms;              /* DEFER: longest deferral, then drop ("expired") */
+    int defer_explicit;                /* written as {defer: X}: it bounds caps' reschedules too */
+    /* Collisions (capped messages competing for one window of the frequency
+     * cap): the higher priority goes first; a message of the same merge
+     * group (NULL: none) rides along in the one that goes (engine.c). */
+    int priority; /* 0..1000; default by category (AC_PB_PRIORITY_*) */
+    const char *merge;
 };
 
 struct ac_pb_experiment;

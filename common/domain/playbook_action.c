@@ -11,8 +11,8 @@
 #define ACTION_N(a) (sizeof(a) / sizeof((a)[0]))
 
 const char *const playbook_action_keys[PLAYBOOK_A__N] = {
-    "kind",    "category", "channel", "template",   "vars", "timing",
-    "expires", "hours",    "window",  "on_blocked", "when"};
+    "kind",  "category", "channel",    "template", "vars",  "timing", "expires",
+    "hours", "window",   "on_blocked", "priority", "merge", "when"};
 
 static const char *const action_hours_names[] = {"any", "quiet", "business"};
 
@@ -269,6 +269,7 @@ static int action_blocked(struct playbook_loader *ld, const yaml_node_t *const *
             rc = -1;
         } else {
             bound = d[0];
+            a->defer_explicit = 1;
         }
     }
     if (bound && a->expires_ms > 0 && a->defer_max_ms > a->expires_ms) {
@@ -314,6 +315,42 @@ static int action_blocked(struct playbook_loader *ld, const yaml_node_t *const *
                        "window never overlaps the business hours: it can "
                        "never open");
         rc = -1;
+    }
+    return rc;
+}
+
+/* priority (default by category) and merge group, with the check that a
+ * merge group can ever apply: only messages the frequency cap counts collide. */
+static int action_collisions(struct playbook_loader *ld, const yaml_node_t *const *v,
+                             struct ac_pb_action *a)
+{
+    const struct ac_pb_policies *po = &ld->pb->policies;
+    int rc = 0;
+    a->priority = a->category == AC_CAT_TRANSACTIONAL ? AC_PB_PRIORITY_TRANSACTIONAL
+                  : a->category == AC_CAT_SERVICE     ? AC_PB_PRIORITY_SERVICE
+                                                      : AC_PB_PRIORITY_MARKETING;
+    if (v[PLAYBOOK_A_PRIORITY]) {
+        int64_t p = 0;
+        if (playbook_int(ld, v[PLAYBOOK_A_PRIORITY], "priority", 0, AC_PB_PRIORITY_MAX, &p) != 0) {
+            rc = -1;
+        } else {
+            a->priority = (int)p;
+        }
+    }
+    if (v[PLAYBOOK_A_MERGE]) {
+        a->merge = playbook_ident(ld, v[PLAYBOOK_A_MERGE], "merge group");
+        if (!a->merge) {
+            rc = -1;
+        } else if (a->kind != AC_KIND_MESSAGE || a->category == AC_CAT_TRANSACTIONAL ||
+                   !(po->cap_categories & (1u << a->category))) {
+            playbook_error(ld, v[PLAYBOOK_A_MERGE],
+                           "merge '%s' can never apply: only messages that the frequency cap "
+                           "counts (policies.frequency_cap.categories) collide, and this is a "
+                           "%s %s",
+                           a->merge, playbook_category_names[a->category],
+                           playbook_kind_names[a->kind]);
+            rc = -1;
+        }
     }
     return rc;
 }
@@ -408,6 +445,7 @@ static int action_action_spec(struct playbook_loader *ld, const yaml_node_t *con
         rc |= k >= 0 ? 0 : -1;
     }
     rc |= action_blocked(ld, v, &a);
+    rc |= action_collisions(ld, v, &a);
     if (v[PLAYBOOK_A_WHEN]) {
         struct playbook_cond_ctx ctx = {"an action's when", rt->any_event, rt->any_signal,
                                         rt->topics,

@@ -25,9 +25,10 @@ enum rules_rkey {
 };
 
 static const char *const rules_rule_keys[RULES__NR] = {
-    "kind",      "category",      "channel",    "template",   "vars",        "timing",  "expires",
-    "hours",     "window",        "on_blocked", "id",         "description", "trigger", "when",
-    "exit_when", "suppress_when", "cancel_on",  "experiment", "actions",     "cooloff", "signal"};
+    "kind",      "category",    "channel", "template",   "vars",      "timing",
+    "expires",   "hours",       "window",  "on_blocked", "priority",  "merge",
+    "id",        "description", "trigger", "when",       "exit_when", "suppress_when",
+    "cancel_on", "experiment",  "actions", "cooloff",    "signal"};
 
 static const char *const rules_scope_names[] = {"customer", "order", "family", "ticket"};
 

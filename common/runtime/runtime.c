@@ -362,8 +362,9 @@ static void runtime_declare_metrics(void)
 {
     ac_metrics_declare("aftercare_actions_out_total", "counter", "actions emitted, by rule");
     ac_metrics_declare("aftercare_decisions_total", "counter",
-                       "playbook decisions (emitted, scheduled, deferred, capped, suppressed, "
-                       "held_out, expired, cancelled, exited, dropped) by rule and reason");
+                       "playbook decisions (emitted, scheduled, deferred, rescheduled, merged, "
+                       "capped, suppressed, held_out, expired, cancelled, exited, dropped) by "
+                       "rule and reason");
     ac_metrics_declare("aftercare_reloads_total", "counter",
                        "playbook reloads on SIGHUP, by result (ok, refused)");
     ac_metrics_declare("aftercare_records_out_total", "counter",

@@ -590,13 +590,26 @@ Test(engine, new_order_of_the_family_cancels_its_pending_family_actions_now)
     }
     cr_expect_eq(test_must_timer("reorder", 0, "coffee")->due, T0 + 10 * DAY);
 
-    /* On day 7 only tea's reorder goes out. */
+    /* On day 7 only tea's reorder is due (coffee's of e1 is gone); it reaches
+     * the customer in the one message of that day: e2's segment follow-up,
+     * which the cap moved to day 7, with tea's reorder and coffee's of e2
+     * (due on day 10) riding along (merged). */
+    char tea[AC_ACTION_ID_MAX];
+    snprintf(tea, sizeof(tea), "%s", test_must_timer("reorder", 0, "tea")->id);
     test_run_until(T0 + 7 * DAY);
     test_fire(T0 + 7 * DAY);
-    const struct ac_action *a = test_action("reorder", 0);
-    cr_assert_not_null(a);
-    cr_expect_str_eq(test_var(a, "family"), "tea");
-    cr_expect_eq(test_n_actions("reorder"), 1);
+    cr_expect_eq(test_n_decisions("reorder", "emitted") + test_n_decisions("reorder", "merged"), 2);
+    const struct ac_action *a = test_must_action("segment_followup", 1);
+    cr_expect_str_eq(test_var(a, "family"), "tea,coffee");
+    int seen_tea = 0;
+    for (int i = 0; i < test_out.n_decisions; i++) {
+        const struct ac_decision *d = &test_out.decisions[i];
+        seen_tea |= strcmp(d->action_id, tea) == 0 && strcmp(d->decision, "merged") == 0;
+        for (int r = 0; r < 3; r++) {
+            cr_expect_str_neq(d->action_id, coffee[r], "e1's coffee actions were cancelled");
+        }
+    }
+    cr_expect(seen_tea, "tea's reorder rides along in the follow-up");
 }
 
 /* --- carts ------------------------------------------------------------------------------------ */
@@ -816,7 +829,7 @@ Test(engine, capped_message_is_deferred_to_when_the_first_leaves_the_7_day_windo
     test_fire(T0 + 7 * DAY);
     const struct ac_decision *d = test_decision("reorder", 0);
     cr_assert_not_null(d);
-    cr_expect_str_eq(d->decision, "deferred");
+    cr_expect_str_eq(d->decision, "rescheduled");
     cr_expect_str_eq(d->reason, "frequency_cap");
     cr_expect_eq(d->not_before, lifts);
     const struct ac_timer *tm = test_timer("reorder", 0, "coffee");
@@ -870,7 +883,8 @@ Test(engine, transactional_messages_are_never_capped)
     cr_expect_not_null(test_action("welcome_1", 0), "service messages are not capped either");
     const struct ac_decision *d = test_decision("segment_followup", 2);
     cr_assert_not_null(d);
-    cr_expect_str_eq(d->decision, "expired", "the marketing follow-up is capped past 24 h");
+    cr_expect_str_eq(d->decision, "rescheduled", "the marketing follow-up waits for the cap");
+    cr_expect_eq(d->not_before, T0 + 7 * DAY + HOUR, "the cap's next free slot");
     test_simple("e3", "order_placed", T0 + 3 * HOUR, "o2");
     cr_expect_not_null(test_action("order_confirmation", 0), "and again");
     cr_expect_str_eq(test_c.sends, sends, "transactional sends do not count");
@@ -1045,9 +1059,9 @@ Test(engine, an_open_complaint_blocks_marketing_but_not_transactional_or_service
     cr_expect_str_eq(d->reason, "open_complaint");
     cr_expect_eq(d->not_before, T0 + HOUR, "looked at again in an hour");
 
-    /* Still open: deferred hour by hour, and dropped at the 24 h expiry. */
-    test_run_until(T0 + 24 * HOUR);
-    test_fire(T0 + 24 * HOUR);
+    /* Still open: deferred hour by hour, and dropped at the 7-day expiry. */
+    test_run_until(T0 + 7 * DAY);
+    test_fire(T0 + 7 * DAY);
     d = test_decision("segment_followup", 2);
     cr_assert_not_null(d);
     cr_expect_str_eq(d->decision, "expired");

@@ -610,3 +610,53 @@ Test(playbook, team_hours_are_checked_like_the_others)
                      "t.yaml:3:20: bad time zone 'berlin': expected an IANA name such as "
                      "Europe/Paris\nt.yaml:4:8: rules is empty\n");
 }
+
+/* Collisions (README "Collisions"): a priority per action, default by
+ * category; a merge group only where the frequency cap counts the message. */
+Test(playbook, priorities_and_merge_groups)
+{
+#define COLLIDE_HEAD                                                                               \
+    "version: 1\n"                                                                                 \
+    "rules:\n"                                                                                     \
+    "  - id: r\n"                                                                                  \
+    "    trigger: order_placed\n"                                                                  \
+    "    channel: email\n"                                                                         \
+    "    template: t\n"
+    cr_expect_str_eq(test_buffer(COLLIDE_HEAD "    category: marketing\n"
+                                              "    priority: 1001\n"),
+                     "t.yaml:8:15: priority must be between 0 and 1000, not 1001\n");
+    cr_expect_str_eq(test_buffer(COLLIDE_HEAD "    category: transactional\n"
+                                              "    merge: basket\n"),
+                     "t.yaml:8:12: merge 'basket' can never apply: only messages that the "
+                     "frequency cap counts (policies.frequency_cap.categories) collide, and this "
+                     "is a transactional message\n");
+    cr_expect_str_eq(test_buffer(COLLIDE_HEAD "    category: marketing\n"
+                                              "    merge: Basket\n"),
+                     "t.yaml:8:12: bad merge group 'Basket': use lower-case letters, digits and "
+                     "'_', starting with a letter (at most 63 characters)\n");
+    cr_expect_str_eq(test_buffer(COLLIDE_HEAD "    category: marketing\n"
+                                              "    merg: basket\n"),
+                     "t.yaml:8:5: unknown key 'merg' in a rule (did you mean 'merge'?)\n");
+#undef COLLIDE_HEAD
+    struct ac_playbook *pb = test_load("../../../deploy/playbooks/default.yaml");
+    cr_assert_not_null(pb);
+    const struct ac_pb_rule *r = ac_playbook_rule_find(pb, "order_confirmation");
+    cr_expect_eq(r->actions[0].priority, AC_PB_PRIORITY_TRANSACTIONAL, "default by category");
+    cr_expect_null(r->actions[0].merge);
+    r = ac_playbook_rule_find(pb, "welcome_2");
+    cr_expect_eq(r->actions[0].priority, AC_PB_PRIORITY_SERVICE);
+    r = ac_playbook_rule_find(pb, "cart_reminder");
+    cr_expect_eq(r->actions[0].priority, AC_PB_PRIORITY_MARKETING);
+    r = ac_playbook_rule_find(pb, "upsell");
+    cr_expect_str_eq(r->actions[0].merge, "offers");
+    cr_expect_lt(r->actions[0].priority,
+                 ac_playbook_rule_find(pb, "welcome_4")->actions[0].priority,
+                 "welcome_4 leads, the upsell rides along");
+    r = ac_playbook_rule_find(pb, "feedback_routing");
+    cr_expect_str_eq(r->actions[0].merge, "promoter", "an action's own key");
+    cr_expect_null(r->actions[2].merge, "the detractor's call task is no message");
+    r = ac_playbook_rule_find(pb, "post_sale_waves");
+    cr_expect_null(r->actions[0].merge);
+    cr_expect_str_eq(r->actions[2].merge, "offers");
+    ac_playbook_destroy(pb);
+}
