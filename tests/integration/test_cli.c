@@ -218,6 +218,62 @@ Test(cli, simulate_until_bounds_events_and_its_output_is_ordered)
     cr_expect_str_eq(again, out, "the same output twice");
 }
 
+/* Signals are printed beside the decisions, in the same order (time,
+ * customer, then as raised and decided): a processor's signal (segment) comes
+ * before the decisions of its event, and a signal the timer path raises
+ * (late_delivery when the estimate passes) before the apology it goes with. */
+Test(cli, simulate_prints_signals_beside_decisions)
+{
+    static char out[1 << 16];
+    char events[512], err[4096], args[1024];
+    snprintf(events, sizeof(events), "%s/sim3.jsonl", env.dir);
+    write_text(events,
+               "{\"topic\":\"orders\",\"event_id\":\"o1\",\"customer_id\":\"s1\",\"type\":"
+               "\"order_placed\",\"occurred_at\":\"2026-05-04T10:00:00Z\",\"order_id\":\"A1\","
+               "\"total_cents\":1000,\"currency\":\"EUR\",\"items\":[{\"sku\":\"b\","
+               "\"product_family\":\"coffee\",\"category\":\"c\",\"unit_price_cents\":1000,"
+               "\"quantity\":1}]}\n"
+               "{\"topic\":\"deliveries\",\"event_id\":\"d1\",\"customer_id\":\"s1\",\"type\":"
+               "\"shipped\",\"occurred_at\":\"2026-05-04T12:00:00Z\",\"order_id\":\"A1\","
+               "\"carrier\":\"dhl\",\"tracking_url\":\"\","
+               "\"estimated_delivery_at\":\"2026-05-05T12:00:00Z\"}\n");
+    snprintf(args, sizeof(args), "simulate --events %s --until 2026-05-06T00:00:00Z", events);
+    cr_assert_eq(run_cli(args, out, sizeof(out), err, sizeof(err)), 0, "%s", err);
+    const char *seg = strstr(out, "{\"time\":\"2026-05-04T10:00:00.000Z\",\"customer_id\":\"s1\","
+                                  "\"signal\":\"segment\",\"value\":\"one_time\","
+                                  "\"previous\":\"new\",\"score\":10,\"signal_id\":\"");
+    const char *conf = strstr(out, "\"rule_id\":\"order_confirmation\",\"decision\":\"emitted\"");
+    cr_assert(seg && conf, "%s", out);
+    cr_expect(seg < conf, "the signal before its event's decisions: %s", out);
+    cr_expect(strstr(seg, "\"cause_event_id\":\"o1\"}\n") != NULL, "%s", out);
+    const char *late = strstr(out, "{\"time\":\"2026-05-05T13:00:00.000Z\",\"customer_id\":\"s1\","
+                                   "\"signal\":\"late_delivery\",\"value\":\"estimate_passed\","
+                                   "\"previous\":null,");
+    const char *apology = strstr(out, "{\"time\":\"2026-05-05T13:00:00.000Z\",\"customer_id\":"
+                                      "\"s1\",\"rule_id\":\"delivery_delay_overdue\","
+                                      "\"decision\":\"emitted\"");
+    cr_assert(late && apology, "%s", out);
+    cr_expect(late < apology, "%s", out);
+    /* every line is one JSON object with either "signal" or "decision" */
+    long n_sig = 0, n_dec = 0;
+    for (char *line = out, *nl; *line; line = nl + 1) {
+        cr_assert((nl = strchr(line, '\n')) != NULL, "a line without its newline: %s", line);
+        *nl = '\0';
+        json_error_t jerr;
+        json_t *o = json_loads(line, 0, &jerr);
+        cr_assert_not_null(o, "%s: %s", jerr.text, line);
+        int is_sig = json_object_get(o, "signal") != NULL;
+        int is_dec = json_object_get(o, "decision") != NULL;
+        cr_expect(is_sig != is_dec, "%s", line);
+        n_sig += is_sig;
+        n_dec += is_dec;
+        json_decref(o);
+    }
+    cr_expect_eq(n_sig, 2);
+    cr_expect(strstr(err, "2 signals") != NULL, "%s", err);
+    cr_expect(n_dec > 10, "%ld decisions", n_dec);
+}
+
 /* `aftercare consume aftercare.dlq` writes one JSON line per record that a
  * strict parser reads, whatever bytes the keys and headers hold: keys and
  * header values that were not UTF-8 were copied into the JSON (4 lines of
