@@ -22,6 +22,7 @@
 
 #include "build.h"
 #include "cli.h"
+#include "clock.h"
 #include "config.h"
 #include "deliveries.h"
 #include "devstack.h"
@@ -45,7 +46,9 @@ static void simulate_usage(FILE *out)
             "Replays the events (JSON lines as for `aftercare produce`, plus a \"topic\" field)\n"
             "in event-time order through the processors' domain code and the timer\n"
             "process's firing code, on an explicit clock and a private redis-server, with\n"
-            "emission off. Events and timers are applied up to TIME (ISO-8601 or epoch ms;\n"
+            "emission off. A time written as an offset (\"+2d6h\", \"-30m\": w, d, h, m, s)\n"
+            "is that long after or before now; lines starting with # are comments.\n"
+            "Events and timers are applied up to TIME (ISO-8601, epoch ms or +30d;\n"
             "default: 90 days after the last event): a later event is counted, not applied.\n"
             "Prints every decision and every signal as a JSON line, ordered by time, then\n"
             "customer, then as decided (a customer's signals before the decisions of the\n"
@@ -81,6 +84,11 @@ static void sim_iso(int64_t ms, char *out, size_t n)
 
 static int sim_parse_time(const char *s, int64_t *out)
 {
+    int64_t off;
+    if (cli_parse_offset(s, &off) == 0) {
+        *out = ac_clock_now(ac_clock_wall()) + off; /* "+30d": from now */
+        return 0;
+    }
     char *end = NULL;
     long long v = strtoll(s, &end, 10);
     if (end && *end == '\0' && end != s) {
@@ -112,7 +120,7 @@ struct sim_events {
  * processors). A bad line is reported with file:line and skipped, as a
  * processor sends it to the DLQ (counted in se->bad); with strict it stops
  * the simulation. */
-static int sim_read_events(struct ac_codec *codec, const char *path, int strict,
+static int sim_read_events(struct ac_codec *codec, const char *path, int strict, int64_t now,
                            struct sim_events *se)
 {
     FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
@@ -128,16 +136,20 @@ static int sim_read_events(struct ac_codec *codec, const char *path, int strict,
     ac_buf_init(&avro);
     while (rc == 0 && getline(&line, &cap, in) > 0) {
         lineno++;
-        if (line[strspn(line, " \t\r\n")] == '\0') {
-            continue;
+        char first = line[strspn(line, " \t\r\n")];
+        if (first == '\0' || first == '#') {
+            continue; /* blank, or a comment */
         }
         json_error_t jerr;
         json_t *o = json_loads(line, 0, &jerr);
         const char *topic = o ? json_string_value(json_object_get(o, "topic")) : NULL;
         int t = topic ? ac_topic_from_name(topic) : -1;
-        if (!o || t < 0) {
+        int resolved = o && t >= 0 ? cli_event_resolve(o, now, err, sizeof(err)) : 0;
+        if (!o || t < 0 || resolved != 0) {
             fprintf(stderr, "%s:%ld: %s%s\n", path, lineno,
-                    !o ? jerr.text : "needs a \"topic\": orders, deliveries, feedback or usage",
+                    !o      ? jerr.text
+                    : t < 0 ? "needs a \"topic\": orders, deliveries, feedback or usage"
+                            : err,
                     strict ? "" : "; skipped");
             json_decref(o);
             se->bad++;
@@ -622,7 +634,8 @@ int cli_simulate(int argc, char **argv)
             if (sim_parse_time(argv[++i], &until) != 0) {
                 fprintf(stderr,
                         "aftercare simulate: --until: expected ISO-8601 "
-                        "(2026-03-01T00:00:00Z) or epoch ms, got '%s'\n",
+                        "(2026-03-01T00:00:00Z), epoch ms or an offset from now (+30d), "
+                        "got '%s'\n",
                         argv[i]);
                 return 2;
             }
@@ -644,7 +657,7 @@ int cli_simulate(int argc, char **argv)
     char err[512];
     int exit_code = 1, redis_up = 0;
     memset(&redis, 0, sizeof(redis));
-    if (!codec || sim_read_events(codec, events, strict, &se) != 0) {
+    if (!codec || sim_read_events(codec, events, strict, ac_clock_now(ac_clock_wall()), &se) != 0) {
         goto out;
     }
     if (until == AC_TS_NONE) {
