@@ -52,6 +52,32 @@ json_t *cli_reader_next(struct cli_reader *r, struct ac_codec *codec, int timeou
 int cli_reader_at_end(const struct cli_reader *r);
 void cli_reader_close(struct cli_reader *r);
 
+/* A sample file (cli_events.c): JSON lines with "topic" (none: orders) and
+ * times as offsets from now; "# <customer_id>: text" lines name a
+ * customer's story. */
+struct cli_sample_event {
+    int64_t at;
+    size_t line; /* in the file: the order of events at one instant */
+    enum ac_topic topic;
+    char customer_id[AC_ID_MAX];
+    char type[AC_TYPE_MAX];
+    char detail[160];   /* a few words about it, for the timeline */
+    struct ac_buf avro; /* framed, as produced */
+};
+struct cli_sample {
+    struct cli_sample_event *ev; /* in time order, then the file's */
+    size_t n, cap;
+    size_t n_customers;
+};
+struct cli_timeline;
+/* Reads path with its offsets from now, each line checked as a processor
+ * checks it (a bad one: "path:line: why" on stderr, and AC_ERR_INVALID);
+ * the stories go to tl (may be NULL). sm starts zeroed; free with
+ * cli_sample_fini. */
+int cli_sample_load(struct cli_sample *sm, struct ac_codec *codec, const char *path, int64_t now,
+                    struct cli_timeline *tl);
+void cli_sample_fini(struct cli_sample *sm);
+
 /* `aftercare dev --demo` on a running stack (cli_demo.c): starts every
  * processor and aftercare-timers on one sped-up clock, feeds the sample when
  * that clock reaches each event, prints actions as they are emitted, then the
@@ -69,7 +95,6 @@ struct cli_demo_opts {
 int cli_demo_run(const struct cli_demo_opts *o, FILE *out);
 
 /* The demo's timeline per customer (cli_timeline.c). */
-struct cli_timeline;
 struct cli_timeline *cli_timeline_new(void);
 void cli_timeline_destroy(struct cli_timeline *tl);
 /* The line under a customer's id ("a first-time buyer"); customers with one

@@ -39,23 +39,11 @@ static const char *const demo_procs[] = {"orders", "deliveries", "feedback", "us
 #define DEMO_N_PROCS 5
 #define DEMO_N_INPUTS 4 /* the first four read the input topics, in enum ac_topic order */
 
-struct demo_event {
-    int64_t at;
-    size_t line; /* in the file: the order of events at one instant */
-    enum ac_topic topic;
-    char customer_id[AC_ID_MAX];
-    char type[AC_TYPE_MAX];
-    char detail[160];
-    struct ac_buf avro;
-};
-
 struct demo {
     const struct cli_demo_opts *o;
     struct ac_codec *codec;
     struct cli_timeline *tl;
-    struct demo_event *ev;
-    size_t n_ev, cap_ev;
-    size_t n_customers;
+    struct cli_sample sample;
     pid_t pid[DEMO_N_PROCS];
     char logpath[PATH_MAX];
     struct ac_clock clock;
@@ -173,205 +161,6 @@ static int demo_stop(struct demo *d)
     return failed;
 }
 
-/* --- the sample ------------------------------------------------------------------------------ */
-
-static void demo_money(char *out, size_t n, int64_t cents, const char *currency)
-{
-    snprintf(out, n, "%lld.%02lld %s", (long long)(cents / 100), (long long)(cents % 100),
-             currency);
-}
-
-/* A few words about an event, for the timeline. */
-static void demo_detail(const struct ac_event *ev, char *out, size_t n)
-{
-    char money[64], when[40];
-    out[0] = '\0';
-    switch (ev->topic) {
-    case AC_TOPIC_ORDERS: {
-        const struct ac_order_fields *o = &ev->u.order;
-        demo_money(money, sizeof(money), o->total_cents, o->currency);
-        size_t len = (size_t)snprintf(out, n, "%s%s%s", o->order_id[0] ? "order " : "", o->order_id,
-                                      o->order_id[0] ? ": " : "");
-        for (int i = 0; i < o->n_items && len < n; i++) {
-            len += (size_t)snprintf(out + len, n - len, "%s%d x %s", i ? ", " : "",
-                                    o->items[i].quantity, o->items[i].product_family);
-        }
-        if (len < n) {
-            len += (size_t)snprintf(out + len, n - len, "%s%s", o->n_items ? ", " : "", money);
-        }
-        if (o->renewal_at != AC_TS_NONE && len < n) {
-            time_t s = (time_t)(o->renewal_at / 1000);
-            struct tm tm;
-            gmtime_r(&s, &tm);
-            strftime(when, sizeof(when), "%d %b %Y", &tm);
-            snprintf(out + len, n - len, ", renews %s", when);
-        }
-        break;
-    }
-    case AC_TOPIC_DELIVERIES: {
-        const struct ac_delivery_fields *dl = &ev->u.delivery;
-        size_t len = (size_t)snprintf(out, n, "order %s, %s", dl->order_id, dl->carrier);
-        int64_t eta = dl->new_estimated_delivery_at != AC_TS_NONE ? dl->new_estimated_delivery_at
-                                                                  : dl->estimated_delivery_at;
-        if (eta != AC_TS_NONE && len < n) {
-            cli_time_human(eta, when, sizeof(when));
-            snprintf(out + len, n - len, ", expected %s", when);
-        }
-        break;
-    }
-    case AC_TOPIC_FEEDBACK: {
-        const struct ac_feedback_fields *f = &ev->u.feedback;
-        if (f->ticket_id[0]) {
-            snprintf(out, n, "ticket %.40s%s%s", f->ticket_id,
-                     f->is_complaint ? ", a complaint" : "",
-                     strcmp(f->priority, "high") == 0 ? ", high priority" : "");
-        } else if (f->score >= 0) {
-            snprintf(out, n, "%s %d%s%.80s%s", strcmp(f->scale, "nps_10") == 0 ? "NPS" : "CSAT",
-                     f->score, f->comment[0] ? ": \"" : "", f->comment, f->comment[0] ? "\"" : "");
-        } else if (f->frequency_opt_in >= 0 || f->preferred_channel[0]) {
-            snprintf(out, n, "up to %d messages a week, prefers %s", f->frequency_opt_in,
-                     f->preferred_channel[0] ? f->preferred_channel : "any channel");
-        } else if (f->engagement[0]) {
-            snprintf(out, n, "%s%s%s", f->engagement, f->channel[0] ? " by " : "", f->channel);
-        }
-        break;
-    }
-    case AC_TOPIC_USAGE: {
-        const struct ac_usage_fields *u = &ev->u.usage;
-        snprintf(out, n, "%.60s%s%.80s", u->milestone[0] ? u->milestone : u->feature,
-                 u->detail[0] ? ": " : "", u->detail);
-        break;
-    }
-    default: break;
-    }
-}
-
-/* "# <customer_id>: <story>" names a customer in the timeline. */
-static void demo_story(struct demo *d, const char *line)
-{
-    const char *p = line + 1 + strspn(line + 1, " ");
-    size_t id = strcspn(p, ": \t\r\n");
-    if (id == 0 || id >= AC_ID_MAX || p[id] != ':') {
-        return;
-    }
-    char cust[AC_ID_MAX], text[200];
-    memcpy(cust, p, id);
-    cust[id] = '\0';
-    const char *t = p + id + 1 + strspn(p + id + 1, " ");
-    snprintf(text, sizeof(text), "%.*s", (int)strcspn(t, "\r\n"), t);
-    (void)cli_timeline_story(d->tl, cust, text);
-}
-
-static int demo_event_cmp(const void *a, const void *b)
-{
-    const struct demo_event *x = a, *y = b;
-    if (x->at != y->at) {
-        return x->at < y->at ? -1 : 1;
-    }
-    return x->line < y->line ? -1 : x->line > y->line;
-}
-
-/* Reads the sample, its times from day0 on: each line checked as a
- * processor checks it (a bad one stops the demo with file:line). A line
- * without "topic" is an order. */
-static int demo_load(struct demo *d, const char *path)
-{
-    FILE *in = fopen(path, "r");
-    if (!in) {
-        fprintf(stderr, "aftercare dev: %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    struct ac_event *ev = malloc(sizeof(*ev));
-    char *line = NULL, err[512], reason[128];
-    size_t cap = 0, lineno = 0;
-    int rc = ev ? 0 : -1;
-    while (rc == 0 && getline(&line, &cap, in) > 0) {
-        lineno++;
-        char first = line[strspn(line, " \t\r\n")];
-        if (first == '#') {
-            demo_story(d, line);
-        }
-        if (first == '\0' || first == '#') {
-            continue;
-        }
-        json_error_t jerr;
-        json_t *o = json_loads(line, 0, &jerr);
-        const char *topic = o ? json_string_value(json_object_get(o, "topic")) : NULL;
-        int t = ac_topic_from_name(topic ? topic : "orders");
-        char *body = NULL;
-        snprintf(err, sizeof(err), "%s",
-                 !o ? jerr.text : "\"topic\": orders, deliveries, feedback or usage");
-        if (o && t >= 0 && cli_event_resolve(o, d->day0, err, sizeof(err)) == 0) {
-            json_object_del(o, "topic");
-            body = json_dumps(o, JSON_COMPACT);
-        }
-        json_decref(o);
-        if (d->n_ev == d->cap_ev) {
-            size_t nc = d->cap_ev ? 2 * d->cap_ev : 64;
-            struct demo_event *ne = realloc(d->ev, nc * sizeof(*ne));
-            if (!ne) {
-                free(body);
-                rc = -1;
-                break;
-            }
-            d->ev = ne;
-            d->cap_ev = nc;
-        }
-        struct demo_event *e = &d->ev[d->n_ev];
-        ac_buf_init(&e->avro);
-        const char *why = body ? NULL : err;
-        if (!why && ac_codec_json_to_avro(d->codec, ac_topic_name((enum ac_topic)t), body, &e->avro,
-                                          err, sizeof(err)) != 0) {
-            why = err;
-        }
-        if (!why && ac_codec_decode_event(d->codec, (enum ac_topic)t, e->avro.data, e->avro.len, ev,
-                                          reason, sizeof(reason)) != 0) {
-            why = reason;
-        }
-        if (why) {
-            fprintf(stderr, "%s:%zu: %s\n", path, lineno, why);
-            ac_buf_fini(&e->avro);
-            rc = -1;
-        } else {
-            e->at = ev->occurred_at;
-            e->line = lineno;
-            e->topic = ev->topic;
-            snprintf(e->customer_id, sizeof(e->customer_id), "%s", ev->customer_id);
-            snprintf(e->type, sizeof(e->type), "%s", ev->type);
-            demo_detail(ev, e->detail, sizeof(e->detail));
-            d->n_ev++;
-        }
-        free(body);
-    }
-    free(line);
-    free(ev);
-    fclose(in);
-    if (rc == 0 && d->n_ev == 0) {
-        fprintf(stderr, "aftercare dev: %s holds no event\n", path);
-        rc = -1;
-    }
-    if (rc != 0) {
-        return rc;
-    }
-    qsort(d->ev, d->n_ev, sizeof(*d->ev), demo_event_cmp);
-    d->end = (d->ev[d->n_ev - 1].at > d->day0 ? d->ev[d->n_ev - 1].at : d->day0) + DEMO_TAIL;
-    if (d->end - d->day0 > DEMO_MAX_SPAN) {
-        fprintf(stderr,
-                "aftercare dev: %s: the last event is more than %lld days from now; the demo "
-                "feeds events on its clock\n",
-                path, DEMO_MAX_SPAN / 86400000LL - 1);
-        return -1;
-    }
-    for (size_t i = 0; i < d->n_ev; i++) {
-        size_t k = 0;
-        while (k < i && strcmp(d->ev[k].customer_id, d->ev[i].customer_id) != 0) {
-            k++;
-        }
-        d->n_customers += k == i;
-    }
-    return 0;
-}
-
 /* --- waiting on the stack -------------------------------------------------------------------- */
 
 static int64_t demo_now(const struct demo *d)
@@ -483,7 +272,7 @@ static void demo_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     }
 }
 
-static int demo_produce(struct demo *d, const struct demo_event *e)
+static int demo_produce(struct demo *d, const struct cli_sample_event *e)
 {
     rd_kafka_resp_err_t err;
     do {
@@ -540,11 +329,11 @@ static int demo_feed(struct demo *d, const int *parts, long *n_actions, FILE *ou
     int64_t drain_deadline = 0, check_at = 0;
     while (rc == 0 && !drained && !(d->o->stop && *d->o->stop)) {
         int64_t now = demo_now(d);
-        while (next < d->n_ev && d->ev[next].at <= now && rc == 0) {
-            rc = demo_produce(d, &d->ev[next++]);
+        while (next < d->sample.n && d->sample.ev[next].at <= now && rc == 0) {
+            rc = demo_produce(d, &d->sample.ev[next++]);
         }
         int64_t mono = ac_clock_mono_ms();
-        if (next == d->n_ev && now >= d->end && mono >= check_at) {
+        if (next == d->sample.n && now >= d->end && mono >= check_at) {
             if (drain_deadline == 0) {
                 rd_kafka_flush(d->rk, 10000);
                 drain_deadline = mono + DEMO_DRAIN_MS;
@@ -562,8 +351,8 @@ static int demo_feed(struct demo *d, const int *parts, long *n_actions, FILE *ou
         }
         /* Until the next event is due (on the wall clock), at most 20 ms. */
         int wait = 20;
-        if (next < d->n_ev) {
-            int64_t wall = (d->ev[next].at - now) / d->o->speed;
+        if (next < d->sample.n) {
+            int64_t wall = (d->sample.ev[next].at - now) / d->o->speed;
             wait = wall < wait ? (int)(wall > 0 ? wall : 0) : wait;
         }
         json_t *a;
@@ -651,7 +440,20 @@ int cli_demo_run(const struct cli_demo_opts *o, FILE *out)
         rd_kafka_poll(d.rk, 50); /* the wait: serves the producer meanwhile */
     }
     d.day0 = (demo_now(&d) / DEMO_ROUND + 1) * DEMO_ROUND;
-    if (demo_load(&d, o->events) != 0) {
+    if (cli_sample_load(&d.sample, d.codec, o->events, d.day0, d.tl) != 0) {
+        goto out;
+    }
+    if (d.sample.n == 0) {
+        fprintf(stderr, "aftercare dev: %s holds no event\n", o->events);
+        goto out;
+    }
+    d.end = d.sample.ev[d.sample.n - 1].at;
+    d.end = (d.end > d.day0 ? d.end : d.day0) + DEMO_TAIL;
+    if (d.end - d.day0 > DEMO_MAX_SPAN) {
+        fprintf(stderr,
+                "aftercare dev: %s: the last event is more than %lld days from now; the demo "
+                "feeds events on its clock\n",
+                o->events, DEMO_MAX_SPAN / 86400000LL - 1);
         goto out;
     }
     cli_time_human(d.day0, when, sizeof(when));
@@ -661,7 +463,8 @@ int cli_demo_run(const struct cli_demo_opts *o, FILE *out)
             "#       from %s (day 0) to %s, on a clock %lldx faster than the wall clock\n"
             "#       (a day every %.1f s) that every processor and aftercare-timers follow\n"
             "# demo: actions as they are emitted (UTC on that clock; the timeline follows):\n",
-            d.n_customers, d.n_ev, when, until, (long long)o->speed, 86400.0 / (double)o->speed);
+            d.sample.n_customers, d.sample.n, when, until, (long long)o->speed,
+            86400.0 / (double)o->speed);
     fflush(out);
     int fed = demo_feed(&d, parts, &n_actions, out);
     int stopped = demo_stop(&d);
@@ -702,10 +505,7 @@ out:
         rd_kafka_destroy(d.rk);
     }
     ac_store_destroy(d.st);
-    for (size_t i = 0; i < d.n_ev; i++) {
-        ac_buf_fini(&d.ev[i].avro);
-    }
-    free(d.ev);
+    cli_sample_fini(&d.sample);
     cli_timeline_destroy(d.tl);
     ac_codec_destroy(d.codec);
     return rc == 0 ? 0 : 1;
