@@ -1,19 +1,15 @@
 /* cli_dev.c — `aftercare dev`: the embedded default stack, and the demo. */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
-#include "clock.h"
 #include "devstack.h"
-#include "store.h"
 
 #ifndef AC_SOURCE_DIR
 #define AC_SOURCE_DIR "."
