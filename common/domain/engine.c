@@ -297,6 +297,32 @@ static struct ac_tz *engine_zone(struct ac_engine *en, const struct ac_customer 
     return z ? z : ac_tz_cache_get(en->tz, "UTC");
 }
 
+/* Team work (tasks and notifications for the team) follows the team's zone
+ * and hours; everything else the customer's. */
+static int engine_team_work(const struct ac_pb_action *pa)
+{
+    return pa->kind == AC_KIND_TEAM_TASK || pa->kind == AC_KIND_TEAM_NOTIFICATION;
+}
+
+static struct ac_tz *engine_zone_for(struct ac_engine *en, const struct ac_pb_action *pa,
+                                     const struct ac_customer *c, struct ac_emit *out)
+{
+    if (!engine_team_work(pa)) {
+        return engine_zone(en, c, out);
+    }
+    const struct ac_pb_policies *po = ac_playbook_policies(en->pb);
+    const char *name = po->team_timezone ? po->team_timezone : po->timezone;
+    struct ac_tz *z = ac_tz_cache_get(en->tz, name ? name : "UTC");
+    return z ? z : ac_tz_cache_get(en->tz, "UTC");
+}
+
+static const struct ac_pb_daywin *engine_business_hours(const struct ac_engine *en,
+                                                        const struct ac_pb_action *pa)
+{
+    const struct ac_pb_policies *po = ac_playbook_policies(en->pb);
+    return engine_team_work(pa) ? &po->team_hours : &po->business_hours;
+}
+
 /* --- experiments ----------------------------------------------------------------------------- */
 
 const char *ac_engine_assign(const struct ac_pb_experiment *x, const char *customer_id)
@@ -669,7 +695,8 @@ static void engine_var(struct ac_engine *en, struct ac_action *a, const char *na
 
 enum engine_outcome { ENGINE_DONE = 0, ENGINE_KEEP };
 
-/* The earliest time >= at the action's hours and window allow, in c's zone. */
+/* The earliest time >= at the action's hours and window allow, in c's zone
+ * (the team's for team work). */
 static int64_t engine_hours(struct ac_engine *en, const struct ac_pb_action *pa,
                             const struct ac_customer *c, int64_t at, struct ac_emit *out,
                             const char **why)
@@ -681,7 +708,7 @@ static int64_t engine_hours(struct ac_engine *en, const struct ac_pb_action *pa,
         int64_t before = t;
         if (pa->hours != AC_PB_HOURS_ANY || pa->window) {
             if (!z) {
-                z = engine_zone(en, c, out);
+                z = engine_zone_for(en, pa, c, out);
             }
             if (!z) {
                 return t;
@@ -694,7 +721,7 @@ static int64_t engine_hours(struct ac_engine *en, const struct ac_pb_action *pa,
                 t = n;
             }
         } else if (pa->hours == AC_PB_HOURS_BUSINESS) {
-            int64_t n = ac_tz_next(z, &po->business_hours, 1, t);
+            int64_t n = ac_tz_next(z, engine_business_hours(en, pa), 1, t);
             if (n > t) {
                 *why = "business_hours";
                 t = n;
@@ -1145,10 +1172,10 @@ static void engine_rule(struct ac_engine *en, const struct ac_pb_rule *r, struct
         case AC_PB_TIMING_DELAY: {
             int64_t due = t->occurred_at + tg->delay_ms;
             if (tg->business_clock) {
-                struct ac_tz *z = engine_zone(en, c, out);
+                struct ac_tz *z = engine_zone_for(en, pa, c, out);
                 if (z) {
-                    due = ac_tz_add_inside(z, &ac_playbook_policies(en->pb)->business_hours,
-                                           t->occurred_at, tg->delay_ms);
+                    due = ac_tz_add_inside(z, engine_business_hours(en, pa), t->occurred_at,
+                                           tg->delay_ms);
                 }
             }
             if (due == INT64_MAX) {

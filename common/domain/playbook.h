@@ -248,6 +248,11 @@ struct ac_pb_policies {
     size_t n_channel_caps;
     struct ac_pb_daywin quiet_hours;
     struct ac_pb_daywin business_hours;
+    /* Whose hours: team work (team tasks and notifications, and their
+     * business-clock delays) follows the team's zone and hours; messages to
+     * the customer follow the customer's zone. */
+    const char *team_timezone;       /* default: timezone */
+    struct ac_pb_daywin team_hours;  /* default: business_hours */
     int require_consent;             /* only consented channels */
     unsigned unsubscribe_categories; /* bit (1u << enum ac_category) an unsubscribe stops */
     int prefer_customer_channel;     /* the customer's preferred channel first */

@@ -306,7 +306,10 @@ static int action_blocked(struct playbook_loader *ld, const yaml_node_t *const *
             rc = -1;
         }
     } else if (a->hours == AC_PB_HOURS_BUSINESS &&
-               playbook_daywin_overlap(w, &po->business_hours) == 0) {
+               playbook_daywin_overlap(w, a->kind == AC_KIND_TEAM_TASK ||
+                                                  a->kind == AC_KIND_TEAM_NOTIFICATION
+                                              ? &po->team_hours
+                                              : &po->business_hours) == 0) {
         playbook_error(ld, v[PLAYBOOK_A_WINDOW],
                        "window never overlaps the business hours: it can "
                        "never open");

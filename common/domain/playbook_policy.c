@@ -125,7 +125,7 @@ static int policy_cap(struct playbook_loader *ld, const yaml_node_t *node, const
     return rc == 0 ? 0 : -1;
 }
 
-static void policy_timezone(struct playbook_loader *ld, const yaml_node_t *node)
+static void policy_timezone(struct playbook_loader *ld, const yaml_node_t *node, const char **out)
 {
     const char *tz = playbook_scalar(ld, node, "timezone");
     if (!tz) {
@@ -144,7 +144,24 @@ static void policy_timezone(struct playbook_loader *ld, const yaml_node_t *node)
                        tz);
         return;
     }
-    ld->pb->policies.timezone = playbook_strdup(ld, tz);
+    *out = playbook_strdup(ld, tz);
+}
+
+/* team: {timezone, business_hours}: the hours of team work. */
+static void policy_team(struct playbook_loader *ld, const yaml_node_t *node)
+{
+    static const char *const keys[] = {"timezone", "business_hours"};
+    const yaml_node_t *v[2];
+    struct ac_pb_policies *po = &ld->pb->policies;
+    if (playbook_map(ld, node, "team", keys, 2, v, NULL) != 0) {
+        return;
+    }
+    if (v[0]) {
+        policy_timezone(ld, v[0], &po->team_timezone);
+    }
+    if (v[1]) {
+        (void)playbook_daywin(ld, v[1], "business_hours", 1, &po->team_hours);
+    }
 }
 
 static int policy_categories(struct playbook_loader *ld, const yaml_node_t *node, unsigned *mask);
@@ -240,8 +257,8 @@ static void policy_consent(struct playbook_loader *ld, const yaml_node_t *node)
 
 void playbook_load_policies(struct playbook_loader *ld, const yaml_node_t *node)
 {
-    static const char *const keys[] = {"timezone",       "frequency_cap", "quiet_hours",
-                                       "business_hours", "consent",       "max_defer"};
+    static const char *const keys[] = {"timezone", "frequency_cap", "quiet_hours", "business_hours",
+                                       "consent",  "max_defer",     "team"};
     const yaml_node_t *v[POLICY_N(keys)];
     struct ac_pb_policies *po = &ld->pb->policies;
     /* Defaults (SPEC §5): 1 non-transactional message per 7 days, 3 if opted
@@ -252,6 +269,8 @@ void playbook_load_policies(struct playbook_loader *ld, const yaml_node_t *node)
     po->cap_opted_in = (struct ac_pb_cap){NULL, 3, 7 * AC_PB_DAY_MS};
     po->quiet_hours = (struct ac_pb_daywin){21 * 60, 8 * 60, POLICY_ALL_DAYS};
     po->business_hours = (struct ac_pb_daywin){9 * 60, 17 * 60, 0x1Fu};
+    po->team_timezone = NULL; /* the playbook's zone */
+    po->team_hours = po->business_hours;
     po->require_consent = 1;
     po->unsubscribe_categories = 1u << AC_CAT_MARKETING; /* consent by purpose */
     po->prefer_customer_channel = 1;
@@ -260,7 +279,7 @@ void playbook_load_policies(struct playbook_loader *ld, const yaml_node_t *node)
         return;
     }
     if (v[0]) {
-        policy_timezone(ld, v[0]);
+        policy_timezone(ld, v[0], &po->timezone);
     }
     if (v[1]) {
         policy_frequency(ld, v[1]);
@@ -277,6 +296,11 @@ void playbook_load_policies(struct playbook_loader *ld, const yaml_node_t *node)
     if (v[5] && playbook_duration(ld, v[5], "max_defer", 0, &po->max_defer_ms) == 0 &&
         po->max_defer_ms <= 0) {
         playbook_error(ld, v[5], "max_defer must be a positive duration");
+    }
+    /* The team's hours default to the playbook's zone and business hours. */
+    po->team_hours = po->business_hours;
+    if (v[6]) {
+        policy_team(ld, v[6]);
     }
 }
 

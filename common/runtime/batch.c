@@ -239,9 +239,8 @@ void rt_batch_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 
 /* Hands a committed customer's records to the producer, without waiting:
  * their delivery overlaps the state work on the rest of the batch. */
-int rt_batch_committed(void *opaque, struct ac_store_cust *sc)
+static int batch_produce_pending(struct runtime *rt, const struct ac_store_cust *sc)
 {
-    struct runtime *rt = opaque;
     const struct ac_outbox_topics topics = {rt->topic_actions, rt->topic_signals, rt->topic_dlq,
                                             rt->topic_decisions};
     size_t cursor = 0;
@@ -253,8 +252,17 @@ int rt_batch_committed(void *opaque, struct ac_store_cust *sc)
         }
         rt->sent++;
     }
-    rt_tally_decisions(rt, sc);
     return 0;
+}
+
+int rt_batch_committed(void *opaque, struct ac_store_cust *sc)
+{
+    struct runtime *rt = opaque;
+    int rc = batch_produce_pending(rt, sc);
+    if (rc == 0) {
+        rt_tally_decisions(rt, sc);
+    }
+    return rc;
 }
 
 /* The undecodable messages to the DLQ, then waits for every delivery report
@@ -294,6 +302,37 @@ static int batch_produce_finish(struct runtime *rt, long sent)
         return AC_ERR_TRANSIENT;
     }
     return 0;
+}
+
+int ac_tick_deliver(struct ac_tick *t, struct ac_store_cust *custs, size_t n)
+{
+    struct runtime *rt = t->rt;
+    long actions = 0, signals = 0;
+    rt->dr_ok = rt->dr_fail = rt->dr_refused = 0;
+    ac_outbox_refused_fini(&rt->refused);
+    rt->sent = 0;
+    rt->n_dlq = 0;
+    for (size_t c = 0; c < n; c++) {
+        int rc = batch_produce_pending(rt, &custs[c]);
+        if (rc != 0) {
+            return rc;
+        }
+        size_t cursor = 0;
+        struct ac_outbox_rec rec;
+        while (ac_store_pending_next(&custs[c], &cursor, &rec)) {
+            actions += rec.kind == 'a';
+            signals += rec.kind == 's';
+        }
+    }
+    int rc = batch_produce_finish(rt, rt->sent);
+    if (rc == 0) {
+        rc = ac_store_ack(rt->store, custs, n, rt->group, rt->proc->topic, NULL, NULL, 0);
+    }
+    if (rc == 0) {
+        ac_metrics_add("aftercare_records_out_total", "topic=\"actions\"", (double)actions);
+        ac_metrics_add("aftercare_records_out_total", "topic=\"signals\"", (double)signals);
+    }
+    return rc;
 }
 
 /* Next offsets per partition of the batch (highest offset + 1). */

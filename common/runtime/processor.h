@@ -21,9 +21,34 @@
 #include "event.h"
 #include "timer.h"
 
+struct ac_codec;
+struct ac_engine;
+struct ac_store;
+struct ac_store_cust;
+struct rd_kafka_s;
+
+/* What the runtime lends a processor without an input topic during one call
+ * of its tick (valid for that call). */
+struct ac_tick {
+    struct ac_store *store; /* connected; the generation was checked */
+    struct ac_codec *codec;
+    struct ac_engine *engine; /* the playbook's (SIGHUP reloads it in place) */
+    struct rd_kafka_s *kafka; /* the producer: metadata only, records go by ac_tick_deliver */
+    int64_t wait_ms;          /* out: how long to wait before the next call when tick returns 0 */
+    void *rt;                 /* the runtime's */
+};
+
+/* Produces every pending record of custs[0..n) through the runtime's
+ * producer (records the broker refuses for good go to the DLQ), waits until
+ * Kafka confirmed each, then removes them from the outboxes: the same
+ * delivery as after a consumer batch. Returns 0, AC_ERR_TRANSIENT (a
+ * record was not confirmed, or a stop was asked: the records stay in the
+ * outbox) or AC_ERR_FATAL. */
+int ac_tick_deliver(struct ac_tick *t, struct ac_store_cust *custs, size_t n);
+
 struct ac_processor {
     const char *name;        /* "orders": process aftercare-orders, group aftercare-orders */
-    enum ac_topic topic;     /* the input topic it consumes */
+    enum ac_topic topic;     /* the input topic it consumes (with apply) */
     const char *description; /* one line for --help */
     const struct ac_cfg_entry *config; /* its own keys, or NULL */
 
@@ -43,10 +68,21 @@ struct ac_processor {
      * batches (the runtime reloads the playbook itself). Returns 0, or
      * AC_ERR_INVALID when refused (the old one stays). NULL: nothing. */
     int (*reload)(void *ctx);
+
+    /* A processor without an input topic (the timer process) has tick
+     * instead of apply, and no consumer: the runtime calls it in its loop
+     * with everything else a processor gets (arguments, config, signals,
+     * Redis recovery and loss detection, the producer, /metrics, readiness,
+     * SIGHUP). Returns > 0 when it did work (called again at once), 0 when
+     * there was nothing to do (called again after t->wait_ms, or sooner on a
+     * signal), AC_ERR_TRANSIENT (the runtime waits for Redis and calls again)
+     * or AC_ERR_FATAL / AC_ERR_NOMEM (the process stops, exit 3 / 1). /readyz
+     * tells whether the last call succeeded. */
+    int (*tick)(void *ctx, struct ac_tick *t);
 };
 
 /* Runs a processor as a service: parses argv (--config, --help, --version),
- * loads config, connects, consumes until SIGTERM/SIGINT. Returns the exit
+ * loads config, connects, consumes (or ticks) until SIGTERM/SIGINT. Returns the exit
  * code: 0 after a clean shutdown, 1 on a start-up error, 2 on a usage error,
  * 3 when Redis lost its data. */
 int ac_runtime_main(const struct ac_processor *proc, int argc, char **argv);

@@ -23,16 +23,29 @@ static const struct ac_cfg_entry runtime_config[] = {
     {"redis.url", AC_CFG_STR, "redis://127.0.0.1:6379",
      "Redis URL: redis://[[user]:password@]host[:port][/db]", 0, 0},
     {"redis.prefix", AC_CFG_STR, "ac", "prefix of every Redis key", 0, 0},
-    {"group.id", AC_CFG_STR, "", "consumer group (default: aftercare-<processor>)", 0, 0},
-    {"topic.input", AC_CFG_STR, "", "input topic (default: the processor's topic)", 0, 0},
     {"topic.actions", AC_CFG_STR, "aftercare.actions", "action topic", 0, 0},
     {"topic.signals", AC_CFG_STR, "aftercare.signals", "signal topic", 0, 0},
     {"topic.dlq", AC_CFG_STR, "aftercare.dlq", "dead-letter topic", 0, 0},
     {"topic.decisions", AC_CFG_STR, "aftercare.decisions",
      "the audit log: every decision about an action, with its reason", 0, 0},
+    {"schemas.dir", AC_CFG_STR, AC_SCHEMA_DIR, "directory of the Avro schemas", 0, 0},
+    {"http.bind", AC_CFG_STR, "0.0.0.0", "address of /metrics /healthz /readyz", 0, 0},
+    {"log.level", AC_CFG_STR, "info", "debug, info, warn or error", 0, 0},
+    {"playbook", AC_CFG_STR, AC_PLAYBOOK_DEFAULT,
+     "the playbook (YAML); SIGHUP reloads it, a bad new one is refused and the old one stays", 0,
+     0},
+    {"team.default_owner", AC_CFG_STR, "customer-success",
+     "who gets team work for a customer without an account owner", 0, 0},
+    {NULL, AC_CFG_STR, NULL, NULL, 0, 0},
+};
+
+/* The keys of a processor with an input topic (not of a ticking one: the
+ * timer process declares its own http.port). */
+static const struct ac_cfg_entry runtime_consumer_config[] = {
+    {"group.id", AC_CFG_STR, "", "consumer group (default: aftercare-<processor>)", 0, 0},
+    {"topic.input", AC_CFG_STR, "", "input topic (default: the processor's topic)", 0, 0},
     {"batch.size", AC_CFG_INT, "500", "max messages per batch", 1, 10000},
     {"batch.ms", AC_CFG_INT, "50", "max time gathering a batch (ms)", 1, 60000},
-    {"schemas.dir", AC_CFG_STR, AC_SCHEMA_DIR, "directory of the Avro schemas", 0, 0},
     {"schemas.registry_dir", AC_CFG_STR, "",
      "directory of extra writer schemas, files <id>.avsc (Confluent schema ids)", 0, 0},
     {"events.max_future_ms", AC_CFG_INT, "86400000",
@@ -43,20 +56,27 @@ static const struct ac_cfg_entry runtime_config[] = {
      1, 1000000},
     {"clock.epoch_ms", AC_CFG_INT, "0", "testing only: where a sped-up clock starts (ms)", 0,
      INT64_MAX},
-    {"http.bind", AC_CFG_STR, "0.0.0.0", "address of /metrics /healthz /readyz", 0, 0},
     {"http.port", AC_CFG_INT, "9100", "port of /metrics (0: any free port, -1: off)", -1, 65535},
     {"stats.interval_ms", AC_CFG_INT, "5000", "librdkafka statistics (consumer lag) interval", 0,
      3600000},
-    {"log.level", AC_CFG_STR, "info", "debug, info, warn or error", 0, 0},
-    {"playbook", AC_CFG_STR, AC_PLAYBOOK_DEFAULT,
-     "the playbook (YAML); SIGHUP reloads it, a bad new one is refused and the old one stays", 0,
-     0},
-    {"team.default_owner", AC_CFG_STR, "customer-success",
-     "who gets team work for a customer without an account owner", 0, 0},
     {"recovery.rebuild", AC_CFG_BOOL, "false",
      "Redis lost its data: rebuild state by replaying the input from the earliest offset", 0, 0},
     {NULL, AC_CFG_STR, NULL, NULL, 0, 0},
 };
+
+/* The config tables of proc: the common keys, a consumer's, its own. */
+static size_t runtime_tables(const struct ac_processor *proc, const struct ac_cfg_entry **tables)
+{
+    size_t n = 0;
+    tables[n++] = runtime_config;
+    if (!proc->tick) {
+        tables[n++] = runtime_consumer_config;
+    }
+    if (proc->config) {
+        tables[n++] = proc->config;
+    }
+    return n;
+}
 
 /* An idle processor asks Redis this often; a successful batch counts as an answer. */
 #define RUNTIME_REDIS_CHECK_MS 1000
@@ -75,19 +95,28 @@ static void runtime_on_signal(int sig)
 
 static void runtime_usage(const struct ac_processor *proc, FILE *out)
 {
-    const struct ac_cfg_entry *tables[2] = {runtime_config, proc->config};
-    fprintf(out,
-            "usage: aftercare-%s [--config FILE] [--set KEY=VALUE]... [--rebuild]\n"
-            "       aftercare-%s --help | --version\n\n"
-            "%s\n\n"
-            "Consumes topic '%s', keeps customer state in Redis, emits actions and\n"
-            "signals. SIGTERM finishes the batch, commits and leaves the group.\n\n"
-            "Configuration keys (file `key = value`, or environment AFTERCARE_<KEY>;\n"
-            "kafka.<property> passes any librdkafka property through, also as\n"
-            "AFTERCARE_KAFKA_<PROPERTY>, e.g. AFTERCARE_KAFKA_CONSUMER_FETCH_WAIT_MAX_MS;\n"
-            "the environment wins over the file):\n\n",
-            proc->name, proc->name, proc->description, ac_topic_name(proc->topic));
-    ac_config_print_help(tables, proc->config ? 2 : 1, out);
+    const struct ac_cfg_entry *tables[3];
+    size_t n = runtime_tables(proc, tables);
+    if (proc->tick) {
+        fprintf(out,
+                "usage: aftercare-%s [--config FILE] [--set KEY=VALUE]...\n"
+                "       aftercare-%s --help | --version\n\n"
+                "%s\n\n",
+                proc->name, proc->name, proc->description);
+    } else {
+        fprintf(out,
+                "usage: aftercare-%s [--config FILE] [--set KEY=VALUE]... [--rebuild]\n"
+                "       aftercare-%s --help | --version\n\n"
+                "%s\n\n"
+                "Consumes topic '%s', keeps customer state in Redis, emits actions and\n"
+                "signals. SIGTERM finishes the batch, commits and leaves the group.\n\n",
+                proc->name, proc->name, proc->description, ac_topic_name(proc->topic));
+    }
+    fprintf(out, "Configuration keys (file `key = value`, or environment AFTERCARE_<KEY>;\n"
+                 "kafka.<property> passes any librdkafka property through, also as\n"
+                 "AFTERCARE_KAFKA_<PROPERTY>, e.g. AFTERCARE_KAFKA_CONSUMER_FETCH_WAIT_MAX_MS;\n"
+                 "the environment wins over the file):\n\n");
+    ac_config_print_help(tables, n, out);
 }
 
 static void runtime_lost_data(const struct runtime *rt, int rc, const char *gen)
@@ -334,27 +363,15 @@ static int runtime_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 
 /* --- set-up ---------------------------------------------------------------------------------- */
 
+/* The families every processor uses (a ticking one declares its own besides). */
 static void runtime_declare_metrics(void)
 {
-    ac_metrics_declare("aftercare_events_in_total", "counter",
-                       "events consumed, by topic and type");
-    ac_metrics_declare("aftercare_dedupe_evicted_total", "counter",
-                       "event ids (what=event_id) or partition watermarks (what=watermark) "
-                       "a customer's record forgot inside its bounds");
-    ac_metrics_declare("aftercare_events_skipped_total", "counter",
-                       "events not applied again: replayed offsets and duplicate event ids");
     ac_metrics_declare("aftercare_actions_out_total", "counter", "actions emitted, by rule");
     ac_metrics_declare("aftercare_decisions_total", "counter",
                        "playbook decisions (emitted, scheduled, deferred, capped, suppressed, "
                        "held_out, expired, cancelled, exited, dropped) by rule and reason");
     ac_metrics_declare("aftercare_reloads_total", "counter",
                        "playbook reloads on SIGHUP, by result (ok, refused)");
-    ac_metrics_declare("aftercare_timezone_fallbacks_total", "counter",
-                       "the playbook's default zone was used: the customer's was invalid or "
-                       "missing");
-    ac_metrics_declare("aftercare_decisions_unaudited_total", "counter",
-                       "decisions beyond the per-event limit: counted here, not in the audit "
-                       "trail");
     ac_metrics_declare("aftercare_records_out_total", "counter",
                        "records produced from the outbox, by topic");
     ac_metrics_declare("aftercare_dlq_total", "counter", "messages sent to the DLQ, by reason");
@@ -363,7 +380,28 @@ static void runtime_declare_metrics(void)
     ac_metrics_declare("aftercare_records_refused_total", "counter",
                        "DLQ records the broker refused even as their first 16 KiB, by topic");
     ac_metrics_declare("aftercare_batch_duration_seconds", "histogram",
-                       "time to process one batch end to end");
+                       "time to process one batch (a timer round) end to end");
+    ac_metrics_declare("aftercare_redis_errors_total", "counter", "failed Redis connects");
+    ac_metrics_declare("aftercare_produce_retries_total", "counter",
+                       "batches (timer rounds) produced again");
+}
+
+/* The families of a processor with an input topic. */
+static void runtime_declare_consumer_metrics(void)
+{
+    ac_metrics_declare("aftercare_events_in_total", "counter",
+                       "events consumed, by topic and type");
+    ac_metrics_declare("aftercare_dedupe_evicted_total", "counter",
+                       "event ids (what=event_id) or partition watermarks (what=watermark) "
+                       "a customer's record forgot inside its bounds");
+    ac_metrics_declare("aftercare_events_skipped_total", "counter",
+                       "events not applied again: replayed offsets and duplicate event ids");
+    ac_metrics_declare("aftercare_timezone_fallbacks_total", "counter",
+                       "the playbook's default zone was used: the customer's was invalid or "
+                       "missing");
+    ac_metrics_declare("aftercare_decisions_unaudited_total", "counter",
+                       "decisions beyond the per-event limit: counted here, not in the audit "
+                       "trail");
     ac_metrics_declare("aftercare_batch_phase_seconds", "histogram",
                        "time per batch phase: load, apply, commit, produce, ack");
     ac_metrics_declare("aftercare_redis_rtt_seconds", "histogram",
@@ -378,10 +416,8 @@ static void runtime_declare_metrics(void)
                                  age_bounds, sizeof(age_bounds) / sizeof(age_bounds[0]));
     ac_metrics_declare("kafka_consumergroup_group_lag", "gauge",
                        "consumer lag in messages per partition (librdkafka statistics)");
-    ac_metrics_declare("aftercare_redis_errors_total", "counter", "failed Redis connects");
     ac_metrics_declare("aftercare_commit_conflicts_total", "counter",
                        "optimistic-concurrency retries of a customer commit");
-    ac_metrics_declare("aftercare_produce_retries_total", "counter", "batches produced again");
     ac_metrics_declare("aftercare_batches_total", "counter", "batches completed");
     ac_metrics_declare("aftercare_assigned_partitions", "gauge", "partitions assigned");
 }
@@ -429,10 +465,15 @@ static int runtime_check_generation(struct runtime *rt)
             break;
         }
         if (rc == AC_ERR_NOTFOUND) {
+            /* A processor without input (the timer process) has no offsets
+             * to tell its first start from a loss: it creates its key. */
             const struct rd_kafka_metadata *md = NULL;
-            rd_kafka_topic_t *t = rd_kafka_topic_new(rt->consumer, rt->topic_in, NULL);
-            rd_kafka_resp_err_t e = rd_kafka_metadata(rt->consumer, 0, t, &md, 10000);
-            rd_kafka_topic_destroy(t);
+            rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__NOENT;
+            if (rt->consumer) {
+                rd_kafka_topic_t *t = rd_kafka_topic_new(rt->consumer, rt->topic_in, NULL);
+                e = rd_kafka_metadata(rt->consumer, 0, t, &md, 10000);
+                rd_kafka_topic_destroy(t);
+            }
             int committed = 0;
             if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1) {
                 rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
@@ -533,6 +574,66 @@ void rt_batch_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
 
 /* --- the loop -------------------------------------------------------------------------------- */
 
+/* SIGHUP: the playbook again (the engine object stays the same), then the
+ * processor's own. A bad new playbook is refused and the old one stays. */
+static void runtime_reload_now(struct runtime *rt)
+{
+    runtime_reload = 0;
+    int rrc = ac_rules_ctx_reload(rt->playbook);
+    if (rrc == 0 && rt->proc->reload) {
+        rrc = rt->proc->reload(rt->ctx);
+    }
+    ac_metrics_add("aftercare_reloads_total", rrc == 0 ? "result=\"ok\"" : "result=\"refused\"", 1);
+}
+
+/* A processor without input: its tick, over and over. Every second, work
+ * or not, Redis is asked for the generation (a Redis that lost its data
+ * stops the process; one that is down makes it not ready). */
+static int runtime_tick_loop(struct runtime *rt)
+{
+    int backoff = 0;
+    struct ac_tick t = {
+        .store = rt->store,
+        .codec = rt->codec,
+        .engine = ac_rules_engine(rt->playbook),
+        .kafka = rt->producer,
+        .rt = rt,
+    };
+    while (!runtime_stop && !rt->fatal) {
+        if (runtime_reload) {
+            runtime_reload_now(rt);
+        }
+        if (ac_clock_mono_ms() >= rt->redis_check_at) {
+            runtime_idle_check(rt);
+            if (rt->fatal) {
+                break;
+            }
+        }
+        t.wait_ms = 100;
+        rd_kafka_poll(rt->producer, 0); /* delivery reports of a stopped call */
+        int rc = rt->proc->tick(rt->ctx, &t);
+        if (rc == AC_ERR_FATAL || rc == AC_ERR_NOMEM || rc == AC_ERR_INVALID) {
+            rt->fatal = 1;
+            break;
+        }
+        if (rc < 0) {
+            /* Redis or Kafka: wait (not ready), reconnect, check the generation */
+            ac_metrics_set_ready(0);
+            if (rt_redis_recover(rt, &backoff) == AC_ERR_FATAL) {
+                rt->fatal = 1;
+            }
+            continue;
+        }
+        backoff = 0;
+        ac_metrics_set_ready(!rt->redis_down);
+        if (rc == 0 && t.wait_ms > 0 && !runtime_stop && !runtime_reload) {
+            struct timespec ts = {t.wait_ms / 1000, (long)(t.wait_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL); /* a signal ends it early */
+        }
+    }
+    return rt->fatal ? AC_ERR_FATAL : 0;
+}
+
 static int runtime_loop(struct runtime *rt)
 {
     int64_t batch_started = 0;
@@ -578,14 +679,7 @@ static int runtime_loop(struct runtime *rt)
         }
         /* Between batches: no evaluation uses the old playbook any more. */
         if (runtime_reload && rt->n_msgs == 0) {
-            runtime_reload = 0;
-            /* The playbook is the runtime's; the engine object stays the same. */
-            int rrc = ac_rules_ctx_reload(rt->playbook);
-            if (rrc == 0 && rt->proc->reload) {
-                rrc = rt->proc->reload(rt->ctx);
-            }
-            ac_metrics_add("aftercare_reloads_total",
-                           rrc == 0 ? "result=\"ok\"" : "result=\"refused\"", 1);
+            runtime_reload_now(rt);
         }
     }
     if (!rt->fatal && rt->n_msgs > 0) {
@@ -601,8 +695,8 @@ int ac_runtime_main(const struct ac_processor *proc, int argc, char **argv)
     char err[512], procname[64];
     const char *config_path = NULL;
     int exit_code = 1, rebuild_flag = 0;
-    const struct ac_cfg_entry *tables[2] = {runtime_config, proc->config};
-    size_t n_tables = proc->config ? 2 : 1;
+    const struct ac_cfg_entry *tables[3];
+    size_t n_tables = runtime_tables(proc, tables);
     memset(&rt, 0, sizeof(rt));
     rt.proc = proc;
     rt.stop = &runtime_stop;
@@ -626,7 +720,7 @@ int ac_runtime_main(const struct ac_processor *proc, int argc, char **argv)
             return 0;
         } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
             config_path = argv[++i];
-        } else if (strcmp(argv[i], "--rebuild") == 0) {
+        } else if (strcmp(argv[i], "--rebuild") == 0 && !proc->tick) {
             rebuild_flag = 1;
         } else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) {
             i++; /* applied after the config is loaded */
@@ -650,16 +744,20 @@ int ac_runtime_main(const struct ac_processor *proc, int argc, char **argv)
         goto out;
     }
     ac_log_set_level((enum ac_log_level)level);
-    rt.rebuild = rebuild_flag || ac_config_bool(rt.cfg, "recovery.rebuild");
-    rt.batch_size = (int)ac_config_int(rt.cfg, "batch.size");
-    rt.batch_ms = (int)ac_config_int(rt.cfg, "batch.ms");
-    rt.max_future_ms = ac_config_int(rt.cfg, "events.max_future_ms");
-    ac_clock_init_scaled(&rt.clock, ac_config_int(rt.cfg, "clock.epoch_ms"),
-                         ac_config_int(rt.cfg, "clock.speed"));
-    const char *g = ac_config_str(rt.cfg, "group.id");
-    snprintf(rt.group, sizeof(rt.group), "%s", *g ? g : procname);
-    const char *t = ac_config_str(rt.cfg, "topic.input");
-    snprintf(rt.topic_in, sizeof(rt.topic_in), "%s", *t ? t : ac_topic_name(proc->topic));
+    snprintf(rt.group, sizeof(rt.group), "%s", procname);
+    ac_clock_init_scaled(&rt.clock, 0, 1); /* the wall clock (a ticking processor keeps its own) */
+    if (!proc->tick) {
+        rt.rebuild = rebuild_flag || ac_config_bool(rt.cfg, "recovery.rebuild");
+        rt.batch_size = (int)ac_config_int(rt.cfg, "batch.size");
+        rt.batch_ms = (int)ac_config_int(rt.cfg, "batch.ms");
+        rt.max_future_ms = ac_config_int(rt.cfg, "events.max_future_ms");
+        ac_clock_init_scaled(&rt.clock, ac_config_int(rt.cfg, "clock.epoch_ms"),
+                             ac_config_int(rt.cfg, "clock.speed"));
+        const char *g = ac_config_str(rt.cfg, "group.id");
+        snprintf(rt.group, sizeof(rt.group), "%s", *g ? g : procname);
+        const char *t = ac_config_str(rt.cfg, "topic.input");
+        snprintf(rt.topic_in, sizeof(rt.topic_in), "%s", *t ? t : ac_topic_name(proc->topic));
+    }
     snprintf(rt.topic_actions, sizeof(rt.topic_actions), "%s",
              ac_config_str(rt.cfg, "topic.actions"));
     snprintf(rt.topic_signals, sizeof(rt.topic_signals), "%s",
@@ -667,7 +765,10 @@ int ac_runtime_main(const struct ac_processor *proc, int argc, char **argv)
     snprintf(rt.topic_dlq, sizeof(rt.topic_dlq), "%s", ac_config_str(rt.cfg, "topic.dlq"));
     snprintf(rt.topic_decisions, sizeof(rt.topic_decisions), "%s",
              ac_config_str(rt.cfg, "topic.decisions"));
-    if (runtime_alloc(&rt) != 0) {
+    if (proc->tick) {
+        ac_buf_init(&rt.enc);
+        ac_outbox_refused_init(&rt.refused);
+    } else if (runtime_alloc(&rt) != 0) {
         fprintf(stderr, "%s: out of memory\n", procname);
         goto out;
     }
@@ -681,7 +782,7 @@ int ac_runtime_main(const struct ac_processor *proc, int argc, char **argv)
         fprintf(stderr, "%s: %s\n", procname, err);
         goto out;
     }
-    const char *reg = ac_config_str(rt.cfg, "schemas.registry_dir");
+    const char *reg = proc->tick ? "" : ac_config_str(rt.cfg, "schemas.registry_dir");
     rt.codec =
         ac_codec_new(ac_config_str(rt.cfg, "schemas.dir"), *reg ? reg : NULL, err, sizeof(err));
     if (!rt.codec) {
@@ -690,7 +791,9 @@ int ac_runtime_main(const struct ac_processor *proc, int argc, char **argv)
     }
     rt.store = ac_store_new(ac_config_str(rt.cfg, "redis.url"),
                             ac_config_str(rt.cfg, "redis.prefix"), err, sizeof(err));
-    if (rt.store) {
+    if (rt.store && proc->tick) {
+        ac_store_set_generation_name(rt.store, rt.group);
+    } else if (rt.store) {
         ac_store_set_generation_name(rt.store, rt.group);
         const struct ac_step_opts so = {
             .st = rt.store,
@@ -714,12 +817,16 @@ int ac_runtime_main(const struct ac_processor *proc, int argc, char **argv)
     }
     const char *brokers = ac_config_str(rt.cfg, "kafka.brokers");
     rt.producer = ac_kafka_producer_new(brokers, rt.cfg, rt_batch_dr_cb, &rt, err, sizeof(err));
-    if (!rt.producer || !(rt.consumer = runtime_consumer(&rt, brokers, err, sizeof(err)))) {
+    if (!rt.producer ||
+        (!proc->tick && !(rt.consumer = runtime_consumer(&rt, brokers, err, sizeof(err))))) {
         fprintf(stderr, "%s: %s\n", procname, err);
         goto out;
     }
 
     runtime_declare_metrics();
+    if (!proc->tick) {
+        runtime_declare_consumer_metrics();
+    }
     int port = (int)ac_config_int(rt.cfg, "http.port"), bound = 0;
     if (port >= 0) {
         if (ac_http_start(ac_config_str(rt.cfg, "http.bind"), port, &bound, err, sizeof(err)) !=
@@ -739,6 +846,20 @@ int ac_runtime_main(const struct ac_processor *proc, int argc, char **argv)
     }
     if (rc != 0) {
         exit_code = 0;
+        goto out;
+    }
+    if (proc->tick) {
+        AC_INFO("started version=%s redis_run_id=%s gen=%s", AC_VERSION, ac_store_run_id(rt.store),
+                rt.gen);
+        ac_metrics_set_ready(1);
+        rc = runtime_tick_loop(&rt);
+        ac_metrics_set_ready(0);
+        if (rc == AC_ERR_FATAL) {
+            AC_ERROR("stopping after a fatal error; what was committed waits in the outbox");
+        }
+        rd_kafka_flush(rt.producer, 10000);
+        exit_code = rc == AC_ERR_FATAL ? 3 : 0;
+        AC_INFO("stopped exit=%d", exit_code);
         goto out;
     }
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);

@@ -3,5 +3,5 @@
 
 int main(int argc, char **argv)
 {
-    return ac_timers_main(argc, argv);
+    return ac_runtime_main(&ac_timers_processor, argc, argv);
 }

@@ -1,41 +1,24 @@
-/* timers.c — the timer process: rounds of due timers, produce, ack, sweep. */
+/* timers.c — the timer process: a processor without input whose tick fires
+ * due timers (rounds of due customers, produce, ack) and sweeps outboxes. */
 #include "timers.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "build.h"
+#include <librdkafka/rdkafka.h>
+
 #include "clock.h"
-#include "codec.h"
 #include "config.h"
-#include "engine.h"
 #include "err.h"
 #include "fire.h"
-#include "kafka.h"
 #include "log.h"
 #include "metrics.h"
-#include "outbox.h"
-#include "rules.h"
 #include "store.h"
 
+/* Its own keys; the runtime adds the ones every processor reads (Kafka,
+ * Redis, topics, schemas, playbook, log). */
 static const struct ac_cfg_entry timers_config[] = {
-    {"kafka.brokers", AC_CFG_STR, "localhost:9092", "Kafka bootstrap servers", 0, 0},
-    {"redis.url", AC_CFG_STR, "redis://127.0.0.1:6379",
-     "Redis URL: redis://[[user]:password@]host[:port][/db]", 0, 0},
-    {"redis.prefix", AC_CFG_STR, "ac", "prefix of every Redis key", 0, 0},
-    {"topic.actions", AC_CFG_STR, "aftercare.actions", "action topic", 0, 0},
-    {"topic.signals", AC_CFG_STR, "aftercare.signals", "signal topic", 0, 0},
-    {"topic.dlq", AC_CFG_STR, "aftercare.dlq", "dead-letter topic", 0, 0},
-    {"topic.decisions", AC_CFG_STR, "aftercare.decisions", "the audit log of decisions", 0, 0},
-    {"schemas.dir", AC_CFG_STR, AC_SCHEMA_DIR, "directory of the Avro schemas", 0, 0},
-    {"playbook", AC_CFG_STR, AC_PLAYBOOK_DEFAULT,
-     "the playbook (YAML); SIGHUP reloads it, a bad new one is refused and the old one stays", 0,
-     0},
-    {"team.default_owner", AC_CFG_STR, "customer-success",
-     "who gets team work for a customer without an account owner", 0, 0},
     {"timers.batch", AC_CFG_INT, "1000", "most timers claimed per round", 1, 100000},
     {"timers.idle_ms", AC_CFG_INT, "100", "wait between rounds when nothing is due (ms)", 1, 60000},
     {"timers.sweep_ms", AC_CFG_INT, "30000",
@@ -56,22 +39,9 @@ static const struct ac_cfg_entry timers_config[] = {
      1, 1000000},
     {"clock.epoch_ms", AC_CFG_INT, "0", "testing only: where a sped-up clock starts (ms)", 0,
      INT64_MAX},
-    {"http.bind", AC_CFG_STR, "0.0.0.0", "address of /metrics /healthz /readyz", 0, 0},
     {"http.port", AC_CFG_INT, "9105", "port of /metrics (0: any free port, -1: off)", -1, 65535},
-    {"log.level", AC_CFG_STR, "info", "debug, info, warn or error", 0, 0},
     {NULL, AC_CFG_STR, NULL, NULL, 0, 0},
 };
-
-static volatile sig_atomic_t timers_stop, timers_reload;
-
-static void timers_on_signal(int sig)
-{
-    if (sig == SIGHUP) {
-        timers_reload = 1;
-    } else {
-        timers_stop = 1;
-    }
-}
 
 #define TIMERS_INPUTS_MAX 8
 
@@ -82,7 +52,7 @@ struct timers_wm {
 };
 
 struct timers {
-    struct ac_config *cfg;
+    const struct ac_config *cfg;
     struct timers_wm inputs[TIMERS_INPUTS_MAX];
     int n_inputs;
     int64_t next_metadata; /* mono ms */
@@ -90,15 +60,12 @@ struct timers {
     int64_t max_hold;      /* timers.max_hold_ms */
     int hold_warned;
     int held_too_long; /* the last round fired past a held-back input */
-    struct ac_store *store;
-    struct ac_codec *codec;
-    struct ac_rules *rules;
-    struct ac_fire *fire;
-    rd_kafka_t *producer;
-    struct ac_outbox_topics topics;
-    char gen[40];
-    long dr_ok, dr_fail, dr_refused;
-    struct ac_outbox_refused refused; /* records the broker refused: to the DLQ */
+    int64_t idle_ms, sweep_ms;
+    int64_t next_sweep, next_gauge; /* mono ms */
+    unsigned start;                 /* first bucket of the next round */
+    struct ac_tick *tick;           /* the runtime's, during a call */
+    struct ac_store *store;         /* the tick's */
+    struct ac_fire *fire;           /* made on the first tick */
     int64_t speed, epoch;
     struct ac_store_cust *sweep; /* [batch] customers of the outbox sweep */
     size_t n_sweep, batch;
@@ -147,7 +114,7 @@ static void timers_inputs_refresh(struct timers *t)
     /* Every topic's metadata, looked up by name: asking for one topic by name
      * would create it where auto-creation is on. */
     const struct rd_kafka_metadata *md = NULL;
-    if (rd_kafka_metadata(t->producer, 1, NULL, &md, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (rd_kafka_metadata(t->tick->kafka, 1, NULL, &md, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         t->next_metadata = mono + 1000;
         return;
     }
@@ -234,68 +201,11 @@ static int64_t timers_fire_time(struct timers *t, int64_t now)
     return w;
 }
 
-static void timers_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
-    struct timers *t = opaque;
-    (void)rk;
-    if (m->err && ac_outbox_refused_note(&t->refused, m)) {
-        t->dr_refused++; /* its DLQ copy goes instead (timers_produce) */
-    } else if (m->err) {
-        t->dr_fail++;
-        AC_WARN("delivery failed: %s", rd_kafka_err2str(m->err));
-    } else {
-        t->dr_ok++;
-    }
-}
-
-/* Produces every pending record of custs and waits for all of them. */
-static int timers_produce(struct timers *t, struct ac_store_cust *custs, size_t n)
-{
-    long sent = 0;
-    t->dr_ok = t->dr_fail = t->dr_refused = 0;
-    ac_outbox_refused_fini(&t->refused);
-    for (size_t c = 0; c < n; c++) {
-        size_t cursor = 0;
-        struct ac_outbox_rec rec;
-        while (ac_store_pending_next(&custs[c], &cursor, &rec)) {
-            if (ac_outbox_produce_rec(t->producer, &t->topics, custs[c].customer_id, &rec) != 0) {
-                return AC_ERR_TRANSIENT;
-            }
-            sent++;
-            if (rec.kind == 'a') {
-                ac_metrics_add("aftercare_records_out_total", "topic=\"actions\"", 1);
-            }
-        }
-    }
-    for (;;) {
-        while (rd_kafka_outq_len(t->producer) > 0) {
-            rd_kafka_flush(t->producer, 1000);
-            if (timers_stop && rd_kafka_outq_len(t->producer) > 0) {
-                return AC_ERR_TRANSIENT; /* the records stay in the outbox */
-            }
-        }
-        if (t->refused.n == 0) {
-            break;
-        }
-        if (ac_outbox_refused_send(&t->refused, t->producer, t->topics.dlq, &sent) != 0) {
-            return AC_ERR_TRANSIENT;
-        }
-    }
-    if (t->dr_fail > 0 || t->dr_ok + t->dr_refused < sent) {
-        ac_metrics_add("aftercare_produce_retries_total", "", 1);
-        return AC_ERR_TRANSIENT;
-    }
-    return 0;
-}
-
-/* Produce, then remove from the outboxes (and emptied outboxes from the index). */
+/* Produce, then remove from the outboxes (and emptied outboxes from the
+ * index): the runtime's delivery. */
 static int timers_deliver(struct timers *t, struct ac_store_cust *custs, size_t n)
 {
-    int rc = timers_produce(t, custs, n);
-    if (rc == 0) {
-        rc = ac_store_ack(t->store, custs, n, "aftercare-timers", AC_TOPIC_ORDERS, NULL, NULL, 0);
-    }
-    return rc;
+    return ac_tick_deliver(t->tick, custs, n);
 }
 
 static void timers_sweep_found(const char *customer_id, void *opaque)
@@ -374,244 +284,76 @@ static void timers_decision(const char *customer_id, const struct ac_decision *d
     if (strcmp(d->decision, "emitted") == 0) {
         snprintf(label, sizeof(label), "rule=\"%s\"", d->rule_id);
         ac_metrics_add("aftercare_actions_out_total", label, 1);
-        /* lateness is observed once the action is on Kafka (timers_loop) */
+        /* lateness is observed once the action is on Kafka (timers_tick) */
         if (t->n_due < t->cap_due) {
             t->due[t->n_due++] = d->due;
         }
     }
 }
 
-/* Waits for Redis and checks it still holds the data it held. */
-static int timers_redis(struct timers *t, int *backoff)
+/* One round: the sweep when it is time, the gauges every second, then the
+ * timers due up to the inputs' event time, delivered. */
+static int timers_tick(void *ctx, struct ac_tick *tk)
 {
-    char err[256], gen[40];
-    if (ac_store_connected(t->store)) {
-        return 0;
-    }
-    ac_metrics_set_ready(0);
-    while (!timers_stop) {
-        if (ac_store_connect(t->store, err, sizeof(err)) == 0) {
-            /* Its own generation: created at the first start, and a loss of
-             * it later is a Redis that lost its data. */
-            int rc = ac_store_generation(t->store, t->gen[0] == '\0', gen);
-            if (rc == 0 && t->gen[0] == '\0') {
-                memcpy(t->gen, gen, sizeof(gen));
-                ac_store_expect_generation(t->store, gen);
-            }
-            if (rc == 0 && strcmp(gen, t->gen) == 0) {
-                ac_metrics_set_ready(1);
-                *backoff = 0;
-                return 0;
-            }
-            if (rc == 0 || (rc == AC_ERR_NOTFOUND && t->gen[0])) {
-                AC_ERROR("redis lost its data: generation %s, expected %s; stopping",
-                         rc == 0 ? gen : "missing", t->gen);
-                return AC_ERR_FATAL;
-            }
-            if (rc == AC_ERR_FATAL) {
-                return rc;
-            }
-        } else {
-            AC_WARN("redis unavailable, retrying: %s", err);
+    struct timers *t = ctx;
+    int rc;
+    t->tick = tk;
+    t->store = tk->store;
+    tk->wait_ms = t->idle_ms;
+    if (!t->fire) {
+        t->fire = ac_fire_new(tk->store, tk->engine, tk->codec, t->batch);
+        if (!t->fire) {
+            return AC_ERR_NOMEM;
         }
-        *backoff = *backoff ? (*backoff * 2 > 5000 ? 5000 : *backoff * 2) : 100;
-        struct timespec ts = {*backoff / 1000, (long)(*backoff % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
+        ac_fire_on_decision(t->fire, timers_decision, t);
     }
-    return AC_ERR_TRANSIENT;
-}
-
-static int timers_loop(struct timers *t)
-{
-    int backoff = 0;
-    int64_t idle_ms = ac_config_int(t->cfg, "timers.idle_ms");
-    int64_t sweep_ms = ac_config_int(t->cfg, "timers.sweep_ms");
-    int64_t next_sweep = 0, next_gauge = 0;
-    unsigned start = (unsigned)(ac_clock_mono_ms() % AC_STORE_BUCKETS);
-    while (!timers_stop) {
-        int rc = timers_redis(t, &backoff);
-        if (rc == AC_ERR_FATAL) {
+    int64_t mono = ac_clock_mono_ms();
+    if (mono >= t->next_sweep) {
+        t->next_sweep = mono + t->sweep_ms;
+        if ((rc = timers_sweep(t)) == AC_ERR_FATAL) {
             return rc;
         }
-        if (rc != 0) {
-            break;
-        }
-        if (timers_reload) {
-            timers_reload = 0;
-            rc = ac_rules_reload(t->rules);
-            ac_metrics_add("aftercare_reloads_total",
-                           rc == 0 ? "result=\"ok\"" : "result=\"refused\"", 1);
-        }
-        int64_t mono = ac_clock_mono_ms();
-        if (mono >= next_sweep) {
-            next_sweep = mono + sweep_ms;
-            if ((rc = timers_sweep(t)) == AC_ERR_FATAL) {
-                return rc;
-            }
-        }
-        int64_t now = timers_now(t);
-        if (mono >= next_gauge) {
-            int64_t pending = 0, overdue = 0;
-            char gen[40];
-            next_gauge = mono + 1000;
-            /* Every second, due timers or not: a Redis that lost its data
-             * (FLUSHALL, a restart without persistence) stops the process. */
-            rc = ac_store_generation(t->store, 0, gen);
-            if (rc == AC_ERR_NOTFOUND || (rc == 0 && strcmp(gen, t->gen) != 0)) {
-                AC_ERROR("redis lost its data: generation %s, expected %s; stopping",
-                         rc == 0 ? gen : "missing", t->gen);
-                return AC_ERR_FATAL;
-            }
-            if (rc == AC_ERR_FATAL) {
-                return rc;
-            }
-            if (ac_store_timer_counts(t->store, now, &pending, &overdue) == 0) {
-                ac_metrics_set("aftercare_timers_pending", "", (double)pending);
-                ac_metrics_set("aftercare_timers_overdue", "", (double)overdue);
-            }
-        }
-        struct ac_store_cust *custs = NULL;
-        size_t n = 0;
-        double t0 = ac_clock_mono_s();
-        t->n_due = 0;
-        int64_t upto = timers_fire_time(t, now);
-        int decided = upto == INT64_MIN ? AC_ERR_TRANSIENT
-                                        : ac_fire_round_upto(t->fire, upto, now, start, &custs, &n);
-        if (decided > 0 && t->held_too_long) {
-            ac_metrics_add("aftercare_timers_fired_past_hold_total", "", (double)decided);
-        }
-        start = (start + 97) % AC_STORE_BUCKETS; /* replicas drift apart */
-        if (decided == AC_ERR_FATAL) {
-            return decided;
-        }
-        int round_rc = decided < 0 ? decided : 0;
-        if (decided >= 0 && n > 0) {
-            rc = round_rc = timers_deliver(t, custs, n);
-            if (rc == AC_ERR_FATAL) {
-                return rc;
-            }
-            /* Due time -> acknowledged by Kafka (in the clock's time: with
-             * clock.speed > 1 these are sped-up seconds). */
-            int64_t on_kafka = timers_now(t);
-            for (size_t i = 0; rc == 0 && i < t->n_due; i++) {
-                ac_metrics_observe("aftercare_timer_lateness_seconds", "",
-                                   (double)(on_kafka - t->due[i]) / 1000.0);
-            }
-            ac_metrics_observe("aftercare_batch_duration_seconds", "", ac_clock_mono_s() - t0);
-            ac_metrics_add("aftercare_timers_fired_total", "", (double)decided);
-        }
-        /* /readyz: the last round succeeded. A failed one left its records in
-         * the outbox (the sweep delivers them) or Redis down (timers_redis). */
-        ac_metrics_set_ready(round_rc == 0);
-        if (decided <= 0) {
-            struct timespec ts = {idle_ms / 1000, (long)(idle_ms % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
+    }
+    int64_t now = timers_now(t);
+    if (mono >= t->next_gauge) {
+        int64_t pending = 0, overdue = 0;
+        t->next_gauge = mono + 1000;
+        if (ac_store_timer_counts(t->store, now, &pending, &overdue) == 0) {
+            ac_metrics_set("aftercare_timers_pending", "", (double)pending);
+            ac_metrics_set("aftercare_timers_overdue", "", (double)overdue);
         }
     }
-    return 0;
+    struct ac_store_cust *custs = NULL;
+    size_t n = 0;
+    double t0 = ac_clock_mono_s();
+    t->n_due = 0;
+    int64_t upto = timers_fire_time(t, now);
+    int decided = upto == INT64_MIN ? AC_ERR_TRANSIENT
+                                    : ac_fire_round_upto(t->fire, upto, now, t->start, &custs, &n);
+    if (decided > 0 && t->held_too_long) {
+        ac_metrics_add("aftercare_timers_fired_past_hold_total", "", (double)decided);
+    }
+    t->start = (t->start + 97) % AC_STORE_BUCKETS; /* replicas drift apart */
+    if (decided <= 0 || n == 0) {
+        return decided; /* nothing due (wait), or the runtime's to recover */
+    }
+    if ((rc = timers_deliver(t, custs, n)) != 0) {
+        return rc; /* the records wait in the outbox; the sweep delivers them */
+    }
+    /* Due time -> acknowledged by Kafka (in the clock's time: with
+     * clock.speed > 1 these are sped-up seconds). */
+    int64_t on_kafka = timers_now(t);
+    for (size_t i = 0; i < t->n_due; i++) {
+        ac_metrics_observe("aftercare_timer_lateness_seconds", "",
+                           (double)(on_kafka - t->due[i]) / 1000.0);
+    }
+    ac_metrics_observe("aftercare_batch_duration_seconds", "", ac_clock_mono_s() - t0);
+    ac_metrics_add("aftercare_timers_fired_total", "", (double)decided);
+    return decided;
 }
 
-static void timers_usage(FILE *out)
+static void timers_declare_metrics(void)
 {
-    const struct ac_cfg_entry *tables[1] = {timers_config};
-    fprintf(out, "usage: aftercare-timers [--config FILE] [--set KEY=VALUE]...\n"
-                 "       aftercare-timers --help | --version\n\n"
-                 "Fires the durable timers the processors scheduled: re-checks each against the\n"
-                 "customer's current state and the playbook's policies, and emits its action\n"
-                 "through the outbox. Run any number of replicas. SIGHUP reloads the playbook;\n"
-                 "SIGTERM finishes the round and exits 0.\n\n"
-                 "Configuration keys (file `key = value`, or environment AFTERCARE_<KEY>;\n"
-                 "kafka.<property> passes any librdkafka property through):\n\n");
-    ac_config_print_help(tables, 1, out);
-}
-
-int ac_timers_main(int argc, char **argv)
-{
-    struct timers t;
-    char err[512];
-    const char *config_path = NULL;
-    int exit_code = 1;
-    const struct ac_cfg_entry *tables[1] = {timers_config};
-    memset(&t, 0, sizeof(t));
-    ac_outbox_refused_init(&t.refused);
-    ac_log_init("aftercare-timers");
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = timers_on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            timers_usage(stdout);
-            return 0;
-        } else if (strcmp(argv[i], "--version") == 0) {
-            printf("aftercare-timers %s\n", AC_VERSION);
-            return 0;
-        } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-            config_path = argv[++i];
-        } else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) {
-            i++;
-        } else {
-            fprintf(stderr, "aftercare-timers: unknown argument '%s' (try --help)\n", argv[i]);
-            return 2;
-        }
-    }
-    t.cfg = ac_config_load(tables, 1, config_path, err, sizeof(err));
-    if (!t.cfg) {
-        fprintf(stderr, "aftercare-timers: %s\n", err);
-        return 1;
-    }
-    if (ac_config_apply_sets(t.cfg, argc, argv, err, sizeof(err)) != 0) {
-        fprintf(stderr, "aftercare-timers: %s\n", err);
-        goto out;
-    }
-    int level = ac_log_level_from_name(ac_config_str(t.cfg, "log.level"));
-    if (level < 0) {
-        fprintf(stderr, "aftercare-timers: log.level: expected debug, info, warn or error\n");
-        goto out;
-    }
-    ac_log_set_level((enum ac_log_level)level);
-    t.speed = ac_config_int(t.cfg, "clock.speed");
-    t.epoch = ac_config_int(t.cfg, "clock.epoch_ms");
-    t.batch = (size_t)ac_config_int(t.cfg, "timers.batch");
-    t.event_time = ac_config_bool(t.cfg, "timers.event_time");
-    t.max_hold = ac_config_int(t.cfg, "timers.max_hold_ms");
-    t.topics = (struct ac_outbox_topics){
-        ac_config_str(t.cfg, "topic.actions"), ac_config_str(t.cfg, "topic.signals"),
-        ac_config_str(t.cfg, "topic.dlq"), ac_config_str(t.cfg, "topic.decisions")};
-    struct ac_engine_opts opts = {ac_config_str(t.cfg, "team.default_owner")};
-    if (!(t.rules = ac_rules_open(ac_config_str(t.cfg, "playbook"), &opts, err, sizeof(err)))) {
-        fprintf(stderr, "aftercare-timers: %s\n", err);
-        goto out;
-    }
-    t.codec = ac_codec_new(ac_config_str(t.cfg, "schemas.dir"), NULL, err, sizeof(err));
-    t.store = t.codec ? ac_store_new(ac_config_str(t.cfg, "redis.url"),
-                                     ac_config_str(t.cfg, "redis.prefix"), err, sizeof(err))
-                      : NULL;
-    if (t.store) {
-        ac_store_set_generation_name(t.store, "aftercare-timers");
-    }
-    if (!t.codec || !t.store) {
-        fprintf(stderr, "aftercare-timers: %s\n", err);
-        goto out;
-    }
-    t.fire = ac_fire_new(t.store, ac_rules_engine(t.rules), t.codec, t.batch);
-    t.sweep = calloc(t.batch, sizeof(*t.sweep));
-    t.cap_due = t.batch * AC_EMIT_MAX_ACTIONS;
-    t.due = calloc(t.cap_due, sizeof(*t.due));
-    if (!t.fire || !t.sweep || !t.due) {
-        fprintf(stderr, "aftercare-timers: out of memory\n");
-        goto out;
-    }
-    ac_fire_on_decision(t.fire, timers_decision, &t);
-    t.producer = ac_kafka_producer_new(ac_config_str(t.cfg, "kafka.brokers"), t.cfg, timers_dr, &t,
-                                       err, sizeof(err));
-    if (!t.producer) {
-        fprintf(stderr, "aftercare-timers: %s\n", err);
-        goto out;
-    }
     ac_metrics_declare("aftercare_timers_pending", "gauge",
                        "customers with timers waiting in Redis (the due index)");
     ac_metrics_declare("aftercare_timers_overdue", "gauge",
@@ -624,61 +366,70 @@ int ac_timers_main(int argc, char **argv)
     ac_metrics_declare("aftercare_timers_fired_total", "counter", "timers decided");
     ac_metrics_declare("aftercare_timer_lateness_seconds", "histogram",
                        "from a timer's due time to its action acknowledged by Kafka");
-    ac_metrics_declare("aftercare_decisions_total", "counter",
-                       "playbook decisions by rule and reason");
-    ac_metrics_declare("aftercare_actions_out_total", "counter", "actions emitted, by rule");
     ac_metrics_declare("aftercare_outbox_swept_total", "counter",
                        "customers whose undelivered outbox the sweep produced");
-    ac_metrics_declare("aftercare_reloads_total", "counter", "playbook reloads by result");
-    /* Shared with the processors' runtime: every family used here is declared
-     * here, or /metrics shows it without HELP (promtool refuses that). */
-    ac_metrics_declare("aftercare_records_out_total", "counter",
-                       "records produced from the outbox, by topic");
-    ac_metrics_declare("aftercare_produce_retries_total", "counter", "rounds produced again");
-    ac_metrics_declare("aftercare_dlq_total", "counter",
-                       "records sent to the DLQ (rejected events the sweep found, records the "
-                       "broker refused), by topic and reason");
-    ac_metrics_declare("aftercare_dlq_truncated_total", "counter",
-                       "DLQ records larger than the broker accepts, sent as their first 16 KiB");
-    ac_metrics_declare("aftercare_records_refused_total", "counter",
-                       "DLQ records the broker refused even as their first 16 KiB, by topic");
-    ac_metrics_declare("aftercare_batch_duration_seconds", "histogram",
-                       "time of one round that fired timers, end to end");
-    int port = (int)ac_config_int(t.cfg, "http.port"), bound = 0;
-    if (port >= 0) {
-        if (ac_http_start(ac_config_str(t.cfg, "http.bind"), port, &bound, err, sizeof(err)) != 0) {
-            fprintf(stderr, "aftercare-timers: %s\n", err);
-            goto out;
-        }
-        AC_INFO("http listening port=%d (/metrics /healthz /readyz)", bound);
-    }
-    AC_INFO("started version=%s batch=%zu speed=%lld", AC_VERSION, t.batch, (long long)t.speed);
-    int rc = timers_loop(&t);
-    ac_metrics_set_ready(0);
-    exit_code = rc == AC_ERR_FATAL ? 3 : 0;
-    if (t.producer) {
-        rd_kafka_flush(t.producer, 10000);
-    }
-    AC_INFO("stopped exit=%d", exit_code);
-out:
-    if (t.producer) {
-        rd_kafka_destroy(t.producer);
-    }
-    ac_http_stop();
-    for (size_t i = 0; i < t.n_sweep; i++) {
-        ac_store_cust_fini(&t.sweep[i]);
-    }
-    free(t.sweep);
-    free(t.swept);
-    free(t.due);
-    for (int i = 0; i < t.n_inputs; i++) {
-        free(t.inputs[i].at);
-    }
-    ac_fire_destroy(t.fire);
-    ac_outbox_refused_fini(&t.refused);
-    ac_store_destroy(t.store);
-    ac_codec_destroy(t.codec);
-    ac_rules_close(t.rules);
-    ac_config_destroy(t.cfg);
-    return exit_code;
 }
+
+static void timers_fini(void *ctx)
+{
+    struct timers *t = ctx;
+    if (!t) {
+        return;
+    }
+    for (size_t i = 0; i < t->n_sweep; i++) {
+        ac_store_cust_fini(&t->sweep[i]);
+    }
+    free(t->sweep);
+    free(t->swept);
+    free(t->due);
+    for (int i = 0; i < t->n_inputs; i++) {
+        free(t->inputs[i].at);
+    }
+    ac_fire_destroy(t->fire);
+    free(t);
+}
+
+static void *timers_init(const struct ac_config *cfg, char *err, size_t errlen)
+{
+    struct timers *t = calloc(1, sizeof(*t));
+    if (!t) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    t->cfg = cfg;
+    t->speed = ac_config_int(cfg, "clock.speed");
+    t->epoch = ac_config_int(cfg, "clock.epoch_ms");
+    t->batch = (size_t)ac_config_int(cfg, "timers.batch");
+    t->event_time = ac_config_bool(cfg, "timers.event_time");
+    t->max_hold = ac_config_int(cfg, "timers.max_hold_ms");
+    t->idle_ms = ac_config_int(cfg, "timers.idle_ms");
+    t->sweep_ms = ac_config_int(cfg, "timers.sweep_ms");
+    t->start = (unsigned)(ac_clock_mono_ms() % AC_STORE_BUCKETS);
+    t->sweep = calloc(t->batch, sizeof(*t->sweep));
+    t->cap_due = t->batch * AC_EMIT_MAX_ACTIONS;
+    t->due = calloc(t->cap_due, sizeof(*t->due));
+    if (!t->sweep || !t->due) {
+        snprintf(err, errlen, "out of memory");
+        timers_fini(t);
+        return NULL;
+    }
+    timers_declare_metrics();
+    AC_INFO("timers batch=%zu speed=%lld event_time=%d", t->batch, (long long)t->speed,
+            t->event_time);
+    return t;
+}
+
+const struct ac_processor ac_timers_processor = {
+    .name = "timers",
+    .topic = AC_TOPIC_ORDERS, /* none read: it has no input */
+    .description =
+        "Fires the durable timers the processors scheduled: re-checks each against the\n"
+        "customer's current state and the playbook's policies, and emits its action\n"
+        "through the outbox. A timer due at T fires once every input partition has been\n"
+        "processed up to T (timers.event_time). Run any number of replicas. SIGHUP reloads\n"
+        "the playbook; SIGTERM finishes the round and exits 0.",
+    .config = timers_config,
+    .init = timers_init,
+    .fini = timers_fini,
+    .tick = timers_tick,
+};

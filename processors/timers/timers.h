@@ -1,5 +1,8 @@
 /* timers.h — aftercare-timers: fires due timers (SPEC §1, §6).
  *
+ * A processor without an input topic: the runtime (processor.h) runs it
+ * like the others (config, signals, Redis recovery and loss detection, the
+ * producer and delivery, /metrics, SIGHUP) and calls its tick in the loop.
  * Any number of replicas may run: each round claims due timers through the
  * customers' version check (fire.h), so none fires twice, and a replica
  * killed mid-round loses nothing. Records a dead process left in an outbox
@@ -7,8 +10,8 @@
 #ifndef AC_TIMERS_H
 #define AC_TIMERS_H
 
-/* Runs the service: parses argv (--config, --set, --help, --version). Returns
- * the exit code: 0 after SIGTERM, 1 start-up error, 2 usage, 3 Redis lost data. */
-int ac_timers_main(int argc, char **argv);
+#include "processor.h"
+
+extern const struct ac_processor ac_timers_processor;
 
 #endif

@@ -1195,25 +1195,15 @@ Test(engine, variant_customers_get_the_variants_template_and_convert_once)
 
 /* --- business clock --------------------------------------------------------------------------- */
 
-/* support_sla itself is triggered by ticket_opened, which the orders
- * processor never sees; engine_business.yaml puts its timing on an order. */
-Test(engine, business_clock_counts_15_minutes_of_business_hours_only)
+struct business_case {
+    const char *zone; /* the customer's */
+    int64_t at, due;
+};
+
+/* Each case's escalation is scheduled and fires exactly at its due time. */
+static void test_business_cases(const struct business_case *cases, size_t n)
 {
-    static const struct {
-        const char *zone;
-        int64_t at, due;
-    } cases[] = {
-        /* Tuesday 10:00 UTC -> 10:15 */
-        {"", T0 + DAY, T0 + DAY + 15 * MIN},
-        /* Friday 16:50 UTC: 10 minutes on Friday, 5 on Monday 09:00 -> 09:05 */
-        {"", FRI1650, FRI1650 + 3 * DAY - 7 * HOUR - 45 * MIN},
-        /* Friday 16:50 in Berlin (15:50 UTC) -> Monday 09:05 CET (08:05 UTC) */
-        {"Europe/Berlin", FRI1650 - HOUR, FRI1650 + 3 * DAY - 8 * HOUR - 45 * MIN},
-        /* Friday 2026-03-27 16:50 CET -> Monday 09:05 CEST, after the DST change (07:05 UTC) */
-        {"Europe/Berlin", MAR27 + 15 * HOUR + 50 * MIN, MAR27 + 3 * DAY + 7 * HOUR + 5 * MIN},
-    };
-    test_open("engine_business.yaml");
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    for (size_t i = 0; i < n; i++) {
         char cid[16];
         snprintf(cid, sizeof(cid), "c%zu", i);
         test_fresh(cid);
@@ -1229,6 +1219,43 @@ Test(engine, business_clock_counts_15_minutes_of_business_hours_only)
         cr_expect_eq(a->kind, AC_KIND_TEAM_TASK);
         cr_expect_str_eq(a->channel, "team_chat");
     }
+}
+
+/* support_sla itself is triggered by ticket_opened, which the orders
+ * processor never sees; engine_business.yaml puts its timing on an order. A
+ * team task follows the team's hours: without policies.team, the playbook's
+ * zone (UTC) and business hours, whatever the customer's zone. */
+Test(engine, business_clock_counts_15_minutes_of_business_hours_only)
+{
+    static const struct business_case cases[] = {
+        /* Tuesday 10:00 UTC -> 10:15 */
+        {"", T0 + DAY, T0 + DAY + 15 * MIN},
+        /* Friday 16:50 UTC: 10 minutes on Friday, 5 on Monday 09:00 -> 09:05 */
+        {"", FRI1650, FRI1650 + 3 * DAY - 7 * HOUR - 45 * MIN},
+        /* A Tokyo customer's Monday 10:00 UTC (19:00 in Tokyo) -> 10:15 UTC, not
+         * Tuesday 00:15 UTC (09:15 in Tokyo) */
+        {"Asia/Tokyo", T0, T0 + 15 * MIN},
+        /* A Berlin customer's Friday 15:50 UTC -> 16:05 UTC, the team's Friday */
+        {"Europe/Berlin", FRI1650 - HOUR, FRI1650 - HOUR + 15 * MIN},
+    };
+    test_open("engine_business.yaml");
+    test_business_cases(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* policies.team sets the team's zone and hours (08:00-16:00 in Berlin here). */
+Test(engine, team_work_follows_the_teams_zone_and_hours_not_the_customers)
+{
+    static const struct business_case cases[] = {
+        /* Friday 16:50 UTC = 17:50 in Berlin, after hours -> Monday 08:15 CET (07:15 UTC) */
+        {"Asia/Tokyo", FRI1650, FRI1650 + 3 * DAY - 9 * HOUR - 35 * MIN},
+        /* Friday 2026-03-27 15:50 CET: 10 minutes on Friday, 5 on Monday 08:00 CEST
+         * after the DST change -> 08:05 CEST (06:05 UTC) */
+        {"America/New_York", MAR27 + 14 * HOUR + 50 * MIN, MAR27 + 3 * DAY + 6 * HOUR + 5 * MIN},
+        /* Monday 10:00 UTC = 11:00 in Berlin -> 10:15 UTC, whatever the customer's zone */
+        {"", T0, T0 + 15 * MIN},
+    };
+    test_open("engine_business_team.yaml");
+    test_business_cases(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 /* --- without a timer store, with a full one --------------------------------------------------- */

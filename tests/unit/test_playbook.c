@@ -599,3 +599,14 @@ Test(playbook, delivery_estimate_is_an_anchor_of_deliveries_events_only)
                      "t.yaml:8:22: anchor 'delivery_estimate' is never set for the trigger "
                      "'order_placed' (only deliveries events carry it)\n");
 }
+
+Test(playbook, team_hours_are_checked_like_the_others)
+{
+    cr_assert_str_eq(test_buffer("version: 1\npolicies:\n  team: {zone: Europe/Berlin}\n"
+                                 "rules: []\n"),
+                     "t.yaml:3:10: unknown key 'zone' in team\nt.yaml:4:8: rules is empty\n");
+    cr_assert_str_eq(test_buffer("version: 1\npolicies:\n  team: {timezone: berlin}\n"
+                                 "rules: []\n"),
+                     "t.yaml:3:20: bad time zone 'berlin': expected an IANA name such as "
+                     "Europe/Paris\nt.yaml:4:8: rules is empty\n");
+}
