@@ -17,7 +17,12 @@ static int64_t clock_fixed_now(const struct ac_clock *clock)
     return clock->fixed_ms;
 }
 
-static const struct ac_clock clock_wall = {clock_wall_now, 0};
+static int64_t clock_scaled_now(const struct ac_clock *clock)
+{
+    return clock->fixed_ms + (clock_wall_now(clock) - clock->fixed_ms) * clock->speed;
+}
+
+static const struct ac_clock clock_wall = {clock_wall_now, 0, 1};
 
 const struct ac_clock *ac_clock_wall(void)
 {
@@ -28,6 +33,14 @@ void ac_clock_init_fixed(struct ac_clock *clock, int64_t ms)
 {
     clock->now = clock_fixed_now;
     clock->fixed_ms = ms;
+    clock->speed = 0;
+}
+
+void ac_clock_init_scaled(struct ac_clock *clock, int64_t epoch_ms, int64_t speed)
+{
+    clock->now = speed > 1 ? clock_scaled_now : clock_wall_now;
+    clock->fixed_ms = epoch_ms;
+    clock->speed = speed > 1 ? speed : 1;
 }
 
 void ac_clock_set(struct ac_clock *clock, int64_t ms)

@@ -50,7 +50,7 @@ static void batch_dlq(struct runtime *rt, size_t msg, const char *reason)
 static void batch_decode(struct runtime *rt)
 {
     int *last = rt->cust_last; /* [batch_size]: last event of each customer so far */
-    int64_t now = ac_clock_now(ac_clock_wall());
+    int64_t now = ac_clock_now(&rt->clock);
     rt->n_custs = 0;
     rt->n_dlq = 0;
     memset(rt->map, 0, rt->map_size * sizeof(*rt->map));
@@ -194,7 +194,7 @@ void rt_tally_decisions(struct runtime *rt, const struct ac_store_cust *sc)
  * rt_batch_committed. */
 static int batch_state(struct runtime *rt, struct ac_apply_stats *stats)
 {
-    int rc = ac_step_run(rt->step, rt->custs, rt->ins, rt->n_custs, ac_clock_wall(), stats);
+    int rc = ac_step_run(rt->step, rt->custs, rt->ins, rt->n_custs, &rt->clock, stats);
     if (rc != 0) {
         return rc;
     }
@@ -363,7 +363,7 @@ static size_t batch_positions(struct runtime *rt, int32_t *parts, int64_t *offs,
 static void batch_event_time(struct runtime *rt, const int32_t *parts, const int64_t *offs,
                              size_t n)
 {
-    int64_t now = ac_clock_now(ac_clock_wall());
+    int64_t now = ac_clock_now(&rt->clock);
     int64_t *times = calloc(n + 1, sizeof(*times));
     if (!times) {
         return;
@@ -421,7 +421,7 @@ static void batch_metrics(struct runtime *rt, double started, double delivered)
     char label[320];
     struct rt_tally types[RT_TALLY_MAX];
     int n_types = 0;
-    int64_t now = ac_clock_now(ac_clock_wall());
+    int64_t now = ac_clock_now(&rt->clock);
     double mono = ac_clock_mono_s();
     size_t n_obs = 0;
     for (size_t i = 0; i < rt->n_msgs; i++) {

@@ -19,9 +19,11 @@ struct ac_fire {
     size_t n_custs;
     size_t *map; /* [2 * max] customer index + 1 by id hash; 0 = empty */
     ac_fire_decision_fn on_decision;
+    ac_fire_signal_fn on_signal;
     void (*on_timer)(int64_t due, void *opaque);
     void *opaque;
     int64_t upto; /* the round's timers: due at or before it */
+    int64_t now;  /* the step's time, for the reports */
     /* one step per kind of work, made once: [0] timer rounds, [1 + topic] a
      * processor's events (simulate) */
     struct ac_step *steps[1 + AC_TOPIC__N];
@@ -91,6 +93,11 @@ void ac_fire_on_decision(struct ac_fire *f, ac_fire_decision_fn fn, void *opaque
     f->opaque = opaque;
 }
 
+void ac_fire_on_signal(struct ac_fire *f, ac_fire_signal_fn fn)
+{
+    f->on_signal = fn;
+}
+
 void ac_fire_on_timer(struct ac_fire *f, void (*fn)(int64_t due, void *opaque))
 {
     f->on_timer = fn;
@@ -122,6 +129,9 @@ static void fire_report(struct ac_fire *f, size_t n)
         const struct ac_store_cust *sc = &f->custs[i];
         if (!sc->dirty) {
             continue;
+        }
+        for (int k = 0; f->on_signal && k < sc->n_sigs; k++) {
+            f->on_signal(sc->customer_id, &sc->sigs[k], f->now, f->opaque);
         }
         for (int k = 0; f->on_decision && k < sc->n_decs; k++) {
             f->on_decision(sc->customer_id, &sc->decs[k], f->opaque);
@@ -177,6 +187,7 @@ static int fire_step(struct ac_fire *f, const struct ac_processor *proc, void *c
         return AC_ERR_NOMEM;
     }
     ac_clock_init_fixed(&clock, now);
+    f->now = now;
     return ac_step_run(s, f->custs, f->ins, f->n_custs, &clock, stats);
 }
 

@@ -31,12 +31,21 @@ struct ac_fire;
 typedef void (*ac_fire_decision_fn)(const char *customer_id, const struct ac_decision *d,
                                     void *opaque);
 
+/* Called once per signal after it is durable, with the time of the change
+ * that raised it (the clock's now). */
+typedef void (*ac_fire_signal_fn)(const char *customer_id, const struct ac_signal *s, int64_t at,
+                                  void *opaque);
+
 /* codec NULL: actions are decided but not written to the outbox (simulate). */
 struct ac_fire *ac_fire_new(struct ac_store *st, struct ac_engine *en, struct ac_codec *codec,
                             size_t max);
 void ac_fire_destroy(struct ac_fire *f);
 void ac_fire_set_engine(struct ac_fire *f, struct ac_engine *en);
 void ac_fire_on_decision(struct ac_fire *f, ac_fire_decision_fn fn, void *opaque);
+/* Signals too, with the opaque of ac_fire_on_decision; each customer's
+ * signals are reported before its decisions (they come first: a processor's
+ * transition raises them, then the engine decides). */
+void ac_fire_on_signal(struct ac_fire *f, ac_fire_signal_fn fn);
 /* Called once per timer written (scheduled or moved) after it is durable,
  * with its due time: simulate visits these times in order. */
 void ac_fire_on_timer(struct ac_fire *f, void (*fn)(int64_t due, void *opaque));

@@ -100,5 +100,15 @@ rd_kafka_t *ac_kafka_producer_new(const char *brokers, const struct ac_config *c
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
+    /* Learn the cluster's topics now: otherwise the first produce waits for
+     * its topic's metadata (~0.5 s on the embedded broker), and a processor's
+     * first batch, or the timer process's first round, holds everything
+     * behind it. Every topic, not one by name: asking for one topic by name
+     * would create it where auto-creation is on. Best effort: a broker that
+     * does not answer yet costs at most a second here. */
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(rk, 1, NULL, &md, 1000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_metadata_destroy(md);
+    }
     return rk;
 }

@@ -30,7 +30,9 @@ rd_kafka_conf_t *ac_kafka_conf_new(const char *brokers, enum ac_kafka_scope scop
 int ac_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *errstr,
                       size_t errlen);
 
-/* An idempotent producer (acks=all) for brokers. Caller owns it. */
+/* An idempotent producer (acks=all) for brokers, which has asked the
+ * cluster for its topics (at most a second) so that the first produce does
+ * not wait for metadata. Caller owns it. */
 rd_kafka_t *ac_kafka_producer_new(const char *brokers, const struct ac_config *cfg,
                                   void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
                                   void *opaque, char *errstr, size_t errlen);

@@ -47,6 +47,7 @@ struct runtime {
     char gen[40];
     int rebuild;
     int64_t max_future_ms;
+    struct ac_clock clock; /* the wall clock, or a sped-up one (clock.speed) */
     int batch_size;
     int batch_ms;
 

@@ -90,6 +90,9 @@ struct ac_store_cust {
     /* the step's decisions, kept for metrics and reports once durable */
     struct ac_decision *decs;
     int n_decs, cap_decs;
+    /* and its signals, for reports (simulate) */
+    struct ac_signal *sigs;
+    int n_sigs, cap_sigs;
     int tz_fallbacks, tz_missing, decisions_lost;
     int replayed;         /* the step skipped a redelivered input of this customer */
     int done;             /* the step is done with it: load and commit skip it */
@@ -110,7 +113,7 @@ void ac_store_cust_reset(struct ac_store_cust *sc);
 /* Adds one record to new_out. */
 int ac_store_cust_add_out(struct ac_store_cust *sc, const char *id, char kind, const void *p,
                           size_t len);
-/* Adds an emit's counters and keeps its decisions (for metrics and reports). */
+/* Adds an emit's counters and keeps its decisions and signals (for metrics and reports). */
 int ac_store_cust_add_emit(struct ac_store_cust *sc, const struct ac_emit *out);
 /* Makes the records found at load part of what is produced and acknowledged
  * (a redelivery after a crash, the outbox sweep). */

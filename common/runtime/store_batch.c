@@ -61,6 +61,8 @@ void ac_store_cust_fini(struct ac_store_cust *sc)
     ac_buf_fini(&sc->blob);
     free(sc->decs);
     sc->decs = NULL;
+    free(sc->sigs);
+    sc->sigs = NULL;
 }
 
 void ac_store_cust_reset(struct ac_store_cust *sc)
@@ -84,6 +86,7 @@ void ac_store_cust_reset(struct ac_store_cust *sc)
     ac_buf_reset(&sc->pending_ids);
     sc->n_pending_ids = 0;
     sc->n_decs = 0;
+    sc->n_sigs = 0;
     sc->tz_fallbacks = sc->tz_missing = sc->decisions_lost = 0;
     sc->replayed = 0;
     sc->call_seq = 0;
@@ -135,6 +138,22 @@ int ac_store_cust_add_emit(struct ac_store_cust *sc, const struct ac_emit *out)
         memcpy(sc->decs + sc->n_decs, out->decisions,
                (size_t)out->n_decisions * sizeof(*out->decisions));
         sc->n_decs += out->n_decisions;
+    }
+    if (sc->n_sigs + out->n_signals > sc->cap_sigs) {
+        int cap = sc->cap_sigs ? 2 * sc->cap_sigs : 8;
+        while (cap < sc->n_sigs + out->n_signals) {
+            cap *= 2;
+        }
+        struct ac_signal *g = realloc(sc->sigs, (size_t)cap * sizeof(*g));
+        if (!g) {
+            return AC_ERR_NOMEM;
+        }
+        sc->sigs = g;
+        sc->cap_sigs = cap;
+    }
+    if (out->n_signals > 0) {
+        memcpy(sc->sigs + sc->n_sigs, out->signals, (size_t)out->n_signals * sizeof(*out->signals));
+        sc->n_sigs += out->n_signals;
     }
     for (int i = 0; i < out->n_counters && rc == 0; i++) {
         rc |= ac_buf_append(&sc->counters, out->counters[i].field,

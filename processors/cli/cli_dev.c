@@ -1,23 +1,22 @@
 /* cli_dev.c — `aftercare dev`: the embedded default stack, and the demo. */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
-#include "clock.h"
 #include "devstack.h"
-#include "store.h"
 
 #ifndef AC_SOURCE_DIR
 #define AC_SOURCE_DIR "."
 #endif
+
+/* A day every two seconds: four weeks of journeys in about a minute. */
+#define DEV_DEMO_SPEED 43200
 
 static volatile int dev_stop;
 
@@ -32,13 +31,16 @@ struct dev_opts {
     int brokers;
     int demo;
     int detach;
+    int attach;
+    int json;
+    int64_t speed;
     const char *events;
 };
 
 static void dev_usage(void)
 {
     printf("usage: aftercare dev [--partitions N] [--brokers N] [--detach]\n"
-           "       aftercare dev --demo [--events FILE]\n\n"
+           "       aftercare dev --demo [--events FILE] [--speed N] [--json] [--attach]\n\n"
            "Starts librdkafka's mock cluster (a Kafka-protocol broker in this process) with\n"
            "every aftercare topic, and a redis-server on a free loopback port with AOF.\n"
            "Prints shell lines to eval, then runs until SIGTERM/SIGINT and cleans up:\n\n"
@@ -48,142 +50,69 @@ static void dev_usage(void)
            "answers a fetch that finds nothing only after fetch.wait.max.ms (librdkafka's\n"
            "default 500 ms), even when data arrives meanwhile; a real broker answers as\n"
            "soon as data arrives, so production keeps the default.\n\n"
-           "--demo runs aftercare-orders on sample customers and prints every action and\n"
-           "signal as JSON lines, then stops. The mock keeps at most 5 MiB per partition.\n");
+           "--demo runs every processor and aftercare-timers on one clock N times faster\n"
+           "than the wall clock (--speed, default %d: a day every 2 s), feeds the sample\n"
+           "customers of FILE (default deploy/demo/journeys.jsonl: times such as \"+2d6h\"\n"
+           "are from now; a line \"# <customer_id>: text\" names a customer) to orders,\n"
+           "deliveries, feedback and usage as that clock reaches each event, prints every\n"
+           "action as it is emitted (--json: actions as JSON lines), and once the clock is\n"
+           "a day past the last event, stops the processes and prints a timeline per\n"
+           "customer: events, signals, what was sent, when and why, and what was not (capped,\n"
+           "suppressed, cancelled, expired ...), from aftercare.decisions. --attach runs it\n"
+           "on a fresh stack started with --detach instead of its own. Exit status 0 when\n"
+           "actions came out and every process stopped cleanly.\n"
+           "The mock keeps at most 5 MiB per partition.\n",
+           DEV_DEMO_SPEED);
 }
 
-/* The directory of this executable, where the processors are built too. */
-static void dev_bindir(char *out, size_t len)
+static int dev_demo(const struct dev_opts *o, const char *brokers, const char *redis_url,
+                    const char *dir)
 {
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0) {
-        snprintf(out, len, ".");
-        return;
-    }
-    self[n] = '\0';
-    snprintf(out, len, "%s", dirname(self));
-}
-
-static pid_t dev_spawn_processor(const char *name, const char *config, const char *logpath,
-                                 const char *brokers, const char *redis_url)
-{
-    char bindir[PATH_MAX], exe[PATH_MAX + 64];
-    dev_bindir(bindir, sizeof(bindir));
-    snprintf(exe, sizeof(exe), "%s/aftercare-%s", bindir, name);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (fd >= 0) {
-            dup2(fd, 2);
-            close(fd);
-        }
-        setenv("AFTERCARE_KAFKA_BROKERS", brokers, 1);
-        setenv("AFTERCARE_REDIS_URL", redis_url, 1);
-        execl(exe, exe, "--config", config, (char *)NULL);
-        fprintf(stderr, "cannot run %s: %s\n", exe, strerror(errno));
-        _exit(127);
-    }
-    return pid;
-}
-
-static int dev_demo(const struct dev_opts *o, struct ac_dev_kafka *dk, struct ac_dev_redis *dr)
-{
-    char config[512], logpath[512], events[1024];
-    const char *brokers = ac_dev_kafka_brokers(dk);
-    snprintf(config, sizeof(config), "%s/demo.conf", dr->dir);
-    snprintf(logpath, sizeof(logpath), "%s/processors.log", dr->dir);
+    char events[PATH_MAX];
     snprintf(events, sizeof(events), "%s",
-             o->events ? o->events : AC_SOURCE_DIR "/deploy/demo/orders.jsonl");
-    FILE *f = fopen(config, "w");
-    if (!f) {
-        fprintf(stderr, "aftercare dev: %s: %s\n", config, strerror(errno));
+             o->events ? o->events : AC_SOURCE_DIR "/deploy/demo/journeys.jsonl");
+    const struct cli_demo_opts d = {brokers, redis_url, dir, events, o->speed, o->json, &dev_stop};
+    return cli_demo_run(&d, stdout);
+}
+
+/* --demo --attach: on the stack named by the environment, with its configs
+ * and log in a directory of its own. */
+static int dev_demo_attached(const struct dev_opts *o)
+{
+    const char *brokers = cli_brokers(NULL);
+    const char *redis_url = getenv("AFTERCARE_REDIS_URL");
+    if (!brokers || !redis_url || !*redis_url) {
+        fprintf(stderr, "aftercare dev: --attach needs AFTERCARE_KAFKA_BROKERS and "
+                        "AFTERCARE_REDIS_URL (eval \"$(aftercare dev --detach)\")\n");
+        return 2;
+    }
+    const char *tmp = getenv("TMPDIR");
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s/aftercare-demo-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, "aftercare dev: %s: %s\n", dir, strerror(errno));
         return 1;
     }
-    fprintf(f, "# written by `aftercare dev --demo`\n"
-               "http.port = 0\n"
-               "batch.ms = 20\n"
-               "kafka.consumer.fetch.wait.max.ms = 10\n"
-               "kafka.consumer.session.timeout.ms = 6000\n"
-               "kafka.consumer.heartbeat.interval.ms = 500\n");
-    fclose(f);
-    char tconfig[512];
-    snprintf(tconfig, sizeof(tconfig), "%s/timers.conf", dr->dir);
-    if (!(f = fopen(tconfig, "w"))) {
-        fprintf(stderr, "aftercare dev: %s: %s\n", tconfig, strerror(errno));
-        return 1;
+    signal(SIGINT, dev_on_signal);
+    signal(SIGTERM, dev_on_signal);
+    int rc = dev_demo(o, brokers, redis_url, dir);
+    const char *keep = getenv("AFTERCARE_DEV_KEEP");
+    if (!(keep && *keep)) {
+        static const char *const files[] = {"orders.conf", "deliveries.conf", "feedback.conf",
+                                            "usage.conf",  "timers.conf",     "processors.log"};
+        for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+            char path[PATH_MAX + 32];
+            snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+            (void)unlink(path);
+        }
+        (void)rmdir(dir);
     }
-    fprintf(f, "# written by `aftercare dev --demo`\nhttp.port = 0\ntimers.idle_ms = 50\n"
-               "timers.inputs = orders\n");
-    fclose(f);
-    struct ac_codec *codec = cli_codec();
-    if (!codec) {
-        return 1;
-    }
-    printf("# demo: processors log to %s (kept with AFTERCARE_DEV_KEEP=1)\n", logpath);
-    pid_t orders = dev_spawn_processor("orders", config, logpath, brokers, dr->url);
-    pid_t timers = dev_spawn_processor("timers", tconfig, logpath, brokers, dr->url);
-    FILE *in = fopen(events, "r");
-    if (!in) {
-        fprintf(stderr, "aftercare dev: %s: %s\n", events, strerror(errno));
-        kill(orders, SIGTERM);
-        kill(timers, SIGTERM);
-        waitpid(orders, NULL, 0);
-        waitpid(timers, NULL, 0);
-        ac_codec_destroy(codec);
-        return 1;
-    }
-    long sent = 0, n_actions = 0, n_signals = 0;
-    int rc = cli_produce_stream(brokers, codec, "orders", "orders", in, events, &sent);
-    fclose(in);
-    printf("# demo: produced %ld order events from %s; actions as they are emitted:\n", sent,
-           events);
-    fflush(stdout);
-    if (rc == 0) {
-        /* The first group join of the mock takes ~3 s; then actions flow. */
-        struct cli_consume_opts co = {brokers, "aftercare.actions", 1, 0, 8.0, &dev_stop};
-        rc = cli_consume_stream(&co, codec, stdout, &n_actions);
-        printf("# demo: signals:\n");
-        fflush(stdout);
-        struct cli_consume_opts cs = {brokers, "aftercare.signals", 1, 0, 2.0, &dev_stop};
-        rc |= cli_consume_stream(&cs, codec, stdout, &n_signals);
-    }
-    int64_t pending = -1, overdue = -1;
-    char err[256];
-    struct ac_store *st = ac_store_new(dr->url, "ac", err, sizeof(err));
-    if (st && ac_store_connect(st, err, sizeof(err)) == 0) {
-        (void)ac_store_timer_counts(st, ac_clock_now(ac_clock_wall()), &pending, &overdue);
-    }
-    ac_store_destroy(st);
-    kill(orders, SIGTERM);
-    kill(timers, SIGTERM);
-    int status = 0, tstatus = 0;
-    waitpid(orders, &status, 0);
-    waitpid(timers, &tstatus, 0);
-    printf("# demo: %ld actions, %ld signals; %lld customers with timers pending (reminders, "
-           "check-ins, anniversaries: `aftercare simulate` shows when they fire)\n",
-           n_actions, n_signals, (long long)pending);
-    printf("# demo: after SIGTERM aftercare-orders exited with %d, aftercare-timers with %d\n",
-           WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-           WIFEXITED(tstatus) ? WEXITSTATUS(tstatus) : -1);
-    if (!WIFEXITED(tstatus) || WEXITSTATUS(tstatus) != 0) {
-        status = tstatus;
-    }
-    ac_codec_destroy(codec);
-    int failed = rc != 0 || n_actions == 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
-    if (failed) {
-        /* The directory goes away on exit: show what the processor said. */
-        char cmd[600];
-        snprintf(cmd, sizeof(cmd), "tail -n 20 '%s' >&2", logpath);
-        int r = system(cmd);
-        (void)r;
-    }
-    return failed;
+    return rc;
 }
 
 int cli_dev(int argc, char **argv)
 {
-    struct dev_opts o = {4, 1, 0, 0, NULL};
+    struct dev_opts o = {4, 1, 0, 0, 0, 0, DEV_DEMO_SPEED, NULL};
     char err[512];
     int pipefd[2] = {-1, -1};
     for (int i = 1; i < argc; i++) {
@@ -209,10 +138,28 @@ int cli_dev(int argc, char **argv)
             o.detach = 1;
         } else if (strcmp(argv[i], "--events") == 0 && i + 1 < argc) {
             o.events = argv[++i];
+        } else if (strcmp(argv[i], "--speed") == 0 && i + 1 < argc) {
+            long long v = strtoll(argv[++i], &end, 10);
+            if (*end || v < 1 || v > 1000000) {
+                fprintf(stderr, "aftercare dev: --speed expects 1..1000000\n");
+                return 2;
+            }
+            o.speed = v;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            o.json = 1;
+        } else if (strcmp(argv[i], "--attach") == 0) {
+            o.attach = 1;
         } else {
             fprintf(stderr, "aftercare dev: unexpected argument '%s' (try --help)\n", argv[i]);
             return 2;
         }
+    }
+    if ((o.attach || o.json || o.events || o.speed != DEV_DEMO_SPEED) && !o.demo) {
+        fprintf(stderr, "aftercare dev: --attach, --events, --speed and --json go with --demo\n");
+        return 2;
+    }
+    if (o.attach) {
+        return dev_demo_attached(&o);
     }
     if (o.detach && !o.demo) {
         /* The parent relays the child's shell lines, then returns. */
@@ -260,7 +207,7 @@ int cli_dev(int argc, char **argv)
     int rc = 0;
     if (o.demo) {
         fputs(lines, stdout);
-        rc = dev_demo(&o, dk, &dr);
+        rc = dev_demo(&o, ac_dev_kafka_brokers(dk), dr.url, dr.dir);
     } else {
         if (pipefd[1] >= 0) {
             ssize_t w = write(pipefd[1], lines, strlen(lines));

@@ -332,3 +332,127 @@ int cli_consume(int argc, char **argv)
     ac_codec_destroy(codec);
     return rc;
 }
+
+/* --- a reader for the demo ------------------------------------------------------------------- */
+
+#define CLI_READER_PARTS 256
+
+struct cli_reader {
+    rd_kafka_t *rk;
+    char topic[128];
+    const char *schema;
+    int n_parts;
+    int64_t end[CLI_READER_PARTS];  /* high watermark at open time */
+    int64_t next[CLI_READER_PARTS]; /* next offset to read */
+};
+
+struct cli_reader *cli_reader_open(const char *brokers, const char *topic, int from_beginning,
+                                   char *err, size_t errlen)
+{
+    char group[64];
+    snprintf(group, sizeof(group), "aftercare-cli-%d", (int)getpid());
+    const char *defaults[] = {"group.id", group, "enable.auto.commit", "false", "fetch.wait.max.ms",
+                              "10",       NULL};
+    struct cli_reader *r = calloc(1, sizeof(*r));
+    rd_kafka_conf_t *conf =
+        r ? ac_kafka_conf_new(brokers, AC_KAFKA_CONSUMER, defaults, NULL, err, errlen) : NULL;
+    if (!conf) {
+        if (!r) {
+            snprintf(err, errlen, "out of memory");
+        }
+        free(r);
+        return NULL;
+    }
+    snprintf(r->topic, sizeof(r->topic), "%s", topic);
+    r->schema = cli_schema_of(topic);
+    if (!(r->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen))) {
+        rd_kafka_conf_destroy(conf);
+        free(r);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(r->rk);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(r->rk, topic, NULL);
+    rd_kafka_resp_err_t e = rd_kafka_metadata(r->rk, 0, t, &md, 10000);
+    rd_kafka_topic_destroy(t);
+    if (e || md->topic_cnt != 1 || md->topics[0].err) {
+        snprintf(err, errlen, "topic '%s': %s", topic, rd_kafka_err2str(e ? e : md->topics[0].err));
+        if (md) {
+            rd_kafka_metadata_destroy(md);
+        }
+        cli_reader_close(r);
+        return NULL;
+    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
+    for (int i = 0; i < md->topics[0].partition_cnt && i < CLI_READER_PARTS; i++) {
+        int32_t p = md->topics[0].partitions[i].id;
+        int64_t lo = 0, hi = 0;
+        if (p < 0 || p >= CLI_READER_PARTS ||
+            rd_kafka_query_watermark_offsets(r->rk, topic, p, &lo, &hi, 10000) != 0) {
+            continue;
+        }
+        r->end[p] = hi;
+        r->next[p] = from_beginning ? lo : hi;
+        r->n_parts = p + 1 > r->n_parts ? p + 1 : r->n_parts;
+        rd_kafka_topic_partition_list_add(l, topic, p)->offset =
+            from_beginning ? RD_KAFKA_OFFSET_BEGINNING : hi;
+    }
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_assign(r->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    return r;
+}
+
+json_t *cli_reader_next(struct cli_reader *r, struct ac_codec *codec, int timeout_ms)
+{
+    char err[512];
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, timeout_ms);
+    if (!m) {
+        return NULL;
+    }
+    json_t *o = NULL;
+    if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            fprintf(stderr, "aftercare: %s: %s\n", r->topic, rd_kafka_message_errstr(m));
+        }
+        rd_kafka_message_destroy(m);
+        return NULL;
+    }
+    if (m->partition >= 0 && m->partition < CLI_READER_PARTS) {
+        r->next[m->partition] = m->offset + 1;
+    }
+    struct ac_buf json;
+    ac_buf_init(&json);
+    if (!r->schema ||
+        ac_codec_avro_to_json(codec, r->schema, m->payload, m->len, &json, err, sizeof(err)) != 0) {
+        fprintf(stderr, "aftercare: %s partition %d offset %lld: %s\n", r->topic, m->partition,
+                (long long)m->offset, r->schema ? err : "no schema");
+    } else {
+        o = json_loadb(json.data, json.len, 0, NULL);
+    }
+    ac_buf_fini(&json);
+    rd_kafka_message_destroy(m);
+    return o;
+}
+
+int cli_reader_at_end(const struct cli_reader *r)
+{
+    for (int p = 0; p < r->n_parts; p++) {
+        if (r->next[p] < r->end[p]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+void cli_reader_close(struct cli_reader *r)
+{
+    if (!r) {
+        return;
+    }
+    if (r->rk) {
+        rd_kafka_consumer_close(r->rk);
+        rd_kafka_destroy(r->rk);
+    }
+    free(r);
+}

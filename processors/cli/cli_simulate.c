@@ -7,12 +7,13 @@
  * that follows event time (never going back: an out-of-order event is
  * applied at the time reached, as a processor applies it at the wall clock)
  * and a private redis-server it starts and stops, with emission off. Every
- * decision is printed as a JSON line.
+ * decision and every signal is printed as a JSON line.
  * Between two events the clock visits every due time in order, so a timer
  * fires at its own due time (quiet hours, caps and expiry as in production).
  * With --against, both playbooks run on the same events and the actions
  * that would appear, vanish or move are printed instead. */
 #include <jansson.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 
 #include "build.h"
 #include "cli.h"
+#include "clock.h"
 #include "config.h"
 #include "deliveries.h"
 #include "devstack.h"
@@ -44,11 +46,18 @@ static void simulate_usage(FILE *out)
             "Replays the events (JSON lines as for `aftercare produce`, plus a \"topic\" field)\n"
             "in event-time order through the processors' domain code and the timer\n"
             "process's firing code, on an explicit clock and a private redis-server, with\n"
-            "emission off. Events and timers are applied up to TIME (ISO-8601 or epoch ms;\n"
+            "emission off. A time written as an offset (\"+2d6h\", \"-30m\": w, d, h, m, s)\n"
+            "is that long after or before now; lines starting with # are comments.\n"
+            "Events and timers are applied up to TIME (ISO-8601, epoch ms or +30d;\n"
             "default: 90 days after the last event): a later event is counted, not applied.\n"
-            "Prints every decision as a JSON line, ordered by time, then customer, then as\n"
-            "decided: time, customer_id, rule_id, decision, reason, action_id, channel,\n"
-            "template, not_before.\n\n"
+            "Prints every decision and every signal as a JSON line, ordered by time, then\n"
+            "customer, then as decided (a customer's signals before the decisions of the\n"
+            "same change):\n"
+            "  decision: time, customer_id, rule_id, decision, reason, action_id, channel,\n"
+            "            template, not_before (experiment, variant when in one)\n"
+            "  signal:   time, customer_id, signal, value, previous, score, signal_id,\n"
+            "            cause_event_id\n"
+            "A line with \"signal\" is a signal, one with \"decision\" a decision.\n\n"
             "A line that is not a valid event is reported (file:line: why) and skipped, as\n"
             "a processor sends it to the DLQ; --strict stops at it instead.\n\n"
             "--against OTHER: runs both playbooks (P is the changed one, OTHER the current)\n"
@@ -75,6 +84,11 @@ static void sim_iso(int64_t ms, char *out, size_t n)
 
 static int sim_parse_time(const char *s, int64_t *out)
 {
+    int64_t off;
+    if (cli_parse_offset(s, &off) == 0) {
+        *out = ac_clock_now(ac_clock_wall()) + off; /* "+30d": from now */
+        return 0;
+    }
     char *end = NULL;
     long long v = strtoll(s, &end, 10);
     if (end && *end == '\0' && end != s) {
@@ -106,7 +120,7 @@ struct sim_events {
  * processors). A bad line is reported with file:line and skipped, as a
  * processor sends it to the DLQ (counted in se->bad); with strict it stops
  * the simulation. */
-static int sim_read_events(struct ac_codec *codec, const char *path, int strict,
+static int sim_read_events(struct ac_codec *codec, const char *path, int strict, int64_t now,
                            struct sim_events *se)
 {
     FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
@@ -122,16 +136,20 @@ static int sim_read_events(struct ac_codec *codec, const char *path, int strict,
     ac_buf_init(&avro);
     while (rc == 0 && getline(&line, &cap, in) > 0) {
         lineno++;
-        if (line[strspn(line, " \t\r\n")] == '\0') {
-            continue;
+        char first = line[strspn(line, " \t\r\n")];
+        if (first == '\0' || first == '#') {
+            continue; /* blank, or a comment */
         }
         json_error_t jerr;
         json_t *o = json_loads(line, 0, &jerr);
         const char *topic = o ? json_string_value(json_object_get(o, "topic")) : NULL;
         int t = topic ? ac_topic_from_name(topic) : -1;
-        if (!o || t < 0) {
+        int resolved = o && t >= 0 ? cli_event_resolve(o, now, err, sizeof(err)) : 0;
+        if (!o || t < 0 || resolved != 0) {
             fprintf(stderr, "%s:%ld: %s%s\n", path, lineno,
-                    !o ? jerr.text : "needs a \"topic\": orders, deliveries, feedback or usage",
+                    !o      ? jerr.text
+                    : t < 0 ? "needs a \"topic\": orders, deliveries, feedback or usage"
+                            : err,
                     strict ? "" : "; skipped");
             json_decref(o);
             se->bad++;
@@ -196,6 +214,7 @@ struct sim_line {
     char customer_id[AC_ID_MAX];
     size_t seq; /* the order decided */
     char *text;
+    size_t len;
 };
 
 struct sim_run {
@@ -208,6 +227,7 @@ struct sim_run {
     struct sim_outcome *out;
     size_t n_out, cap_out;
     long decisions;
+    long signals;
 };
 
 static void sim_heap_push(struct sim_run *r, int64_t t)
@@ -268,6 +288,37 @@ static void sim_json_str(FILE *f, const char *s)
     (void)ac_json_write_str(t, strnlen(t, 4096), sim_json_put, f);
 }
 
+/* A printed line is written to a memory stream, then kept with its sort key. */
+static FILE *sim_line_open(struct sim_run *r)
+{
+    if (r->n_lines == r->cap_lines) {
+        size_t nc = r->cap_lines ? 2 * r->cap_lines : 1024;
+        struct sim_line *nl = realloc(r->lines, nc * sizeof(*nl));
+        if (!nl) {
+            fprintf(stderr, "aftercare simulate: out of memory; a line is not printed\n");
+            return NULL;
+        }
+        r->lines = nl;
+        r->cap_lines = nc;
+    }
+    struct sim_line *l = &r->lines[r->n_lines];
+    l->len = 0;
+    FILE *f = open_memstream(&l->text, &l->len);
+    if (!f) {
+        fprintf(stderr, "aftercare simulate: out of memory; a line is not printed\n");
+    }
+    return f;
+}
+
+static void sim_line_close(struct sim_run *r, FILE *f, int64_t at, const char *customer_id)
+{
+    struct sim_line *l = &r->lines[r->n_lines];
+    fclose(f);
+    l->at = at;
+    snprintf(l->customer_id, sizeof(l->customer_id), "%s", customer_id);
+    l->seq = r->n_lines++;
+}
+
 static void sim_decision(const char *customer_id, const struct ac_decision *d, void *opaque)
 {
     struct sim_run *r = opaque;
@@ -294,21 +345,8 @@ static void sim_decision(const char *customer_id, const struct ac_decision *d, v
     if (!r->print) {
         return;
     }
-    if (r->n_lines == r->cap_lines) {
-        size_t nc = r->cap_lines ? 2 * r->cap_lines : 1024;
-        struct sim_line *nl = realloc(r->lines, nc * sizeof(*nl));
-        if (!nl) {
-            fprintf(stderr, "aftercare simulate: out of memory; a decision is not printed\n");
-            return;
-        }
-        r->lines = nl;
-        r->cap_lines = nc;
-    }
-    struct sim_line *l = &r->lines[r->n_lines];
-    size_t len = 0;
-    FILE *f = open_memstream(&l->text, &len);
+    FILE *f = sim_line_open(r);
     if (!f) {
-        fprintf(stderr, "aftercare simulate: out of memory; a decision is not printed\n");
         return;
     }
     sim_iso(d->at, at, sizeof(at));
@@ -331,10 +369,43 @@ static void sim_decision(const char *customer_id, const struct ac_decision *d, v
         sim_json_str(f, d->variant);
     }
     fprintf(f, "}\n");
-    fclose(f);
-    l->at = d->at;
-    snprintf(l->customer_id, sizeof(l->customer_id), "%s", customer_id);
-    l->seq = r->n_lines++;
+    sim_line_close(r, f, d->at, customer_id);
+}
+
+/* A signal's line: {"time", "customer_id", "signal", "value", "previous",
+ * "score", "signal_id", "cause_event_id"}; "signal" where a decision has
+ * "rule_id" and "decision". */
+static void sim_signal(const char *customer_id, const struct ac_signal *s, int64_t at_ms,
+                       void *opaque)
+{
+    struct sim_run *r = opaque;
+    char at[40];
+    r->signals++;
+    if (!r->print) {
+        return;
+    }
+    FILE *f = sim_line_open(r);
+    if (!f) {
+        return;
+    }
+    sim_iso(at_ms, at, sizeof(at));
+    fprintf(f, "{\"time\":%s,\"customer_id\":", at);
+    sim_json_str(f, customer_id);
+    fprintf(f, ",\"signal\":");
+    sim_json_str(f, s->signal);
+    fprintf(f, ",\"value\":");
+    sim_json_str(f, s->value);
+    fprintf(f, ",\"previous\":");
+    if (s->previous[0]) {
+        sim_json_str(f, s->previous);
+    } else {
+        fprintf(f, "null");
+    }
+    fprintf(f, ",\"score\":%.15g,\"signal_id\":\"%s\",\"cause_event_id\":",
+            isfinite(s->score) ? s->score : 0.0, s->signal_id);
+    sim_json_str(f, s->cause_event_id);
+    fprintf(f, "}\n");
+    sim_line_close(r, f, at_ms, customer_id);
 }
 
 /* Time, then customer, then the order decided: the same output every run
@@ -436,6 +507,7 @@ static int sim_run_playbook(struct ac_store *st, const char *playbook, const str
         goto out;
     }
     ac_fire_on_decision(fire, sim_decision, r);
+    ac_fire_on_signal(fire, sim_signal);
     ac_fire_on_timer(fire, sim_timer);
     long skipped[AC_TOPIC__N] = {0};
     int64_t clock = INT64_MIN;
@@ -562,7 +634,8 @@ int cli_simulate(int argc, char **argv)
             if (sim_parse_time(argv[++i], &until) != 0) {
                 fprintf(stderr,
                         "aftercare simulate: --until: expected ISO-8601 "
-                        "(2026-03-01T00:00:00Z) or epoch ms, got '%s'\n",
+                        "(2026-03-01T00:00:00Z), epoch ms or an offset from now (+30d), "
+                        "got '%s'\n",
                         argv[i]);
                 return 2;
             }
@@ -584,7 +657,7 @@ int cli_simulate(int argc, char **argv)
     char err[512];
     int exit_code = 1, redis_up = 0;
     memset(&redis, 0, sizeof(redis));
-    if (!codec || sim_read_events(codec, events, strict, &se) != 0) {
+    if (!codec || sim_read_events(codec, events, strict, ac_clock_now(ac_clock_wall()), &se) != 0) {
         goto out;
     }
     if (until == AC_TS_NONE) {
@@ -610,8 +683,10 @@ int cli_simulate(int argc, char **argv)
         }
         sim_diff(&changed, &current);
     } else {
-        fprintf(stderr, "aftercare simulate: %zu events, %ld decisions, %zu actions emitted\n",
-                se.n - (size_t)changed.late, changed.decisions, changed.n_out);
+        fprintf(stderr,
+                "aftercare simulate: %zu events, %ld decisions, %zu actions emitted, %ld "
+                "signals\n",
+                se.n - (size_t)changed.late, changed.decisions, changed.n_out, changed.signals);
     }
     if (se.bad > 0) {
         fprintf(stderr, "aftercare simulate: %ld line(s) skipped (see above)\n", se.bad);

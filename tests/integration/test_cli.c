@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -216,6 +217,111 @@ Test(cli, simulate_until_bounds_events_and_its_output_is_ordered)
     cr_expect(a < k && k < z, "ordered by customer at one instant: %s", out);
     cr_assert_eq(run_cli(args, again, sizeof(again), err, sizeof(err)), 0, "%s", err);
     cr_expect_str_eq(again, out, "the same output twice");
+}
+
+/* Signals are printed beside the decisions, in the same order (time,
+ * customer, then as raised and decided): a processor's signal (segment) comes
+ * before the decisions of its event, and a signal the timer path raises
+ * (late_delivery when the estimate passes) before the apology it goes with. */
+Test(cli, simulate_prints_signals_beside_decisions)
+{
+    static char out[1 << 16];
+    char events[512], err[4096], args[1024];
+    snprintf(events, sizeof(events), "%s/sim3.jsonl", env.dir);
+    write_text(events,
+               "{\"topic\":\"orders\",\"event_id\":\"o1\",\"customer_id\":\"s1\",\"type\":"
+               "\"order_placed\",\"occurred_at\":\"2026-05-04T10:00:00Z\",\"order_id\":\"A1\","
+               "\"total_cents\":1000,\"currency\":\"EUR\",\"items\":[{\"sku\":\"b\","
+               "\"product_family\":\"coffee\",\"category\":\"c\",\"unit_price_cents\":1000,"
+               "\"quantity\":1}]}\n"
+               "{\"topic\":\"deliveries\",\"event_id\":\"d1\",\"customer_id\":\"s1\",\"type\":"
+               "\"shipped\",\"occurred_at\":\"2026-05-04T12:00:00Z\",\"order_id\":\"A1\","
+               "\"carrier\":\"dhl\",\"tracking_url\":\"\","
+               "\"estimated_delivery_at\":\"2026-05-05T12:00:00Z\"}\n");
+    snprintf(args, sizeof(args), "simulate --events %s --until 2026-05-06T00:00:00Z", events);
+    cr_assert_eq(run_cli(args, out, sizeof(out), err, sizeof(err)), 0, "%s", err);
+    const char *seg = strstr(out, "{\"time\":\"2026-05-04T10:00:00.000Z\",\"customer_id\":\"s1\","
+                                  "\"signal\":\"segment\",\"value\":\"one_time\","
+                                  "\"previous\":\"new\",\"score\":10,\"signal_id\":\"");
+    const char *conf = strstr(out, "\"rule_id\":\"order_confirmation\",\"decision\":\"emitted\"");
+    cr_assert(seg && conf, "%s", out);
+    cr_expect(seg < conf, "the signal before its event's decisions: %s", out);
+    cr_expect(strstr(seg, "\"cause_event_id\":\"o1\"}\n") != NULL, "%s", out);
+    const char *late = strstr(out, "{\"time\":\"2026-05-05T13:00:00.000Z\",\"customer_id\":\"s1\","
+                                   "\"signal\":\"late_delivery\",\"value\":\"estimate_passed\","
+                                   "\"previous\":null,");
+    const char *apology = strstr(out, "{\"time\":\"2026-05-05T13:00:00.000Z\",\"customer_id\":"
+                                      "\"s1\",\"rule_id\":\"delivery_delay_overdue\","
+                                      "\"decision\":\"emitted\"");
+    cr_assert(late && apology, "%s", out);
+    cr_expect(late < apology, "%s", out);
+    /* every line is one JSON object with either "signal" or "decision" */
+    long n_sig = 0, n_dec = 0;
+    for (char *line = out, *nl; *line; line = nl + 1) {
+        cr_assert((nl = strchr(line, '\n')) != NULL, "a line without its newline: %s", line);
+        *nl = '\0';
+        json_error_t jerr;
+        json_t *o = json_loads(line, 0, &jerr);
+        cr_assert_not_null(o, "%s: %s", jerr.text, line);
+        int is_sig = json_object_get(o, "signal") != NULL;
+        int is_dec = json_object_get(o, "decision") != NULL;
+        cr_expect(is_sig != is_dec, "%s", line);
+        n_sig += is_sig;
+        n_dec += is_dec;
+        json_decref(o);
+    }
+    cr_expect_eq(n_sig, 2);
+    cr_expect(strstr(err, "2 signals") != NULL, "%s", err);
+    cr_expect(n_dec > 10, "%ld decisions", n_dec);
+}
+
+/* The demo's sample replays through simulate as well: times written as
+ * offsets from now, comment lines skipped. Its two signals are as far apart
+ * as the file says: cy's estimate (+1d12h) passes an hour late, ada's order
+ * is at +10m. A bad offset is reported with its line and skipped. */
+Test(cli, simulate_reads_offsets_from_now_like_the_demo)
+{
+    static char out[1 << 18];
+    char err[4096], args[1024];
+    snprintf(args, sizeof(args), "simulate --events %s/deploy/demo/journeys.jsonl --until +27d",
+             h_source_dir());
+    cr_assert_eq(run_cli(args, out, sizeof(out), err, sizeof(err)), 0, "%s", err);
+    cr_expect(strstr(err, "skipped") == NULL, "every line of the sample is an event: %s", err);
+    cr_expect(strstr(err, "26 events") != NULL, "%s", err);
+    int64_t seg = AC_TS_NONE, late = AC_TS_NONE;
+    for (char *line = out, *nl; *line; line = nl + 1) {
+        cr_assert((nl = strchr(line, '\n')) != NULL);
+        *nl = '\0';
+        json_t *o = json_loads(line, 0, NULL);
+        cr_assert_not_null(o, "%s", line);
+        const char *cust = json_string_value(json_object_get(o, "customer_id"));
+        const char *sig = json_string_value(json_object_get(o, "signal"));
+        struct tm tm;
+        memset(&tm, 0, sizeof(tm));
+        const char *t = json_string_value(json_object_get(o, "time"));
+        cr_assert(t && strptime(t, "%Y-%m-%dT%H:%M:%S", &tm), "%s", line);
+        int64_t at = (int64_t)timegm(&tm) * 1000 + strtol(t + 20, NULL, 10);
+        if (sig && strcmp(cust, "cust-ada") == 0 && strcmp(sig, "segment") == 0) {
+            seg = at;
+        }
+        if (sig && strcmp(cust, "cust-cy") == 0 && strcmp(sig, "late_delivery") == 0) {
+            late = at;
+        }
+        json_decref(o);
+    }
+    cr_assert(seg != AC_TS_NONE && late != AC_TS_NONE, "both signals");
+    cr_expect_eq(late - seg, (36 * 60 + 50) * 60000LL, "1d13h after day 0, less 10 minutes");
+
+    char events[512];
+    snprintf(events, sizeof(events), "%s/sim4.jsonl", env.dir);
+    write_text(events, "# a comment\n"
+                       "{\"topic\":\"orders\",\"event_id\":\"o1\",\"customer_id\":\"s1\",\"type\":"
+                       "\"order_placed\",\"occurred_at\":\"+3x\",\"order_id\":\"A1\","
+                       "\"total_cents\":1000,\"currency\":\"EUR\",\"items\":[]}\n");
+    snprintf(args, sizeof(args), "simulate --events %s", events);
+    cr_expect_eq(run_cli(args, out, sizeof(out), err, sizeof(err)), 0, "%s", err);
+    cr_expect(strstr(err, "sim4.jsonl:2: occurred_at: expected an offset from now") != NULL, "%s",
+              err);
 }
 
 /* `aftercare consume aftercare.dlq` writes one JSON line per record that a

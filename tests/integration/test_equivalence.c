@@ -1,6 +1,6 @@
 /* One apply path: the same event file, fed to `aftercare simulate` and to the
- * real processes on the embedded stack, gives the same action ids and the same
- * decisions (rule, decision, reason, action id). The file holds an upstream
+ * real processes on the embedded stack, gives the same action ids, the same
+ * decisions (rule, decision, reason, action id) and the same signals. The file holds an upstream
  * duplicate, an out-of-order event and an event the domain rejects. */
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -161,7 +161,7 @@ Test(equivalence, simulate_and_the_real_pipeline_decide_the_same)
     strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
     snprintf(args, sizeof(args), "simulate --events %s --until %s", p_all, iso);
     cr_assert_eq(h_run_cli(&env, args, out, sizeof(out), err, sizeof(err)), 0, "simulate: %s", err);
-    struct keys sim = {0}, real = {0};
+    struct keys sim = {0}, real = {0}, sim_sigs = {0};
     for (char *l = out, *nl; *l; l = nl + 1) {
         nl = strchr(l, '\n');
         if (!nl) {
@@ -170,7 +170,10 @@ Test(equivalence, simulate_and_the_real_pipeline_decide_the_same)
         *nl = '\0';
         json_t *o = json_loads(l, 0, NULL);
         cr_assert_not_null(o, "simulate printed a line that is not JSON: %s", l);
-        if (strcmp(jstr(o, "decision"), "rejected") != 0) {
+        if (json_object_get(o, "signal")) {
+            keys_add(&sim_sigs, jstr(o, "signal"), jstr(o, "value"), jstr(o, "cause_event_id"),
+                     jstr(o, "signal_id"));
+        } else if (strcmp(jstr(o, "decision"), "rejected") != 0) {
             keys_add(&sim, jstr(o, "rule_id"), jstr(o, "decision"), jstr(o, "reason"),
                      jstr(o, "action_id"));
         }
@@ -253,6 +256,20 @@ Test(equivalence, simulate_and_the_real_pipeline_decide_the_same)
         cr_expect(found, "action %s was not in simulate's output", acts.recs[k].id);
     }
     h_reader_close(&acts);
+    /* the same signals on the signal topic */
+    struct h_reader sigs;
+    h_reader_read_all(&env, &sigs, "aftercare.signals");
+    cr_expect_gt(sim_sigs.n, 0, "the file raises signals");
+    cr_expect_eq(sigs.n, sim_sigs.n, "one signal per signal simulate printed");
+    for (size_t k = 0; k < sigs.n; k++) {
+        int found = 0;
+        for (size_t m = 0; m < sim_sigs.n && !found; m++) {
+            found = strstr(sim_sigs.k[m], sigs.recs[k].id) != NULL;
+        }
+        cr_expect(found, "signal %s was not in simulate's output", sigs.recs[k].id);
+    }
+    h_reader_close(&sigs);
+    keys_free(&sim_sigs);
     /* the rejected event is in the DLQ; the duplicates were applied once */
     cr_expect_eq(h_topic_end(&env, "aftercare.dlq"), 1);
     cr_expect_eq(h_state_ll(&env, "p1", "o.count"), 2, "the duplicate was applied once");
