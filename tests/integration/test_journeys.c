@@ -232,3 +232,74 @@ Test(journeys, an_unsubscribe_from_everything_stops_marketing_but_not_orders_or_
     cr_expect_eq(h_terminate(deliveries), 0);
     cr_expect_eq(h_terminate(feedback), 0);
 }
+
+/* A collision through the real processes (issue: the day-14 upsell always
+ * expired behind welcome_4): a first order, then aftercare-timers on a clock
+ * 43,200 times faster (a day every 2 s) until day 14. The upsell rides along
+ * in welcome_4: one message with its vars, a `merged` decision on the audit
+ * log, no upsell of its own. The order is placed on the last Monday at 10:00
+ * UTC, so day 14 is inside every window whatever time the test runs. */
+Test(journeys, the_day_14_upsell_rides_along_in_welcome_4_through_the_processes)
+{
+    int64_t now = ac_clock_now(ac_clock_wall());
+    const int64_t day = 24 * HOUR, monday0 = 345600000LL; /* 1970-01-05 00:00 UTC */
+    int64_t at = monday0 + (now - monday0) / (7 * day) * (7 * day) + 10 * HOUR;
+    if (at > now) {
+        at -= 7 * day;
+    }
+    struct ac_event ord;
+    h_order_event(&ord, "col-order-1", "col-1", "order_placed", at, 4990, "coffee");
+    h_produce_events(&env, "orders", &ord, 1);
+
+    char extra[1400], oconf[512], tconf[512];
+    default_playbook(extra, sizeof(extra), NULL);
+    h_write_config(&env, "orders", extra, oconf, sizeof(oconf));
+    pid_t orders = h_spawn(&env, "orders", oconf);
+    cr_assert(h_wait_done(&env, "ac", "aftercare-orders", "orders", 60000));
+    default_playbook(extra, sizeof(extra), NULL);
+    snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+             "timers.event_time = false\nclock.speed = 43200\nclock.epoch_ms = %lld\n",
+             (long long)now);
+    h_write_timers_config(&env, extra, tconf, sizeof(tconf));
+    pid_t timers = h_spawn(&env, "timers", tconf);
+
+    char ids[1][AC_ACTION_ID_MAX], upsell[AC_ACTION_ID_MAX];
+    ac_action_id(ids[0], "welcome_4", "col-order-1", 0);
+    ac_action_id(upsell, "upsell", "col-order-1", 0);
+    struct h_reader acts;
+    h_reader_open(&env, &acts, "aftercare.actions");
+    cr_assert_eq(wait_ids(&acts, ids, 1, 90000), 0, "welcome_4 never came (%zu actions)", acts.n);
+    struct ac_action a;
+    size_t i = reader_find(&acts, ids[0]);
+    cr_assert_eq(ac_codec_decode_action(env.codec, acts.recs[i].value, acts.recs[i].len, &a), 0);
+    /* due on day 14; decided when the sped-up clock got there (0.1 s is 72 min) */
+    cr_expect_geq(a.not_before, at + 14 * day);
+    cr_expect_lt(a.not_before, at + 15 * day);
+    int merged = 0, family = 0;
+    for (int k = 0; k < a.n_vars; k++) {
+        merged |=
+            strcmp(a.vars[k].key, "merged") == 0 && strcmp(a.vars[k].value, "upsell_offer") == 0;
+        family |= strcmp(a.vars[k].key, "family") == 0 && strcmp(a.vars[k].value, "coffee") == 0;
+    }
+    cr_expect(merged, "welcome_4 carries the upsell (var merged)");
+    cr_expect(family, "and the upsell's vars");
+    cr_expect_eq(reader_find(&acts, upsell), (size_t)-1, "the upsell went on its own as well");
+    h_reader_close(&acts);
+
+    static char out[1 << 18];
+    char err[2048];
+    cr_assert_eq(h_run_cli(&env, "consume aftercare.decisions --from-beginning --timeout 3", out,
+                           sizeof(out), err, sizeof(err)),
+                 0, "%s", err);
+    /* the upsell's decision: {"rule_id":"upsell",...,"decision":"merged","reason":...} */
+    int found = 0;
+    for (const char *u = strstr(out, "\"rule_id\":\"upsell\""); u && !found;
+         u = strstr(u + 1, "\"rule_id\":\"upsell\"")) {
+        const char *end = strchr(u, '}');
+        const char *m = strstr(u, "\"decision\":\"merged\",\"reason\":\"merged_into:welcome_4\"");
+        found = m && end && m < end;
+    }
+    cr_expect(found, "no merged decision for the upsell: %s", out);
+    cr_expect_eq(h_terminate(timers), 0);
+    cr_expect_eq(h_terminate(orders), 0);
+}
