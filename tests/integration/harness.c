@@ -243,6 +243,34 @@ pid_t h_spawn(struct h_env *env, const char *name, const char *config_path)
     return pid;
 }
 
+int h_log_count(struct h_env *env, const char *name, const char *text)
+{
+    char path[512], line[4096];
+    int n = 0;
+    snprintf(path, sizeof(path), "%s/%s.log", env->dir, name);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof(line), f)) {
+        n += strstr(line, text) != NULL;
+    }
+    if (f) {
+        fclose(f);
+    }
+    return n;
+}
+
+int h_wait_log(struct h_env *env, const char *name, const char *text, int count, int deadline_ms)
+{
+    int64_t end = ac_clock_mono_ms() + deadline_ms;
+    do {
+        if (h_log_count(env, name, text) >= count) {
+            return 1;
+        }
+        struct timespec ts = {0, 20000000L};
+        nanosleep(&ts, NULL);
+    } while (ac_clock_mono_ms() < end);
+    return 0;
+}
+
 int h_terminate(pid_t pid)
 {
     int status = 0;

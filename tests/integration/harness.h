@@ -101,6 +101,13 @@ int64_t h_group_done(struct h_env *env, const char *prefix, const char *group, c
 int h_wait_done(struct h_env *env, const char *prefix, const char *group, const char *topic,
                 int deadline_ms);
 
+/* Lines of name's log (every spawn of it appends) that contain text. */
+int h_log_count(struct h_env *env, const char *name, const char *text);
+/* Waits until name's log has at least count lines with text, or the
+ * deadline; returns 1 if it has. A process has its signal handlers once it
+ * logged "started": wait for that before h_terminate expects exit 0. */
+int h_wait_log(struct h_env *env, const char *name, const char *text, int count, int deadline_ms);
+
 /* GET http://127.0.0.1:port/path; returns the status code (-1 if no answer)
  * and the body in body[] (truncated to len). */
 int h_http_get(int port, const char *path, char *body, size_t len);

@@ -251,8 +251,14 @@ Test(crash, kill9_at_random_moments_loses_and_duplicates_nothing)
     h_reader_close(&seen);
     cr_expect_geq(mid_work_kills, 5, "only %d kills landed before the work was done",
                   mid_work_kills);
+    /* The last kill may come after the work was done: then the positions are
+     * at the end at once, and a SIGTERM sent before the process installed its
+     * handlers would kill it. Wait for its "started". */
+    int started = h_log_count(&env, "orders", "\"msg\":\"started");
     pid = h_spawn(&env, "orders", conf);
     cr_assert(h_wait_done(&env, "crash", "crash", "orders", 180000), "crash run unfinished");
+    cr_assert(h_wait_log(&env, "orders", "\"msg\":\"started", started + 1, 60000),
+              "the last run never started");
     cr_assert_eq(h_terminate(pid), 0);
 
     size_t customers = compare_states();

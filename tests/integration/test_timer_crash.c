@@ -290,6 +290,7 @@ Test(timer_crash, kill9_while_firing_loses_and_duplicates_nothing)
 
     /* The last run: until every expected id arrived and no timer is left,
      * or 60 s after the last timer fell due (wall time). */
+    int started = h_log_count(&env, "timers", "\"msg\":\"started");
     pid = h_spawn(&env, "timers", conf);
     int64_t deadline = ac_clock_mono_ms() +
                        (epoch + (last_due - epoch) / SPEED - ac_clock_now(ac_clock_wall())) + 60000;
@@ -301,6 +302,10 @@ Test(timer_crash, kill9_while_firing_loses_and_duplicates_nothing)
             break;
         }
     }
+    /* everything may have been delivered before this run: SIGTERM only once
+     * it installed its handlers */
+    cr_assert(h_wait_log(&env, "timers", "\"msg\":\"started", started + 1, 60000),
+              "the last run never started");
     cr_assert_eq(h_terminate(pid), 0, "aftercare-timers did not stop cleanly");
     h_reader_close(&rd);
 

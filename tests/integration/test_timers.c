@@ -233,30 +233,6 @@ Test(timers, the_sweep_delivers_the_records_of_a_call_whose_writer_died)
     sweep_delivers(&a, okey, oci, "the call's index entry");
 }
 
-/* Waits until the processor's log holds text (the reload's outcome). */
-static int log_has(const char *name, const char *text, int deadline_ms)
-{
-    char path[512], line[4096];
-    snprintf(path, sizeof(path), "%s/%s.log", env.dir, name);
-    int64_t end = ac_clock_mono_ms() + deadline_ms;
-    do {
-        FILE *f = fopen(path, "r");
-        int found = 0;
-        while (f && !found && fgets(line, sizeof(line), f)) {
-            found = strstr(line, text) != NULL;
-        }
-        if (f) {
-            fclose(f);
-        }
-        if (found) {
-            return 1;
-        }
-        struct timespec ts = {0, 20000000L};
-        nanosleep(&ts, NULL);
-    } while (ac_clock_mono_ms() < end);
-    return 0;
-}
-
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -308,9 +284,10 @@ Test(timers, sighup_refuses_a_bad_playbook_and_swaps_in_a_good_one)
 
     write_file(pb, bad);
     kill(orders, SIGHUP);
-    cr_assert(log_has("orders", "playbook reload refused", 10000), "no refusal logged");
-    cr_expect(log_has("orders", "reload.yaml:4:14: unknown event type 'order_placd'", 1000),
-              "the refusal names file:line:column");
+    cr_assert(h_wait_log(&env, "orders", "playbook reload refused", 1, 10000), "no refusal logged");
+    cr_expect(
+        h_wait_log(&env, "orders", "reload.yaml:4:14: unknown event type 'order_placd'", 1, 1000),
+        "the refusal names file:line:column");
     h_order_event(&ev, "o-2", "c1", "order_placed", now + 1, 1000, "coffee");
     h_produce_events(&env, "orders", &ev, 1);
     cr_assert_eq(h_reader_poll(&acts, 2, 30000), 2, "the old playbook must keep working");
@@ -321,7 +298,7 @@ Test(timers, sighup_refuses_a_bad_playbook_and_swaps_in_a_good_one)
     v[9] = '2';
     write_file(pb, good_v2);
     kill(orders, SIGHUP);
-    cr_assert(log_has("orders", "playbook reloaded", 10000), "no reload logged");
+    cr_assert(h_wait_log(&env, "orders", "playbook reloaded", 1, 10000), "no reload logged");
     h_order_event(&ev, "o-3", "c1", "order_placed", now + 2, 1000, "coffee");
     h_produce_events(&env, "orders", &ev, 1);
     cr_assert_eq(h_reader_poll(&acts, 3, 30000), 3);
