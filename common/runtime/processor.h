@@ -76,7 +76,7 @@ struct ac_processor {
      * SIGHUP). Returns > 0 when it did work (called again at once), 0 when
      * there was nothing to do (called again after t->wait_ms, or sooner on a
      * signal), AC_ERR_TRANSIENT (the runtime waits for Redis and calls again)
-     * or AC_ERR_FATAL / AC_ERR_NOMEM (the process stops, exit 3 / 1). /readyz
+     * or AC_ERR_FATAL / AC_ERR_NOMEM (the process stops, exit 3). /readyz
      * tells whether the last call succeeded. */
     int (*tick)(void *ctx, struct ac_tick *t);
 };

@@ -13,8 +13,9 @@
  *   <p>:{<b>}:due       zset    one member per customer with timers (the
  *                               customer id), scored by its earliest due time
  *   <p>:{<b>}:k:<call>  string  a commit call whose records are not yet
- *                               confirmed by Kafka: its customers' outbox
- *                               keys, one per line (absent once delivered)
+ *                               confirmed by Kafka: Redis's time (ms) and its
+ *                               customers' outbox keys, NUL-separated (absent
+ *                               once delivered)
  *   <p>:{<b>}:oc        set     the bucket's call index: ids of such calls
  *                               (the sweep finds what a dead writer left)
  *   <p>:{<b>}:ob        set     the previous version's outbox index (customers
@@ -231,16 +232,18 @@ int ac_store_event_times(struct ac_store *st,
                          void (*fn)(const char *field, int64_t at, void *opaque), void *opaque);
 /* Customers with pending timers, and of those with one due at or before now. */
 int ac_store_timer_counts(struct ac_store *st, int64_t now, int64_t *pending, int64_t *overdue);
-/* Customers with records in their outbox, per the call indexes (the
- * customers of calls not yet acknowledged) and the previous version's
- * outbox index, up to max: fn gets each customer id (possibly twice).
- * Remembers the calls found for ac_store_outbox_done. Returns the count or
- * a negative enum ac_err. */
-int ac_store_outbox_customers(struct ac_store *st, unsigned start, size_t max,
-                              void (*fn)(const char *customer_id, void *opaque), void *opaque);
-/* After the sweep delivered custs: drops them from the previous version's
- * outbox index where their outbox is empty, and the calls the last scan
- * found whose outboxes are all empty. */
+/* Customers with records their writer did not deliver: those of the commit
+ * calls at least min_age_ms old (on Redis's clock) still in the call
+ * indexes (stale = 1), then those of the previous version's per-customer
+ * index (stale = 0: the caller decides, e.g. seen by two sweeps); up to max
+ * of each, a call's customers all or none. Remembers the calls handed out
+ * for ac_store_outbox_done. Returns the count or a negative enum ac_err. */
+int ac_store_outbox_customers(struct ac_store *st, unsigned start, size_t max, int64_t min_age_ms,
+                              void (*fn)(const char *customer_id, int stale, void *opaque),
+                              void *opaque);
+/* After the sweep delivered custs[0..n): drops them from the previous
+ * version's outbox index where their outbox is empty, and drops the calls
+ * the last scan handed out whose outboxes are all empty. */
 int ac_store_outbox_done(struct ac_store *st, struct ac_store_cust *custs, size_t n);
 
 /* Raw access for tools and tests: a command, reply freed by the caller with

@@ -784,14 +784,24 @@ static long store_append_delivered(struct ac_store *st, const struct ac_store_cu
         }
         cmds++;
     }
+    /* each call once: a step's calls are few (a batch's customers / 64, and
+     * its conflicts), so the ones done are kept in a short list */
+    uint64_t done[64];
+    size_t n_done = 0;
     for (size_t i = 0; i < n; i++) {
         const struct ac_store_cust *sc = &custs[i];
         int seen = sc->call_seq == 0;
-        for (size_t j = 0; j < i && !seen; j++) {
-            seen = custs[j].call_seq == sc->call_seq;
+        for (size_t j = 0; j < n_done && !seen; j++) {
+            seen = done[j] == sc->call_seq;
+        }
+        for (size_t j = 0; n_done == sizeof(done) / sizeof(done[0]) && j < i && !seen; j++) {
+            seen = custs[j].call_seq == sc->call_seq; /* past the list: the long way */
         }
         if (seen) {
             continue;
+        }
+        if (n_done < sizeof(done) / sizeof(done[0])) {
+            done[n_done++] = sc->call_seq;
         }
         size_t argc = 0;
         store_call_id(st, call_id, sizeof(call_id), sc->call_seq);

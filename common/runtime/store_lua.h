@@ -19,11 +19,13 @@
  *   (another writer committed since the load: re-read and retry).
  *   Applied: the record (SET), the due entry, the outbox bundle and the
  *   counters, atomically per customer. The call registers itself once, not
- *   each customer: if any applied customer wrote an outbox bundle, the call
- *   key holds their outbox keys (one per line) and the call id joins the
- *   bucket's call index. Its writer deletes both when Kafka confirmed the
- *   records (plain DEL and SREM after the HDELs); a call left by a writer
- *   that died is found by the timer process's sweep through the index.
+ *   each customer, before its first write: the call key holds Redis's time
+ *   (ms) and the outbox keys of the customers with a bundle, NUL-separated
+ *   (a customer id may hold any other byte), and the call id joins the
+ *   bucket's call index; a call that wrote no bundle in the end removes
+ *   both. Its writer deletes both when Kafka confirmed the records (plain DEL
+ *   and SREM after the HDELs); a call older than the sweep's period, left by
+ *   a writer that died or failed, is delivered by the timer process's sweep.
  *
  * ac_call_done_v6  KEYS: a call's key, its call index   ARGV: the call id
  *   Drops the call (key and index entry) if none of its outboxes holds a
@@ -48,7 +50,8 @@
  * per-customer work is the fewest calls that keep the commit atomic (the
  * version check, SET, the due entry, HSET). Every customer key is declared
  * and a customer's keys share its bucket's hash tag, so a call grouped by
- * hash slot stays valid on Redis Cluster.
+ * hash slot stays valid on Redis Cluster, except the call key, which lists
+ * outbox keys of other buckets (calls will be grouped by node there).
  */
 #ifndef AC_STORE_LUA_H
 #define AC_STORE_LUA_H
@@ -59,9 +62,23 @@
 static const char ac_store_lua[] =
     "#!lua name=aftercare_v6\n"
     "local function commit(keys, args)\n"
-    "  local out, written = {}, {}\n"
+    "  local out, listed, wrote, n = {}, {}, 0, tonumber(args[1])\n"
+    "  -- the call registers first: an error later in the loop leaves no bundle\n"
+    "  -- without its entry (Redis keeps a function's writes up to an error)\n"
     "  local i = 3\n"
-    "  for c = 1, tonumber(args[1]) do\n"
+    "  for c = 1, n do\n"
+    "    if args[i + 4] ~= '' then listed[#listed + 1] = keys[2 + 4 * (c - 1) + 2] end\n"
+    "    i = i + 7 + tonumber(args[i + 6]) * 2\n"
+    "    i = i + 1 + tonumber(args[i])\n"
+    "  end\n"
+    "  if #listed > 0 then\n"
+    "    local t = redis.call('TIME')\n"
+    "    local ms = string.format('%d', t[1] * 1000 + math.floor(t[2] / 1000))\n"
+    "    redis.call('SET', keys[1], ms .. '\\0' .. table.concat(listed, '\\0'))\n"
+    "    redis.call('SADD', keys[2], args[2])\n"
+    "  end\n"
+    "  i = 3\n"
+    "  for c = 1, n do\n"
     "    local k = 2 + 4 * (c - 1)\n"
     "    local st, ob, due, xc = keys[k + 1], keys[k + 2], keys[k + 3], keys[k + 4]\n"
     "    local want, rec, dueat, cid, field, bundle = args[i], args[i + 1], args[i + 2],\n"
@@ -92,7 +109,7 @@ static const char ac_store_lua[] =
     "      elseif dueat ~= '' then redis.call('ZADD', due, dueat, cid) end\n"
     "      if field ~= '' then\n"
     "        redis.call('HSET', ob, field, bundle)\n"
-    "        written[#written + 1] = ob\n"
+    "        wrote = wrote + 1\n"
     "      end\n"
     "      for j = 0, nk - 1 do\n"
     "        redis.call('HINCRBY', xc, args[ks + j * 2], args[ks + j * 2 + 1])\n"
@@ -100,17 +117,19 @@ static const char ac_store_lua[] =
     "      out[c] = 0\n"
     "    end\n"
     "  end\n"
-    "  if #written > 0 then\n"
-    "    redis.call('SET', keys[1], table.concat(written, '\\n'))\n"
-    "    redis.call('SADD', keys[2], args[2])\n"
+    "  if #listed > 0 and wrote == 0 then\n"
+    "    redis.call('DEL', keys[1])\n"
+    "    redis.call('SREM', keys[2], args[2])\n"
     "  end\n"
     "  return out\n"
     "end\n"
     "local function call_done(keys, args)\n"
     "  local v = redis.call('GET', keys[1])\n"
     "  if v then\n"
-    "    for ob in string.gmatch(v, '[^\\n]+') do\n"
-    "      if redis.call('EXISTS', ob) == 1 then return 0 end\n"
+    "    local first = true\n"
+    "    for ob in string.gmatch(v, '[^%z]+') do\n"
+    "      if not first and redis.call('EXISTS', ob) == 1 then return 0 end\n"
+    "      first = false\n"
     "    end\n"
     "    redis.call('DEL', keys[1])\n"
     "  end\n"

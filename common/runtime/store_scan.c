@@ -196,7 +196,8 @@ int ac_store_timer_counts(struct ac_store *st, int64_t now, int64_t *pending, in
 struct store_ob {
     struct ac_store *st;
     size_t max, found;
-    void (*fn)(const char *customer_id, void *opaque);
+    int64_t now, min_age; /* Redis's time; how old a call must be to count (ms) */
+    void (*fn)(const char *customer_id, int stale, void *opaque);
     void *opaque;
 };
 
@@ -230,7 +231,7 @@ static int store_ob_reply(redisReply *r, void *opaque)
         }
         /* the customer id (the previous layout: its state key) */
         const char *c = strstr(m->str, "}:c:");
-        o->fn(c ? c + 4 : m->str, o->opaque);
+        o->fn(c ? c + 4 : m->str, 0, o->opaque);
         o->found++;
     }
     return 0;
@@ -240,7 +241,7 @@ static int store_ob_reply(redisReply *r, void *opaque)
 static int store_oc_cmd(struct ac_store *st, unsigned bucket, void *opaque)
 {
     (void)opaque;
-    return store_srand_cmd(st, bucket, "oc", "16");
+    return store_srand_cmd(st, bucket, "oc", "64");
 }
 
 static int store_oc_reply(redisReply *r, void *opaque)
@@ -264,7 +265,45 @@ static int store_oc_reply(redisReply *r, void *opaque)
     return 0;
 }
 
-/* Reads the keys of the calls found and hands their customers to fn. */
+/* A call's value: Redis's time at the commit (ms), then its customers'
+ * outbox keys (<prefix>:{<bucket>}:o:<customer id>), NUL-separated. A call
+ * older than min_age hands its customers to fn and stays in the list for
+ * ac_store_outbox_done; a younger one (its writer is at work) leaves it. */
+static int store_oc_call(struct store_ob *o, const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_STRING) {
+        return 0; /* acknowledged meanwhile: drop it from the list too (no-op) */
+    }
+    const char *p = r->str, *end = r->str + r->len;
+    size_t tl = strnlen(p, r->len);
+    int64_t at = strtoll(p, NULL, 10);
+    if (o->now - at < o->min_age) {
+        return -1;
+    }
+    size_t n = 0;
+    for (const char *q = p + tl + 1; q < end; q += strnlen(q, (size_t)(end - q)) + 1) {
+        n++;
+    }
+    if (o->found > 0 && o->found + n > o->max) {
+        return -1; /* no room this time: the next sweep (the first call always goes) */
+    }
+    for (p += tl + 1; p < end;) {
+        size_t len = strnlen(p, (size_t)(end - p));
+        const char *c = memmem(p, len, "}:o:", 4);
+        if (c && (size_t)(p + len - (c + 4)) < AC_ID_MAX) {
+            char cid[AC_ID_MAX];
+            memcpy(cid, c + 4, (size_t)(p + len - (c + 4)));
+            cid[p + len - (c + 4)] = '\0';
+            o->fn(cid, 1, o->opaque);
+            o->found++;
+        }
+        p += len + 1;
+    }
+    return 0;
+}
+
+/* Reads the calls found; keeps in the list only those old enough, whose
+ * customers went to fn. */
 static int store_oc_customers(struct ac_store *st, struct store_ob *o)
 {
     char key[STORE_KEY_MAX];
@@ -280,49 +319,81 @@ static int store_oc_customers(struct ac_store *st, struct store_ob *o)
             return AC_ERR_TRANSIENT;
         }
     }
+    struct ac_buf kept;
+    size_t n_kept = 0;
     int rc = 0;
+    ac_buf_init(&kept);
+    p = st->swept_calls.data;
     for (size_t i = 0; i < st->n_swept_calls; i++) {
+        const char *bucket = p, *id = p + strlen(p) + 1;
+        const char *next = id + strlen(id) + 1;
         redisReply *r = store_read(st);
         if (!r) {
+            ac_buf_fini(&kept);
             return AC_ERR_TRANSIENT;
         }
         if (r->type == REDIS_REPLY_ERROR && rc == 0) {
             rc = store_reply_error(st, r, "read a call of the outbox");
         }
-        /* one outbox key per line: <prefix>:{<bucket>}:o:<customer id> */
-        for (const char *line = r->type == REDIS_REPLY_STRING ? r->str : NULL;
-             rc == 0 && line && *line && o->found < o->max;) {
-            const char *end = strchr(line, '\n');
-            size_t len = end ? (size_t)(end - line) : strlen(line);
-            const char *c = strstr(line, "}:o:");
-            if (c && c < line + len && (size_t)(line + len - (c + 4)) < AC_ID_MAX) {
-                char cid[AC_ID_MAX];
-                memcpy(cid, c + 4, (size_t)(line + len - (c + 4)));
-                cid[line + len - (c + 4)] = '\0';
-                o->fn(cid, o->opaque);
-                o->found++;
-            }
-            line = end ? end + 1 : NULL;
+        if (rc == 0 && store_oc_call(o, r) == 0) {
+            rc = ac_buf_append(&kept, bucket, (size_t)(next - bucket)) ? AC_ERR_NOMEM : 0;
+            n_kept++;
         }
         freeReplyObject(r);
+        p = next;
     }
+    ac_buf_reset(&st->swept_calls);
+    if (rc == 0 && n_kept > 0) {
+        rc = ac_buf_append(&st->swept_calls, kept.data, kept.len) ? AC_ERR_NOMEM : 0;
+    }
+    st->n_swept_calls = rc == 0 ? n_kept : 0;
+    ac_buf_fini(&kept);
     return rc;
 }
 
-int ac_store_outbox_customers(struct ac_store *st, unsigned start, size_t max,
-                              void (*fn)(const char *customer_id, void *opaque), void *opaque)
+/* Redis's clock, ms: the calls carry its time, so hosts' clocks do not matter. */
+static int store_redis_ms(struct ac_store *st, int64_t *ms)
 {
-    struct store_ob o = {.st = st, .max = max, .fn = fn, .opaque = opaque};
+    redisReply *r = redisCommand(st->rc, "TIME");
+    if (!r) {
+        store_drop(st);
+        return AC_ERR_TRANSIENT;
+    }
+    int rc = 0;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+        *ms = strtoll(r->element[0]->str, NULL, 10) * 1000 +
+              strtoll(r->element[1]->str, NULL, 10) / 1000;
+    } else {
+        rc = r->type == REDIS_REPLY_ERROR ? store_reply_error(st, r, "TIME") : AC_ERR_FATAL;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int ac_store_outbox_customers(struct ac_store *st, unsigned start, size_t max, int64_t min_age_ms,
+                              void (*fn)(const char *customer_id, int stale, void *opaque),
+                              void *opaque)
+{
+    struct store_ob o = {.st = st, .max = max, .min_age = min_age_ms, .fn = fn, .opaque = opaque};
     ac_buf_reset(&st->swept_calls);
     st->n_swept_calls = 0;
-    int rc = store_each_bucket(st, start, store_oc_cmd, store_oc_reply, NULL, &o);
+    if (!ac_store_connected(st)) {
+        return AC_ERR_TRANSIENT;
+    }
+    int rc = store_redis_ms(st, &o.now);
+    if (rc == 0) {
+        rc = store_each_bucket(st, start, store_oc_cmd, store_oc_reply, NULL, &o);
+    }
     if (rc == 0) {
         rc = store_oc_customers(st, &o);
     }
-    if (rc == 0 && o.found < max) {
+    /* the previous version's index has a budget of its own */
+    size_t calls_found = o.found;
+    o.found = 0;
+    if (rc == 0) {
         rc = store_each_bucket(st, start, store_ob_cmd, store_ob_reply, NULL, &o);
     }
-    return rc != 0 ? rc : (int)o.found;
+    return rc != 0 ? rc : (int)(calls_found + o.found);
 }
 
 /* Appends FCALL ac_ack_v6 calls (64 customers per call) for every customer

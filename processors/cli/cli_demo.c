@@ -220,9 +220,10 @@ static int demo_ready(struct demo *d, const int *parts)
     return 1;
 }
 
-static void demo_count(const char *customer_id, void *opaque)
+static void demo_count(const char *customer_id, int stale, void *opaque)
 {
     (void)customer_id;
+    (void)stale;
     (*(long *)opaque)++;
 }
 
@@ -257,7 +258,7 @@ static int demo_drained(struct demo *d, const int *parts)
     if (ac_store_timer_counts(d->st, d->end, &pending, &overdue) != 0 || overdue > 0) {
         return 0;
     }
-    return ac_store_outbox_customers(d->st, 0, 1, demo_count, &outboxes) == 0 && outboxes == 0;
+    return ac_store_outbox_customers(d->st, 0, 1, 0, demo_count, &outboxes) == 0 && outboxes == 0;
 }
 
 /* --- feeding and watching -------------------------------------------------------------------- */

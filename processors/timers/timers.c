@@ -67,8 +67,9 @@ struct timers {
     struct ac_store *store;         /* the tick's */
     struct ac_fire *fire;           /* made on the first tick */
     int64_t speed, epoch;
-    struct ac_store_cust *sweep; /* [batch] customers of the outbox sweep */
-    size_t n_sweep, batch;
+    struct ac_store_cust *sweep; /* [sweep_cap] customers of the outbox sweep */
+    int *sweep_stale;            /* [sweep_cap] found through a call old enough */
+    size_t n_sweep, sweep_cap, batch;
     char (*swept)[AC_ID_MAX]; /* seen in the previous sweep */
     size_t n_swept;
     unsigned sweep_start; /* first bucket of the next sweep */
@@ -208,22 +209,28 @@ static int timers_deliver(struct timers *t, struct ac_store_cust *custs, size_t 
     return ac_tick_deliver(t->tick, custs, n);
 }
 
-static void timers_sweep_found(const char *customer_id, void *opaque)
+static void timers_sweep_found(const char *customer_id, int stale, void *opaque)
 {
     struct timers *t = opaque;
     for (size_t i = 0; i < t->n_sweep; i++) {
         if (strcmp(t->sweep[i].customer_id, customer_id) == 0) {
-            return; /* in two calls */
+            t->sweep_stale[i] |= stale; /* in two calls, or in both indexes */
+            return;
         }
     }
-    if (t->n_sweep < t->batch) {
+    if (t->n_sweep < t->sweep_cap) {
+        t->sweep_stale[t->n_sweep] = stale;
         ac_store_cust_init(&t->sweep[t->n_sweep++], customer_id);
     }
 }
 
-/* The outbox sweep: a customer listed in the outbox index at two sweeps in
- * a row has records its writer did not deliver (it died, or it is slow:
- * then the records go out twice, with the same ids). */
+/* The outbox sweep. A commit call older than a sweep period (timers.sweep_ms,
+ * on Redis's clock) still in its bucket's call index has records its writer
+ * did not deliver: it died, a delivery failed, or it is slow (then the
+ * records go out twice, with the same ids). Its customers' outboxes are
+ * produced and acknowledged, and the calls whose outboxes are all empty are
+ * dropped. A customer of the previous version's per-customer index goes
+ * when two sweeps in a row saw it. */
 static int timers_sweep(struct timers *t)
 {
     for (size_t i = 0; i < t->n_sweep; i++) {
@@ -231,47 +238,51 @@ static int timers_sweep(struct timers *t)
     }
     t->n_sweep = 0;
     /* Start where the last sweep stopped looking, so no bucket waits on the others. */
-    int found =
-        ac_store_outbox_customers(t->store, t->sweep_start, t->batch, timers_sweep_found, t);
+    int found = ac_store_outbox_customers(t->store, t->sweep_start, t->sweep_cap, t->sweep_ms,
+                                          timers_sweep_found, t);
     t->sweep_start = (t->sweep_start + 257) % AC_STORE_BUCKETS;
     if (found < 0) {
         return found;
     }
-    /* Keep only those seen last time; remember this sweep's for the next. */
-    size_t k = 0, n_now = t->n_sweep;
-    char(*now_ids)[AC_ID_MAX] = calloc(n_now + 1, AC_ID_MAX);
+    /* Those to deliver first; remember the previous index's for the next sweep. */
+    size_t k = 0, n_now = 0;
+    char(*now_ids)[AC_ID_MAX] = calloc(t->n_sweep + 1, AC_ID_MAX);
     if (!now_ids) {
         return AC_ERR_NOMEM;
     }
     for (size_t i = 0; i < t->n_sweep; i++) {
-        memcpy(now_ids[i], t->sweep[i].customer_id, AC_ID_MAX);
-        int seen = 0;
-        for (size_t j = 0; j < t->n_swept && !seen; j++) {
-            seen = strcmp(t->swept[j], t->sweep[i].customer_id) == 0;
+        int go = t->sweep_stale[i];
+        if (!go) {
+            memcpy(now_ids[n_now++], t->sweep[i].customer_id, AC_ID_MAX);
+            for (size_t j = 0; j < t->n_swept && !go; j++) {
+                go = strcmp(t->swept[j], t->sweep[i].customer_id) == 0;
+            }
         }
-        if (seen) {
+        if (go) {
             struct ac_store_cust tmp = t->sweep[k];
-            t->sweep[k++] = t->sweep[i];
+            int tmp_stale = t->sweep_stale[k];
+            t->sweep[k] = t->sweep[i];
+            t->sweep_stale[k++] = t->sweep_stale[i];
             t->sweep[i] = tmp;
+            t->sweep_stale[i] = tmp_stale;
         }
     }
     free(t->swept);
     t->swept = now_ids;
     t->n_swept = n_now;
-    if (k == 0) {
-        return 0;
-    }
-    int rc = ac_store_load(t->store, t->sweep, k);
+    int rc = k > 0 ? ac_store_load(t->store, t->sweep, k) : 0;
     for (size_t i = 0; rc == 0 && i < k; i++) {
         ac_store_cust_take_found(&t->sweep[i]);
     }
-    if (rc == 0) {
+    if (rc == 0 && k > 0) {
         rc = timers_deliver(t, t->sweep, k);
     }
     if (rc == 0) {
-        rc = ac_store_outbox_done(t->store, t->sweep, k); /* entries whose outbox was empty */
+        /* emptied entries of the previous index, and every call found whose
+         * outboxes are all empty (delivered now or by their writer) */
+        rc = ac_store_outbox_done(t->store, t->sweep, k);
     }
-    if (rc == 0) {
+    if (rc == 0 && k > 0) {
         AC_INFO("outbox sweep delivered customers=%zu", k);
         ac_metrics_add("aftercare_outbox_swept_total", "", (double)k);
     }
@@ -339,9 +350,13 @@ static int timers_tick(void *ctx, struct ac_tick *tk)
         ac_metrics_add("aftercare_timers_fired_past_hold_total", "", (double)decided);
     }
     t->start = (t->start + 97) % AC_STORE_BUCKETS; /* replicas drift apart */
-    if (decided <= 0 || n == 0) {
-        return decided; /* nothing due (wait), or the runtime's to recover */
+    if (decided < 0) {
+        return decided; /* the runtime's to recover */
     }
+    if (n == 0) {
+        return 0; /* nothing due: wait */
+    }
+    /* a round may have committed records without firing a timer (exits) */
     if ((rc = timers_deliver(t, custs, n)) != 0) {
         return rc; /* the records wait in the outbox; the sweep delivers them */
     }
@@ -385,6 +400,7 @@ static void timers_fini(void *ctx)
         ac_store_cust_fini(&t->sweep[i]);
     }
     free(t->sweep);
+    free(t->sweep_stale);
     free(t->swept);
     free(t->due);
     for (int i = 0; i < t->n_inputs; i++) {
@@ -410,10 +426,13 @@ static void *timers_init(const struct ac_config *cfg, char *err, size_t errlen)
     t->idle_ms = ac_config_int(cfg, "timers.idle_ms");
     t->sweep_ms = ac_config_int(cfg, "timers.sweep_ms");
     t->start = (unsigned)(ac_clock_mono_ms() % AC_STORE_BUCKETS);
-    t->sweep = calloc(t->batch, sizeof(*t->sweep));
+    /* a call carries up to AC_STORE_CUSTOMERS_PER_CALL customers: room for one at least */
+    t->sweep_cap = t->batch < AC_STORE_CUSTOMERS_PER_CALL ? AC_STORE_CUSTOMERS_PER_CALL : t->batch;
+    t->sweep = calloc(t->sweep_cap, sizeof(*t->sweep));
+    t->sweep_stale = calloc(t->sweep_cap, sizeof(*t->sweep_stale));
     t->cap_due = t->batch * AC_EMIT_MAX_ACTIONS;
     t->due = calloc(t->cap_due, sizeof(*t->due));
-    if (!t->sweep || !t->due) {
+    if (!t->sweep || !t->sweep_stale || !t->due) {
         snprintf(err, errlen, "out of memory");
         timers_fini(t);
         return NULL;

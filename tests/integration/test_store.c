@@ -6,6 +6,7 @@
 #include <hiredis/hiredis.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "devstack.h"
@@ -230,9 +231,14 @@ Test(store, the_outbox_is_acknowledged_and_leaves_its_index)
     cr_assert(m && m->type == REDIS_REPLY_STRING);
     snprintf(ckey, sizeof(ckey), "t:{%u}:k:%s", sc.bucket, m->str);
     ac_store_reply_free(m);
+    /* Redis's time (ms), then the outbox keys, NUL-separated */
     redisReply *v = ac_store_command(st, "GET %s", ckey);
     cr_assert(v && v->type == REDIS_REPLY_STRING, "the call's key %s", ckey);
-    cr_expect_str_eq(v->str, okey);
+    size_t tl = strnlen(v->str, v->len);
+    cr_expect_gt(strtoll(v->str, NULL, 10), 1700000000000LL, "a time in ms: %s", v->str);
+    cr_assert_lt(tl, v->len);
+    cr_expect_eq(v->len - tl - 1, strlen(okey));
+    cr_expect_eq(memcmp(v->str + tl + 1, okey, strlen(okey)), 0);
     ac_store_reply_free(v);
 
     /* A crash here: the next load finds both records. */
