@@ -1218,7 +1218,7 @@ struct business_case {
 static void test_business_cases(const struct business_case *cases, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        char cid[16];
+        char cid[32];
         snprintf(cid, sizeof(cid), "c%zu", i);
         test_fresh(cid);
         snprintf(test_c.timezone, sizeof(test_c.timezone), "%s", cases[i].zone);
