@@ -266,7 +266,9 @@ int cli_sample_load(struct cli_sample *sm, struct ac_codec *codec, const char *p
     if (rc != 0) {
         return rc;
     }
-    qsort(sm->ev, sm->n, sizeof(*sm->ev), sample_event_cmp);
+    if (sm->n > 1) {
+        qsort(sm->ev, sm->n, sizeof(*sm->ev), sample_event_cmp);
+    }
     for (size_t i = 0; i < sm->n; i++) {
         size_t k = 0;
         while (k < i && strcmp(sm->ev[k].customer_id, sm->ev[i].customer_id) != 0) {

@@ -425,7 +425,9 @@ static int sim_line_cmp(const void *a, const void *b)
 
 static void sim_print_lines(struct sim_run *r)
 {
-    qsort(r->lines, r->n_lines, sizeof(*r->lines), sim_line_cmp);
+    if (r->n_lines > 1) { /* no lines: no array (qsort must not see NULL) */
+        qsort(r->lines, r->n_lines, sizeof(*r->lines), sim_line_cmp);
+    }
     for (size_t i = 0; i < r->n_lines; i++) {
         fputs(r->lines[i].text, r->print);
         free(r->lines[i].text);
@@ -582,8 +584,12 @@ static void sim_change(const char *change, const struct sim_outcome *now,
 
 static void sim_diff(struct sim_run *changed, struct sim_run *current)
 {
-    qsort(changed->out, changed->n_out, sizeof(*changed->out), sim_outcome_cmp);
-    qsort(current->out, current->n_out, sizeof(*current->out), sim_outcome_cmp);
+    if (changed->n_out > 1) { /* none: no array */
+        qsort(changed->out, changed->n_out, sizeof(*changed->out), sim_outcome_cmp);
+    }
+    if (current->n_out > 1) {
+        qsort(current->out, current->n_out, sizeof(*current->out), sim_outcome_cmp);
+    }
     size_t i = 0, j = 0;
     long appear = 0, vanish = 0, move = 0, same = 0;
     while (i < changed->n_out || j < current->n_out) {

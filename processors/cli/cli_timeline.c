@@ -307,7 +307,9 @@ static void tl_print_pending(const struct cli_timeline *tl, size_t from, size_t 
 
 void cli_timeline_print(struct cli_timeline *tl, int64_t end, FILE *out)
 {
-    qsort(tl->e, tl->n, sizeof(*tl->e), tl_cmp);
+    if (tl->n > 1) { /* none: no array */
+        qsort(tl->e, tl->n, sizeof(*tl->e), tl_cmp);
+    }
     /* Customers with a story first, in the file's order; then the others. */
     for (size_t pass = 0; pass <= tl->n_stories; pass++) {
         for (size_t i = 0; i < tl->n;) {
