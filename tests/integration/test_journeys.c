@@ -35,6 +35,19 @@ static void default_playbook(char *extra, size_t n, const char *more)
              more ? more : "");
 }
 
+/* aftercare-timers with the default playbook on a clock speed times faster
+ * than the wall clock from epoch (ms), firing on that clock alone. */
+static pid_t spawn_timers(int64_t epoch, int speed)
+{
+    char extra[1400], tconf[512];
+    default_playbook(extra, sizeof(extra), NULL);
+    snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+             "timers.event_time = false\nclock.speed = %d\nclock.epoch_ms = %lld\n", speed,
+             (long long)epoch);
+    h_write_timers_config(&env, extra, tconf, sizeof(tconf));
+    return h_spawn(&env, "timers", tconf);
+}
+
 static void delivery(struct ac_event *ev, const char *id, const char *cid, const char *type,
                      int64_t at, const char *order_id)
 {
@@ -89,7 +102,7 @@ Test(journeys, a_new_estimate_rearms_the_overdue_apology_and_its_passing_is_a_la
     evs[1].u.delivery.new_estimated_delivery_at = now + 3 * HOUR;
     h_produce_events(&env, "deliveries", evs, 2);
 
-    char extra[1400], conf[512], tconf[512];
+    char extra[1400], conf[512];
     default_playbook(extra, sizeof(extra), NULL);
     h_write_config(&env, "deliveries", extra, conf, sizeof(conf));
     pid_t deliveries = h_spawn(&env, "deliveries", conf);
@@ -99,12 +112,7 @@ Test(journeys, a_new_estimate_rearms_the_overdue_apology_and_its_passing_is_a_la
 
     /* The timer process on a clock 1000x faster from now: the new estimate + 1 h
      * comes 14.4 s later; the first estimate + 1 h (10.8 s) must bring nothing. */
-    default_playbook(extra, sizeof(extra), NULL);
-    snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
-             "timers.event_time = false\nclock.speed = 1000\nclock.epoch_ms = %lld\n",
-             (long long)now);
-    h_write_timers_config(&env, extra, tconf, sizeof(tconf));
-    pid_t timers = h_spawn(&env, "timers", tconf);
+    pid_t timers = spawn_timers(now, 1000);
 
     char ids[3][AC_ACTION_ID_MAX], old_id[AC_ACTION_ID_MAX];
     ac_action_id(ids[0], "delivery_updates", "ship-1", 0);
@@ -251,17 +259,12 @@ Test(journeys, the_day_14_upsell_rides_along_in_welcome_4_through_the_processes)
     h_order_event(&ord, "col-order-1", "col-1", "order_placed", at, 4990, "coffee");
     h_produce_events(&env, "orders", &ord, 1);
 
-    char extra[1400], oconf[512], tconf[512];
+    char extra[1400], oconf[512];
     default_playbook(extra, sizeof(extra), NULL);
     h_write_config(&env, "orders", extra, oconf, sizeof(oconf));
     pid_t orders = h_spawn(&env, "orders", oconf);
     cr_assert(h_wait_done(&env, "ac", "aftercare-orders", "orders", 60000));
-    default_playbook(extra, sizeof(extra), NULL);
-    snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
-             "timers.event_time = false\nclock.speed = 43200\nclock.epoch_ms = %lld\n",
-             (long long)now);
-    h_write_timers_config(&env, extra, tconf, sizeof(tconf));
-    pid_t timers = h_spawn(&env, "timers", tconf);
+    pid_t timers = spawn_timers(now, 43200);
 
     char ids[1][AC_ACTION_ID_MAX], upsell[AC_ACTION_ID_MAX];
     ac_action_id(ids[0], "welcome_4", "col-order-1", 0);

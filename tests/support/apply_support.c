@@ -5,7 +5,24 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "build.h"
 #include "rules.h"
+
+void *ts_processor_open(const struct ac_processor *p, struct ac_config **cfg)
+{
+    char err[256];
+    static const struct ac_cfg_entry pb_table[] = {
+        {"playbook", AC_CFG_STR, AC_PLAYBOOK_DEFAULT, "", 0, 0},
+        {"team.default_owner", AC_CFG_STR, "customer-success", "", 0, 0},
+        {NULL, AC_CFG_STR, NULL, NULL, 0, 0},
+    };
+    const struct ac_cfg_entry *tables[] = {pb_table, p->config};
+    *cfg = ac_config_load(tables, p->config ? 2 : 1, NULL, err, sizeof(err));
+    cr_assert_not_null(*cfg, "%s", err);
+    void *ctx = p->init ? p->init(*cfg, err, sizeof(err)) : NULL;
+    cr_assert(!p->init || ctx, "%s", err);
+    return ctx;
+}
 
 struct ac_engine *ts_engine(const char *path)
 {

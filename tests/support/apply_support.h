@@ -14,6 +14,11 @@
  * per path and kept for the test process's life. Aborts the test on error. */
 struct ac_engine *ts_engine(const char *path);
 
+/* p's context on a config of its own keys and the playbook's, all defaults
+ * (*cfg receives the config, for the caller to destroy). Aborts the test on
+ * error. */
+void *ts_processor_open(const struct ac_processor *p, struct ac_config **cfg);
+
 /* p's transition for ev on *c, then en's rules (en NULL: the transition
  * alone). Returns what the transition or the engine returned. */
 int ts_apply(const struct ac_processor *p, void *ctx, struct ac_engine *en, struct ac_customer *c,

@@ -27,18 +27,8 @@ static struct ac_customer c;
 
 static void setup(void)
 {
-    char err[256];
-    static const struct ac_cfg_entry pb_table[] = {
-        {"playbook", AC_CFG_STR, AC_PLAYBOOK_DEFAULT, "", 0, 0},
-        {"team.default_owner", AC_CFG_STR, "customer-success", "", 0, 0},
-        {NULL, AC_CFG_STR, NULL, NULL, 0, 0},
-    };
-    const struct ac_cfg_entry *tables[] = {ac_orders_processor.config, pb_table};
-    cfg = ac_config_load(tables, 2, NULL, err, sizeof(err));
-    cr_assert_not_null(cfg, "%s", err);
     fb = NULL; /* the feedback processor has no config of its own */
-    orders = ac_orders_processor.init(cfg, err, sizeof(err));
-    cr_assert_not_null(orders, "%s", err);
+    orders = ts_processor_open(&ac_orders_processor, &cfg);
     ac_clock_init_fixed(&clk, T0);
     ac_timerset_fini(&timers);
     ac_customer_init(&c, "c1");

@@ -23,17 +23,7 @@ static struct ac_emit out;
 
 static void setup(void)
 {
-    char err[256];
-    static const struct ac_cfg_entry pb_table[] = {
-        {"playbook", AC_CFG_STR, AC_PLAYBOOK_DEFAULT, "", 0, 0},
-        {"team.default_owner", AC_CFG_STR, "customer-success", "", 0, 0},
-        {NULL, AC_CFG_STR, NULL, NULL, 0, 0},
-    };
-    const struct ac_cfg_entry *tables[] = {ac_orders_processor.config, pb_table};
-    cfg = ac_config_load(tables, 2, NULL, err, sizeof(err));
-    cr_assert_not_null(cfg, "%s", err);
-    ctx = ac_orders_processor.init(cfg, err, sizeof(err));
-    cr_assert_not_null(ctx, "%s", err);
+    ctx = ts_processor_open(&ac_orders_processor, &cfg);
     ac_clock_init_fixed(&clk, T0 + 100 * DAY);
 }
 
