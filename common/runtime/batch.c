@@ -251,6 +251,8 @@ static int batch_produce_pending(struct runtime *rt, const struct ac_store_cust 
             return rc;
         }
         rt->sent++;
+        rt->sent_actions += rec.kind == 'a';
+        rt->sent_signals += rec.kind == 's';
     }
     return 0;
 }
@@ -307,21 +309,14 @@ static int batch_produce_finish(struct runtime *rt, long sent)
 int ac_tick_deliver(struct ac_tick *t, struct ac_store_cust *custs, size_t n)
 {
     struct runtime *rt = t->rt;
-    long actions = 0, signals = 0;
     rt->dr_ok = rt->dr_fail = rt->dr_refused = 0;
     ac_outbox_refused_fini(&rt->refused);
-    rt->sent = 0;
+    rt->sent = rt->sent_actions = rt->sent_signals = 0;
     rt->n_dlq = 0;
     for (size_t c = 0; c < n; c++) {
         int rc = batch_produce_pending(rt, &custs[c]);
         if (rc != 0) {
             return rc;
-        }
-        size_t cursor = 0;
-        struct ac_outbox_rec rec;
-        while (ac_store_pending_next(&custs[c], &cursor, &rec)) {
-            actions += rec.kind == 'a';
-            signals += rec.kind == 's';
         }
     }
     int rc = batch_produce_finish(rt, rt->sent);
@@ -329,8 +324,10 @@ int ac_tick_deliver(struct ac_tick *t, struct ac_store_cust *custs, size_t n)
         rc = ac_store_ack(rt->store, custs, n, rt->group, rt->proc->topic, NULL, NULL, 0);
     }
     if (rc == 0) {
-        ac_metrics_add("aftercare_records_out_total", "topic=\"actions\"", (double)actions);
-        ac_metrics_add("aftercare_records_out_total", "topic=\"signals\"", (double)signals);
+        ac_metrics_add("aftercare_records_out_total", "topic=\"actions\"",
+                       (double)rt->sent_actions);
+        ac_metrics_add("aftercare_records_out_total", "topic=\"signals\"",
+                       (double)rt->sent_signals);
     }
     return rc;
 }
@@ -463,16 +460,6 @@ static void batch_metrics(struct runtime *rt, double started, double delivered)
         snprintf(label, sizeof(label), "topic=\"%s\",reason=\"duplicate_event_id\"", rt->topic_in);
         ac_metrics_add("aftercare_events_skipped_total", label, (double)rt->skipped_duplicate);
     }
-    long out_actions = 0, out_signals = 0;
-    for (size_t c = 0; c < rt->n_custs; c++) {
-        const struct ac_store_cust *sc = &rt->custs[c];
-        size_t cursor = 0;
-        struct ac_outbox_rec rec;
-        while (ac_store_pending_next(sc, &cursor, &rec)) {
-            out_actions += rec.kind == 'a';
-            out_signals += rec.kind == 's';
-        }
-    }
     /* Ours: read from Kafka -> the batch's records confirmed, for every
      * message. Not ours: event time -> read (upstream delay, replays), for
      * every decoded event; a clock ahead of ours counts as 0. */
@@ -489,8 +476,8 @@ static void batch_metrics(struct runtime *rt, double started, double delivered)
         }
     }
     ac_metrics_observe_many("aftercare_event_age_seconds", "", rt->obs, n_obs);
-    ac_metrics_add("aftercare_records_out_total", "topic=\"actions\"", (double)out_actions);
-    ac_metrics_add("aftercare_records_out_total", "topic=\"signals\"", (double)out_signals);
+    ac_metrics_add("aftercare_records_out_total", "topic=\"actions\"", (double)rt->sent_actions);
+    ac_metrics_add("aftercare_records_out_total", "topic=\"signals\"", (double)rt->sent_signals);
     ac_metrics_observe("aftercare_batch_duration_seconds", "", ac_clock_mono_s() - started);
     ac_metrics_add("aftercare_batches_total", "", 1);
 }
@@ -522,7 +509,7 @@ int rt_batch_process(struct runtime *rt)
         rt->tz_fallbacks = rt->tz_missing = rt->decisions_lost = 0;
         rt->dr_ok = rt->dr_fail = rt->dr_refused = 0;
         ac_outbox_refused_fini(&rt->refused); /* a retried batch's notes */
-        rt->sent = 0;
+        rt->sent = rt->sent_actions = rt->sent_signals = 0;
         double ts = ac_clock_mono_s();
         rc = batch_state(rt, &stats);
         double t0 = ac_clock_mono_s();

@@ -85,7 +85,8 @@ struct runtime {
     long skipped_duplicate; /* events of the batch with an applied event_id */
 
     /* delivery reports of the batch being produced */
-    long sent; /* records handed to the producer */
+    long sent;                       /* records handed to the producer */
+    long sent_actions, sent_signals; /* of which actions, signals (for /metrics) */
     long dr_ok;
     long dr_fail;
     long dr_refused;                  /* refused for good: noted in refused */
