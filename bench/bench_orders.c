@@ -216,6 +216,8 @@ static void bo_sample_memory(redisContext *rc, const struct bo_opts *o, struct b
         run->ob_bytes += (double)ac_bench_memory_usage(rc, key);
         snprintf(key, sizeof(key), BO_PREFIX ":{%u}:oc", b);
         run->ob_bytes += (double)ac_bench_memory_usage(rc, key);
+        snprintf(key, sizeof(key), BO_PREFIX ":{%u}:oz", b);
+        run->ob_bytes += (double)ac_bench_memory_usage(rc, key);
     }
     run->keys = ac_bench_redis_int(rc, "DBSIZE");
     /* outbox hashes and calls left behind: every ack should have removed them */

@@ -257,6 +257,27 @@ static int batch_produce_pending(struct runtime *rt, const struct ac_store_cust 
     return 0;
 }
 
+/* Hands the swept records (a dead writer's calls, found by a replay or the
+ * sweep) to the producer. */
+static int batch_produce_swept(struct runtime *rt)
+{
+    const struct ac_outbox_topics topics = {rt->topic_actions, rt->topic_signals, rt->topic_dlq,
+                                            rt->topic_decisions};
+    size_t cursor = 0;
+    const char *cid;
+    struct ac_outbox_rec rec;
+    while (ac_store_swept_next(rt->store, &cursor, &cid, &rec)) {
+        int rc = ac_outbox_produce_rec(rt->producer, &topics, cid, &rec);
+        if (rc != 0) {
+            return rc;
+        }
+        rt->sent++;
+        rt->sent_actions += rec.kind == 'a';
+        rt->sent_signals += rec.kind == 's';
+    }
+    return 0;
+}
+
 int rt_batch_committed(void *opaque, struct ac_store_cust *sc)
 {
     struct runtime *rt = opaque;
@@ -306,7 +327,7 @@ static int batch_produce_finish(struct runtime *rt, long sent)
     return 0;
 }
 
-int ac_tick_deliver(struct ac_tick *t, struct ac_store_cust *custs, size_t n)
+int ac_tick_deliver(struct ac_tick *t, struct ac_store_cust *custs, size_t n, int swept)
 {
     struct runtime *rt = t->rt;
     rt->dr_ok = rt->dr_fail = rt->dr_refused = 0;
@@ -319,7 +340,11 @@ int ac_tick_deliver(struct ac_tick *t, struct ac_store_cust *custs, size_t n)
             return rc;
         }
     }
-    int rc = batch_produce_finish(rt, rt->sent);
+    int rc = swept ? batch_produce_swept(rt) : 0;
+    if (rc != 0) {
+        return rc;
+    }
+    rc = batch_produce_finish(rt, rt->sent);
     if (rc == 0) {
         rc = ac_store_ack(rt->store, custs, n, rt->group, rt->proc->topic, NULL, NULL, 0);
     }
@@ -504,6 +529,8 @@ int rt_batch_process(struct runtime *rt)
     batch_decode(rt);
     for (;;) {
         struct ac_apply_stats stats;
+        uint64_t seq0 = ac_store_call_seq(rt->store);
+        int recovered = 0;
         memset(&stats, 0, sizeof(stats));
         rt->n_rules = rt->n_decisions = 0;
         rt->tz_fallbacks = rt->tz_missing = rt->decisions_lost = 0;
@@ -516,6 +543,15 @@ int rt_batch_process(struct runtime *rt)
         if (rc == 0) {
             batch_state_stats(rt, &stats);
             ac_metrics_observe("aftercare_batch_phase_seconds", "phase=\"state\"", t0 - ts);
+        }
+        if (rc == 0 && stats.replayed > 0) {
+            /* redelivered events: what their first processing committed may
+             * not have reached Kafka (a crash between commit and delivery) */
+            rc = ac_store_outbox_replayed(rt->store, rt->custs, rt->n_custs, seq0);
+            recovered = rc > 0;
+            rc = rc > 0 ? batch_produce_swept(rt) : rc;
+        }
+        if (rc == 0) {
             rc = batch_produce_finish(rt, rt->sent);
         }
         double t1 = ac_clock_mono_s();
@@ -523,6 +559,11 @@ int rt_batch_process(struct runtime *rt)
         if (rc == 0) {
             rc = ac_store_ack(rt->store, rt->custs, rt->n_custs, rt->group, rt->proc->topic, parts,
                               offs, n_pos);
+        }
+        if (rc == 0 && recovered) {
+            rc = ac_store_outbox_done(rt->store, NULL, 0);
+            AC_INFO("records of an earlier commit delivered again after a replay records=%d",
+                    recovered);
         }
         if (rc == 0) {
             delivered = t1;

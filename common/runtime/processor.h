@@ -38,13 +38,14 @@ struct ac_tick {
     void *rt;                 /* the runtime's */
 };
 
-/* Produces every pending record of custs[0..n) through the runtime's
- * producer (records the broker refuses for good go to the DLQ), waits until
+/* Produces every pending record of custs[0..n) (and with swept, the store's
+ * swept records: ac_store_swept_next) through the runtime's producer
+ * (records the broker refuses for good go to the DLQ), waits until
  * Kafka confirmed each, then removes them from the outboxes: the same
  * delivery as after a consumer batch. Returns 0, AC_ERR_TRANSIENT (a
  * record was not confirmed, or a stop was asked: the records stay in the
  * outbox) or AC_ERR_FATAL. */
-int ac_tick_deliver(struct ac_tick *t, struct ac_store_cust *custs, size_t n);
+int ac_tick_deliver(struct ac_tick *t, struct ac_store_cust *custs, size_t n, int swept);
 
 struct ac_processor {
     const char *name;        /* "orders": process aftercare-orders, group aftercare-orders */

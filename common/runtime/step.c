@@ -228,9 +228,6 @@ static int step_done(struct ac_step *s, struct ac_store_cust *sc, const struct a
                      struct ac_apply_stats *stats)
 {
     sc->done = 1;
-    if (sc->replayed) {
-        ac_store_cust_take_found(sc);
-    }
     if (stats) {
         step_add_stats(stats, st);
     }

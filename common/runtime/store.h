@@ -6,20 +6,23 @@
  *   <p>:{<b>}:c:<cid>   string  the customer's record (domain/record.h): state,
  *                               timers, watermarks, recent event ids and
  *                               decisions, in one compact binary value
- *   <p>:{<b>}:o:<cid>   hash    outbox: commit version -> bundle of records
- *                               (actions, signals, decisions, rejected
- *                               events) not yet confirmed by Kafka; absent
- *                               when empty
  *   <p>:{<b>}:due       zset    one member per customer with timers (the
  *                               customer id), scored by its earliest due time
  *   <p>:{<b>}:k:<call>  string  a commit call whose records are not yet
- *                               confirmed by Kafka: Redis's time (ms) and its
- *                               customers' outbox keys, NUL-separated (absent
- *                               once delivered)
- *   <p>:{<b>}:oc        set     the bucket's call index: ids of such calls
- *                               (the sweep finds what a dead writer left)
- *   <p>:{<b>}:ob        set     the previous version's outbox index (customers
- *                               with records): read by the sweep only
+ *                               confirmed by Kafka: per customer with records
+ *                               its id, NUL, a 4-byte big-endian length and
+ *                               its records (actions, signals, decisions,
+ *                               rejected events); absent once delivered
+ *   <p>:{<b>}:oz        zset    the bucket's call index: ids of such calls,
+ *                               scored by Redis's time at the commit (ms):
+ *                               the sweep finds what a dead writer left
+ *   <p>:{<b>}:oc        set     the previous version's call index (a call's
+ *                               value: its time, then outbox keys)
+ *   <p>:{<b>}:o:<cid>   hash    an outbox of the previous versions (commit
+ *                               version -> bundle of records), with
+ *   <p>:{<b>}:ob        set     the oldest per-customer index: the previous
+ *                               versions' keys are read by the sweep (and the
+ *                               outbox by a replay), never written
  *   <p>:{<b>}:xc        hash    experiment counters "<exp>:<variant>:<what>"
  *   <p>:gen             string  generation id: detects a Redis that lost data
  *   <p>:pos:<group>     hash    "<topic>:<partition>" -> next offset to read
@@ -71,7 +74,8 @@ struct ac_store_cust {
     int64_t loaded_due;     /* earliest due time at load, AC_TS_NONE: none */
     int64_t index_due;      /* in: its score in the due index, when known (the
                                timer process); AC_TS_NONE: as the record says */
-    /* out (load): the outbox records found (other commits' bundles) */
+    /* out (ac_store_load_outbox): the records found in its outbox of an
+     * earlier version (other commits' bundles) */
     struct ac_buf found;
     int n_found;
     struct ac_buf found_ids; /* their outbox fields, NUL-terminated */
@@ -101,7 +105,6 @@ struct ac_store_cust {
     uint64_t call_seq;    /* out (commit): the store's call that wrote its bundle, 0: none */
     unsigned call_bucket; /* that call's bucket */
     struct ac_buf blob;   /* scratch: the encoded record */
-    char out_field[48];   /* scratch: the outbox field of new_out */
 };
 
 void ac_store_cust_init(struct ac_store_cust *sc, const char *customer_id);
@@ -161,10 +164,12 @@ int ac_store_generation(struct ac_store *st, int create, char out[40]);
  * different one fails with AC_ERR_FATAL (Redis lost its data). */
 void ac_store_expect_generation(struct ac_store *st, const char *gen);
 
-/* Loads the records and outboxes of n customers in one pipeline. Returns
- * 0, AC_ERR_TRANSIENT (connection; retry) or AC_ERR_FATAL (lost data, an
+/* Loads the records of n customers in one pipeline. Returns 0,
+ * AC_ERR_TRANSIENT (connection; retry) or AC_ERR_FATAL (lost data, an
  * error reply: a bug or a misconfigured Redis). */
 int ac_store_load(struct ac_store *st, struct ac_store_cust *custs, size_t n);
+/* The same, and their outboxes of earlier versions into found (the sweep). */
+int ac_store_load_outbox(struct ac_store *st, struct ac_store_cust *custs, size_t n);
 /* Commits every dirty customer atomically per customer (record, due entry,
  * outbox bundle, counters), checking the version it loaded; sets each
  * status (AC_ERR_CONFLICT: another writer got there first, reload) and, for
@@ -232,12 +237,15 @@ int ac_store_event_times(struct ac_store *st,
                          void (*fn)(const char *field, int64_t at, void *opaque), void *opaque);
 /* Customers with pending timers, and of those with one due at or before now. */
 int ac_store_timer_counts(struct ac_store *st, int64_t now, int64_t *pending, int64_t *overdue);
-/* Customers with records their writer did not deliver: those of the commit
- * calls at least min_age_ms old (on Redis's clock) still in the call
- * indexes (stale = 1), then those of the previous version's per-customer
- * index (stale = 0: the caller decides, e.g. seen by two sweeps); up to max
- * of each, a call's customers all or none. Remembers the calls handed out
- * for ac_store_outbox_done. Returns the count or a negative enum ac_err. */
+/* Records their writer did not deliver, in the commit calls at least
+ * min_age_ms old (on Redis's clock) still in the call indexes: a call of
+ * this version hands its records to the swept records (ac_store_swept_next),
+ * one of the previous version its customers to fn (stale = 1); then the
+ * customers of the oldest per-customer index (stale = 0: the caller
+ * decides, e.g. seen by two sweeps). Up to max customers of each, a call's
+ * all or none. fn's customers are read with ac_store_load_outbox. Remembers
+ * the calls handed out for ac_store_outbox_done. Returns the count or a
+ * negative enum ac_err. */
 int ac_store_outbox_customers(struct ac_store *st, unsigned start, size_t max, int64_t min_age_ms,
                               void (*fn)(const char *customer_id, int stale, void *opaque),
                               void *opaque);
@@ -245,6 +253,25 @@ int ac_store_outbox_customers(struct ac_store *st, unsigned start, size_t max, i
  * version's outbox index where their outbox is empty, and drops the calls
  * the last scan handed out whose outboxes are all empty. */
 int ac_store_outbox_done(struct ac_store *st, struct ac_store_cust *custs, size_t n);
+/* After a step that skipped redelivered events (custs[i].replayed), whose
+ * records may be undelivered (the writer died after its commit): the calls
+ * holding a bundle of those customers (except this store's calls numbered
+ * above since_seq: the step's own) become swept records, whole, and the
+ * outboxes of earlier versions of those customers too (their fields join
+ * the customers' pending_ids, acknowledged by ac_store_ack). Deliver the
+ * swept records, then ac_store_outbox_done(st, NULL, 0). Returns how many
+ * records, or a negative enum ac_err. A live writer's call found this way
+ * goes out twice, under the same ids. */
+int ac_store_outbox_replayed(struct ac_store *st, struct ac_store_cust *custs, size_t n,
+                             uint64_t since_seq);
+/* The number of this store's last commit call (before a step: its since_seq). */
+uint64_t ac_store_call_seq(const struct ac_store *st);
+/* The records of the calls the last ac_store_outbox_customers or
+ * ac_store_outbox_replayed handed out: their count, and each with its
+ * customer (*cursor starts at 0; returns 0 at the end). */
+size_t ac_store_swept_count(const struct ac_store *st);
+int ac_store_swept_next(const struct ac_store *st, size_t *cursor, const char **customer_id,
+                        struct ac_outbox_rec *rec);
 
 /* Raw access for tools and tests: a command, reply freed by the caller with
  * ac_store_reply_free(). NULL on a connection error. */

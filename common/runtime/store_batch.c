@@ -10,9 +10,9 @@
 #include "log.h"
 #include "store_lua.h"
 
-/* An outbox value: 'B' then serialized records (a bundle: everything one
- * commit produced). A value of the previous layout is one record: its kind
- * byte, then the payload, under its id. */
+/* A value of a per-customer outbox of the previous versions: 'B' then
+ * serialized records (a bundle: everything one commit produced), or, older,
+ * one record: its kind byte, then the payload, under its id. */
 #define STORE_BUNDLE 'B'
 
 /* --- customer step records ------------------------------------------------------------------- */
@@ -90,12 +90,11 @@ void ac_store_cust_reset(struct ac_store_cust *sc)
     sc->tz_fallbacks = sc->tz_missing = sc->decisions_lost = 0;
     sc->replayed = 0;
     sc->call_seq = 0;
-    sc->out_field[0] = '\0';
 }
 
 /* Serialized record: kind byte, id length byte, id, u32 payload length, payload. */
-static int store_rec_append(struct ac_buf *b, const char *id, size_t idlen, char kind,
-                            const void *p, size_t len)
+int store_rec_append(struct ac_buf *b, const char *id, size_t idlen, char kind, const void *p,
+                     size_t len)
 {
     unsigned char hdr[2] = {(unsigned char)kind, (unsigned char)idlen};
     uint32_t n = (uint32_t)len;
@@ -218,7 +217,7 @@ void ac_store_cust_take_found(struct ac_store_cust *sc)
 /* The records found in an outbox. A field is acknowledged later only if all
  * of its records were taken (a bundle that cannot be read whole, or memory
  * that runs out, leaves the field for the sweep, never acked unproduced). */
-static void store_parse_outbox(struct ac_store_cust *sc, const redisReply *r)
+void store_parse_outbox(struct ac_store_cust *sc, const redisReply *r)
 {
     for (size_t i = 0; i + 1 < r->elements; i += 2) {
         const redisReply *f = r->element[i], *v = r->element[i + 1];
@@ -341,7 +340,10 @@ static int store_load_legacy(struct ac_store *st, struct ac_store_cust *sc)
     return 0;
 }
 
-int ac_store_load_send(struct ac_store *st, struct ac_store_cust *custs, size_t n)
+/* GET of each record; with_outbox: and HGETALL of its outbox of earlier
+ * versions (the sweep's and a replay's way to what a writer left there). */
+static int store_load_send(struct ac_store *st, struct ac_store_cust *custs, size_t n,
+                           int with_outbox)
 {
     char key[STORE_KEY_MAX];
     if (!ac_store_connected(st)) {
@@ -362,6 +364,9 @@ int ac_store_load_send(struct ac_store *st, struct ac_store_cust *custs, size_t 
         if (store_append(st, argc) != 0) {
             return AC_ERR_TRANSIENT;
         }
+        if (!with_outbox) {
+            continue;
+        }
         argc = 0;
         store_key(st, key, sizeof(key), sc->bucket, 'o', sc->customer_id);
         store_push_str(st, &argc, "HGETALL");
@@ -373,7 +378,13 @@ int ac_store_load_send(struct ac_store *st, struct ac_store_cust *custs, size_t 
     return 0;
 }
 
-int ac_store_load_recv(struct ac_store *st, struct ac_store_cust *custs, size_t n, int legacy)
+int ac_store_load_send(struct ac_store *st, struct ac_store_cust *custs, size_t n)
+{
+    return store_load_send(st, custs, n, 0);
+}
+
+static int store_load_recv(struct ac_store *st, struct ac_store_cust *custs, size_t n, int legacy,
+                           int with_outbox)
 {
     int rc = 0;
     redisReply *r = store_read(st);
@@ -389,7 +400,7 @@ int ac_store_load_recv(struct ac_store *st, struct ac_store_cust *custs, size_t 
             continue;
         }
         /* Read every reply even after an error so the pipeline stays in step. */
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < 1 + with_outbox; k++) {
             if (!(r = store_read(st))) {
                 return AC_ERR_TRANSIENT;
             }
@@ -416,19 +427,34 @@ int ac_store_load_recv(struct ac_store *st, struct ac_store_cust *custs, size_t 
     return rc;
 }
 
-int ac_store_load(struct ac_store *st, struct ac_store_cust *custs, size_t n)
+int ac_store_load_recv(struct ac_store *st, struct ac_store_cust *custs, size_t n, int legacy)
+{
+    return store_load_recv(st, custs, n, legacy, 0);
+}
+
+static int store_load(struct ac_store *st, struct ac_store_cust *custs, size_t n, int with_outbox)
 {
     double t0 = ac_clock_mono_s();
-    int rc = ac_store_load_send(st, custs, n);
+    int rc = store_load_send(st, custs, n, with_outbox);
     if (rc != 0) {
         store_drop(st); /* commands may be appended half-way */
         return rc;
     }
-    rc = ac_store_load_recv(st, custs, n, 1);
+    rc = store_load_recv(st, custs, n, 1, with_outbox);
     if (rc == 0) {
         st->last_rtt = ac_clock_mono_s() - t0;
     }
     return rc;
+}
+
+int ac_store_load(struct ac_store *st, struct ac_store_cust *custs, size_t n)
+{
+    return store_load(st, custs, n, 0);
+}
+
+int ac_store_load_outbox(struct ac_store *st, struct ac_store_cust *custs, size_t n)
+{
+    return store_load(st, custs, n, 1);
 }
 
 int ac_store_flush(struct ac_store *st)
@@ -458,18 +484,17 @@ struct store_commit_strs {
     size_t want_len;
     char due[24];
     char n_counters[16];
+    char bundle_len[16];
     char n_legacy[16];
     char legacy[5][STORE_KEY_MAX + AC_ACTION_ID_MAX + AC_ID_MAX];
-    struct ac_buf bundle;
 };
 
 static int store_commit_prepare(struct ac_store *st, struct ac_store_cust *sc,
                                 struct store_commit_strs *cs)
 {
     store_key(st, cs->keys[0], STORE_KEY_MAX, sc->bucket, 'c', sc->customer_id);
-    store_key(st, cs->keys[1], STORE_KEY_MAX, sc->bucket, 'o', sc->customer_id);
-    store_bucket_key(st, cs->keys[2], STORE_KEY_MAX, sc->bucket, "due");
-    store_bucket_key(st, cs->keys[3], STORE_KEY_MAX, sc->bucket, "xc");
+    store_bucket_key(st, cs->keys[1], STORE_KEY_MAX, sc->bucket, "due");
+    store_bucket_key(st, cs->keys[2], STORE_KEY_MAX, sc->bucket, "xc");
     if (sc->legacy) {
         snprintf(cs->want, sizeof(cs->want), "L%lld", (long long)sc->loaded_version);
         cs->want_len = strlen(cs->want);
@@ -499,17 +524,21 @@ static int store_commit_prepare(struct ac_store *st, struct ac_store_cust *sc,
     } else {
         snprintf(cs->due, sizeof(cs->due), "%lld", (long long)due);
     }
-    ac_buf_reset(&cs->bundle);
-    sc->out_field[0] = '\0';
+    size_t before = st->call_bundles.len;
     if (sc->n_new_out > 0) {
-        /* versions start at 1 */
-        *store_utoa(sc->out_field, (unsigned long long)sc->rec.state.version) = '\0';
-        if (ac_buf_append(&cs->bundle, "B", 1) != 0 ||
-            ac_buf_append(&cs->bundle, sc->new_out.data, sc->new_out.len) != 0) {
+        /* the customer id, NUL, the records' length (4 bytes, big-endian), the records */
+        uint32_t len = (uint32_t)sc->new_out.len;
+        unsigned char be[4] = {(unsigned char)(len >> 24), (unsigned char)(len >> 16),
+                               (unsigned char)(len >> 8), (unsigned char)len};
+        if (sc->new_out.len > UINT32_MAX ||
+            ac_buf_append(&st->call_bundles, sc->customer_id, strlen(sc->customer_id) + 1) != 0 ||
+            ac_buf_append(&st->call_bundles, be, 4) != 0 ||
+            ac_buf_append(&st->call_bundles, sc->new_out.data, sc->new_out.len) != 0) {
             return AC_ERR_NOMEM;
         }
     }
     *store_utoa(cs->n_counters, (unsigned)sc->n_counters) = '\0';
+    *store_utoa(cs->bundle_len, (unsigned long long)(st->call_bundles.len - before)) = '\0';
     int nl = 0;
     if (sc->legacy) {
         /* the previous layout's keys, and its timers' due-index members */
@@ -544,8 +573,7 @@ static void store_commit_push(struct ac_store *st, size_t *argc, struct ac_store
     }
     store_push_str(st, argc, cs->due);
     store_push_str(st, argc, sc->customer_id);
-    store_push_str(st, argc, sc->out_field);
-    store_push(st, argc, cs->bundle.data ? cs->bundle.data : "", cs->bundle.len);
+    store_push_str(st, argc, cs->bundle_len);
     store_push_str(st, argc, cs->n_counters);
     const char *p = sc->counters.data;
     for (int i = 0; i < sc->n_counters * 2; i++) {
@@ -558,7 +586,7 @@ static void store_commit_push(struct ac_store *st, size_t *argc, struct ac_store
     }
 }
 
-/* An applied commit: the new records are pending, under their field. */
+/* An applied commit: the new records are pending, in the call's key. */
 static void store_commit_applied(struct ac_store_cust *sc)
 {
     sc->status = 0;
@@ -570,8 +598,6 @@ static void store_commit_applied(struct ac_store_cust *sc)
     if (sc->n_new_out > 0) {
         ac_buf_append(&sc->pending, sc->new_out.data, sc->new_out.len);
         sc->n_pending += sc->n_new_out;
-        ac_buf_append(&sc->pending_ids, sc->out_field, strlen(sc->out_field) + 1);
-        sc->n_pending_ids++;
     }
 }
 
@@ -597,23 +623,13 @@ static int store_commit_strs(struct ac_store *st)
     if (!cs) {
         return AC_ERR_NOMEM;
     }
-    for (int k = 0; k < CHUNK; k++) {
-        ac_buf_init(&cs[k].bundle);
-    }
     st->commit_strs = cs;
     return 0;
 }
 
 void store_commit_strs_free(struct ac_store *st)
 {
-    struct store_commit_strs *cs = st->commit_strs;
-    if (!cs) {
-        return;
-    }
-    for (int k = 0; k < AC_STORE_CUSTOMERS_PER_CALL; k++) {
-        ac_buf_fini(&cs[k].bundle);
-    }
-    free(cs);
+    free(st->commit_strs);
     st->commit_strs = NULL;
 }
 
@@ -665,13 +681,14 @@ int ac_store_commit_send(struct ac_store *st, struct ac_store_cust *custs, size_
         unsigned bucket = custs[members[0]].bucket;
         store_call_id(st, call_id, sizeof(call_id), seq);
         snprintf(call_key, sizeof(call_key), "%s:{%u}:k:%s", st->prefix, bucket, call_id);
-        store_bucket_key(st, call_idx, sizeof(call_idx), bucket, "oc");
+        store_bucket_key(st, call_idx, sizeof(call_idx), bucket, "oz");
         store_push_str(st, &argc, "FCALL");
-        store_push_str(st, &argc, "ac_commit_v6");
+        store_push_str(st, &argc, "ac_commit_v7");
         snprintf(count, sizeof(count), "%zu", 2 + m * AC_STORE_KEYS_PER_CUSTOMER);
         store_push_str(st, &argc, count);
         store_push_str(st, &argc, call_key);
         store_push_str(st, &argc, call_idx);
+        ac_buf_reset(&st->call_bundles);
         for (size_t k = 0; k < m; k++) {
             if ((rc = store_commit_prepare(st, &custs[members[k]], &cs[k])) != 0) {
                 return rc;
@@ -680,9 +697,13 @@ int ac_store_commit_send(struct ac_store *st, struct ac_store_cust *custs, size_
                 store_push_str(st, &argc, cs[k].keys[j]);
             }
         }
+        /* the call's bundles are one argument (store_commit_prepare
+         * appends each): Lua never builds the value */
         snprintf(m_str, sizeof(m_str), "%zu", m);
         store_push_str(st, &argc, m_str);
         store_push_str(st, &argc, call_id);
+        store_push(st, &argc, st->call_bundles.data ? st->call_bundles.data : "",
+                   st->call_bundles.len);
         for (size_t k = 0; k < m; k++) {
             store_commit_push(st, &argc, &custs[members[k]], &cs[k]);
         }
@@ -758,8 +779,9 @@ int ac_store_commit(struct ac_store *st, struct ac_store_cust *custs, size_t n)
 
 /* --- ack and positions --------------------------------------------------------------------- */
 
-/* Appends HDEL of each customer's delivered outbox fields, then DEL and
- * SREM of each call of this store that wrote them (each once). Returns the
+/* Appends HDEL of the delivered fields of outboxes of earlier versions
+ * (found by a replay), then DEL and SREM of each call of this store that
+ * wrote records (each once). Returns the
  * number of commands appended, or a negative ac_err. */
 static long store_append_delivered(struct ac_store *st, const struct ac_store_cust *custs, size_t n)
 {
@@ -812,8 +834,8 @@ static long store_append_delivered(struct ac_store *st, const struct ac_store_cu
             return AC_ERR_TRANSIENT;
         }
         argc = 0;
-        store_bucket_key(st, key, sizeof(key), sc->call_bucket, "oc");
-        store_push_str(st, &argc, "SREM");
+        store_bucket_key(st, key, sizeof(key), sc->call_bucket, "oz");
+        store_push_str(st, &argc, "ZREM");
         store_push_str(st, &argc, key);
         store_push_str(st, &argc, call_id);
         if (store_append(st, argc) != 0) {

@@ -128,6 +128,8 @@ struct ac_store *ac_store_new(const char *url, const char *prefix, char *errstr,
     }
     snprintf(st->writer, sizeof(st->writer), "%016llx", (unsigned long long)w);
     ac_buf_init(&st->swept_calls);
+    ac_buf_init(&st->swept_recs);
+    ac_buf_init(&st->call_bundles);
     return st;
 }
 
@@ -151,6 +153,8 @@ void ac_store_destroy(struct ac_store *st)
     ac_record_enc_free(st->renc);
     ac_buf_fini(&st->resp);
     ac_buf_fini(&st->swept_calls);
+    ac_buf_fini(&st->swept_recs);
+    ac_buf_fini(&st->call_bundles);
     free(st);
 }
 

@@ -38,6 +38,9 @@ struct ac_store {
     uint64_t call_seq;                     /* the last call id's number */
     struct ac_buf swept_calls; /* calls the last outbox scan found: "<bucket>\0<id>\0" */
     size_t n_swept_calls;
+    struct ac_buf call_bundles; /* a commit call's bundles, one argument */
+    struct ac_buf swept_recs;   /* their records: "<customer id>\0" and one serialized record */
+    size_t n_swept_recs;
 };
 
 #define STORE_KEY_MAX (AC_ID_MAX + 64)
@@ -63,6 +66,11 @@ void store_key(const struct ac_store *st, char *out, size_t outlen, unsigned buc
 /* The key of call id (writer-seq) in bucket: <prefix>:{<bucket>}:k:<id>. */
 void store_call_id(const struct ac_store *st, char *out, size_t outlen, uint64_t seq);
 int store_append_gen(struct ac_store *st);
+/* Serialized outbox record: kind byte, id length byte, id, u32 payload length, payload. */
+int store_rec_append(struct ac_buf *b, const char *id, size_t idlen, char kind, const void *p,
+                     size_t len);
+/* The records of an outbox of an earlier version (HGETALL reply) into sc->found. */
+void store_parse_outbox(struct ac_store_cust *sc, const redisReply *r);
 int store_check_gen_reply(struct ac_store *st, redisReply *r);
 
 #endif

@@ -231,33 +231,76 @@ static int store_ob_reply(redisReply *r, void *opaque)
         }
         /* the customer id (the previous layout: its state key) */
         const char *c = strstr(m->str, "}:c:");
-        o->fn(c ? c + 4 : m->str, 0, o->opaque);
+        if (o->fn) {
+            o->fn(c ? c + 4 : m->str, 0, o->opaque);
+        }
         o->found++;
     }
     return 0;
 }
 
-/* The call indexes: ids of commit calls whose records are not confirmed. */
+/* A call in the swept list: "<version><bucket>\0<id>\0", version '7' (this
+ * one: its index the sorted set <b>:oz, its value the bundles) or '6' (the
+ * previous one: the set <b>:oc, its value Redis's time and outbox keys). */
+static int store_swept_call_add(struct ac_buf *list, char version, unsigned bucket, const char *id,
+                                size_t idlen)
+{
+    char b[16];
+    b[0] = version;
+    *store_utoa(b + 1, bucket) = '\0';
+    if (ac_buf_append(list, b, strlen(b) + 1) != 0 || ac_buf_append(list, id, idlen) != 0 ||
+        ac_buf_append(list, "", 1) != 0) {
+        return AC_ERR_NOMEM;
+    }
+    return 0;
+}
+
+/* Reads the entry at p: its version, bucket (digits), id; returns the next. */
+static const char *store_swept_call_at(const char *p, char *version, const char **bucket,
+                                       const char **id)
+{
+    *version = p[0];
+    *bucket = p + 1;
+    *id = p + strlen(p) + 1;
+    return *id + strlen(*id) + 1;
+}
+
+/* The previous version's call indexes (sets): ids of commit calls whose
+ * records are not confirmed. */
 static int store_oc_cmd(struct ac_store *st, unsigned bucket, void *opaque)
 {
     (void)opaque;
     return store_srand_cmd(st, bucket, "oc", "64");
 }
 
-static int store_oc_reply(redisReply *r, void *opaque)
+/* This version's (sorted sets by Redis's time): the calls old enough. */
+static int store_oz_cmd(struct ac_store *st, unsigned bucket, void *opaque)
 {
-    struct store_ob *o = opaque;
+    const struct store_ob *o = opaque;
+    char key[STORE_KEY_MAX], upto[32];
+    size_t argc = 0;
+    store_bucket_key(st, key, sizeof(key), bucket, "oz");
+    snprintf(upto, sizeof(upto), "%lld", (long long)(o->now - o->min_age));
+    store_push_str(st, &argc, "ZRANGE");
+    store_push_str(st, &argc, key);
+    store_push_str(st, &argc, "-inf");
+    store_push_str(st, &argc, upto);
+    store_push_str(st, &argc, "BYSCORE");
+    store_push_str(st, &argc, "LIMIT");
+    store_push_str(st, &argc, "0");
+    store_push_str(st, &argc, "64");
+    return store_append(st, argc);
+}
+
+static int store_calls_reply(redisReply *r, struct store_ob *o, char version)
+{
     struct ac_store *st = o->st;
-    char b[16];
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
         redisReply *m = r->element[i];
         if (m->type != REDIS_REPLY_STRING || st->n_swept_calls >= o->max) {
             break;
         }
-        *store_utoa(b, st->scan_bucket) = '\0';
-        if (ac_buf_append(&st->swept_calls, b, strlen(b) + 1) != 0 ||
-            ac_buf_append(&st->swept_calls, m->str, m->len) != 0 ||
-            ac_buf_append(&st->swept_calls, "", 1) != 0) {
+        if (store_swept_call_add(&st->swept_calls, version, st->scan_bucket, m->str, m->len)) {
             return AC_ERR_NOMEM;
         }
         st->n_swept_calls++;
@@ -265,36 +308,104 @@ static int store_oc_reply(redisReply *r, void *opaque)
     return 0;
 }
 
-/* A call's value: Redis's time at the commit (ms), then its customers'
- * outbox keys (<prefix>:{<bucket>}:o:<customer id>), NUL-separated. A call
- * older than min_age hands its customers to fn and stays in the list for
- * ac_store_outbox_done; a younger one (its writer is at work) leaves it. */
-static int store_oc_call(struct store_ob *o, const redisReply *r)
+static int store_oc_reply(redisReply *r, void *opaque)
+{
+    return store_calls_reply(r, opaque, '6');
+}
+
+static int store_oz_reply(redisReply *r, void *opaque)
+{
+    return store_calls_reply(r, opaque, '7');
+}
+
+/* A call's records (its value: the bundles) into the swept records;
+ * bundles counts them. 0, or -1 if the value
+ * cannot be read whole (it is left for a person to look at, never dropped). */
+static int store_call_records(struct ac_store *st, const char *p, const char *end, size_t *bundles)
+{
+    size_t mark = st->swept_recs.len, n_mark = st->n_swept_recs;
+    *bundles = 0;
+    while (p < end) {
+        size_t cl = strnlen(p, (size_t)(end - p));
+        const unsigned char *q = (const unsigned char *)p + cl + 1;
+        if (cl == 0 || cl >= AC_ID_MAX || (const char *)q + 4 > end) {
+            goto bad;
+        }
+        size_t len = (size_t)q[0] << 24 | (size_t)q[1] << 16 | (size_t)q[2] << 8 | q[3];
+        if (len > (size_t)(end - (const char *)q - 4)) {
+            goto bad;
+        }
+        struct ac_buf b = {.data = (char *)q + 4, .len = len, .cap = len};
+        size_t cursor = 0;
+        struct ac_outbox_rec rec;
+        while (ac_store_records_next(&b, &cursor, &rec)) {
+            if (ac_buf_append(&st->swept_recs, p, cl + 1) != 0 ||
+                store_rec_append(&st->swept_recs, rec.id, strlen(rec.id), rec.kind, rec.payload,
+                                 rec.len) != 0) {
+                goto bad;
+            }
+            st->n_swept_recs++;
+        }
+        if (cursor != len) {
+            goto bad;
+        }
+        (*bundles)++;
+        p = (const char *)q + 4 + len;
+    }
+    return 0;
+bad:
+    st->swept_recs.len = mark;
+    st->n_swept_recs = n_mark;
+    return -1;
+}
+
+/* A call of this version (found old enough) hands its records to the swept
+ * records, one of the previous version older than min_age its customers to
+ * fn; either stays in the list for ac_store_outbox_done. A younger one (its
+ * writer is at work) leaves it. */
+static int store_oc_call(struct store_ob *o, const redisReply *r, char version)
 {
     if (r->type != REDIS_REPLY_STRING) {
         return 0; /* acknowledged meanwhile: drop it from the list too (no-op) */
     }
     const char *p = r->str, *end = r->str + r->len;
-    size_t tl = strnlen(p, r->len);
-    int64_t at = strtoll(p, NULL, 10);
+    if (version == '7') {
+        struct ac_store *st = o->st;
+        size_t bundles = 0, mark = st->swept_recs.len, n_mark = st->n_swept_recs;
+        if (store_call_records(st, p, end, &bundles) != 0) {
+            AC_ERROR("an outbox call cannot be read whole bytes=%zu; left in place", r->len);
+            return -1;
+        }
+        if (o->found > 0 && o->found + bundles > o->max) {
+            st->swept_recs.len = mark; /* no room this time: the next sweep */
+            st->n_swept_recs = n_mark;
+            return -1;
+        }
+        o->found += bundles;
+        return 0;
+    }
+    int64_t at = strtoll(r->str, NULL, 10);
     if (o->now - at < o->min_age) {
         return -1;
     }
+    p += strnlen(p, r->len) + 1; /* past the time */
     size_t n = 0;
-    for (const char *q = p + tl + 1; q < end; q += strnlen(q, (size_t)(end - q)) + 1) {
+    for (const char *q = p; q < end; q += strnlen(q, (size_t)(end - q)) + 1) {
         n++;
     }
     if (o->found > 0 && o->found + n > o->max) {
         return -1; /* no room this time: the next sweep (the first call always goes) */
     }
-    for (p += tl + 1; p < end;) {
+    while (p < end) {
         size_t len = strnlen(p, (size_t)(end - p));
         const char *c = memmem(p, len, "}:o:", 4);
         if (c && (size_t)(p + len - (c + 4)) < AC_ID_MAX) {
             char cid[AC_ID_MAX];
             memcpy(cid, c + 4, (size_t)(p + len - (c + 4)));
             cid[p + len - (c + 4)] = '\0';
-            o->fn(cid, 1, o->opaque);
+            if (o->fn) {
+                o->fn(cid, 1, o->opaque);
+            }
             o->found++;
         }
         p += len + 1;
@@ -307,10 +418,10 @@ static int store_oc_call(struct store_ob *o, const redisReply *r)
 static int store_oc_customers(struct ac_store *st, struct store_ob *o)
 {
     char key[STORE_KEY_MAX];
-    const char *p = st->swept_calls.data;
+    const char *p = st->swept_calls.data, *bucket, *id;
+    char version;
     for (size_t i = 0; i < st->n_swept_calls; i++) {
-        const char *bucket = p, *id = p + strlen(p) + 1;
-        p = id + strlen(id) + 1;
+        p = store_swept_call_at(p, &version, &bucket, &id);
         size_t argc = 0;
         snprintf(key, sizeof(key), "%s:{%s}:k:%s", st->prefix, bucket, id);
         store_push_str(st, &argc, "GET");
@@ -325,8 +436,7 @@ static int store_oc_customers(struct ac_store *st, struct store_ob *o)
     ac_buf_init(&kept);
     p = st->swept_calls.data;
     for (size_t i = 0; i < st->n_swept_calls; i++) {
-        const char *bucket = p, *id = p + strlen(p) + 1;
-        const char *next = id + strlen(id) + 1;
+        const char *entry = p, *next = store_swept_call_at(p, &version, &bucket, &id);
         redisReply *r = store_read(st);
         if (!r) {
             ac_buf_fini(&kept);
@@ -335,8 +445,8 @@ static int store_oc_customers(struct ac_store *st, struct store_ob *o)
         if (r->type == REDIS_REPLY_ERROR && rc == 0) {
             rc = store_reply_error(st, r, "read a call of the outbox");
         }
-        if (rc == 0 && store_oc_call(o, r) == 0) {
-            rc = ac_buf_append(&kept, bucket, (size_t)(next - bucket)) ? AC_ERR_NOMEM : 0;
+        if (rc == 0 && store_oc_call(o, r, version) == 0) {
+            rc = ac_buf_append(&kept, entry, (size_t)(next - entry)) ? AC_ERR_NOMEM : 0;
             n_kept++;
         }
         freeReplyObject(r);
@@ -370,17 +480,50 @@ static int store_redis_ms(struct ac_store *st, int64_t *ms)
     return rc;
 }
 
+static void store_swept_reset(struct ac_store *st)
+{
+    ac_buf_reset(&st->swept_calls);
+    st->n_swept_calls = 0;
+    ac_buf_reset(&st->swept_recs);
+    st->n_swept_recs = 0;
+}
+
+size_t ac_store_swept_count(const struct ac_store *st)
+{
+    return st->n_swept_recs;
+}
+
+int ac_store_swept_next(const struct ac_store *st, size_t *cursor, const char **customer_id,
+                        struct ac_outbox_rec *rec)
+{
+    const struct ac_buf *b = &st->swept_recs;
+    if (*cursor >= b->len) {
+        return 0;
+    }
+    const char *cid = b->data + *cursor;
+    size_t cl = strnlen(cid, b->len - *cursor);
+    size_t at = *cursor + cl + 1;
+    if (at >= b->len || !ac_store_records_next(b, &at, rec)) {
+        return 0;
+    }
+    *customer_id = cid;
+    *cursor = at;
+    return 1;
+}
+
 int ac_store_outbox_customers(struct ac_store *st, unsigned start, size_t max, int64_t min_age_ms,
                               void (*fn)(const char *customer_id, int stale, void *opaque),
                               void *opaque)
 {
     struct store_ob o = {.st = st, .max = max, .min_age = min_age_ms, .fn = fn, .opaque = opaque};
-    ac_buf_reset(&st->swept_calls);
-    st->n_swept_calls = 0;
+    store_swept_reset(st);
     if (!ac_store_connected(st)) {
         return AC_ERR_TRANSIENT;
     }
     int rc = store_redis_ms(st, &o.now);
+    if (rc == 0) {
+        rc = store_each_bucket(st, start, store_oz_cmd, store_oz_reply, NULL, &o);
+    }
     if (rc == 0) {
         rc = store_each_bucket(st, start, store_oc_cmd, store_oc_reply, NULL, &o);
     }
@@ -396,7 +539,7 @@ int ac_store_outbox_customers(struct ac_store *st, unsigned start, size_t max, i
     return rc != 0 ? rc : (int)(calls_found + o.found);
 }
 
-/* Appends FCALL ac_ack_v6 calls (64 customers per call) for every customer
+/* Appends FCALL ac_ack_v7 calls (64 customers per call) for every customer
  * given, to drop emptied outboxes from the previous version's outbox index.
  * Returns the number of calls appended, or a negative ac_err. */
 static long store_append_forget(struct ac_store *st, struct ac_store_cust *custs, size_t n)
@@ -420,7 +563,7 @@ static long store_append_forget(struct ac_store *st, struct ac_store_cust *custs
         snprintf(nkeys, sizeof(nkeys), "%zu", 2 * m);
         snprintf(ncust, sizeof(ncust), "%zu", m);
         store_push_str(st, &argc, "FCALL");
-        store_push_str(st, &argc, "ac_ack_v6");
+        store_push_str(st, &argc, "ac_ack_v7");
         store_push_str(st, &argc, nkeys);
         for (size_t k = 0; k < m; k++) {
             const struct ac_store_cust *sc = &custs[members[k]];
@@ -456,26 +599,39 @@ int ac_store_outbox_done(struct ac_store *st, struct ac_store_cust *custs, size_
         store_drop(st);
         return (int)calls;
     }
-    const char *p = st->swept_calls.data;
+    const char *p = st->swept_calls.data, *bucket, *id;
+    char version;
     for (size_t i = 0; i < st->n_swept_calls; i++) {
-        const char *bucket = p, *id = p + strlen(p) + 1;
-        p = id + strlen(id) + 1;
+        p = store_swept_call_at(p, &version, &bucket, &id);
         size_t argc = 0;
         snprintf(key, sizeof(key), "%s:{%s}:k:%s", st->prefix, bucket, id);
-        snprintf(idx, sizeof(idx), "%s:{%s}:oc", st->prefix, bucket);
-        store_push_str(st, &argc, "FCALL");
-        store_push_str(st, &argc, "ac_call_done_v6");
-        store_push_str(st, &argc, "2");
-        store_push_str(st, &argc, key);
-        store_push_str(st, &argc, idx);
-        store_push_str(st, &argc, id);
+        snprintf(idx, sizeof(idx), "%s:{%s}:%s", st->prefix, bucket, version == '7' ? "oz" : "oc");
+        if (version == '7') {
+            /* delivered whole: the call goes */
+            store_push_str(st, &argc, "DEL");
+            store_push_str(st, &argc, key);
+            if (store_append(st, argc) != 0) {
+                return AC_ERR_TRANSIENT;
+            }
+            argc = 0;
+            store_push_str(st, &argc, "ZREM");
+            store_push_str(st, &argc, idx);
+            store_push_str(st, &argc, id);
+            calls++;
+        } else {
+            store_push_str(st, &argc, "FCALL");
+            store_push_str(st, &argc, "ac_call_done_v7");
+            store_push_str(st, &argc, "2");
+            store_push_str(st, &argc, key);
+            store_push_str(st, &argc, idx);
+            store_push_str(st, &argc, id);
+        }
         if (store_append(st, argc) != 0) {
             return AC_ERR_TRANSIENT;
         }
         calls++;
     }
-    ac_buf_reset(&st->swept_calls);
-    st->n_swept_calls = 0;
+    store_swept_reset(st);
     int rc = 0;
     for (long i = 0; i < calls; i++) {
         redisReply *r = store_read(st);
@@ -488,6 +644,203 @@ int ac_store_outbox_done(struct ac_store *st, struct ac_store_cust *custs, size_
         freeReplyObject(r);
     }
     return rc;
+}
+
+/* Whether a call value of this version holds a bundle of one of the
+ * customers in the set (ids hashed into set[mask + 1], index + 1; 0 empty). */
+static int store_call_has(const redisReply *r, const struct ac_store_cust *custs, const size_t *set,
+                          size_t mask)
+{
+    const char *p = r->str, *end = r->str + r->len;
+    while (p < end) {
+        size_t cl = strnlen(p, (size_t)(end - p));
+        const unsigned char *q = (const unsigned char *)p + cl + 1;
+        if ((const char *)q + 4 > end) {
+            return 0;
+        }
+        size_t len = (size_t)q[0] << 24 | (size_t)q[1] << 16 | (size_t)q[2] << 8 | q[3];
+        if (cl < (size_t)(end - p)) {
+            for (size_t i = ac_store_hash(p) & mask; set[i]; i = (i + 1) & mask) {
+                if (strcmp(custs[set[i] - 1].customer_id, p) == 0) {
+                    return 1;
+                }
+            }
+        }
+        if (len > (size_t)(end - (const char *)q - 4)) {
+            return 0;
+        }
+        p = (const char *)q + 4 + len;
+    }
+    return 0;
+}
+
+uint64_t ac_store_call_seq(const struct ac_store *st)
+{
+    return st->call_seq;
+}
+
+/* Is call id one of this store's calls numbered above since? */
+static int store_call_ours_since(const struct ac_store *st, const char *id, uint64_t since)
+{
+    size_t wl = strlen(st->writer);
+    return strncmp(id, st->writer, wl) == 0 && id[wl] == '-' &&
+           strtoull(id + wl + 1, NULL, 10) > since;
+}
+
+int ac_store_outbox_replayed(struct ac_store *st, struct ac_store_cust *custs, size_t n,
+                             uint64_t since_seq)
+{
+    size_t n_rep = 0, mask = 1;
+    store_swept_reset(st);
+    for (size_t i = 0; i < n; i++) {
+        n_rep += custs[i].replayed != 0;
+    }
+    if (n_rep == 0) {
+        return 0;
+    }
+    if (!ac_store_connected(st)) {
+        return AC_ERR_TRANSIENT;
+    }
+    while (mask + 1 < 2 * n_rep) {
+        mask = mask * 2 + 1;
+    }
+    size_t *set = calloc(mask + 1, sizeof(*set));
+    struct ac_buf cands;
+    size_t n_cands = 0;
+    int rc = 0;
+    if (!set) {
+        return AC_ERR_NOMEM;
+    }
+    ac_buf_init(&cands);
+    /* the replayed customers' outboxes of earlier versions, and every call index */
+    char key[STORE_KEY_MAX];
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        size_t argc = 0;
+        if (!custs[i].replayed) {
+            continue;
+        }
+        size_t h = ac_store_hash(custs[i].customer_id) & mask;
+        while (set[h]) {
+            h = (h + 1) & mask;
+        }
+        set[h] = i + 1;
+        store_key(st, key, sizeof(key), custs[i].bucket, 'o', custs[i].customer_id);
+        store_push_str(st, &argc, "HGETALL");
+        store_push_str(st, &argc, key);
+        rc = store_append(st, argc) ? AC_ERR_TRANSIENT : 0;
+    }
+    for (unsigned b = 0; b < AC_STORE_BUCKETS && rc == 0; b++) {
+        size_t argc = 0;
+        store_bucket_key(st, key, sizeof(key), b, "oz");
+        store_push_str(st, &argc, "ZRANGE");
+        store_push_str(st, &argc, key);
+        store_push_str(st, &argc, "0");
+        store_push_str(st, &argc, "-1");
+        rc = store_append(st, argc) ? AC_ERR_TRANSIENT : 0;
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct ac_store_cust *sc = &custs[i];
+        if (!sc->replayed) {
+            continue;
+        }
+        redisReply *r = store_read(st);
+        if (!r) {
+            rc = AC_ERR_TRANSIENT;
+            break;
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+            rc = store_reply_error(st, r, "read an outbox");
+        } else if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
+            /* its records go out with the calls' records; its fields are
+             * acknowledged with the batch (ac_store_ack) */
+            ac_buf_reset(&sc->found);
+            sc->n_found = 0;
+            ac_buf_reset(&sc->found_ids);
+            sc->n_found_ids = 0;
+            store_parse_outbox(sc, r);
+            size_t cursor = 0;
+            struct ac_outbox_rec rec;
+            while (rc == 0 && ac_store_records_next(&sc->found, &cursor, &rec)) {
+                if (ac_buf_append(&st->swept_recs, sc->customer_id, strlen(sc->customer_id) + 1) ||
+                    store_rec_append(&st->swept_recs, rec.id, strlen(rec.id), rec.kind, rec.payload,
+                                     rec.len)) {
+                    rc = AC_ERR_NOMEM;
+                }
+                st->n_swept_recs++;
+            }
+            if (rc == 0 && ac_buf_append(&sc->pending_ids, sc->found_ids.data, sc->found_ids.len)) {
+                rc = AC_ERR_NOMEM;
+            }
+            sc->n_pending_ids += sc->n_found_ids;
+            ac_buf_reset(&sc->found);
+            sc->n_found = 0;
+            ac_buf_reset(&sc->found_ids);
+            sc->n_found_ids = 0;
+        }
+        freeReplyObject(r);
+    }
+    for (unsigned b = 0; b < AC_STORE_BUCKETS && rc == 0; b++) {
+        redisReply *r = store_read(st);
+        if (!r) {
+            rc = AC_ERR_TRANSIENT;
+            break;
+        }
+        for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && rc == 0; i++) {
+            const redisReply *m = r->element[i];
+            if (m->type != REDIS_REPLY_STRING || store_call_ours_since(st, m->str, since_seq)) {
+                continue; /* this step's own calls: delivered by the step */
+            }
+            rc = store_swept_call_add(&cands, '7', b, m->str, m->len);
+            n_cands++;
+        }
+        if (r->type == REDIS_REPLY_ERROR && rc == 0) {
+            rc = store_reply_error(st, r, "read a call index");
+        }
+        freeReplyObject(r);
+    }
+    /* the calls holding a bundle of a replayed customer go out whole */
+    const char *p = cands.data, *bucket, *id;
+    char version;
+    for (size_t i = 0; i < n_cands && rc == 0; i++) {
+        p = store_swept_call_at(p, &version, &bucket, &id);
+        size_t argc = 0;
+        snprintf(key, sizeof(key), "%s:{%s}:k:%s", st->prefix, bucket, id);
+        store_push_str(st, &argc, "GET");
+        store_push_str(st, &argc, key);
+        rc = store_append(st, argc) ? AC_ERR_TRANSIENT : 0;
+    }
+    p = cands.data;
+    for (size_t i = 0; i < n_cands && rc == 0; i++) {
+        const char *entry = p, *next = store_swept_call_at(p, &version, &bucket, &id);
+        redisReply *r = store_read(st);
+        if (!r) {
+            rc = AC_ERR_TRANSIENT;
+            break;
+        }
+        size_t bundles;
+        if (r->type == REDIS_REPLY_ERROR) {
+            rc = store_reply_error(st, r, "read a call of the outbox");
+        } else if (r->type == REDIS_REPLY_STRING && store_call_has(r, custs, set, mask)) {
+            if (store_call_records(st, r->str, r->str + r->len, &bundles) != 0) {
+                AC_ERROR("an outbox call cannot be read whole bytes=%zu; left for the sweep",
+                         r->len);
+            } else if (ac_buf_append(&st->swept_calls, entry, (size_t)(next - entry))) {
+                rc = AC_ERR_NOMEM;
+            } else {
+                st->n_swept_calls++;
+            }
+        }
+        freeReplyObject(r);
+        p = next;
+    }
+    free(set);
+    ac_buf_fini(&cands);
+    if (rc != 0) {
+        store_drop(st); /* replies may be left unread */
+        store_swept_reset(st);
+        return rc;
+    }
+    return (int)st->n_swept_recs;
 }
 
 int ac_store_due_forget_legacy(struct ac_store *st)
@@ -550,7 +903,7 @@ int ac_store_event_time_publish(struct ac_store *st, const char *topic, const in
     }
     snprintf(key, sizeof(key), "%s:ewm", st->prefix);
     store_push_str(st, &argc, "FCALL");
-    store_push_str(st, &argc, "ac_ewm_v6");
+    store_push_str(st, &argc, "ac_ewm_v7");
     store_push_str(st, &argc, "1");
     store_push_str(st, &argc, key);
     const char *p = kv.data;

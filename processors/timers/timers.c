@@ -204,9 +204,9 @@ static int64_t timers_fire_time(struct timers *t, int64_t now)
 
 /* Produce, then remove from the outboxes (and emptied outboxes from the
  * index): the runtime's delivery. */
-static int timers_deliver(struct timers *t, struct ac_store_cust *custs, size_t n)
+static int timers_deliver(struct timers *t, struct ac_store_cust *custs, size_t n, int swept)
 {
-    return ac_tick_deliver(t->tick, custs, n);
+    return ac_tick_deliver(t->tick, custs, n, swept);
 }
 
 static void timers_sweep_found(const char *customer_id, int stale, void *opaque)
@@ -270,21 +270,25 @@ static int timers_sweep(struct timers *t)
     free(t->swept);
     t->swept = now_ids;
     t->n_swept = n_now;
-    int rc = k > 0 ? ac_store_load(t->store, t->sweep, k) : 0;
+    int rc = k > 0 ? ac_store_load_outbox(t->store, t->sweep, k) : 0;
     for (size_t i = 0; rc == 0 && i < k; i++) {
         ac_store_cust_take_found(&t->sweep[i]);
     }
-    if (rc == 0 && k > 0) {
-        rc = timers_deliver(t, t->sweep, k);
+    size_t recs = ac_store_swept_count(t->store);
+    if (rc == 0 && (k > 0 || recs > 0)) {
+        rc = timers_deliver(t, t->sweep, k, 1);
     }
     if (rc == 0) {
         /* emptied entries of the previous index, and every call found whose
          * outboxes are all empty (delivered now or by their writer) */
         rc = ac_store_outbox_done(t->store, t->sweep, k);
     }
-    if (rc == 0 && k > 0) {
-        AC_INFO("outbox sweep delivered customers=%zu", k);
-        ac_metrics_add("aftercare_outbox_swept_total", "", (double)k);
+    if (rc == 0 && (k > 0 || recs > 0)) {
+        for (size_t i = 0; i < k; i++) {
+            recs += (size_t)t->sweep[i].n_pending;
+        }
+        AC_INFO("outbox sweep delivered records=%zu", recs);
+        ac_metrics_add("aftercare_outbox_swept_total", "", (double)recs);
     }
     return rc;
 }
@@ -357,7 +361,7 @@ static int timers_tick(void *ctx, struct ac_tick *tk)
         return 0; /* nothing due: wait */
     }
     /* a round may have committed records without firing a timer (exits) */
-    if ((rc = timers_deliver(t, custs, n)) != 0) {
+    if ((rc = timers_deliver(t, custs, n, 0)) != 0) {
         return rc; /* the records wait in the outbox; the sweep delivers them */
     }
     /* Due time -> acknowledged by Kafka (in the clock's time: with
@@ -387,7 +391,7 @@ static void timers_declare_metrics(void)
     ac_metrics_declare("aftercare_timer_lateness_seconds", "histogram",
                        "from a timer's due time to its action acknowledged by Kafka");
     ac_metrics_declare("aftercare_outbox_swept_total", "counter",
-                       "customers whose undelivered outbox the sweep produced");
+                       "records of commits their writer did not deliver, produced by the sweep");
 }
 
 static void timers_fini(void *ctx)

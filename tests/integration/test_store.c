@@ -92,7 +92,9 @@ Test(store, a_concurrent_writer_makes_the_commit_conflict_and_nothing_is_written
     cr_assert_eq(ac_store_load(st, &a, 1), 0);
     cr_expect_eq(a.exists, 1);
     cr_expect_eq(a.rec.state.order_count, 11, "only b's change is there");
-    cr_expect_eq(a.n_found, 1, "b's record waits in the outbox");
+    char oci[64];
+    snprintf(oci, sizeof(oci), "t:{%u}:oz", a.bucket);
+    cr_expect_eq(redis_int("ZCARD %s", oci), 1, "b's record waits in its call");
     stage(&a, "rec-a");
     cr_assert_eq(ac_store_commit(st, &a, 1), 0);
     cr_expect_eq(a.status, 0);
@@ -213,58 +215,129 @@ Test(store, due_scans_find_customers_whose_earliest_timer_passed)
 Test(store, the_outbox_is_acknowledged_and_leaves_its_index)
 {
     struct ac_store_cust sc;
-    char okey[256], oci[64], ckey[256];
+    char oci[64], ckey[256];
     ac_store_cust_init(&sc, "ob-1");
-    snprintf(okey, sizeof(okey), "t:{%u}:o:ob-1", sc.bucket);
-    snprintf(oci, sizeof(oci), "t:{%u}:oc", sc.bucket);
+    snprintf(oci, sizeof(oci), "t:{%u}:oz", sc.bucket);
     cr_assert_eq(ac_store_load(st, &sc, 1), 0);
     stage(&sc, "rec-1");
     cr_assert_eq(ac_store_cust_add_out(&sc, "sig-1", 's', "x", 1), 0);
     cr_assert_eq(ac_store_commit(st, &sc, 1), 0);
     cr_expect_eq(sc.n_pending, 2);
-    cr_expect_eq(sc.n_pending_ids, 1, "one bundle per commit");
-    cr_expect_eq(redis_int("HLEN %s", okey), 1);
-    /* The call registered itself in its bucket's call index, with its
-     * customers' outbox keys: what the sweep reads if this writer dies. */
-    cr_expect_eq(redis_int("SCARD %s", oci), 1);
-    redisReply *m = ac_store_command(st, "SRANDMEMBER %s", oci);
-    cr_assert(m && m->type == REDIS_REPLY_STRING);
-    snprintf(ckey, sizeof(ckey), "t:{%u}:k:%s", sc.bucket, m->str);
+    cr_expect_eq(sc.n_pending_ids, 0, "no per-customer outbox field");
+    /* The call registered itself in its bucket's call index, scored by
+     * Redis's time (ms), with its records: what the sweep reads if this
+     * writer dies. */
+    cr_expect_eq(redis_int("ZCARD %s", oci), 1);
+    redisReply *m = ac_store_command(st, "ZRANGE %s 0 -1 WITHSCORES", oci);
+    cr_assert(m && m->type == REDIS_REPLY_ARRAY && m->elements == 2);
+    snprintf(ckey, sizeof(ckey), "t:{%u}:k:%s", sc.bucket, m->element[0]->str);
+    cr_expect_gt(strtoll(m->element[1]->str, NULL, 10), 1700000000000LL, "a time in ms: %s",
+                 m->element[1]->str);
     ac_store_reply_free(m);
-    /* Redis's time (ms), then the outbox keys, NUL-separated */
+    /* the customer id, NUL, the records' length (4 bytes, big-endian), the records */
     redisReply *v = ac_store_command(st, "GET %s", ckey);
     cr_assert(v && v->type == REDIS_REPLY_STRING, "the call's key %s", ckey);
-    size_t tl = strnlen(v->str, v->len);
-    cr_expect_gt(strtoll(v->str, NULL, 10), 1700000000000LL, "a time in ms: %s", v->str);
-    cr_assert_lt(tl, v->len);
-    cr_expect_eq(v->len - tl - 1, strlen(okey));
-    cr_expect_eq(memcmp(v->str + tl + 1, okey, strlen(okey)), 0);
+    cr_assert_gt(v->len, 9);
+    cr_expect_str_eq(v->str, "ob-1");
+    const unsigned char *q = (const unsigned char *)v->str + 5;
+    size_t len = (size_t)q[0] << 24 | (size_t)q[1] << 16 | (size_t)q[2] << 8 | q[3];
+    cr_expect_eq(len, sc.new_out.len);
+    cr_expect_eq(v->len, 5 + 4 + len, "one bundle, nothing else");
+    cr_expect_eq(memcmp(q + 4, sc.new_out.data, len), 0);
     ac_store_reply_free(v);
 
-    /* A crash here: the next load finds both records. */
+    /* A crash here: a writer that replays the customer's events finds both
+     * records in the call, with their customer. */
     struct ac_store_cust again;
     ac_store_cust_init(&again, "ob-1");
-    cr_assert_eq(ac_store_load(st, &again, 1), 0);
-    cr_expect_eq(again.n_found, 2);
+    char err[256];
+    struct ac_store *st2 = ac_store_new(dr.url, "t", err, sizeof(err));
+    cr_assert_not_null(st2, "%s", err);
+    cr_assert_eq(ac_store_connect(st2, err, sizeof(err)), 0, "%s", err);
+    char gen[40];
+    cr_assert_eq(ac_store_generation(st2, 0, gen), 0);
+    ac_store_expect_generation(st2, gen);
+    cr_assert_eq(ac_store_load(st2, &again, 1), 0);
+    cr_expect_eq(ac_store_outbox_replayed(st2, &again, 1, 0), 0, "nothing replayed, nothing read");
+    again.replayed = 1;
+    cr_expect_eq(ac_store_outbox_replayed(st2, &again, 1, 0), 2);
     size_t cursor = 0;
+    const char *cid = NULL;
     struct ac_outbox_rec rec;
-    cr_assert(ac_store_records_next(&again.found, &cursor, &rec));
+    cr_assert(ac_store_swept_next(st2, &cursor, &cid, &rec));
+    cr_expect_str_eq(cid, "ob-1");
     cr_expect_str_eq(rec.id, "rec-1");
     cr_expect_eq(rec.kind, 'a');
     cr_expect_eq(rec.len, 7);
     cr_expect_eq(memcmp(rec.payload, "payload", 7), 0);
+    cr_assert(ac_store_swept_next(st2, &cursor, &cid, &rec));
+    cr_expect_str_eq(rec.id, "sig-1");
+    cr_expect_eq(rec.kind, 's');
+    cr_expect_not(ac_store_swept_next(st2, &cursor, &cid, &rec));
+    /* the writer's own calls of its running step are not taken */
+    cr_expect_eq(ac_store_outbox_replayed(st, &again, 1, 0), 0);
+    /* the sweep finds the call too, once it is old enough */
+    cr_expect_eq(ac_store_outbox_customers(st2, 0, 64, 3600 * 1000, NULL, NULL), 0);
+    cr_expect_eq(ac_store_outbox_customers(st2, 0, 64, 0, NULL, NULL), 1);
+    cr_expect_eq(ac_store_swept_count(st2), 2);
 
     int32_t part = 0;
     int64_t off = 11;
     cr_assert_eq(ac_store_ack(st, &sc, 1, "g", AC_TOPIC_ORDERS, &part, &off, 1), 0);
-    cr_expect_eq(redis_int("EXISTS %s", okey), 0, "the outbox is gone");
-    cr_expect_eq(redis_int("SCARD %s", oci), 0, "and so is its call's index entry");
+    cr_expect_eq(redis_int("ZCARD %s", oci), 0, "the call's index entry is gone");
     cr_expect_eq(redis_int("EXISTS %s", ckey), 0, "and the call's key");
     int64_t pos = -1;
     cr_assert_eq(ac_store_positions(st, "g", AC_TOPIC_ORDERS, &part, &pos, 1), 0);
     cr_expect_eq(pos, 11);
+    ac_store_destroy(st2);
     ac_store_cust_fini(&sc);
     ac_store_cust_fini(&again);
+}
+
+Test(store, an_outbox_of_the_previous_version_goes_out_on_a_replay_and_is_acknowledged)
+{
+    struct ac_store_cust sc;
+    char okey[256];
+    ac_store_cust_init(&sc, "ob-2");
+    snprintf(okey, sizeof(okey), "t:{%u}:o:ob-2", sc.bucket);
+    /* a bundle as the previous version wrote it: 'B', then records */
+    struct ac_buf b;
+    ac_buf_init(&b);
+    cr_assert_eq(ac_buf_append(&b, "B", 1), 0);
+    struct ac_store_cust tmp;
+    ac_store_cust_init(&tmp, "ob-2");
+    cr_assert_eq(ac_store_cust_add_out(&tmp, "old-rec", 'a', "abc", 3), 0);
+    cr_assert_eq(ac_buf_append(&b, tmp.new_out.data, tmp.new_out.len), 0);
+    redisReply *r = ac_store_command(st, "HSET %s 3 %b", okey, b.data, b.len);
+    ac_store_reply_free(r);
+    cr_expect_eq(redis_int("HLEN %s", okey), 1);
+
+    cr_assert_eq(ac_store_load(st, &sc, 1), 0);
+    sc.replayed = 1;
+    cr_expect_eq(ac_store_outbox_replayed(st, &sc, 1, 0), 1);
+    size_t cursor = 0;
+    const char *cid = NULL;
+    struct ac_outbox_rec rec;
+    cr_assert(ac_store_swept_next(st, &cursor, &cid, &rec));
+    cr_expect_str_eq(cid, "ob-2");
+    cr_expect_str_eq(rec.id, "old-rec");
+    cr_expect_eq(sc.n_pending_ids, 1, "its field is acknowledged with the batch");
+    cr_assert_eq(ac_store_ack(st, &sc, 1, "g", AC_TOPIC_ORDERS, NULL, NULL, 0), 0);
+    cr_expect_eq(redis_int("EXISTS %s", okey), 0, "the outbox is gone");
+
+    /* the sweep reads such an outbox with ac_store_load_outbox */
+    r = ac_store_command(st, "HSET %s 4 %b", okey, b.data, b.len);
+    ac_store_reply_free(r);
+    struct ac_store_cust sw;
+    ac_store_cust_init(&sw, "ob-2");
+    cr_assert_eq(ac_store_load(st, &sw, 1), 0);
+    cr_expect_eq(sw.n_found, 0, "the hot path reads no outbox");
+    cr_assert_eq(ac_store_load_outbox(st, &sw, 1), 0);
+    cr_expect_eq(sw.n_found, 1);
+    ac_buf_fini(&b);
+    ac_store_cust_fini(&tmp);
+    ac_store_cust_fini(&sw);
+    ac_store_cust_fini(&sc);
 }
 
 Test(store, a_customer_of_the_previous_layout_is_read_and_rewritten)
@@ -342,7 +415,7 @@ Test(store, an_error_reply_is_fatal_not_a_lost_connection)
     ac_store_cust_init(&sc, "wt-1");
     snprintf(k, sizeof(k), "t:{%u}:o:wt-1", sc.bucket);
     ac_store_reply_free(ac_store_command(st, "SET %s not-a-hash", k));
-    cr_expect_eq(ac_store_load(st, &sc, 1), AC_ERR_FATAL, "WRONGTYPE is a bug, not a blip");
+    cr_expect_eq(ac_store_load_outbox(st, &sc, 1), AC_ERR_FATAL, "WRONGTYPE is a bug, not a blip");
     ac_store_cust_fini(&sc);
 }
 

@@ -129,31 +129,48 @@ static long long due_pending(void)
     return sum;
 }
 
-/* Action records waiting in the outboxes (bundles: 'B', then records of
- * kind, id length, id, u32 length, payload), pipelined. */
-static long long sum_customers(char kind)
+/* Action records waiting in the outbox: in the calls listed in the
+ * buckets' call indexes (a call's value: per customer its id, NUL, a 4-byte
+ * big-endian length and its records of kind, id length, id, u32 length,
+ * payload), pipelined. */
+static long long undelivered_actions(void)
 {
     long long sum = 0;
-    char cust[32], key[128];
-    for (unsigned c = 0; c < N_CUSTOMERS; c++) {
-        snprintf(cust, sizeof(cust), "cust-%04u", c);
-        snprintf(key, sizeof(key), "%s:{%u}:%c:%s", PREFIX, ac_store_bucket(cust), kind, cust);
-        redisAppendCommand(env.redis, "HVALS %s", key);
+    char key[128];
+    for (unsigned b = 0; b < AC_STORE_BUCKETS; b++) {
+        snprintf(key, sizeof(key), "%s:{%u}:oz", PREFIX, b);
+        redisAppendCommand(env.redis, "ZRANGE %s 0 -1", key);
     }
-    for (unsigned c = 0; c < N_CUSTOMERS; c++) {
+    size_t n_calls = 0;
+    for (unsigned b = 0; b < AC_STORE_BUCKETS; b++) {
         redisReply *r = NULL;
         cr_assert_eq(redisGetReply(env.redis, (void **)&r), REDIS_OK, "redis: %s",
                      env.redis->errstr);
         for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-            const redisReply *v = r->element[i];
-            if (v->len < 1 || v->str[0] != 'B') {
-                continue;
-            }
-            struct ac_buf b = {.data = v->str + 1, .len = v->len - 1, .cap = v->len - 1};
-            size_t cursor = 0;
-            struct ac_outbox_rec rec;
-            while (ac_store_records_next(&b, &cursor, &rec)) {
-                sum += rec.kind == 'a';
+            snprintf(key, sizeof(key), "%s:{%u}:k:%s", PREFIX, b, r->element[i]->str);
+            redisAppendCommand(env.redis, "GET %s", key);
+            n_calls++;
+        }
+        freeReplyObject(r);
+    }
+    for (size_t c = 0; c < n_calls; c++) {
+        redisReply *r = NULL;
+        cr_assert_eq(redisGetReply(env.redis, (void **)&r), REDIS_OK, "redis: %s",
+                     env.redis->errstr);
+        if (r->type == REDIS_REPLY_STRING) {
+            const char *p = r->str, *end = r->str + r->len;
+            while (p < end) {
+                const unsigned char *q = (const unsigned char *)p + strnlen(p, end - p) + 1;
+                cr_assert((const char *)q + 4 <= end);
+                size_t len = (size_t)q[0] << 24 | (size_t)q[1] << 16 | (size_t)q[2] << 8 | q[3];
+                struct ac_buf bb = {.data = (char *)q + 4, .len = len, .cap = len};
+                size_t cursor = 0;
+                struct ac_outbox_rec rec;
+                while (ac_store_records_next(&bb, &cursor, &rec)) {
+                    sum += rec.kind == 'a';
+                }
+                cr_assert_eq(cursor, len, "a bundle read whole");
+                p = (const char *)q + 4 + len;
             }
         }
         freeReplyObject(r);
@@ -277,7 +294,7 @@ Test(timer_crash, kill9_while_firing_loses_and_duplicates_nothing)
         read = rd.n;
         /* What the dead process left: timers still pending, and actions
          * committed to an outbox but not (known to be) delivered. */
-        long long left = due_pending(), undelivered = sum_customers('o');
+        long long left = due_pending(), undelivered = undelivered_actions();
         mid_firing += left > 0;
         with_outbox += undelivered > 0;
         fprintf(stderr,
@@ -298,7 +315,7 @@ Test(timer_crash, kill9_while_firing_loses_and_duplicates_nothing)
         h_reader_poll(&rd, rd.n + 1000, 200);
         marked += mark_seen(&rd, read, want, seen);
         read = rd.n;
-        if (marked == N_TIMERS && due_pending() == 0 && sum_customers('o') == 0) {
+        if (marked == N_TIMERS && due_pending() == 0 && undelivered_actions() == 0) {
             break;
         }
     }
@@ -331,7 +348,7 @@ Test(timer_crash, kill9_while_firing_loses_and_duplicates_nothing)
     }
     pending = due_pending();
     hashed = 0; /* timers live in the records only */
-    long long undelivered = sum_customers('o');
+    long long undelivered = undelivered_actions();
     fprintf(stderr,
             "timer crash: %zu records, %zu of %d action ids, %zu missing, %zu extra, "
             "%zu repeats; %d of %d kills left timers pending, %d left actions in an outbox; "

@@ -149,8 +149,16 @@ static void orphan_action(struct ac_action *a, const char *cid, const char *ev)
     a->not_before = a->created_at = ac_clock_now(ac_clock_wall());
 }
 
+/* Members of an index: a set (<b>:ob, <b>:oc) or a sorted set (<b>:oz). */
+static long long index_len(const char *key)
+{
+    size_t n = strlen(key);
+    return redis_int(n > 3 && strcmp(key + n - 3, ":oz") == 0 ? "ZCARD %s" : "SCARD %s", key);
+}
+
 /* Runs aftercare-timers with a short sweep: a's record must reach
- * aftercare.actions, then its outbox (okey) and the set index must empty. */
+ * aftercare.actions, then the key holding it (okey) must go and the set
+ * index must empty. */
 static void sweep_delivers(const struct ac_action *a, const char *okey, const char *index,
                            const char *what)
 {
@@ -164,13 +172,13 @@ static void sweep_delivers(const struct ac_action *a, const char *okey, const ch
     cr_expect_str_eq(acts.recs[0].key, a->customer_id);
     h_reader_close(&acts);
     int64_t deadline = ac_clock_mono_ms() + 10000;
-    while ((redis_int("EXISTS %s", okey) != 0 || redis_int("SCARD %s", index) != 0) &&
+    while ((redis_int("EXISTS %s", okey) != 0 || index_len(index) != 0) &&
            ac_clock_mono_ms() < deadline) {
         struct timespec ts = {0, 20000000L};
         nanosleep(&ts, NULL);
     }
     cr_expect_eq(redis_int("EXISTS %s", okey), 0, "the outbox was not acknowledged");
-    cr_expect_eq(redis_int("SCARD %s", index), 0, "%s was not removed", what);
+    cr_expect_eq(index_len(index), 0, "%s was not removed", what);
     cr_expect_eq(h_terminate(timers), 0);
 }
 
@@ -201,9 +209,8 @@ Test(timers, the_sweep_delivers_what_a_dead_process_left_in_an_outbox)
 #define CALL_CID "c7\nx"
 
 /* A writer of this version that dies between its commit and its
- * acknowledgement leaves the records in the customers' outboxes and its call
- * in the bucket's call index (no per-customer index): the sweep finds the
- * call, delivers its customers' records and removes the call. */
+ * acknowledgement leaves its call, holding the records, in the bucket's call
+ * index: the sweep finds the call, delivers its records and removes it. */
 Test(timers, the_sweep_delivers_the_records_of_a_call_whose_writer_died)
 {
     char err[256];
@@ -227,14 +234,52 @@ Test(timers, the_sweep_delivers_the_records_of_a_call_whose_writer_died)
     cr_assert_eq(sc.status, 0);
     ac_buf_fini(&enc);
     /* ... and the writer dies here: no produce, no acknowledgement. */
-    char okey[256], oci[64];
-    cust_key(okey, sizeof(okey), 'o', CALL_CID);
-    snprintf(oci, sizeof(oci), "ac:{%u}:oc", ac_store_bucket(CALL_CID));
-    cr_assert_eq(redis_int("SCARD %s", oci), 1, "the call is in its bucket's index");
+    char ckey[256], oci[64];
+    snprintf(oci, sizeof(oci), "ac:{%u}:oz", ac_store_bucket(CALL_CID));
+    cr_assert_eq(redis_int("ZCARD %s", oci), 1, "the call is in its bucket's index");
+    redisReply *m = h_redis(&env, "ZRANGE %s 0 0", oci);
+    cr_assert(m && m->type == REDIS_REPLY_ARRAY && m->elements == 1);
+    snprintf(ckey, sizeof(ckey), "ac:{%u}:k:%s", ac_store_bucket(CALL_CID), m->element[0]->str);
+    freeReplyObject(m);
+    cr_assert_eq(redis_int("EXISTS %s", ckey), 1, "the call holds the records");
     ac_store_cust_fini(&sc);
     ac_store_destroy(st);
 
+    sweep_delivers(&a, ckey, oci, "the call's index entry");
+}
+
+/* The previous version kept a call's records in its customers' outboxes and
+ * listed their keys in the call (Redis's time, then the keys, NUL-separated):
+ * such a call left by a writer that died is still delivered. */
+Test(timers, the_sweep_delivers_a_call_of_the_previous_version)
+{
+    struct ac_action a;
+    orphan_action(&a, CALL_CID, "ev-6");
+    struct ac_buf enc, bundle;
+    ac_buf_init(&enc);
+    ac_buf_init(&bundle);
+    cr_assert_eq(ac_codec_encode_action(env.codec, &a, &enc), 0);
+    struct ac_store_cust sc;
+    ac_store_cust_init(&sc, CALL_CID);
+    cr_assert_eq(ac_store_cust_add_out(&sc, a.action_id, 'a', enc.data, enc.len), 0);
+    cr_assert_eq(ac_buf_append(&bundle, "B", 1), 0);
+    cr_assert_eq(ac_buf_append(&bundle, sc.new_out.data, sc.new_out.len), 0);
+    char okey[256], oci[64], ckey[256], call[300];
+    unsigned b = ac_store_bucket(CALL_CID);
+    cust_key(okey, sizeof(okey), 'o', CALL_CID);
+    snprintf(oci, sizeof(oci), "ac:{%u}:oc", b);
+    snprintf(ckey, sizeof(ckey), "ac:{%u}:k:0123456789abcdef-1", b);
+    int cl = snprintf(call, sizeof(call), "1700000000000%c%s", '\0', okey);
+    freeReplyObject(h_redis(&env, "HSET %s 1 %b", okey, bundle.data, bundle.len));
+    freeReplyObject(h_redis(&env, "SET %s %b", ckey, call, (size_t)cl));
+    freeReplyObject(h_redis(&env, "SADD %s 0123456789abcdef-1", oci));
+    freeReplyObject(h_redis(&env, "SET ac:gen test-generation"));
+    ac_store_cust_fini(&sc);
+    ac_buf_fini(&enc);
+    ac_buf_fini(&bundle);
+
     sweep_delivers(&a, okey, oci, "the call's index entry");
+    cr_expect_eq(redis_int("EXISTS %s", ckey), 0, "the call's key is gone");
 }
 
 static void write_file(const char *path, const char *text)
