@@ -191,6 +191,7 @@ struct ac_store_ticket {
     size_t *calls_n;     /* customers per call of one commit */
     uint64_t *calls_seq; /* each call's sequence number (its id) */
     unsigned *calls_bucket;
+    unsigned char *calls_tx; /* 1: the call went as MULTI, SET bundles, FCALL, EXEC */
     size_t n_calls, cap;
 };
 int ac_store_load_send(struct ac_store *st, struct ac_store_cust *custs, size_t n);

@@ -606,9 +606,11 @@ void ac_store_ticket_fini(struct ac_store_ticket *t)
     free(t->calls_n);
     free(t->calls_seq);
     free(t->calls_bucket);
+    free(t->calls_tx);
     t->calls_n = NULL;
     t->calls_seq = NULL;
     t->calls_bucket = NULL;
+    t->calls_tx = NULL;
     t->n_calls = t->cap = 0;
 }
 
@@ -660,7 +662,11 @@ int ac_store_commit_send(struct ac_store *st, struct ac_store_cust *custs, size_
         if (b) {
             t->calls_bucket = b;
         }
-        if (!p || !q || !b) {
+        unsigned char *x = realloc(t->calls_tx, cap * sizeof(*x));
+        if (x) {
+            t->calls_tx = x;
+        }
+        if (!p || !q || !b || !x) {
             return AC_ERR_NOMEM;
         }
         t->cap = cap;
@@ -682,34 +688,59 @@ int ac_store_commit_send(struct ac_store *st, struct ac_store_cust *custs, size_
         store_call_id(st, call_id, sizeof(call_id), seq);
         snprintf(call_key, sizeof(call_key), "%s:{%u}:k:%s", st->prefix, bucket, call_id);
         store_bucket_key(st, call_idx, sizeof(call_idx), bucket, "oz");
+        ac_buf_reset(&st->call_bundles);
+        for (size_t k = 0; k < m; k++) {
+            if ((rc = store_commit_prepare(st, &custs[members[k]], &cs[k])) != 0) {
+                return rc;
+            }
+        }
+        /* The call's bundles (store_commit_prepare appended each) are SET by
+         * a plain command in the function's transaction: Lua never sees those
+         * bytes (it hashes every byte of every string it is given). */
+        int tx = st->call_bundles.len > 0;
+        if (tx) {
+            store_push_str(st, &argc, "MULTI");
+            if (store_append(st, argc) != 0) {
+                return AC_ERR_TRANSIENT;
+            }
+            argc = 0;
+            store_push_str(st, &argc, "SET");
+            store_push_str(st, &argc, call_key);
+            store_push(st, &argc, st->call_bundles.data, st->call_bundles.len);
+            if (store_append(st, argc) != 0) {
+                return AC_ERR_TRANSIENT;
+            }
+            argc = 0;
+        }
         store_push_str(st, &argc, "FCALL");
         store_push_str(st, &argc, "ac_commit_v7");
         snprintf(count, sizeof(count), "%zu", 2 + m * AC_STORE_KEYS_PER_CUSTOMER);
         store_push_str(st, &argc, count);
         store_push_str(st, &argc, call_key);
         store_push_str(st, &argc, call_idx);
-        ac_buf_reset(&st->call_bundles);
         for (size_t k = 0; k < m; k++) {
-            if ((rc = store_commit_prepare(st, &custs[members[k]], &cs[k])) != 0) {
-                return rc;
-            }
             for (int j = 0; j < AC_STORE_KEYS_PER_CUSTOMER; j++) {
                 store_push_str(st, &argc, cs[k].keys[j]);
             }
         }
-        /* the call's bundles are one argument (store_commit_prepare
-         * appends each): Lua never builds the value */
         snprintf(m_str, sizeof(m_str), "%zu", m);
         store_push_str(st, &argc, m_str);
         store_push_str(st, &argc, call_id);
-        store_push(st, &argc, st->call_bundles.data ? st->call_bundles.data : "",
-                   st->call_bundles.len);
+        store_push_str(st, &argc, tx ? "1" : "0");
         for (size_t k = 0; k < m; k++) {
             store_commit_push(st, &argc, &custs[members[k]], &cs[k]);
         }
         if (store_append(st, argc) != 0) {
             return AC_ERR_TRANSIENT;
         }
+        if (tx) {
+            argc = 0;
+            store_push_str(st, &argc, "EXEC");
+            if (store_append(st, argc) != 0) {
+                return AC_ERR_TRANSIENT;
+            }
+        }
+        t->calls_tx[t->n_calls] = (unsigned char)tx;
         t->calls_seq[t->n_calls] = seq;
         t->calls_bucket[t->n_calls] = bucket;
         t->calls_n[t->n_calls++] = m;
@@ -724,13 +755,31 @@ int ac_store_commit_recv(struct ac_store *st, struct ac_store_cust *custs, size_
     /* Replies come back in call order; walk the dirty customers again. */
     size_t next = 0;
     for (size_t c = 0; c < t->n_calls; c++) {
-        redisReply *r = store_read(st);
-        if (!r) {
-            return AC_ERR_TRANSIENT;
+        redisReply *top = NULL, *r;
+        /* MULTI, SET, FCALL queued, then EXEC: [OK, the function's reply] */
+        for (int q = 0; q < (t->calls_tx[c] ? 4 : 1); q++) {
+            freeReplyObject(top);
+            if (!(top = store_read(st))) {
+                return AC_ERR_TRANSIENT;
+            }
+            if (top->type == REDIS_REPLY_ERROR) {
+                rc = store_reply_error(st, top, "commit");
+                freeReplyObject(top);
+                return rc;
+            }
         }
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != t->calls_n[c]) {
-            rc = r->type == REDIS_REPLY_ERROR ? store_reply_error(st, r, "commit") : AC_ERR_FATAL;
-            freeReplyObject(r);
+        r = top;
+        if (t->calls_tx[c]) {
+            r = top->type == REDIS_REPLY_ARRAY && top->elements == 2 ? top->element[1] : NULL;
+        }
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != t->calls_n[c]) {
+            rc = r && r->type == REDIS_REPLY_ERROR ? store_reply_error(st, r, "commit")
+                                                   : AC_ERR_FATAL;
+            if (rc == AC_ERR_FATAL && !(r && r->type == REDIS_REPLY_ERROR)) {
+                AC_ERROR("commit: unexpected reply from Redis");
+                store_drop(st);
+            }
+            freeReplyObject(top);
             return rc;
         }
         for (size_t k = 0; k < r->elements; k++) {
@@ -753,7 +802,7 @@ int ac_store_commit_recv(struct ac_store *st, struct ac_store_cust *custs, size_
             }
             next++;
         }
-        freeReplyObject(r);
+        freeReplyObject(top);
     }
     return 0;
 }

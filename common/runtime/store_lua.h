@@ -3,30 +3,33 @@
  * ac_commit_v7  KEYS: the call's key and its bucket's call index (the bucket
  *                     of the call's first customer), then per customer 3:
  *                     record, its bucket's due index and experiment counters
- *               ARGV: n, the call id, the call's bundles (per customer with
- *                     records: its id, NUL, a 4-byte big-endian length, the
- *                     records), then per customer: expected version (the 8
- *                     version bytes of the record loaded, "" for a customer
- *                     that had none, "L<decimal>" for the previous layout),
- *                     the new record, due ("" = leave the due entry, "-" =
- *                     remove it, else its new score), customer id, the length
- *                     of its bundle in the call's bundles (0 = none),
- *                     n_counters, field/by..., n_legacy_keys, key...
- *                     (previous layout only)
+ *               ARGV: n, the call id, "1" if the call's key holds its bundles
+ *                     ("0": no customer has records), then per customer:
+ *                     expected version (the 8 version bytes of the record
+ *                     loaded, "" for a customer that had none, "L<decimal>"
+ *                     for the previous layout), the new record, due ("" =
+ *                     leave the due entry, "-" = remove it, else its new
+ *                     score), customer id, the length of its bundle in the
+ *                     call's key (0 = none), n_counters, field/by...,
+ *                     n_legacy_keys, key... (previous layout only)
  *   Returns one integer per customer: 0 applied, 1 the version differs
  *   (another writer committed since the load: re-read and retry).
- *   Every version is checked first; then, before any write, the bundles of
- *   the customers that pass (all of them unless there was a conflict: the
- *   argument as it came) are written as one value under the call key, and
- *   the call id joins the bucket's call index (a sorted set) scored by
- *   Redis's time (ms); then each customer's record (SET), due entry and
- *   counters. So a call's records are one key, written and deleted once,
- *   whatever its customer count, and never pass through Lua's string
- *   building. Its writer deletes the key and the index entry (DEL, ZREM)
- *   when Kafka confirmed the records; a call older than the sweep's period
- *   (its writer died or failed) is delivered by the timer process's sweep,
- *   and a writer that replays a customer's events delivers the calls holding
- *   that customer's bundles at once.
+ *   The writer sends MULTI, SET <call key> <bundles>, this FCALL, EXEC: the
+ *   bundles (per customer with records its id, NUL, a 4-byte big-endian
+ *   length, the records) reach the key by a plain command, so Lua, which
+ *   hashes every byte of every string it is handed, never sees them. The
+ *   function checks every version first; the bundle of a customer whose
+ *   check failed is struck out in place (SETRANGE: its id's first byte
+ *   becomes NUL, which readers skip); a call left with no bundle is deleted,
+ *   else its id joins the bucket's call index (a sorted set) scored by
+ *   Redis's time (ms), before any customer write; then the records (one
+ *   MSET), the due entries (one ZADD or ZREM per index) and counters. So a
+ *   call's records are one key, written and deleted once whatever its
+ *   customer count. Its writer deletes the key and the index entry (DEL,
+ *   ZREM) when Kafka confirmed the records; a call older than the sweep's
+ *   period (its writer died or failed) is delivered by the timer process's
+ *   sweep, and a writer that replays a customer's events delivers the calls
+ *   holding that customer's bundles at once.
  *
  * ac_call_done_v7  KEYS: a call's key, its call index   ARGV: the call id
  *   A call of the previous version (Redis's time, then its customers' outbox
@@ -46,13 +49,14 @@
  *   lowers it (a rebalanced partition replays older events).
  *
  * The record's version sits at bytes 2..9 of its value (record.h), so the
- * check is a GETRANGE, not a decode. One call carries many customers
- * because the fixed cost of a call dominates a customer's work, and each
- * redis.call inside a function costs more than the command itself: the
- * per-customer work is the fewest calls that keep the commit atomic (the
- * version check, SET, the due entry). Every customer key is declared and a
- * customer's keys share its bucket's hash tag, so a call grouped by hash
- * slot stays valid on Redis Cluster (the call key then takes the slot's tag).
+ * check reads it from the value, not a decode. One call carries many
+ * customers because the fixed cost of a call dominates a customer's work,
+ * and each redis.call inside a function costs more than the command itself:
+ * the call reads every record with one MGET (EXISTS for a customer expected
+ * to be new that has none: a key of another type must conflict), writes them
+ * with one MSET, and the due entries with one ZADD (ZREM) per index. Every customer key is declared
+ * and a customer's keys share its bucket's hash tag, so a call grouped by hash slot stays valid on
+ * Redis Cluster (the call key then takes the slot's tag).
  */
 #ifndef AC_STORE_LUA_H
 #define AC_STORE_LUA_H
@@ -64,42 +68,42 @@ static const char ac_store_lua[] =
     "#!lua name=aftercare_v7\n"
     "local function commit(keys, args)\n"
     "  local out, at, n, conflicts = {}, {}, tonumber(args[1]), 0\n"
-    "  -- every check first: only then is it known whose bundles the call holds\n"
+    "  local sts = {}\n"
+    "  for c = 1, n do sts[c] = keys[3 * c] end\n"
+    "  local cur = redis.call('MGET', unpack(sts))\n"
     "  local i = 4\n"
     "  for c = 1, n do\n"
-    "    local st, want = keys[3 * c], args[i]\n"
+    "    local st, want, v = sts[c], args[i], cur[c]\n"
     "    local ok\n"
     "    if string.sub(want, 1, 1) == 'L' then\n"
     "      ok = redis.call('TYPE', st)['ok'] == 'hash' and\n"
     "        (redis.call('HGET', st, 'v') or '0') == string.sub(want, 2)\n"
+    "    elseif v then\n"
+    "      ok = string.sub(v, 3, 10) == want and want ~= ''\n"
     "    else\n"
-    "      -- a key of another type (a writer of the previous layout): a conflict\n"
-    "      local cur = redis.pcall('GETRANGE', st, 2, 9)\n"
-    "      ok = type(cur) == 'string' and cur == want\n"
+    "      ok = want == '' and redis.call('EXISTS', st) == 0\n"
     "    end\n"
     "    at[c] = i\n"
     "    if ok then out[c] = 0 else out[c] = 1; conflicts = conflicts + 1 end\n"
     "    i = i + 6 + tonumber(args[i + 5]) * 2\n"
     "    i = i + 1 + tonumber(args[i])\n"
     "  end\n"
-    "  local bundles = args[3]\n"
-    "  if conflicts > 0 and bundles ~= '' then\n"
-    "    local parts, off = {}, 1\n"
+    "  if args[3] == '1' then\n"
+    "    local off, kept = 0, 0\n"
     "    for c = 1, n do\n"
     "      local len = tonumber(args[at[c] + 4])\n"
-    "      if out[c] == 0 and len > 0 then parts[#parts + 1] = string.sub(bundles, off, off + len "
-    "- 1) end\n"
+    "      if len > 0 and out[c] == 0 then kept = kept + 1\n"
+    "      elseif len > 0 then redis.call('SETRANGE', keys[1], off, '\\0') end\n"
     "      off = off + len\n"
     "    end\n"
-    "    bundles = table.concat(parts)\n"
+    "    if kept == 0 then\n"
+    "      redis.call('DEL', keys[1])\n"
+    "    else\n"
+    "      local t = redis.call('TIME')\n"
+    "      redis.call('ZADD', keys[2], t[1] * 1000 + math.floor(t[2] / 1000), args[2])\n"
+    "    end\n"
     "  end\n"
-    "  -- the call registers before the first customer write: an error later\n"
-    "  -- leaves no record written without its bundle delivered\n"
-    "  if bundles ~= '' then\n"
-    "    local t = redis.call('TIME')\n"
-    "    redis.call('SET', keys[1], bundles)\n"
-    "    redis.call('ZADD', keys[2], t[1] * 1000 + math.floor(t[2] / 1000), args[2])\n"
-    "  end\n"
+    "  local mset, zadd, zrem = {}, {}, {}\n"
     "  for c = 1, n do\n"
     "    if out[c] == 0 then\n"
     "      local k, j = 3 * c, at[c]\n"
@@ -114,14 +118,20 @@ static const char ac_store_lua[] =
     "          if key then redis.call('ZREM', key, member) else redis.call('DEL', args[q]) end\n"
     "        end\n"
     "      end\n"
-    "      if rec ~= '' then redis.call('SET', st, rec) end\n"
-    "      if dueat == '-' then redis.call('ZREM', due, cid)\n"
-    "      elseif dueat ~= '' then redis.call('ZADD', due, dueat, cid) end\n"
+    "      if rec ~= '' then mset[#mset + 1] = st; mset[#mset + 1] = rec end\n"
+    "      if dueat == '-' then\n"
+    "        local z = zrem[due] or {}; zrem[due] = z; z[#z + 1] = cid\n"
+    "      elseif dueat ~= '' then\n"
+    "        local z = zadd[due] or {}; zadd[due] = z; z[#z + 1] = dueat; z[#z + 1] = cid\n"
+    "      end\n"
     "      for q = 0, nk - 1 do\n"
     "        redis.call('HINCRBY', xc, args[ks + q * 2], args[ks + q * 2 + 1])\n"
     "      end\n"
     "    end\n"
     "  end\n"
+    "  if #mset > 0 then redis.call('MSET', unpack(mset)) end\n"
+    "  for due, z in pairs(zrem) do redis.call('ZREM', due, unpack(z)) end\n"
+    "  for due, z in pairs(zadd) do redis.call('ZADD', due, unpack(z)) end\n"
     "  return out\n"
     "end\n"
     "local function call_done(keys, args)\n"

@@ -326,14 +326,22 @@ static int store_call_records(struct ac_store *st, const char *p, const char *en
     size_t mark = st->swept_recs.len, n_mark = st->n_swept_recs;
     *bundles = 0;
     while (p < end) {
-        size_t cl = strnlen(p, (size_t)(end - p));
+        /* a bundle struck out by the commit (its customer's check failed)
+         * has a NUL for the first byte of its id: skipped whole */
+        int struck = *p == '\0';
+        size_t cl =
+            struck ? 1 + strnlen(p + 1, (size_t)(end - p - 1)) : strnlen(p, (size_t)(end - p));
         const unsigned char *q = (const unsigned char *)p + cl + 1;
-        if (cl == 0 || cl >= AC_ID_MAX || (const char *)q + 4 > end) {
+        if ((!struck && cl == 0) || cl >= AC_ID_MAX || (const char *)q + 4 > end) {
             goto bad;
         }
         size_t len = (size_t)q[0] << 24 | (size_t)q[1] << 16 | (size_t)q[2] << 8 | q[3];
         if (len > (size_t)(end - (const char *)q - 4)) {
             goto bad;
+        }
+        if (struck) {
+            p = (const char *)q + 4 + len;
+            continue;
         }
         struct ac_buf b = {.data = (char *)q + 4, .len = len, .cap = len};
         size_t cursor = 0;
@@ -653,13 +661,15 @@ static int store_call_has(const redisReply *r, const struct ac_store_cust *custs
 {
     const char *p = r->str, *end = r->str + r->len;
     while (p < end) {
-        size_t cl = strnlen(p, (size_t)(end - p));
+        int struck = *p == '\0'; /* see store_call_records */
+        size_t cl =
+            struck ? 1 + strnlen(p + 1, (size_t)(end - p - 1)) : strnlen(p, (size_t)(end - p));
         const unsigned char *q = (const unsigned char *)p + cl + 1;
         if ((const char *)q + 4 > end) {
             return 0;
         }
         size_t len = (size_t)q[0] << 24 | (size_t)q[1] << 16 | (size_t)q[2] << 8 | q[3];
-        if (cl < (size_t)(end - p)) {
+        if (!struck && cl < (size_t)(end - p)) {
             for (size_t i = ac_store_hash(p) & mask; set[i]; i = (i + 1) & mask) {
                 if (strcmp(custs[set[i] - 1].customer_id, p) == 0) {
                     return 1;

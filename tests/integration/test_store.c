@@ -294,6 +294,62 @@ Test(store, the_outbox_is_acknowledged_and_leaves_its_index)
     ac_store_cust_fini(&again);
 }
 
+/* A call whose customers partly conflict keeps only the bundles of those
+ * whose commit held; one whose customers all conflict leaves nothing. */
+Test(store, a_conflicting_customer_s_bundle_is_struck_from_its_call)
+{
+    struct ac_store_cust cs[2], other;
+    char oz[2][64];
+    ac_store_cust_init(&cs[0], "sx-1");
+    ac_store_cust_init(&cs[1], "sx-2");
+    ac_store_cust_init(&other, "sx-2");
+    snprintf(oz[0], sizeof(oz[0]), "t:{%u}:oz", cs[0].bucket);
+    snprintf(oz[1], sizeof(oz[1]), "t:{%u}:oz", cs[1].bucket);
+    cr_assert_eq(ac_store_load(st, cs, 2), 0);
+    cr_assert_eq(ac_store_load(st, &other, 1), 0);
+    stage(&other, "other-rec");
+    cr_assert_eq(ac_store_commit(st, &other, 1), 0);
+    cr_assert_eq(other.status, 0);
+    cr_assert_eq(ac_store_ack(st, &other, 1, "g", AC_TOPIC_ORDERS, NULL, NULL, 0), 0);
+    cr_assert_eq(redis_int("ZCARD %s", oz[1]), 0);
+    stage(&cs[0], "keep-rec");
+    stage(&cs[1], "struck-rec");
+    cr_assert_eq(ac_store_commit(st, cs, 2), 0);
+    cr_expect_eq(cs[0].status, 0);
+    cr_expect_eq(cs[1].status, AC_ERR_CONFLICT);
+    /* what a sweep finds if this writer dies now */
+    char err[256], gen[40];
+    struct ac_store *st2 = ac_store_new(dr.url, "t", err, sizeof(err));
+    cr_assert_not_null(st2, "%s", err);
+    cr_assert_eq(ac_store_connect(st2, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(ac_store_generation(st2, 0, gen), 0);
+    ac_store_expect_generation(st2, gen);
+    cr_expect_eq(ac_store_outbox_customers(st2, 0, 64, 0, NULL, NULL), 1, "one bundle left");
+    size_t cursor = 0;
+    const char *cid = NULL;
+    struct ac_outbox_rec rec;
+    cr_assert(ac_store_swept_next(st2, &cursor, &cid, &rec));
+    cr_expect_str_eq(cid, "sx-1");
+    cr_expect_str_eq(rec.id, "keep-rec");
+    cr_expect_not(ac_store_swept_next(st2, &cursor, &cid, &rec), "the struck bundle is skipped");
+
+    /* the conflicting customer alone: its call holds nothing and is gone */
+    ac_store_cust_reset(&cs[1]);
+    struct ac_store_cust late;
+    ac_store_cust_init(&late, "sx-2");
+    late.loaded_version = 0; /* loaded before "other" committed */
+    stage(&late, "late-rec");
+    long long before = redis_int("DBSIZE", NULL);
+    cr_assert_eq(ac_store_commit(st, &late, 1), 0);
+    cr_expect_eq(late.status, AC_ERR_CONFLICT);
+    cr_expect_eq(redis_int("DBSIZE", NULL), before, "no call key left behind");
+    ac_store_destroy(st2);
+    ac_store_cust_fini(&late);
+    ac_store_cust_fini(&other);
+    ac_store_cust_fini(&cs[0]);
+    ac_store_cust_fini(&cs[1]);
+}
+
 Test(store, an_outbox_of_the_previous_version_goes_out_on_a_replay_and_is_acknowledged)
 {
     struct ac_store_cust sc;
