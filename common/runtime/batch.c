@@ -327,15 +327,34 @@ static int batch_produce_finish(struct runtime *rt, long sent)
     return 0;
 }
 
-int ac_tick_deliver(struct ac_tick *t, struct ac_store_cust *custs, size_t n, int swept)
+/* A tick's delivery starts: the counters of the batch path, zeroed once. */
+static void batch_tick_open(struct runtime *rt)
 {
-    struct runtime *rt = t->rt;
+    if (rt->tick_open) {
+        return;
+    }
+    rt->tick_open = 1;
     rt->dr_ok = rt->dr_fail = rt->dr_refused = 0;
     ac_outbox_refused_fini(&rt->refused);
     rt->sent = rt->sent_actions = rt->sent_signals = 0;
     rt->n_dlq = 0;
+}
+
+int ac_tick_produce(struct ac_tick *t, struct ac_store_cust *sc)
+{
+    struct runtime *rt = t->rt;
+    batch_tick_open(rt);
+    sc->produced = 1;
+    return batch_produce_pending(rt, sc);
+}
+
+int ac_tick_deliver(struct ac_tick *t, struct ac_store_cust *custs, size_t n, int swept)
+{
+    struct runtime *rt = t->rt;
+    batch_tick_open(rt);
+    rt->tick_open = 0; /* whatever the outcome, the next tick starts afresh */
     for (size_t c = 0; c < n; c++) {
-        int rc = batch_produce_pending(rt, &custs[c]);
+        int rc = custs[c].produced ? 0 : batch_produce_pending(rt, &custs[c]);
         if (rc != 0) {
             return rc;
         }

@@ -46,6 +46,10 @@ struct ac_tick {
  * record was not confirmed, or a stop was asked: the records stay in the
  * outbox) or AC_ERR_FATAL. */
 int ac_tick_deliver(struct ac_tick *t, struct ac_store_cust *custs, size_t n, int swept);
+/* Hands one customer's pending records to the producer now, without
+ * waiting (a round's customer whose commit held, while the round goes on);
+ * ac_tick_deliver then waits for them and skips it. */
+int ac_tick_produce(struct ac_tick *t, struct ac_store_cust *sc);
 
 struct ac_processor {
     const char *name;        /* "orders": process aftercare-orders, group aftercare-orders */

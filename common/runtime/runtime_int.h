@@ -30,6 +30,7 @@ struct rt_tally {
 };
 
 struct runtime {
+    int tick_open; /* a tick's delivery counters are running (ac_tick_produce) */
     const struct ac_processor *proc;
     void *ctx;
     struct ac_rules *playbook; /* the playbook and its engine (SIGHUP reloads it) */

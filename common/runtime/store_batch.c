@@ -89,6 +89,7 @@ void ac_store_cust_reset(struct ac_store_cust *sc)
     sc->n_sigs = 0;
     sc->tz_fallbacks = sc->tz_missing = sc->decisions_lost = 0;
     sc->replayed = 0;
+    sc->produced = 0;
     sc->call_seq = 0;
 }
 
@@ -484,7 +485,8 @@ struct store_commit_strs {
     size_t want_len;
     char due[24];
     char n_counters[16];
-    char bundle_len[16];
+    size_t bundle_len;
+    char bundle_len_str[24];
     char n_legacy[16];
     char legacy[5][STORE_KEY_MAX + AC_ACTION_ID_MAX + AC_ID_MAX];
 };
@@ -524,21 +526,13 @@ static int store_commit_prepare(struct ac_store *st, struct ac_store_cust *sc,
     } else {
         snprintf(cs->due, sizeof(cs->due), "%lld", (long long)due);
     }
-    size_t before = st->call_bundles.len;
-    if (sc->n_new_out > 0) {
-        /* the customer id, NUL, the records' length (4 bytes, big-endian), the records */
-        uint32_t len = (uint32_t)sc->new_out.len;
-        unsigned char be[4] = {(unsigned char)(len >> 24), (unsigned char)(len >> 16),
-                               (unsigned char)(len >> 8), (unsigned char)len};
-        if (sc->new_out.len > UINT32_MAX ||
-            ac_buf_append(&st->call_bundles, sc->customer_id, strlen(sc->customer_id) + 1) != 0 ||
-            ac_buf_append(&st->call_bundles, be, 4) != 0 ||
-            ac_buf_append(&st->call_bundles, sc->new_out.data, sc->new_out.len) != 0) {
-            return AC_ERR_NOMEM;
-        }
+    /* its part of the call's bundles (store_append_bundles): id, NUL, length, records */
+    cs->bundle_len = sc->n_new_out > 0 ? strlen(sc->customer_id) + 1 + 4 + sc->new_out.len : 0;
+    if (sc->new_out.len > UINT32_MAX) {
+        return AC_ERR_INVALID;
     }
     *store_utoa(cs->n_counters, (unsigned)sc->n_counters) = '\0';
-    *store_utoa(cs->bundle_len, (unsigned long long)(st->call_bundles.len - before)) = '\0';
+    *store_utoa(cs->bundle_len_str, (unsigned long long)cs->bundle_len) = '\0';
     int nl = 0;
     if (sc->legacy) {
         /* the previous layout's keys, and its timers' due-index members */
@@ -573,7 +567,7 @@ static void store_commit_push(struct ac_store *st, size_t *argc, struct ac_store
     }
     store_push_str(st, argc, cs->due);
     store_push_str(st, argc, sc->customer_id);
-    store_push_str(st, argc, cs->bundle_len);
+    store_push_str(st, argc, cs->bundle_len_str);
     store_push_str(st, argc, cs->n_counters);
     const char *p = sc->counters.data;
     for (int i = 0; i < sc->n_counters * 2; i++) {
@@ -595,7 +589,13 @@ static void store_commit_applied(struct ac_store_cust *sc)
     sc->legacy = 0;
     sc->loaded_due = ac_store_next_due(&sc->rec);
     sc->index_due = AC_TS_NONE;
-    if (sc->n_new_out > 0) {
+    if (sc->n_new_out > 0 && sc->n_pending == 0) {
+        struct ac_buf tmp = sc->pending; /* the records move, not copied */
+        sc->pending = sc->new_out;
+        sc->new_out = tmp;
+        ac_buf_reset(&sc->new_out);
+        sc->n_pending = sc->n_new_out;
+    } else if (sc->n_new_out > 0) {
         ac_buf_append(&sc->pending, sc->new_out.data, sc->new_out.len);
         sc->n_pending += sc->n_new_out;
     }
@@ -633,6 +633,35 @@ void store_commit_strs_free(struct ac_store *st)
 {
     free(st->commit_strs);
     st->commit_strs = NULL;
+}
+
+/* SET <key> <bundles>, the value written in pieces straight into the
+ * output buffer: per customer with records its id, NUL, the records' length
+ * (4 bytes, big-endian) and the records, total bytes in all. */
+static int store_append_bundles(struct ac_store *st, const char *key,
+                                const struct ac_store_cust *custs, const size_t *members, size_t m,
+                                size_t total)
+{
+    int rc = store_out_head(st, '*', 3);
+    rc |= store_out(st, "$3\r\nSET\r\n", 9);
+    rc |= store_out_head(st, '$', strlen(key));
+    rc |= store_out(st, key, strlen(key));
+    rc |= store_out(st, "\r\n", 2);
+    rc |= store_out_head(st, '$', total);
+    for (size_t k = 0; k < m; k++) {
+        const struct ac_store_cust *sc = &custs[members[k]];
+        if (sc->n_new_out == 0) {
+            continue;
+        }
+        uint32_t len = (uint32_t)sc->new_out.len;
+        unsigned char be[4] = {(unsigned char)(len >> 24), (unsigned char)(len >> 16),
+                               (unsigned char)(len >> 8), (unsigned char)len};
+        rc |= store_out(st, sc->customer_id, strlen(sc->customer_id) + 1);
+        rc |= store_out(st, be, 4);
+        rc |= store_out(st, sc->new_out.data, sc->new_out.len);
+    }
+    rc |= store_out(st, "\r\n", 2);
+    return rc;
 }
 
 int ac_store_commit_send(struct ac_store *st, struct ac_store_cust *custs, size_t n,
@@ -688,26 +717,21 @@ int ac_store_commit_send(struct ac_store *st, struct ac_store_cust *custs, size_
         store_call_id(st, call_id, sizeof(call_id), seq);
         snprintf(call_key, sizeof(call_key), "%s:{%u}:k:%s", st->prefix, bucket, call_id);
         store_bucket_key(st, call_idx, sizeof(call_idx), bucket, "oz");
-        ac_buf_reset(&st->call_bundles);
+        size_t total = 0;
         for (size_t k = 0; k < m; k++) {
             if ((rc = store_commit_prepare(st, &custs[members[k]], &cs[k])) != 0) {
                 return rc;
             }
+            total += cs[k].bundle_len;
         }
-        /* The call's bundles (store_commit_prepare appended each) are SET by
-         * a plain command in the function's transaction: Lua never sees those
-         * bytes (it hashes every byte of every string it is given). */
-        int tx = st->call_bundles.len > 0;
+        /* The call's bundles are SET by a plain command in the function's
+         * transaction: Lua never sees those bytes (it hashes every byte of
+         * every string it is given). */
+        int tx = total > 0;
         if (tx) {
             store_push_str(st, &argc, "MULTI");
-            if (store_append(st, argc) != 0) {
-                return AC_ERR_TRANSIENT;
-            }
-            argc = 0;
-            store_push_str(st, &argc, "SET");
-            store_push_str(st, &argc, call_key);
-            store_push(st, &argc, st->call_bundles.data, st->call_bundles.len);
-            if (store_append(st, argc) != 0) {
+            if (store_append(st, argc) != 0 ||
+                store_append_bundles(st, call_key, custs, members, m, total) != 0) {
                 return AC_ERR_TRANSIENT;
             }
             argc = 0;

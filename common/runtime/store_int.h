@@ -33,13 +33,11 @@ struct ac_store {
     unsigned scan_bucket;                  /* the bucket whose reply a scan is reading */
     struct store_commit_strs *commit_strs; /* a commit call's strings, reused */
     struct ac_record_enc *renc;            /* the record encoder's scratch */
-    struct ac_buf resp;                    /* one command in RESP (store_append) */
     char writer[17];                       /* this store's part of its call ids, random hex */
     uint64_t call_seq;                     /* the last call id's number */
     struct ac_buf swept_calls; /* calls the last outbox scan found: "<bucket>\0<id>\0" */
     size_t n_swept_calls;
-    struct ac_buf call_bundles; /* a commit call's bundles, one argument */
-    struct ac_buf swept_recs;   /* their records: "<customer id>\0" and one serialized record */
+    struct ac_buf swept_recs; /* their records: "<customer id>\0" and one serialized record */
     size_t n_swept_recs;
 };
 
@@ -53,6 +51,10 @@ void store_bucket_key(const struct ac_store *st, char *out, size_t outlen, unsig
 int store_push(struct ac_store *st, size_t *argc, const char *p, size_t len);
 int store_push_str(struct ac_store *st, size_t *argc, const char *s);
 int store_append(struct ac_store *st, size_t argc);
+/* Raw RESP into the connection's output buffer: bytes, and a "$<n>" or
+ * "*<n>" header (a command written in pieces). */
+int store_out(struct ac_store *st, const void *p, size_t n);
+int store_out_head(struct ac_store *st, char type, size_t n);
 /* Reads one pipelined reply; NULL (and the connection dropped) on I/O error. */
 redisReply *store_read(struct ac_store *st);
 /* Classifies an error reply and drops the connection (the rest of the

@@ -293,6 +293,14 @@ static int timers_sweep(struct timers *t)
     return rc;
 }
 
+/* A round's customer whose commit held: its records go to the producer
+ * while the round commits the rest. */
+static int timers_committed(void *opaque, struct ac_store_cust *sc)
+{
+    struct timers *t = opaque;
+    return ac_tick_produce(t->tick, sc);
+}
+
 static void timers_decision(const char *customer_id, const struct ac_decision *d, void *opaque)
 {
     struct timers *t = opaque;
@@ -326,6 +334,7 @@ static int timers_tick(void *ctx, struct ac_tick *tk)
             return AC_ERR_NOMEM;
         }
         ac_fire_on_decision(t->fire, timers_decision, t);
+        ac_fire_on_committed(t->fire, timers_committed, t);
     }
     int64_t mono = ac_clock_mono_ms();
     if (mono >= t->next_sweep) {

@@ -241,9 +241,9 @@ Test(store, the_outbox_is_acknowledged_and_leaves_its_index)
     cr_expect_str_eq(v->str, "ob-1");
     const unsigned char *q = (const unsigned char *)v->str + 5;
     size_t len = (size_t)q[0] << 24 | (size_t)q[1] << 16 | (size_t)q[2] << 8 | q[3];
-    cr_expect_eq(len, sc.new_out.len);
+    cr_expect_eq(len, sc.pending.len);
     cr_expect_eq(v->len, 5 + 4 + len, "one bundle, nothing else");
-    cr_expect_eq(memcmp(q + 4, sc.new_out.data, len), 0);
+    cr_expect_eq(memcmp(q + 4, sc.pending.data, len), 0);
     ac_store_reply_free(v);
 
     /* A crash here: a writer that replays the customer's events finds both
