@@ -35,6 +35,14 @@ static void default_playbook(char *extra, size_t n, const char *more)
              more ? more : "");
 }
 
+/* The clock.epoch_ms that makes a clock speed times faster than the wall
+ * clock read target when the wall clock reads now (such a clock reads
+ * epoch + (wall - epoch) * speed). */
+static int64_t epoch_for(int64_t now, int64_t target, int64_t speed)
+{
+    return (speed * now - target) / (speed - 1);
+}
+
 /* aftercare-timers with the default playbook on a clock speed times faster
  * than the wall clock from epoch (ms), firing on that clock alone. */
 static pid_t spawn_timers(int64_t epoch, int speed)
@@ -246,7 +254,8 @@ Test(journeys, an_unsubscribe_from_everything_stops_marketing_but_not_orders_or_
  * 43,200 times faster (a day every 2 s) until day 14. The upsell rides along
  * in welcome_4: one message with its vars, a `merged` decision on the audit
  * log, no upsell of its own. The order is placed on the last Monday at 10:00
- * UTC, so day 14 is inside every window whatever time the test runs. */
+ * UTC and the processes' clocks start at 11:00 that day, so every message is
+ * decided inside its windows whatever time the test runs. */
 Test(journeys, the_day_14_upsell_rides_along_in_welcome_4_through_the_processes)
 {
     int64_t now = ac_clock_now(ac_clock_wall());
@@ -259,12 +268,19 @@ Test(journeys, the_day_14_upsell_rides_along_in_welcome_4_through_the_processes)
     h_order_event(&ord, "col-order-1", "col-1", "order_placed", at, 4990, "coffee");
     h_produce_events(&env, "orders", &ord, 1);
 
-    char extra[1400], oconf[512];
-    default_playbook(extra, sizeof(extra), NULL);
+    /* Both processes' clocks read 11:00 that Monday when the test starts,
+     * whatever the wall clock says: the order is processed an hour after it
+     * was placed, outside the quiet hours (21:00-08:00), as the journey
+     * expects (processed in the quiet hours, its welcome would wait until
+     * 08:00 and move the rest of the journey). */
+    char extra[1400], oconf[512], clock[128];
+    snprintf(clock, sizeof(clock), "clock.speed = 2\nclock.epoch_ms = %lld\n",
+             (long long)epoch_for(now, at + HOUR, 2));
+    default_playbook(extra, sizeof(extra), clock);
     h_write_config(&env, "orders", extra, oconf, sizeof(oconf));
     pid_t orders = h_spawn(&env, "orders", oconf);
     cr_assert(h_wait_done(&env, "ac", "aftercare-orders", "orders", 60000));
-    pid_t timers = spawn_timers(now, 43200);
+    pid_t timers = spawn_timers(epoch_for(now, at + HOUR, 43200), 43200);
 
     char ids[1][AC_ACTION_ID_MAX], upsell[AC_ACTION_ID_MAX];
     ac_action_id(ids[0], "welcome_4", "col-order-1", 0);
