@@ -58,7 +58,8 @@ struct bo_workload {
     struct bo_ev *evs;
     long counts[AC_BENCH__N];
     int64_t base_ms;
-    int32_t *part; /* where each event went */
+    int64_t now_ms; /* the processors' clock when they start (bo_daytime) */
+    int32_t *part;  /* where each event went */
     int64_t *off;
     struct ac_codec *codec;
     struct ac_event *ev;
@@ -111,6 +112,15 @@ struct bo_long {
 /* Every customer gets one event; the rest go to random customers; the
  * sequence is shuffled. Mix: 80 % order_placed (1-3 items), 10 %
  * cart_abandoned, 5 % order_cancelled, 5 % refund_issued. */
+/* The latest Wednesday 12:00 UTC at or before now: outside every quiet hour
+ * and inside the business hours of the default playbook. */
+static int64_t bo_daytime(int64_t now)
+{
+    const int64_t week = 7 * AC_BENCH_DAY_MS;
+    const int64_t wed_noon = 6 * AC_BENCH_DAY_MS + 12 * 3600000LL; /* 1970-01-07 12:00 UTC */
+    return wed_noon + (now - wed_noon) / week * week;
+}
+
 static int bo_workload(struct bo_workload *w, const struct bo_opts *o)
 {
     uint64_t s = (uint64_t)o->seed;
@@ -142,11 +152,16 @@ static int bo_workload(struct bo_workload *w, const struct bo_opts *o)
         w->evs[i].r = ac_bench_rng(&s);
         w->counts[w->evs[i].type]++;
     }
-    /* Event times: spacing_ms apart, the last a minute before now. Every
-     * delay of the default playbook is 1 h or more, so every timer a rule
-     * asks for is still pending when the processor and the ceiling apply
-     * the events (both see the same outcome), as with live traffic. */
-    w->base_ms = ac_clock_now(ac_clock_wall()) - o->events * o->spacing_ms - 60000;
+    /* Event times: spacing_ms apart, the last a minute before the
+     * processors' now. Every delay of the default playbook is 1 h or more,
+     * so every timer a rule asks for is still pending when the processor and
+     * the ceiling apply the events (both see the same outcome), as with live
+     * traffic. That now is a fixed daytime hour (bo_daytime), not the wall
+     * clock's: run in the quiet hours, the immediate messages would wait as
+     * timers (fewer actions, bigger records) and the figures would depend on
+     * the time of day. */
+    w->now_ms = bo_daytime(ac_clock_now(ac_clock_wall()));
+    w->base_ms = w->now_ms - o->events * o->spacing_ms - 60000;
     return 0;
 }
 
@@ -253,8 +268,8 @@ static void bo_phases(int port, struct bo_run *run)
     free(m);
 }
 
-static int bo_run_processor(struct ac_bench_env *env, const struct bo_opts *o, const char *wrap,
-                            struct bo_run *run)
+static int bo_run_processor(struct ac_bench_env *env, const struct bo_opts *o,
+                            const struct bo_workload *w, const char *wrap, struct bo_run *run)
 {
     char config[700], logpath[700], url[96], topics[64], group[64];
     struct ac_bench_child ch;
@@ -273,9 +288,13 @@ static int bo_run_processor(struct ac_bench_env *env, const struct bo_opts *o, c
             "log.level = warn\nbatch.size = %ld\nbatch.ms = 20\nkafka.fetch.wait.max.ms = 10\n"
             "kafka.session.timeout.ms = 6000\nkafka.heartbeat.interval.ms = 500\n"
             "topic.actions = %s.actions\ntopic.signals = %s.signals\ntopic.dlq = %s.dlq\n"
-            "topic.decisions = %s.decisions\n",
+            "topic.decisions = %s.decisions\n"
+            /* its clock reads the workload's now when it starts (bo_daytime),
+             * running twice as fast as the wall clock from there */
+            "clock.speed = 2\nclock.epoch_ms = %lld\n",
             ac_dev_kafka_brokers(env->dk), url, group, AC_SCHEMA_DIR, run->playbook, port,
-            o->batch_size, topics, topics, topics, topics) != 0) {
+            o->batch_size, topics, topics, topics, topics,
+            (long long)(2 * ac_clock_now(ac_clock_wall()) - w->now_ms)) != 0) {
         return AC_ERR_IO;
     }
     bo_select(env->rc, run->db);
@@ -366,7 +385,9 @@ static int bo_ceiling(struct ac_bench_env *env, const struct bo_opts *o,
             }
         }
         double t1 = ac_clock_mono_s();
-        if (ac_bench_stepper_run(bs, ac_clock_wall(), &c->stats) != 0) {
+        struct ac_clock at;
+        ac_clock_init_fixed(&at, w->now_ms); /* the processor's now (bo_daytime) */
+        if (ac_bench_stepper_run(bs, &at, &c->stats) != 0) {
             goto out;
         }
         double t2 = ac_clock_mono_s();
@@ -696,7 +717,7 @@ int main(int argc, char **argv)
         if (k == 1 && o.skip_one_rule) {
             continue;
         }
-        if (bo_run_processor(&env, &o, k == 0 ? o.wrap : NULL, &run[k]) != 0) {
+        if (bo_run_processor(&env, &o, &w, k == 0 ? o.wrap : NULL, &run[k]) != 0) {
             goto out;
         }
     }

@@ -340,6 +340,12 @@ static void batch_tick_open(struct runtime *rt)
     rt->n_dlq = 0;
 }
 
+void ac_tick_begin(struct ac_tick *t)
+{
+    struct runtime *rt = t->rt;
+    rt->tick_open = 0; /* what a failed round produced counts no more */
+}
+
 int ac_tick_produce(struct ac_tick *t, struct ac_store_cust *sc)
 {
     struct runtime *rt = t->rt;
@@ -567,7 +573,7 @@ int rt_batch_process(struct runtime *rt)
             /* redelivered events: what their first processing committed may
              * not have reached Kafka (a crash between commit and delivery) */
             rc = ac_store_outbox_replayed(rt->store, rt->custs, rt->n_custs, seq0);
-            recovered = rc > 0;
+            recovered = rc > 0 ? rc : 0;
             rc = rc > 0 ? batch_produce_swept(rt) : rc;
         }
         if (rc == 0) {

@@ -50,6 +50,9 @@ int ac_tick_deliver(struct ac_tick *t, struct ac_store_cust *custs, size_t n, in
  * waiting (a round's customer whose commit held, while the round goes on);
  * ac_tick_deliver then waits for them and skips it. */
 int ac_tick_produce(struct ac_tick *t, struct ac_store_cust *sc);
+/* A round starts: delivery counts of an earlier round that failed before
+ * ac_tick_deliver are dropped. */
+void ac_tick_begin(struct ac_tick *t);
 
 struct ac_processor {
     const char *name;        /* "orders": process aftercare-orders, group aftercare-orders */

@@ -251,9 +251,10 @@ int ac_store_timer_counts(struct ac_store *st, int64_t now, int64_t *pending, in
 int ac_store_outbox_customers(struct ac_store *st, unsigned start, size_t max, int64_t min_age_ms,
                               void (*fn)(const char *customer_id, int stale, void *opaque),
                               void *opaque);
-/* After the sweep delivered custs[0..n): drops them from the previous
- * version's outbox index where their outbox is empty, and drops the calls
- * the last scan handed out whose outboxes are all empty. */
+/* After the sweep delivered custs[0..n) and the swept records: drops them
+ * from the oldest outbox index where their outbox is empty, drops the calls
+ * of this version the last scan handed out (delivered whole), and those of
+ * the previous version whose outboxes are all empty. */
 int ac_store_outbox_done(struct ac_store *st, struct ac_store_cust *custs, size_t n);
 /* After a step that skipped redelivered events (custs[i].replayed), whose
  * records may be undelivered (the writer died after its commit): the calls

@@ -728,10 +728,12 @@ int ac_store_commit_send(struct ac_store *st, struct ac_store_cust *custs, size_
          * transaction: Lua never sees those bytes (it hashes every byte of
          * every string it is given). */
         int tx = total > 0;
+        size_t mark = store_out_mark(st);
         if (tx) {
             store_push_str(st, &argc, "MULTI");
             if (store_append(st, argc) != 0 ||
                 store_append_bundles(st, call_key, custs, members, m, total) != 0) {
+                store_out_rewind(st, mark); /* MULTI and a half-written SET go */
                 return AC_ERR_TRANSIENT;
             }
             argc = 0;
@@ -755,12 +757,14 @@ int ac_store_commit_send(struct ac_store *st, struct ac_store_cust *custs, size_
             store_commit_push(st, &argc, &custs[members[k]], &cs[k]);
         }
         if (store_append(st, argc) != 0) {
+            store_out_rewind(st, mark);
             return AC_ERR_TRANSIENT;
         }
         if (tx) {
             argc = 0;
             store_push_str(st, &argc, "EXEC");
             if (store_append(st, argc) != 0) {
+                store_out_rewind(st, mark);
                 return AC_ERR_TRANSIENT;
             }
         }
@@ -794,7 +798,11 @@ int ac_store_commit_recv(struct ac_store *st, struct ac_store_cust *custs, size_
         }
         r = top;
         if (t->calls_tx[c]) {
+            /* [the SET's OK, the function's reply]; an error in either is the call's */
             r = top->type == REDIS_REPLY_ARRAY && top->elements == 2 ? top->element[1] : NULL;
+            if (r && top->element[0]->type == REDIS_REPLY_ERROR) {
+                r = top->element[0];
+            }
         }
         if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != t->calls_n[c]) {
             rc = r && r->type == REDIS_REPLY_ERROR ? store_reply_error(st, r, "commit")

@@ -357,13 +357,37 @@ int store_append(struct ac_store *st, size_t argc)
     if (!st->rc) {
         return AC_ERR_TRANSIENT;
     }
+    size_t mark = store_out_mark(st);
     rc |= store_out_head(st, '*', argc);
     for (size_t i = 0; i < argc; i++) {
         rc |= store_out_head(st, '$', st->argvlen[i]);
         rc |= store_out(st, st->argv[i], st->argvlen[i]);
         rc |= store_out(st, "\r\n", 2);
     }
-    return rc ? AC_ERR_NOMEM : 0;
+    if (rc != 0) {
+        store_out_rewind(st, mark);
+        return AC_ERR_NOMEM;
+    }
+    return 0;
+}
+
+size_t store_out_mark(const struct ac_store *st)
+{
+    return st->rc ? sdslen(st->rc->obuf) : 0;
+}
+
+/* Drops what was written after mark: a command is in the buffer whole or
+ * not at all, as redisAppendFormattedCommand leaves it. */
+void store_out_rewind(struct ac_store *st, size_t mark)
+{
+    if (!st->rc) {
+        return;
+    }
+    if (mark == 0) {
+        sdsclear(st->rc->obuf);
+    } else if (sdslen(st->rc->obuf) > mark) {
+        sdsrange(st->rc->obuf, 0, (ssize_t)mark - 1);
+    }
 }
 
 /* Reads one pipelined reply; NULL (and the connection dropped) on I/O error. */

@@ -35,7 +35,7 @@ struct ac_store {
     struct ac_record_enc *renc;            /* the record encoder's scratch */
     char writer[17];                       /* this store's part of its call ids, random hex */
     uint64_t call_seq;                     /* the last call id's number */
-    struct ac_buf swept_calls; /* calls the last outbox scan found: "<bucket>\0<id>\0" */
+    struct ac_buf swept_calls; /* calls the last outbox scan found: "<version><bucket>\0<id>\0" */
     size_t n_swept_calls;
     struct ac_buf swept_recs; /* their records: "<customer id>\0" and one serialized record */
     size_t n_swept_recs;
@@ -55,6 +55,10 @@ int store_append(struct ac_store *st, size_t argc);
  * "*<n>" header (a command written in pieces). */
 int store_out(struct ac_store *st, const void *p, size_t n);
 int store_out_head(struct ac_store *st, char type, size_t n);
+/* The output buffer's length, and a cut back to it (a command written in
+ * pieces that failed half-way leaves nothing). */
+size_t store_out_mark(const struct ac_store *st);
+void store_out_rewind(struct ac_store *st, size_t mark);
 /* Reads one pipelined reply; NULL (and the connection dropped) on I/O error. */
 redisReply *store_read(struct ac_store *st);
 /* Classifies an error reply and drops the connection (the rest of the

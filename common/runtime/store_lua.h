@@ -23,7 +23,11 @@
  *   becomes NUL, which readers skip); a call left with no bundle is deleted,
  *   else its id joins the bucket's call index (a sorted set) scored by
  *   Redis's time (ms), before any customer write; then the records (one
- *   MSET), the due entries (one ZADD or ZREM per index) and counters. So a
+ *   MSET, which replaces a record of the previous layout too), the due
+ *   entries (one ZADD or ZREM per index), and only then what may fail on a
+ *   key of another type: the previous layout's other keys and the counters
+ *   (Redis keeps a function's writes up to an error: the records are then
+ *   written with their bundles, never the bundles alone). So a
  *   call's records are one key, written and deleted once whatever its
  *   customer count. Its writer deletes the key and the index entry (DEL,
  *   ZREM) when Kafka confirmed the records; a call older than the sweep's
@@ -55,8 +59,9 @@
  * the call reads every record with one MGET (EXISTS for a customer expected
  * to be new that has none: a key of another type must conflict), writes them
  * with one MSET, and the due entries with one ZADD (ZREM) per index. Every customer key is declared
- * and a customer's keys share its bucket's hash tag, so a call grouped by hash slot stays valid on
- * Redis Cluster (the call key then takes the slot's tag).
+ * and a customer's keys share its bucket's hash tag. Today a call takes any
+ * 64 customers and its key the first one's bucket: on Redis Cluster calls
+ * must be grouped by hash slot (the call key taking the slot's tag).
  */
 #ifndef AC_STORE_LUA_H
 #define AC_STORE_LUA_H
@@ -67,7 +72,7 @@
 static const char ac_store_lua[] =
     "#!lua name=aftercare_v7\n"
     "local function commit(keys, args)\n"
-    "  local out, at, n, conflicts = {}, {}, tonumber(args[1]), 0\n"
+    "  local out, at, n = {}, {}, tonumber(args[1])\n"
     "  local sts = {}\n"
     "  for c = 1, n do sts[c] = keys[3 * c] end\n"
     "  local cur = redis.call('MGET', unpack(sts))\n"
@@ -84,7 +89,7 @@ static const char ac_store_lua[] =
     "      ok = want == '' and redis.call('EXISTS', st) == 0\n"
     "    end\n"
     "    at[c] = i\n"
-    "    if ok then out[c] = 0 else out[c] = 1; conflicts = conflicts + 1 end\n"
+    "    if ok then out[c] = 0 else out[c] = 1 end\n"
     "    i = i + 6 + tonumber(args[i + 5]) * 2\n"
     "    i = i + 1 + tonumber(args[i])\n"
     "  end\n"
@@ -107,31 +112,33 @@ static const char ac_store_lua[] =
     "  for c = 1, n do\n"
     "    if out[c] == 0 then\n"
     "      local k, j = 3 * c, at[c]\n"
-    "      local st, due, xc = keys[k], keys[k + 1], keys[k + 2]\n"
     "      local rec, dueat, cid = args[j + 1], args[j + 2], args[j + 3]\n"
-    "      local nk = tonumber(args[j + 5]); local ks = j + 6\n"
-    "      local ls = ks + nk * 2; local nl = tonumber(args[ls]); ls = ls + 1\n"
-    "      if nl > 0 then\n"
-    "        redis.call('DEL', st)\n"
-    "        for q = ls, ls + nl - 1 do\n"
-    "          local key, member = string.match(args[q], '^(.-)\\n(.*)$')\n"
-    "          if key then redis.call('ZREM', key, member) else redis.call('DEL', args[q]) end\n"
-    "        end\n"
-    "      end\n"
-    "      if rec ~= '' then mset[#mset + 1] = st; mset[#mset + 1] = rec end\n"
+    "      if rec ~= '' then mset[#mset + 1] = keys[k]; mset[#mset + 1] = rec end\n"
     "      if dueat == '-' then\n"
-    "        local z = zrem[due] or {}; zrem[due] = z; z[#z + 1] = cid\n"
+    "        local z = zrem[keys[k + 1]] or {}; zrem[keys[k + 1]] = z; z[#z + 1] = cid\n"
     "      elseif dueat ~= '' then\n"
-    "        local z = zadd[due] or {}; zadd[due] = z; z[#z + 1] = dueat; z[#z + 1] = cid\n"
-    "      end\n"
-    "      for q = 0, nk - 1 do\n"
-    "        redis.call('HINCRBY', xc, args[ks + q * 2], args[ks + q * 2 + 1])\n"
+    "        local z = zadd[keys[k + 1]] or {}; zadd[keys[k + 1]] = z\n"
+    "        z[#z + 1] = dueat; z[#z + 1] = cid\n"
     "      end\n"
     "    end\n"
     "  end\n"
     "  if #mset > 0 then redis.call('MSET', unpack(mset)) end\n"
     "  for due, z in pairs(zrem) do redis.call('ZREM', due, unpack(z)) end\n"
     "  for due, z in pairs(zadd) do redis.call('ZADD', due, unpack(z)) end\n"
+    "  for c = 1, n do\n"
+    "    if out[c] == 0 then\n"
+    "      local j = at[c]\n"
+    "      local nk = tonumber(args[j + 5]); local ks = j + 6\n"
+    "      local ls = ks + nk * 2; local nl = tonumber(args[ls]); ls = ls + 1\n"
+    "      for q = ls, ls + nl - 1 do\n"
+    "        local key, member = string.match(args[q], '^(.-)\\n(.*)$')\n"
+    "        if key then redis.call('ZREM', key, member) else redis.call('DEL', args[q]) end\n"
+    "      end\n"
+    "      for q = 0, nk - 1 do\n"
+    "        redis.call('HINCRBY', keys[3 * c + 2], args[ks + q * 2], args[ks + q * 2 + 1])\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
     "  return out\n"
     "end\n"
     "local function call_done(keys, args)\n"

@@ -684,6 +684,9 @@ static int store_call_has(const redisReply *r, const struct ac_store_cust *custs
     return 0;
 }
 
+/* Calls a replay reads at most (a backlog after an outage is the sweep's). */
+#define STORE_REPLAY_CALLS_MAX 4096
+
 uint64_t ac_store_call_seq(const struct ac_store *st)
 {
     return st->call_seq;
@@ -716,7 +719,7 @@ int ac_store_outbox_replayed(struct ac_store *st, struct ac_store_cust *custs, s
     }
     size_t *set = calloc(mask + 1, sizeof(*set));
     struct ac_buf cands;
-    size_t n_cands = 0;
+    size_t n_cands = 0, n_over = 0;
     int rc = 0;
     if (!set) {
         return AC_ERR_NOMEM;
@@ -800,6 +803,10 @@ int ac_store_outbox_replayed(struct ac_store *st, struct ac_store_cust *custs, s
             if (m->type != REDIS_REPLY_STRING || store_call_ours_since(st, m->str, since_seq)) {
                 continue; /* this step's own calls: delivered by the step */
             }
+            if (n_cands == STORE_REPLAY_CALLS_MAX) {
+                n_over++;
+                continue;
+            }
             rc = store_swept_call_add(&cands, '7', b, m->str, m->len);
             n_cands++;
         }
@@ -807,6 +814,11 @@ int ac_store_outbox_replayed(struct ac_store *st, struct ac_store_cust *custs, s
             rc = store_reply_error(st, r, "read a call index");
         }
         freeReplyObject(r);
+    }
+    if (n_over > 0) {
+        AC_WARN("a replay found more undelivered calls than it reads calls=%zu read=%d; the "
+                "rest is left to the timer process's sweep",
+                n_cands + n_over, STORE_REPLAY_CALLS_MAX);
     }
     /* the calls holding a bundle of a replayed customer go out whole */
     const char *p = cands.data, *bucket, *id;

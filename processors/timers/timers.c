@@ -357,6 +357,7 @@ static int timers_tick(void *ctx, struct ac_tick *tk)
     double t0 = ac_clock_mono_s();
     t->n_due = 0;
     int64_t upto = timers_fire_time(t, now);
+    ac_tick_begin(tk);
     int decided = upto == INT64_MIN ? AC_ERR_TRANSIENT
                                     : ac_fire_round_upto(t->fire, upto, now, t->start, &custs, &n);
     if (decided > 0 && t->held_too_long) {
