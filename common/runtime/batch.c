@@ -237,45 +237,46 @@ void rt_batch_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     batch_dr(opaque, m);
 }
 
-/* Hands a committed customer's records to the producer, without waiting:
- * their delivery overlaps the state work on the rest of the batch. */
-static int batch_produce_pending(struct runtime *rt, const struct ac_store_cust *sc)
+/* Hands one outbox record to the producer, without waiting, and counts it. */
+static int batch_produce_one(struct runtime *rt, const char *customer_id,
+                             const struct ac_outbox_rec *rec)
 {
     const struct ac_outbox_topics topics = {rt->topic_actions, rt->topic_signals, rt->topic_dlq,
                                             rt->topic_decisions};
+    int rc = ac_outbox_produce_rec(rt->producer, &topics, customer_id, rec);
+    if (rc == 0) {
+        rt->sent++;
+        rt->sent_actions += rec->kind == 'a';
+        rt->sent_signals += rec->kind == 's';
+    }
+    return rc;
+}
+
+/* Hands a committed customer's records to the producer: their delivery
+ * overlaps the state work on the rest of the batch. */
+static int batch_produce_pending(struct runtime *rt, const struct ac_store_cust *sc)
+{
     size_t cursor = 0;
     struct ac_outbox_rec rec;
-    while (ac_store_pending_next(sc, &cursor, &rec)) {
-        int rc = ac_outbox_produce_rec(rt->producer, &topics, sc->customer_id, &rec);
-        if (rc != 0) {
-            return rc;
-        }
-        rt->sent++;
-        rt->sent_actions += rec.kind == 'a';
-        rt->sent_signals += rec.kind == 's';
+    int rc = 0;
+    while (rc == 0 && ac_store_pending_next(sc, &cursor, &rec)) {
+        rc = batch_produce_one(rt, sc->customer_id, &rec);
     }
-    return 0;
+    return rc;
 }
 
 /* Hands the swept records (a dead writer's calls, found by a replay or the
  * sweep) to the producer. */
 static int batch_produce_swept(struct runtime *rt)
 {
-    const struct ac_outbox_topics topics = {rt->topic_actions, rt->topic_signals, rt->topic_dlq,
-                                            rt->topic_decisions};
     size_t cursor = 0;
     const char *cid;
     struct ac_outbox_rec rec;
-    while (ac_store_swept_next(rt->store, &cursor, &cid, &rec)) {
-        int rc = ac_outbox_produce_rec(rt->producer, &topics, cid, &rec);
-        if (rc != 0) {
-            return rc;
-        }
-        rt->sent++;
-        rt->sent_actions += rec.kind == 'a';
-        rt->sent_signals += rec.kind == 's';
+    int rc = 0;
+    while (rc == 0 && ac_store_swept_next(rt->store, &cursor, &cid, &rec)) {
+        rc = batch_produce_one(rt, cid, &rec);
     }
-    return 0;
+    return rc;
 }
 
 int rt_batch_committed(void *opaque, struct ac_store_cust *sc)

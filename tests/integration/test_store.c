@@ -50,6 +50,18 @@ static long long redis_int(const char *fmt, const char *arg)
     return v;
 }
 
+/* A second store on the same Redis: another writer, or one after a restart. */
+static struct ac_store *another_writer(void)
+{
+    char err[256], gen[40];
+    struct ac_store *s2 = ac_store_new(dr.url, "t", err, sizeof(err));
+    cr_assert_not_null(s2, "%s", err);
+    cr_assert_eq(ac_store_connect(s2, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(ac_store_generation(s2, 0, gen), 0);
+    ac_store_expect_generation(s2, gen);
+    return s2;
+}
+
 /* Marks sc dirty with one more order and one outbox record. */
 static void stage(struct ac_store_cust *sc, const char *record_id)
 {
@@ -250,13 +262,7 @@ Test(store, the_outbox_is_acknowledged_and_leaves_its_index)
      * records in the call, with their customer. */
     struct ac_store_cust again;
     ac_store_cust_init(&again, "ob-1");
-    char err[256];
-    struct ac_store *st2 = ac_store_new(dr.url, "t", err, sizeof(err));
-    cr_assert_not_null(st2, "%s", err);
-    cr_assert_eq(ac_store_connect(st2, err, sizeof(err)), 0, "%s", err);
-    char gen[40];
-    cr_assert_eq(ac_store_generation(st2, 0, gen), 0);
-    ac_store_expect_generation(st2, gen);
+    struct ac_store *st2 = another_writer();
     cr_assert_eq(ac_store_load(st2, &again, 1), 0);
     cr_expect_eq(ac_store_outbox_replayed(st2, &again, 1, 0), 0, "nothing replayed, nothing read");
     again.replayed = 1;
@@ -318,12 +324,7 @@ Test(store, a_conflicting_customer_s_bundle_is_struck_from_its_call)
     cr_expect_eq(cs[0].status, 0);
     cr_expect_eq(cs[1].status, AC_ERR_CONFLICT);
     /* what a sweep finds if this writer dies now */
-    char err[256], gen[40];
-    struct ac_store *st2 = ac_store_new(dr.url, "t", err, sizeof(err));
-    cr_assert_not_null(st2, "%s", err);
-    cr_assert_eq(ac_store_connect(st2, err, sizeof(err)), 0, "%s", err);
-    cr_assert_eq(ac_store_generation(st2, 0, gen), 0);
-    ac_store_expect_generation(st2, gen);
+    struct ac_store *st2 = another_writer();
     cr_expect_eq(ac_store_outbox_customers(st2, 0, 64, 0, NULL, NULL), 1, "one bundle left");
     size_t cursor = 0;
     const char *cid = NULL;
@@ -519,13 +520,7 @@ Test(store, pipelined_halves_keep_their_order_and_their_checks)
         stage(&c[i], id);
     }
     /* another writer (its own connection) commits pipe-1 first */
-    char err[256];
-    struct ac_store *st2 = ac_store_new(dr.url, "t", err, sizeof(err));
-    cr_assert_not_null(st2, "%s", err);
-    cr_assert_eq(ac_store_connect(st2, err, sizeof(err)), 0, "%s", err);
-    char gen[40];
-    cr_assert_eq(ac_store_generation(st2, 0, gen), 0);
-    ac_store_expect_generation(st2, gen);
+    struct ac_store *st2 = another_writer();
     struct ac_store_cust other;
     ac_store_cust_init(&other, "pipe-1");
     cr_assert_eq(ac_store_load(st2, &other, 1), 0);
