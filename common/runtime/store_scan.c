@@ -318,49 +318,71 @@ static int store_oz_reply(redisReply *r, void *opaque)
     return store_calls_reply(r, opaque, '7');
 }
 
-/* A call's records (its value: the bundles) into the swept records;
- * bundles counts them. 0, or -1 if the value
- * cannot be read whole (it is left for a person to look at, never dropped). */
+/* One bundle of a call's value: the customer id (NUL-terminated), whether
+ * the commit struck it out (its customer's check failed: a NUL for the first
+ * byte of its id), and its records. */
+struct store_bundle {
+    const char *cid;
+    int struck;
+    struct ac_buf recs; /* borrowed from the value */
+};
+
+/* Reads the bundle at *p and moves *p past it: 1, 0 at the end, -1 if the
+ * value cannot be read whole from there. */
+static int store_bundle_next(const char **p, const char *end, struct store_bundle *bd)
+{
+    const char *at = *p;
+    if (at >= end) {
+        return 0;
+    }
+    bd->struck = *at == '\0';
+    size_t cl =
+        bd->struck ? 1 + strnlen(at + 1, (size_t)(end - at - 1)) : strnlen(at, (size_t)(end - at));
+    const unsigned char *q = (const unsigned char *)at + cl + 1;
+    if ((!bd->struck && cl == 0) || cl >= AC_ID_MAX || (const char *)q + 4 > end) {
+        return -1;
+    }
+    size_t len = (size_t)q[0] << 24 | (size_t)q[1] << 16 | (size_t)q[2] << 8 | q[3];
+    if (len > (size_t)(end - (const char *)q - 4)) {
+        return -1;
+    }
+    bd->cid = at;
+    bd->recs = (struct ac_buf){.data = (char *)q + 4, .len = len, .cap = len};
+    *p = (const char *)q + 4 + len;
+    return 1;
+}
+
+/* A call's records (its value: the bundles) into the swept records, struck
+ * bundles skipped; bundles counts the others. 0, or -1 if the value cannot be
+ * read whole (it is left for a person to look at, never dropped). */
 static int store_call_records(struct ac_store *st, const char *p, const char *end, size_t *bundles)
 {
     size_t mark = st->swept_recs.len, n_mark = st->n_swept_recs;
+    struct store_bundle bd;
+    int more;
     *bundles = 0;
-    while (p < end) {
-        /* a bundle struck out by the commit (its customer's check failed)
-         * has a NUL for the first byte of its id: skipped whole */
-        int struck = *p == '\0';
-        size_t cl =
-            struck ? 1 + strnlen(p + 1, (size_t)(end - p - 1)) : strnlen(p, (size_t)(end - p));
-        const unsigned char *q = (const unsigned char *)p + cl + 1;
-        if ((!struck && cl == 0) || cl >= AC_ID_MAX || (const char *)q + 4 > end) {
-            goto bad;
-        }
-        size_t len = (size_t)q[0] << 24 | (size_t)q[1] << 16 | (size_t)q[2] << 8 | q[3];
-        if (len > (size_t)(end - (const char *)q - 4)) {
-            goto bad;
-        }
-        if (struck) {
-            p = (const char *)q + 4 + len;
+    while ((more = store_bundle_next(&p, end, &bd)) == 1) {
+        if (bd.struck) {
             continue;
         }
-        struct ac_buf b = {.data = (char *)q + 4, .len = len, .cap = len};
         size_t cursor = 0;
         struct ac_outbox_rec rec;
-        while (ac_store_records_next(&b, &cursor, &rec)) {
-            if (ac_buf_append(&st->swept_recs, p, cl + 1) != 0 ||
+        while (ac_store_records_next(&bd.recs, &cursor, &rec)) {
+            if (ac_buf_append(&st->swept_recs, bd.cid, strlen(bd.cid) + 1) != 0 ||
                 store_rec_append(&st->swept_recs, rec.id, strlen(rec.id), rec.kind, rec.payload,
                                  rec.len) != 0) {
                 goto bad;
             }
             st->n_swept_recs++;
         }
-        if (cursor != len) {
+        if (cursor != bd.recs.len) {
             goto bad;
         }
         (*bundles)++;
-        p = (const char *)q + 4 + len;
     }
-    return 0;
+    if (more == 0) {
+        return 0;
+    }
 bad:
     st->swept_recs.len = mark;
     st->n_swept_recs = n_mark;
@@ -660,26 +682,13 @@ static int store_call_has(const redisReply *r, const struct ac_store_cust *custs
                           size_t mask)
 {
     const char *p = r->str, *end = r->str + r->len;
-    while (p < end) {
-        int struck = *p == '\0'; /* see store_call_records */
-        size_t cl =
-            struck ? 1 + strnlen(p + 1, (size_t)(end - p - 1)) : strnlen(p, (size_t)(end - p));
-        const unsigned char *q = (const unsigned char *)p + cl + 1;
-        if ((const char *)q + 4 > end) {
-            return 0;
-        }
-        size_t len = (size_t)q[0] << 24 | (size_t)q[1] << 16 | (size_t)q[2] << 8 | q[3];
-        if (!struck && cl < (size_t)(end - p)) {
-            for (size_t i = ac_store_hash(p) & mask; set[i]; i = (i + 1) & mask) {
-                if (strcmp(custs[set[i] - 1].customer_id, p) == 0) {
-                    return 1;
-                }
+    struct store_bundle bd;
+    while (store_bundle_next(&p, end, &bd) == 1) {
+        for (size_t i = ac_store_hash(bd.cid) & mask; !bd.struck && set[i]; i = (i + 1) & mask) {
+            if (strcmp(custs[set[i] - 1].customer_id, bd.cid) == 0) {
+                return 1;
             }
         }
-        if (len > (size_t)(end - (const char *)q - 4)) {
-            return 0;
-        }
-        p = (const char *)q + 4 + len;
     }
     return 0;
 }
