@@ -91,3 +91,30 @@ int ac_buf_json_str(struct ac_buf *b, const char *s)
 {
     return ac_buf_json_strn(b, s, strlen(s));
 }
+
+size_t ac_str_copy(char *dst, size_t size, const char *src)
+{
+    size_t n = strnlen(src, size - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+    return n;
+}
+
+size_t ac_i64_dec(char *p, long long v)
+{
+    char tmp[24];
+    size_t n = 0, len = 0;
+    unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) {
+        p[len++] = '-';
+    }
+    while (n > 0) {
+        p[len++] = tmp[--n];
+    }
+    p[len] = '\0';
+    return len;
+}

@@ -23,4 +23,12 @@ int ac_buf_json_strn(struct ac_buf *b, const char *s, size_t n);
 /* The same for the NUL-terminated s. */
 int ac_buf_json_str(struct ac_buf *b, const char *s);
 
+/* Copies src into dst[size] (size > 0), cut to fit and NUL-terminated, as
+ * snprintf(dst, size, "%s", src) without its format parsing (the hot path
+ * copies a few dozen strings per event). Returns the length copied. */
+size_t ac_str_copy(char *dst, size_t size, const char *src);
+/* Writes v in decimal at p (at most 21 bytes), NUL-terminated; returns the
+ * length. */
+size_t ac_i64_dec(char *p, long long v);
+
 #endif

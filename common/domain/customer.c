@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "err.h"
 #include "wire.h"
 
@@ -69,7 +70,12 @@ static const struct customer_field customer_fields[] = {
 void ac_customer_init(struct ac_customer *c, const char *customer_id)
 {
     memset(c, 0, sizeof(*c));
-    snprintf(c->customer_id, sizeof(c->customer_id), "%s", customer_id);
+    ac_customer_init_zeroed(c, customer_id);
+}
+
+void ac_customer_init_zeroed(struct ac_customer *c, const char *customer_id)
+{
+    ac_str_copy(c->customer_id, sizeof(c->customer_id), customer_id);
     c->first_order_at = AC_TS_NONE;
     c->last_order_at = AC_TS_NONE;
     c->renewal_at = AC_TS_NONE;
@@ -78,7 +84,7 @@ void ac_customer_init(struct ac_customer *c, const char *customer_id)
     c->last_survey_at = AC_TS_NONE;
     c->last_activity_at = AC_TS_NONE;
     c->p_alive_pct = -1;
-    snprintf(c->segment, sizeof(c->segment), "new");
+    ac_str_copy(c->segment, sizeof(c->segment), "new");
 }
 
 int64_t ac_customer_aov_cents(const struct ac_customer *c)
@@ -202,7 +208,7 @@ static void customer_format(const struct customer_field *f, const struct ac_cust
 {
     const char *p = (const char *)c + f->offset;
     if (f->type == CF_STR) {
-        snprintf(out, outlen, "%s", p);
+        ac_str_copy(out, outlen, p);
         return;
     }
     int64_t v = *(const int64_t *)(const void *)p;

@@ -74,6 +74,8 @@ struct ac_customer {
 
 /* Resets *c to the state of a customer never seen (segment "new"). */
 void ac_customer_init(struct ac_customer *c, const char *customer_id);
+/* The same for c already zeroed (a record reset zeroes it with the rest). */
+void ac_customer_init_zeroed(struct ac_customer *c, const char *customer_id);
 
 /* Average order value in cents (derived, never stored); 0 before the first order. */
 int64_t ac_customer_aov_cents(const struct ac_customer *c);

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "buf.h"
 #include "emit.h"
 
 void ac_emit_reset(struct ac_emit *out)
@@ -90,10 +91,10 @@ struct ac_action *ac_emit_action(struct ac_emit *out, const char *rule_id, int p
     struct ac_action *a = &out->actions[out->n_actions++];
     memset(a, 0, sizeof(*a));
     ac_action_id(a->action_id, rule_id, ev->event_id, part);
-    snprintf(a->customer_id, sizeof(a->customer_id), "%s", ev->customer_id);
-    snprintf(a->rule_id, sizeof(a->rule_id), "%s", rule_id);
-    snprintf(a->trigger_event_id, sizeof(a->trigger_event_id), "%s", ev->event_id);
-    snprintf(a->trigger_type, sizeof(a->trigger_type), "%s", ev->type);
+    ac_str_copy(a->customer_id, sizeof(a->customer_id), ev->customer_id);
+    ac_str_copy(a->rule_id, sizeof(a->rule_id), rule_id);
+    ac_str_copy(a->trigger_event_id, sizeof(a->trigger_event_id), ev->event_id);
+    ac_str_copy(a->trigger_type, sizeof(a->trigger_type), ev->type);
     a->not_before = ev->occurred_at;
     a->expires_at = AC_TS_NONE;
     a->created_at = now;
@@ -108,15 +109,15 @@ struct ac_signal *ac_emit_signal(struct ac_emit *out, const char *signal, const 
     }
     struct ac_signal *s = &out->signals[out->n_signals++];
     memset(s, 0, sizeof(*s));
-    char rule[AC_NAME_MAX];
-    snprintf(rule, sizeof(rule), "signal:%s", signal);
+    char rule[AC_NAME_MAX] = "signal:";
+    ac_str_copy(rule + 7, sizeof(rule) - 7, signal);
     ac_action_id(s->signal_id, rule, ev->event_id, 0);
-    snprintf(s->customer_id, sizeof(s->customer_id), "%s", ev->customer_id);
-    snprintf(s->signal, sizeof(s->signal), "%s", signal);
-    snprintf(s->cause_event_id, sizeof(s->cause_event_id), "%s", ev->event_id);
+    ac_str_copy(s->customer_id, sizeof(s->customer_id), ev->customer_id);
+    ac_str_copy(s->signal, sizeof(s->signal), signal);
+    ac_str_copy(s->cause_event_id, sizeof(s->cause_event_id), ev->event_id);
     s->occurred_at = ev->occurred_at;
-    snprintf(s->value, sizeof(s->value), "%s", value);
-    snprintf(s->previous, sizeof(s->previous), "%s", previous ? previous : "");
+    ac_str_copy(s->value, sizeof(s->value), value);
+    ac_str_copy(s->previous, sizeof(s->previous), previous ? previous : "");
     s->score = score;
     return s;
 }
@@ -126,8 +127,8 @@ static void emit_kv(struct ac_kv *kv, int *n, int max, const char *key, const ch
     if (*n >= max) {
         return;
     }
-    snprintf(kv[*n].key, sizeof(kv[*n].key), "%s", key);
-    snprintf(kv[*n].value, sizeof(kv[*n].value), "%s", value);
+    ac_str_copy(kv[*n].key, sizeof(kv[*n].key), key);
+    ac_str_copy(kv[*n].value, sizeof(kv[*n].value), value);
     (*n)++;
 }
 
@@ -139,7 +140,7 @@ void ac_action_var(struct ac_action *a, const char *key, const char *value)
 void ac_action_var_i64(struct ac_action *a, const char *key, int64_t value)
 {
     char v[24];
-    snprintf(v, sizeof(v), "%lld", (long long)value);
+    ac_i64_dec(v, (long long)value);
     ac_action_var(a, key, v);
 }
 

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "err.h"
 #include "tz.h"
 #include "utf8.h"
@@ -373,7 +374,7 @@ static void engine_variant(const struct ac_pb_experiment *x, struct ac_customer 
         return;
     }
     const char *v = ac_engine_assign(x, c->customer_id);
-    snprintf(variant, vlen, "%s", v);
+    ac_str_copy(variant, vlen, v);
     size_t used = strlen(c->experiments);
     int n = snprintf(c->experiments + used, sizeof(c->experiments) - used, "%s%s=%s@%lld",
                      used ? "," : "", x->id, v, (long long)now);

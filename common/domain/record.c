@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "err.h"
 #include "wire.h"
 
@@ -50,7 +51,7 @@ void ac_record_reset(struct ac_record *rec, const char *customer_id)
     memset(rec, 0, sizeof(*rec));
     rec->timers = keep;
     ac_timerset_clear(&rec->timers);
-    ac_customer_init(&rec->state, customer_id);
+    ac_customer_init_zeroed(&rec->state, customer_id);
 }
 
 void ac_record_version_bytes(int64_t version, unsigned char out[8])
@@ -821,8 +822,8 @@ void ac_record_recent_add(struct ac_record *rec, const struct ac_decision *d)
     struct ac_record_recent *e = &rec->recent[rec->n_recent++];
     memset(e, 0, sizeof(*e));
     e->at = d->at;
-    snprintf(e->rule_id, sizeof(e->rule_id), "%s", d->rule_id);
-    snprintf(e->decision, sizeof(e->decision), "%s", d->decision);
-    snprintf(e->reason, sizeof(e->reason), "%s", d->reason);
-    snprintf(e->action_id, sizeof(e->action_id), "%s", d->action_id);
+    ac_str_copy(e->rule_id, sizeof(e->rule_id), d->rule_id);
+    ac_str_copy(e->decision, sizeof(e->decision), d->decision);
+    ac_str_copy(e->reason, sizeof(e->reason), d->reason);
+    ac_str_copy(e->action_id, sizeof(e->action_id), d->action_id);
 }

@@ -472,13 +472,31 @@ static void batch_metrics(struct runtime *rt, double started, double delivered)
     int64_t now = ac_clock_now(&rt->clock);
     double mono = ac_clock_mono_s();
     size_t n_obs = 0;
+    /* counted by the type's index first: a label per event is a snprintf per event */
+    enum { BATCH_TYPES = 64 };
+    size_t by_type[BATCH_TYPES] = {0};
+    size_t first_of[BATCH_TYPES];
     for (size_t i = 0; i < rt->n_msgs; i++) {
         if (!rt->ev_ok[i]) {
+            continue;
+        }
+        int k = rt->events[i].type_index;
+        if (k >= 0 && k < BATCH_TYPES) {
+            if (by_type[k]++ == 0) {
+                first_of[k] = i;
+            }
             continue;
         }
         snprintf(label, sizeof(label), "topic=\"%s\",type=\"%s\"", rt->topic_in,
                  rt->events[i].type);
         batch_tally(types, &n_types, label);
+    }
+    for (int k = 0; k < BATCH_TYPES; k++) {
+        if (by_type[k] > 0) {
+            snprintf(label, sizeof(label), "topic=\"%s\",type=\"%s\"", rt->topic_in,
+                     rt->events[first_of[k]].type);
+            ac_metrics_add("aftercare_events_in_total", label, (double)by_type[k]);
+        }
     }
     for (int i = 0; i < n_types; i++) {
         ac_metrics_add("aftercare_events_in_total", types[i].label, (double)types[i].n);

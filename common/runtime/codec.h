@@ -85,7 +85,10 @@ void ac_codec_destroy(struct ac_codec *codec);
  * Fields inside order lines are named "items.<field>" (e.g.
  * "absurd_value:items.quantity"); a map or array with more entries than the
  * struct holds is "too_long:<field>". Absent nullable values come back as
- * "" / AC_TS_NONE / -1 (score, frequency_opt_in).
+ * "" / AC_TS_NONE / -1 (score, frequency_opt_in). The entries of an
+ * array past its count (items, answers, consents) are not cleared: they keep
+ * what *ev held (zeroing the whole 14 KB struct per event was 7 % of a
+ * processor's CPU).
  *
  * Checked here:
  * - non-empty event_id and customer_id;

@@ -1,6 +1,7 @@
 /* codec_event.c — between Avro records and struct ac_event / ac_action /
  * ac_signal, with the input checks that send bad events to the DLQ. */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -216,6 +217,7 @@ static int dec_map(struct dec *d, const char *name, struct ac_kv *kv, int max, i
     for (size_t i = 0; i < size; i++) {
         avro_value_t v;
         const char *key = NULL;
+        memset(&kv[i], 0, sizeof(kv[i])); /* the event's clear leaves the entries */
         if (avro_value_get_by_index(&map, i, &v, &key) != 0 || !key) {
             return dec_fail(d, "missing_field", name);
         }
@@ -265,6 +267,7 @@ static int dec_items(struct dec *d, struct ac_order_fields *o)
     for (size_t i = 0; i < size; i++) {
         avro_value_t item;
         struct ac_item *it = &o->items[i];
+        memset(it, 0, sizeof(*it)); /* the event's clear leaves the entries */
         if (avro_value_get_by_index(&arr, i, &item, NULL) != 0) {
             return dec_fail(d, "missing_field", "items");
         }
@@ -380,6 +383,37 @@ static int dec_usage(struct dec *d, struct ac_usage_fields *u)
     return 0;
 }
 
+/* Zeroes the envelope and the topic's body, but not the body's arrays of
+ * entries (an order's items, a feedback's answers and consents: 13 KB of the
+ * 14 KB struct): the decoders zero and write every entry they count, and the
+ * counts start at 0; entries past the count keep what they held. On a failed decode the whole body
+ * is zeroed (a rejected event is read for its envelope only, but nothing stale should survive). */
+static void codec_event_clear(struct ac_event *ev, enum ac_topic t)
+{
+    memset(ev, 0, offsetof(struct ac_event, u));
+    switch (t) {
+    case AC_TOPIC_ORDERS: {
+        struct ac_order_fields *o = &ev->u.order;
+        memset(o, 0, offsetof(struct ac_order_fields, items));
+        memset(&o->n_items, 0, sizeof(*o) - offsetof(struct ac_order_fields, n_items));
+        break;
+    }
+    case AC_TOPIC_FEEDBACK: {
+        struct ac_feedback_fields *f = &ev->u.feedback;
+        memset(f, 0, offsetof(struct ac_feedback_fields, answers));
+        memset(&f->n_answers, 0,
+               offsetof(struct ac_feedback_fields, consents) -
+                   offsetof(struct ac_feedback_fields, n_answers));
+        memset(&f->n_consents, 0, sizeof(*f) - offsetof(struct ac_feedback_fields, n_consents));
+        break;
+    }
+    default:
+        memset(&ev->u, 0,
+               sizeof(ev->u.delivery) > sizeof(ev->u.usage) ? sizeof(ev->u.delivery)
+                                                            : sizeof(ev->u.usage));
+    }
+}
+
 int ac_codec_decode_event(struct ac_codec *codec, enum ac_topic t, const void *buf, size_t len,
                           struct ac_event *ev, char *reason, size_t rlen)
 {
@@ -387,7 +421,7 @@ int ac_codec_decode_event(struct ac_codec *codec, enum ac_topic t, const void *b
     avro_value_t *v = NULL;
     struct codec_writer *w = NULL;
 
-    memset(ev, 0, sizeof(*ev));
+    codec_event_clear(ev, t);
     if (rlen) {
         reason[0] = '\0';
     }
@@ -426,8 +460,11 @@ int ac_codec_decode_event(struct ac_codec *codec, enum ac_topic t, const void *b
     default: rc = dec_usage(&d, &ev->u.usage); break;
     }
 out:
-    if (rc != 0 && rlen && !reason[0]) {
-        snprintf(reason, rlen, "undecodable");
+    if (rc != 0) {
+        memset(&ev->u, 0, sizeof(ev->u));
+        if (rlen && !reason[0]) {
+            snprintf(reason, rlen, "undecodable");
+        }
     }
     return rc;
 }

@@ -20,7 +20,7 @@
 void ac_store_cust_init(struct ac_store_cust *sc, const char *customer_id)
 {
     memset(sc, 0, sizeof(*sc));
-    snprintf(sc->customer_id, sizeof(sc->customer_id), "%s", customer_id);
+    ac_str_copy(sc->customer_id, sizeof(sc->customer_id), customer_id);
     sc->bucket = ac_store_bucket(customer_id);
     ac_record_init(&sc->rec, customer_id);
     ac_buf_init(&sc->found);
@@ -41,7 +41,7 @@ void ac_store_cust_rebind(struct ac_store_cust *sc, const char *customer_id)
         ac_store_cust_init(sc, customer_id); /* zeroed storage: nothing to keep */
         return;
     }
-    snprintf(sc->customer_id, sizeof(sc->customer_id), "%s", customer_id);
+    ac_str_copy(sc->customer_id, sizeof(sc->customer_id), customer_id);
     sc->bucket = ac_store_bucket(customer_id);
     ac_record_reset(&sc->rec, customer_id);
     ac_store_cust_reset(sc);

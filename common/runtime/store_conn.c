@@ -2,6 +2,7 @@
 #include "store_int.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -353,21 +354,38 @@ int store_out_head(struct ac_store *st, char type, size_t n)
  * one more. */
 int store_append(struct ac_store *st, size_t argc)
 {
-    int rc = 0;
     if (!st->rc) {
         return AC_ERR_TRANSIENT;
     }
-    size_t mark = store_out_mark(st);
-    rc |= store_out_head(st, '*', argc);
+    /* room for the whole command at once, then written in place */
+    size_t need = 24;
     for (size_t i = 0; i < argc; i++) {
-        rc |= store_out_head(st, '$', st->argvlen[i]);
-        rc |= store_out(st, st->argv[i], st->argvlen[i]);
-        rc |= store_out(st, "\r\n", 2);
+        need += 24 + st->argvlen[i] + 2;
     }
-    if (rc != 0) {
-        store_out_rewind(st, mark);
+    if (need > INT_MAX) {
+        return AC_ERR_NOMEM; /* sdsIncrLen takes an int; bundles go through store_out */
+    }
+    sds s = sdsMakeRoomFor(st->rc->obuf, need);
+    if (!s) {
         return AC_ERR_NOMEM;
     }
+    st->rc->obuf = s;
+    char *start = s + sdslen(s), *p = start;
+    *p++ = '*';
+    p = store_utoa(p, argc);
+    *p++ = '\r';
+    *p++ = '\n';
+    for (size_t i = 0; i < argc; i++) {
+        *p++ = '$';
+        p = store_utoa(p, st->argvlen[i]);
+        *p++ = '\r';
+        *p++ = '\n';
+        memcpy(p, st->argv[i], st->argvlen[i]);
+        p += st->argvlen[i];
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    sdsIncrLen(s, (int)(p - start));
     return 0;
 }
 

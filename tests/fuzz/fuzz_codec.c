@@ -160,6 +160,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     enum ac_topic t = (enum ac_topic)(data[0] % AC_TOPIC__N);
+    /* entries past an array's count keep what they held (codec.h): start
+     * both from zero so that the round trip compares byte for byte */
+    memset(&ev, 0, sizeof(ev));
+    memset(&again, 0, sizeof(again));
     int rc = ac_codec_decode_event(codec, t, data + 1, size - 1, &ev, reason, sizeof(reason));
     if (rc != 0) {
         if (rc != AC_ERR_INVALID || reason[0] == '\0') {
