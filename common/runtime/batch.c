@@ -5,6 +5,12 @@
  *   atomic per customer) ─▶ produce outbox + DLQ, wait for delivery ─▶
  *   ack outbox + positions (1 pipeline) ─▶ commit Kafka offsets.
  *
+ * The wait for delivery overlaps the next batch: a batch whose state work is
+ * done and whose records are handed to the producer stays in flight while
+ * the next one is gathered, decoded, loaded, applied and committed; then it
+ * is finished (its delivery reports, the acknowledgement, the offsets). A
+ * consumer with nothing more to read finishes it at once.
+ *
  * A crash anywhere leaves Redis consistent (each customer's FCALL is atomic)
  * and Kafka's committed offset at or before the batch; the redelivered
  * events are skipped by the watermark/applied-id checks and the outbox
@@ -20,80 +26,80 @@
 #include "runtime_int.h"
 #include "step.h"
 
-/* Index of the customer's slot in rt->custs, adding it if new. */
-static size_t batch_customer(struct runtime *rt, const char *cid)
+/* Index of the customer's slot in b->custs, adding it if new. */
+static size_t batch_customer(struct runtime *rt, struct rt_batch *b, const char *cid)
 {
     size_t mask = rt->map_size - 1;
     for (size_t i = ac_store_hash(cid) & mask;; i = (i + 1) & mask) {
         int slot = rt->map[i];
         if (slot == 0) {
-            size_t c = rt->n_custs++;
-            ac_store_cust_rebind(&rt->custs[c], cid);
-            rt->cust_first[c] = -1;
+            size_t c = b->n_custs++;
+            ac_store_cust_rebind(&b->custs[c], cid);
+            b->cust_first[c] = -1;
             rt->map[i] = (int)c + 1;
             return c;
         }
-        if (strcmp(rt->custs[slot - 1].customer_id, cid) == 0) {
+        if (strcmp(b->custs[slot - 1].customer_id, cid) == 0) {
             return (size_t)slot - 1;
         }
     }
 }
 
-static void batch_dlq(struct runtime *rt, size_t msg, const char *reason)
+static void batch_dlq(struct rt_batch *b, size_t msg, const char *reason)
 {
-    struct rt_dlq *d = &rt->dlq[rt->n_dlq++];
+    struct rt_dlq *d = &b->dlq[b->n_dlq++];
     d->msg = msg;
     snprintf(d->reason, sizeof(d->reason), "%s", reason);
 }
 
 /* Decodes every message; groups the good ones by customer, in offset order. */
-static void batch_decode(struct runtime *rt)
+static void batch_decode(struct runtime *rt, struct rt_batch *b)
 {
     int *last = rt->cust_last; /* [batch_size]: last event of each customer so far */
     int64_t now = ac_clock_now(&rt->clock);
-    rt->n_custs = 0;
-    rt->n_dlq = 0;
+    b->n_custs = 0;
+    b->n_dlq = 0;
     memset(rt->map, 0, rt->map_size * sizeof(*rt->map));
-    for (size_t i = 0; i < rt->n_msgs; i++) {
-        const rd_kafka_message_t *m = rt->msgs[i];
-        struct ac_event *ev = &rt->events[i];
+    for (size_t i = 0; i < b->n_msgs; i++) {
+        const rd_kafka_message_t *m = b->msgs[i];
+        struct ac_event *ev = &b->events[i];
         char reason[128];
-        rt->ev_ok[i] = 0;
-        rt->ev_next[i] = -1;
+        b->ev_ok[i] = 0;
+        b->ev_next[i] = -1;
         if (ac_codec_decode_event(rt->codec, rt->proc->topic, m->payload, m->len, ev, reason,
                                   sizeof(reason)) != 0) {
-            batch_dlq(rt, i, reason);
+            batch_dlq(b, i, reason);
             continue;
         }
         if (ev->occurred_at > now + rt->max_future_ms) {
-            batch_dlq(rt, i, "absurd_value:occurred_at");
+            batch_dlq(b, i, "absurd_value:occurred_at");
             continue;
         }
         /* Ordering per customer rests on the key: refuse a missing or other one. */
         if (ac_codec_check_key(ev, m->key, m->key_len, reason, sizeof(reason)) != 0) {
-            batch_dlq(rt, i, reason);
+            batch_dlq(b, i, reason);
             continue;
         }
-        rt->ev_ok[i] = 1;
-        size_t c = batch_customer(rt, ev->customer_id);
-        if (rt->cust_first[c] < 0) {
-            rt->cust_first[c] = (int)i;
+        b->ev_ok[i] = 1;
+        size_t c = batch_customer(rt, b, ev->customer_id);
+        if (b->cust_first[c] < 0) {
+            b->cust_first[c] = (int)i;
         } else {
-            rt->ev_next[last[c]] = (int)i;
+            b->ev_next[last[c]] = (int)i;
         }
         last[c] = (int)i;
     }
     /* Each customer's events, in offset order, for the step. */
     size_t at = 0;
-    for (size_t c = 0; c < rt->n_custs; c++) {
-        rt->ins[c].in = &rt->apply_in[at];
-        rt->ins[c].n = 0;
-        rt->ins[c].fire_due = 0;
-        for (int e = rt->cust_first[c]; e >= 0; e = rt->ev_next[e]) {
-            const rd_kafka_message_t *m = rt->msgs[e];
-            rt->apply_in[at++] =
-                (struct ac_apply_in){&rt->events[e], m->partition, m->offset, (size_t)e};
-            rt->ins[c].n++;
+    for (size_t c = 0; c < b->n_custs; c++) {
+        b->ins[c].in = &b->apply_in[at];
+        b->ins[c].n = 0;
+        b->ins[c].fire_due = 0;
+        for (int e = b->cust_first[c]; e >= 0; e = b->ev_next[e]) {
+            const rd_kafka_message_t *m = b->msgs[e];
+            b->apply_in[at++] =
+                (struct ac_apply_in){&b->events[e], m->partition, m->offset, (size_t)e};
+            b->ins[c].n++;
         }
     }
 }
@@ -105,9 +111,9 @@ int rt_batch_rejected(void *opaque, struct ac_store_cust *sc, const struct ac_ap
 {
     struct runtime *rt = opaque;
     size_t i = in->index;
-    const rd_kafka_message_t *m = rt->msgs[i];
+    const rd_kafka_message_t *m = rt->cur->msgs[i];
     char id[AC_ACTION_ID_MAX];
-    ac_action_id(id, "dlq", rt->events[i].event_id, (int)m->offset);
+    ac_action_id(id, "dlq", rt->cur->events[i].event_id, (int)m->offset);
     ac_buf_reset(&rt->enc);
     int rc = ac_outbox_rejected(&rt->enc, rt->topic_in, m->partition, m->offset, reason, m->payload,
                                 m->len);
@@ -177,24 +183,25 @@ static void batch_tally_decision(struct rt_tally *t, int *n, const struct ac_dec
 
 void rt_tally_decisions(struct runtime *rt, const struct ac_store_cust *sc)
 {
+    struct rt_batch *b = rt->cur;
     for (int k = 0; k < sc->n_decs; k++) {
         const struct ac_decision *d = &sc->decs[k];
-        batch_tally_decision(rt->decisions, &rt->n_decisions, d, 0);
+        batch_tally_decision(b->decisions, &b->n_decisions, d, 0);
         if (strcmp(d->decision, "emitted") == 0) {
-            batch_tally_decision(rt->rules, &rt->n_rules, d, 1);
+            batch_tally_decision(b->rules, &b->n_rules, d, 1);
         }
     }
-    rt->tz_fallbacks += sc->tz_fallbacks;
-    rt->tz_missing += sc->tz_missing;
-    rt->decisions_lost += sc->decisions_lost;
+    b->tz_fallbacks += sc->tz_fallbacks;
+    b->tz_missing += sc->tz_missing;
+    b->decisions_lost += sc->decisions_lost;
 }
 
 /* Load, apply and commit every customer of the batch: the step pipelines
  * them in parts, retries conflicts, and hands each committed customer to
  * rt_batch_committed. */
-static int batch_state(struct runtime *rt, struct ac_apply_stats *stats)
+static int batch_state(struct runtime *rt, struct rt_batch *b, struct ac_apply_stats *stats)
 {
-    int rc = ac_step_run(rt->step, rt->custs, rt->ins, rt->n_custs, &rt->clock, stats);
+    int rc = ac_step_run(rt->step, b->custs, b->ins, b->n_custs, &rt->clock, stats);
     if (rc != 0) {
         return rc;
     }
@@ -202,10 +209,10 @@ static int batch_state(struct runtime *rt, struct ac_apply_stats *stats)
     return 0;
 }
 
-static void batch_state_stats(struct runtime *rt, const struct ac_apply_stats *stats)
+static void batch_state_stats(struct rt_batch *b, const struct ac_apply_stats *stats)
 {
-    rt->skipped_replayed = stats->replayed;
-    rt->skipped_duplicate = stats->duplicates;
+    b->skipped_replayed = stats->replayed;
+    b->skipped_duplicate = stats->duplicates;
     if (stats->seen_evicted > 0 || stats->wm_evicted > 0) {
         /* Bounds of the record reached: older duplicates could apply again. */
         ac_metrics_add("aftercare_dedupe_evicted_total", "what=\"event_id\"",
@@ -215,18 +222,41 @@ static void batch_state_stats(struct runtime *rt, const struct ac_apply_stats *s
     }
 }
 
+/* --- delivery -------------------------------------------------------------------------------- */
+
+static void batch_dl_reset(struct rt_delivery *dl)
+{
+    dl->sent = dl->sent_actions = dl->sent_signals = 0;
+    dl->dr_ok = dl->dr_fail = dl->dr_refused = 0;
+    ac_outbox_refused_fini(&dl->refused);
+}
+
+/* Every record handed to the producer has its report. */
+static int batch_dl_complete(const struct rt_delivery *dl)
+{
+    return dl->dr_ok + dl->dr_fail + dl->dr_refused >= dl->sent;
+}
+
+/* Records produced from now on count toward dl. */
+static void batch_dl_use(struct runtime *rt, struct rt_delivery *dl)
+{
+    rt->dl = dl;
+    ac_outbox_set_msg_opaque(dl);
+}
+
 static void batch_dr(struct runtime *rt, const rd_kafka_message_t *m)
 {
-    if (m->err && ac_outbox_refused_note(&rt->refused, m)) {
-        rt->dr_refused++; /* its DLQ copy goes instead (batch_produce_finish) */
+    struct rt_delivery *dl = m->_private ? m->_private : &rt->tick_dl;
+    if (m->err && ac_outbox_refused_note(&dl->refused, m)) {
+        dl->dr_refused++; /* its DLQ copy goes instead (batch_delivered) */
         return;
     }
     if (m->err) {
-        rt->dr_fail++;
+        dl->dr_fail++;
         AC_WARN("delivery failed topic=%s: %s", rd_kafka_topic_name(m->rkt),
                 rd_kafka_err2str(m->err));
     } else {
-        rt->dr_ok++;
+        dl->dr_ok++;
     }
 }
 
@@ -245,9 +275,9 @@ static int batch_produce_one(struct runtime *rt, const char *customer_id,
                                             rt->topic_decisions};
     int rc = ac_outbox_produce_rec(rt->producer, &topics, customer_id, rec);
     if (rc == 0) {
-        rt->sent++;
-        rt->sent_actions += rec->kind == 'a';
-        rt->sent_signals += rec->kind == 's';
+        rt->dl->sent++;
+        rt->dl->sent_actions += rec->kind == 'a';
+        rt->dl->sent_signals += rec->kind == 's';
     }
     return rc;
 }
@@ -289,56 +319,74 @@ int rt_batch_committed(void *opaque, struct ac_store_cust *sc)
     return rc;
 }
 
-/* The undecodable messages to the DLQ, then waits for every delivery report
- * of the batch. */
-static int batch_produce_finish(struct runtime *rt, long sent)
+/* The undecodable messages of b to the DLQ. */
+static int batch_produce_dlq(struct runtime *rt, struct rt_batch *b)
 {
-    for (size_t i = 0; i < rt->n_dlq; i++) {
+    for (size_t i = 0; i < b->n_dlq; i++) {
         int rc = ac_outbox_produce_dlq(rt->producer, rt->topic_dlq, rt->topic_in,
-                                       rt->msgs[rt->dlq[i].msg], rt->dlq[i].reason);
+                                       b->msgs[b->dlq[i].msg], b->dlq[i].reason);
         if (rc != 0) {
             return rc;
         }
-        sent++;
+        rt->dl->sent++;
     }
+    return 0;
+}
+
+/* Waits for every delivery report of dl. While another batch's records are
+ * in flight too, only dl's are waited for (polling); otherwise the
+ * producer is flushed, which sends at once whatever lingers. The records the
+ * broker refused for good go to the DLQ, and are waited for in turn. */
+static int batch_delivered(struct runtime *rt, struct rt_delivery *dl, int others_in_flight)
+{
+    int64_t give_up = -1;
+    batch_dl_use(rt, dl);
     for (;;) {
-        while (rd_kafka_outq_len(rt->producer) > 0) {
-            rd_kafka_flush(rt->producer, 1000);
-            if (*rt->stop && rd_kafka_outq_len(rt->producer) > 0) {
-                AC_WARN("stopping with %d records unconfirmed; they stay in the outbox",
-                        rd_kafka_outq_len(rt->producer));
-                return AC_ERR_TRANSIENT;
+        while (!batch_dl_complete(dl)) {
+            if (others_in_flight) {
+                rd_kafka_poll(rt->producer, 10);
+            } else {
+                rd_kafka_flush(rt->producer, 10);
+            }
+            if (*rt->stop) {
+                int64_t now = ac_clock_mono_ms();
+                give_up = give_up < 0 ? now + 1000 : give_up;
+                if (now >= give_up && !batch_dl_complete(dl)) {
+                    AC_WARN("stopping with %ld records unconfirmed; they stay in the outbox",
+                            dl->sent - dl->dr_ok - dl->dr_fail - dl->dr_refused);
+                    return AC_ERR_TRANSIENT;
+                }
             }
         }
-        if (rt->refused.n == 0) {
+        if (dl->refused.n == 0) {
             break;
         }
         /* Records the broker refused for good: their DLQ copies instead. */
-        int rc = ac_outbox_refused_send(&rt->refused, rt->producer, rt->topic_dlq, &sent);
+        int rc = ac_outbox_refused_send(&dl->refused, rt->producer, rt->topic_dlq, &dl->sent);
         if (rc != 0) {
             return rc;
         }
     }
-    if (rt->dr_fail > 0 || rt->dr_ok + rt->dr_refused < sent) {
-        AC_WARN("batch delivery incomplete ok=%ld failed=%ld sent=%ld; retrying", rt->dr_ok,
-                rt->dr_fail, sent);
+    if (dl->dr_fail > 0 || dl->dr_ok + dl->dr_refused < dl->sent) {
+        AC_WARN("batch delivery incomplete ok=%ld failed=%ld sent=%ld; retrying", dl->dr_ok,
+                dl->dr_fail, dl->sent);
         ac_metrics_add("aftercare_produce_retries_total", "", 1);
         return AC_ERR_TRANSIENT;
     }
     return 0;
 }
 
-/* A tick's delivery starts: the counters of the batch path, zeroed once. */
+/* --- timer rounds (ac_tick_*) --------------------------------------------------------------- */
+
+/* A tick's delivery starts: its counters, zeroed once. */
 static void batch_tick_open(struct runtime *rt)
 {
     if (rt->tick_open) {
         return;
     }
     rt->tick_open = 1;
-    rt->dr_ok = rt->dr_fail = rt->dr_refused = 0;
-    ac_outbox_refused_fini(&rt->refused);
-    rt->sent = rt->sent_actions = rt->sent_signals = 0;
-    rt->n_dlq = 0;
+    batch_dl_reset(&rt->tick_dl);
+    batch_dl_use(rt, &rt->tick_dl);
 }
 
 void ac_tick_begin(struct ac_tick *t)
@@ -370,25 +418,27 @@ int ac_tick_deliver(struct ac_tick *t, struct ac_store_cust *custs, size_t n, in
     if (rc != 0) {
         return rc;
     }
-    rc = batch_produce_finish(rt, rt->sent);
+    rc = batch_delivered(rt, &rt->tick_dl, 0);
     if (rc == 0) {
         rc = ac_store_ack(rt->store, custs, n, rt->group, rt->proc->topic, NULL, NULL, 0);
     }
     if (rc == 0) {
         ac_metrics_add("aftercare_records_out_total", "topic=\"actions\"",
-                       (double)rt->sent_actions);
+                       (double)rt->tick_dl.sent_actions);
         ac_metrics_add("aftercare_records_out_total", "topic=\"signals\"",
-                       (double)rt->sent_signals);
+                       (double)rt->tick_dl.sent_signals);
     }
     return rc;
 }
 
+/* --- positions, event time, offsets, metrics ------------------------------------------------ */
+
 /* Next offsets per partition of the batch (highest offset + 1). */
-static size_t batch_positions(struct runtime *rt, int32_t *parts, int64_t *offs, size_t max)
+static size_t batch_positions(const struct rt_batch *b, int32_t *parts, int64_t *offs, size_t max)
 {
     size_t n = 0;
-    for (size_t i = 0; i < rt->n_msgs; i++) {
-        const rd_kafka_message_t *m = rt->msgs[i];
+    for (size_t i = 0; i < b->n_msgs; i++) {
+        const rd_kafka_message_t *m = b->msgs[i];
         size_t k = 0;
         while (k < n && parts[k] != m->partition) {
             k++;
@@ -408,9 +458,11 @@ static size_t batch_positions(struct runtime *rt, int32_t *parts, int64_t *offs,
 
 /* How far in event time each partition of the batch has got: the newest event
  * time applied, or now when the partition has been read to its end. */
-static void batch_event_time(struct runtime *rt, const int32_t *parts, const int64_t *offs,
-                             size_t n)
+static void batch_event_time(struct runtime *rt, const struct rt_batch *b)
 {
+    const int32_t *parts = b->pos_parts;
+    const int64_t *offs = b->pos_offs;
+    size_t n = b->n_pos;
     int64_t now = ac_clock_now(&rt->clock);
     int64_t *times = calloc(n + 1, sizeof(*times));
     if (!times) {
@@ -425,10 +477,10 @@ static void batch_event_time(struct runtime *rt, const int32_t *parts, const int
             times[k] = now;
             continue;
         }
-        for (size_t i = 0; i < rt->n_msgs; i++) {
-            if (rt->ev_ok[i] && rt->msgs[i]->partition == parts[k] &&
-                rt->events[i].occurred_at > times[k]) {
-                times[k] = rt->events[i].occurred_at < now ? rt->events[i].occurred_at : now;
+        for (size_t i = 0; i < b->n_msgs; i++) {
+            if (b->ev_ok[i] && b->msgs[i]->partition == parts[k] &&
+                b->events[i].occurred_at > times[k]) {
+                times[k] = b->events[i].occurred_at < now ? b->events[i].occurred_at : now;
             }
         }
     }
@@ -448,12 +500,12 @@ static void batch_event_time(struct runtime *rt, const int32_t *parts, const int
     free(times);
 }
 
-static void batch_commit_offsets(struct runtime *rt, const int32_t *parts, const int64_t *offs,
-                                 size_t n)
+static void batch_commit_offsets(struct runtime *rt, const struct rt_batch *b)
 {
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
-    for (size_t i = 0; i < n; i++) {
-        rd_kafka_topic_partition_list_add(l, rt->topic_in, parts[i])->offset = offs[i];
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)b->n_pos);
+    for (size_t i = 0; i < b->n_pos; i++) {
+        rd_kafka_topic_partition_list_add(l, rt->topic_in, b->pos_parts[i])->offset =
+            b->pos_offs[i];
     }
     rd_kafka_resp_err_t err = rd_kafka_commit(rt->consumer, l, 1);
     if (err) {
@@ -464,7 +516,7 @@ static void batch_commit_offsets(struct runtime *rt, const int32_t *parts, const
 }
 
 /* delivered: when the batch's records were confirmed by Kafka (ac_clock_mono_s). */
-static void batch_metrics(struct runtime *rt, double started, double delivered)
+static void batch_metrics(struct runtime *rt, const struct rt_batch *b, double delivered)
 {
     char label[320];
     struct rt_tally types[RT_TALLY_MAX];
@@ -476,163 +528,280 @@ static void batch_metrics(struct runtime *rt, double started, double delivered)
     enum { BATCH_TYPES = 64 };
     size_t by_type[BATCH_TYPES] = {0};
     size_t first_of[BATCH_TYPES];
-    for (size_t i = 0; i < rt->n_msgs; i++) {
-        if (!rt->ev_ok[i]) {
+    for (size_t i = 0; i < b->n_msgs; i++) {
+        if (!b->ev_ok[i]) {
             continue;
         }
-        int k = rt->events[i].type_index;
+        int k = b->events[i].type_index;
         if (k >= 0 && k < BATCH_TYPES) {
             if (by_type[k]++ == 0) {
                 first_of[k] = i;
             }
             continue;
         }
-        snprintf(label, sizeof(label), "topic=\"%s\",type=\"%s\"", rt->topic_in,
-                 rt->events[i].type);
+        snprintf(label, sizeof(label), "topic=\"%s\",type=\"%s\"", rt->topic_in, b->events[i].type);
         batch_tally(types, &n_types, label);
     }
     for (int k = 0; k < BATCH_TYPES; k++) {
         if (by_type[k] > 0) {
             snprintf(label, sizeof(label), "topic=\"%s\",type=\"%s\"", rt->topic_in,
-                     rt->events[first_of[k]].type);
+                     b->events[first_of[k]].type);
             ac_metrics_add("aftercare_events_in_total", label, (double)by_type[k]);
         }
     }
     for (int i = 0; i < n_types; i++) {
         ac_metrics_add("aftercare_events_in_total", types[i].label, (double)types[i].n);
     }
-    for (int i = 0; i < rt->n_rules; i++) {
-        ac_metrics_add("aftercare_actions_out_total", rt->rules[i].label, (double)rt->rules[i].n);
+    for (int i = 0; i < b->n_rules; i++) {
+        ac_metrics_add("aftercare_actions_out_total", b->rules[i].label, (double)b->rules[i].n);
     }
-    for (int i = 0; i < rt->n_decisions; i++) {
-        ac_metrics_add("aftercare_decisions_total", rt->decisions[i].label,
-                       (double)rt->decisions[i].n);
+    for (int i = 0; i < b->n_decisions; i++) {
+        ac_metrics_add("aftercare_decisions_total", b->decisions[i].label,
+                       (double)b->decisions[i].n);
     }
-    if (rt->tz_fallbacks > 0) {
+    if (b->tz_fallbacks > 0) {
         ac_metrics_add("aftercare_timezone_fallbacks_total", "reason=\"invalid\"",
-                       (double)rt->tz_fallbacks);
+                       (double)b->tz_fallbacks);
     }
-    if (rt->tz_missing > 0) {
+    if (b->tz_missing > 0) {
         ac_metrics_add("aftercare_timezone_fallbacks_total", "reason=\"missing\"",
-                       (double)rt->tz_missing);
+                       (double)b->tz_missing);
     }
-    if (rt->decisions_lost > 0) {
-        AC_WARN("decisions past the per-event limit were not audited count=%ld",
-                rt->decisions_lost);
-        ac_metrics_add("aftercare_decisions_unaudited_total", "", (double)rt->decisions_lost);
+    if (b->decisions_lost > 0) {
+        AC_WARN("decisions past the per-event limit were not audited count=%ld", b->decisions_lost);
+        ac_metrics_add("aftercare_decisions_unaudited_total", "", (double)b->decisions_lost);
     }
-    if (rt->skipped_replayed > 0) {
+    if (b->skipped_replayed > 0) {
         snprintf(label, sizeof(label), "topic=\"%s\",reason=\"replayed\"", rt->topic_in);
-        ac_metrics_add("aftercare_events_skipped_total", label, (double)rt->skipped_replayed);
+        ac_metrics_add("aftercare_events_skipped_total", label, (double)b->skipped_replayed);
     }
-    if (rt->skipped_duplicate > 0) {
+    if (b->skipped_duplicate > 0) {
         snprintf(label, sizeof(label), "topic=\"%s\",reason=\"duplicate_event_id\"", rt->topic_in);
-        ac_metrics_add("aftercare_events_skipped_total", label, (double)rt->skipped_duplicate);
+        ac_metrics_add("aftercare_events_skipped_total", label, (double)b->skipped_duplicate);
     }
     /* Ours: read from Kafka -> the batch's records confirmed, for every
      * message. Not ours: event time -> read (upstream delay, replays), for
      * every decoded event; a clock ahead of ours counts as 0. */
-    for (size_t i = 0; i < rt->n_msgs; i++) {
-        rt->obs[n_obs++] = delivered - rt->read_at[i];
+    for (size_t i = 0; i < b->n_msgs; i++) {
+        rt->obs[n_obs++] = delivered - b->read_at[i];
     }
     ac_metrics_observe_many("aftercare_processing_latency_seconds", "", rt->obs, n_obs);
     n_obs = 0;
-    for (size_t i = 0; i < rt->n_msgs; i++) {
-        if (rt->ev_ok[i]) {
-            double age =
-                (double)(now - rt->events[i].occurred_at) / 1000.0 - (mono - rt->read_at[i]);
+    for (size_t i = 0; i < b->n_msgs; i++) {
+        if (b->ev_ok[i]) {
+            double age = (double)(now - b->events[i].occurred_at) / 1000.0 - (mono - b->read_at[i]);
             rt->obs[n_obs++] = age > 0 ? age : 0;
         }
     }
     ac_metrics_observe_many("aftercare_event_age_seconds", "", rt->obs, n_obs);
-    ac_metrics_add("aftercare_records_out_total", "topic=\"actions\"", (double)rt->sent_actions);
-    ac_metrics_add("aftercare_records_out_total", "topic=\"signals\"", (double)rt->sent_signals);
-    ac_metrics_observe("aftercare_batch_duration_seconds", "", ac_clock_mono_s() - started);
+    ac_metrics_add("aftercare_records_out_total", "topic=\"actions\"", (double)b->dl.sent_actions);
+    ac_metrics_add("aftercare_records_out_total", "topic=\"signals\"", (double)b->dl.sent_signals);
+    ac_metrics_observe("aftercare_batch_duration_seconds", "", ac_clock_mono_s() - b->started);
     ac_metrics_add("aftercare_batches_total", "", 1);
 }
 
-static void batch_release(struct runtime *rt)
+/* --- one batch ------------------------------------------------------------------------------ */
+
+static void batch_release(struct rt_batch *b)
 {
-    for (size_t i = 0; i < rt->n_msgs; i++) {
-        rd_kafka_message_destroy(rt->msgs[i]);
+    for (size_t i = 0; i < b->n_msgs; i++) {
+        rd_kafka_message_destroy(b->msgs[i]);
     }
-    /* the customer slots keep their memory for the next batch (runtime_free) */
-    rt->n_msgs = 0;
-    rt->n_custs = 0;
+    /* the customer slots keep their memory for the next batch (rt_batch_free) */
+    b->n_msgs = 0;
+    b->n_custs = 0;
 }
 
-int rt_batch_process(struct runtime *rt)
+/* The state work of b (load, apply, commit; its records handed to the
+ * producer as each part commits), the records of an earlier commit if
+ * events were replayed, and its undecodable messages to the DLQ. */
+static int batch_attempt(struct runtime *rt, struct rt_batch *b)
 {
-    int rc = 0, backoff = 0;
-    int32_t *parts = rt->pos_parts;
-    int64_t *offs = rt->pos_offs;
-    if (rt->n_msgs == 0) {
-        return 0;
+    struct ac_apply_stats stats;
+    uint64_t seq0 = ac_store_call_seq(rt->store);
+    memset(&stats, 0, sizeof(stats));
+    b->n_rules = b->n_decisions = 0;
+    b->tz_fallbacks = b->tz_missing = b->decisions_lost = 0;
+    b->recovered = 0;
+    batch_dl_reset(&b->dl);
+    batch_dl_use(rt, &b->dl);
+    rt->cur = b;
+    double ts = ac_clock_mono_s();
+    int rc = batch_state(rt, b, &stats);
+    b->state_at = ac_clock_mono_s();
+    if (rc == 0) {
+        batch_state_stats(b, &stats);
+        ac_metrics_observe("aftercare_batch_phase_seconds", "phase=\"state\"", b->state_at - ts);
     }
-    double started = ac_clock_mono_s(), delivered = 0;
-    batch_decode(rt);
+    if (rc == 0 && stats.replayed > 0) {
+        /* redelivered events: what their first processing committed may
+         * not have reached Kafka (a crash between commit and delivery) */
+        rc = ac_store_outbox_replayed(rt->store, b->custs, b->n_custs, seq0);
+        b->recovered = rc > 0 ? rc : 0;
+        rc = rc > 0 ? batch_produce_swept(rt) : rc;
+    }
+    if (rc == 0) {
+        rc = batch_produce_dlq(rt, b);
+    }
+    if (rc == 0) {
+        b->n_pos = batch_positions(b, b->pos_parts, b->pos_offs, (size_t)rt->batch_size);
+    }
+    return rc;
+}
+
+/* The end of b, once its state work is done: its delivery reports, the
+ * acknowledgement of its outbox and positions, its offsets and metrics. */
+static int batch_finish(struct runtime *rt, struct rt_batch *b, int others_in_flight)
+{
+    double t0 = ac_clock_mono_s();
+    int rc = batch_delivered(rt, &b->dl, others_in_flight);
+    double t1 = ac_clock_mono_s();
+    if (rc == 0) {
+        rc = ac_store_ack(rt->store, b->custs, b->n_custs, rt->group, rt->proc->topic, b->pos_parts,
+                          b->pos_offs, b->n_pos);
+    }
+    if (rc == 0 && b->recovered) {
+        rc = ac_store_outbox_done(rt->store, NULL, 0);
+        AC_INFO("records of an earlier commit delivered again after a replay records=%d",
+                b->recovered);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    /* produce: from the end of the state work (the other batch's state
+     * work, when this one was in flight, is not counted) */
+    ac_metrics_observe("aftercare_batch_phase_seconds", "phase=\"produce\"", t1 - t0);
+    ac_metrics_observe("aftercare_batch_phase_seconds", "phase=\"ack\"", ac_clock_mono_s() - t1);
+    batch_commit_offsets(rt, b);
+    batch_event_time(rt, b);
+    batch_metrics(rt, b, t1);
+    return 0;
+}
+
+/* After a failure (rc), until b is done: recovers Redis, then runs the whole
+ * batch again — its events now replayed, so what their first run committed
+ * is delivered again under the same ids — and finishes it. */
+static int batch_redo(struct runtime *rt, struct rt_batch *b, int rc)
+{
+    int backoff = 0;
     for (;;) {
-        struct ac_apply_stats stats;
-        uint64_t seq0 = ac_store_call_seq(rt->store);
-        int recovered = 0;
-        memset(&stats, 0, sizeof(stats));
-        rt->n_rules = rt->n_decisions = 0;
-        rt->tz_fallbacks = rt->tz_missing = rt->decisions_lost = 0;
-        rt->dr_ok = rt->dr_fail = rt->dr_refused = 0;
-        ac_outbox_refused_fini(&rt->refused); /* a retried batch's notes */
-        rt->sent = rt->sent_actions = rt->sent_signals = 0;
-        double ts = ac_clock_mono_s();
-        rc = batch_state(rt, &stats);
-        double t0 = ac_clock_mono_s();
-        if (rc == 0) {
-            batch_state_stats(rt, &stats);
-            ac_metrics_observe("aftercare_batch_phase_seconds", "phase=\"state\"", t0 - ts);
-        }
-        if (rc == 0 && stats.replayed > 0) {
-            /* redelivered events: what their first processing committed may
-             * not have reached Kafka (a crash between commit and delivery) */
-            rc = ac_store_outbox_replayed(rt->store, rt->custs, rt->n_custs, seq0);
-            recovered = rc > 0 ? rc : 0;
-            rc = rc > 0 ? batch_produce_swept(rt) : rc;
-        }
-        if (rc == 0) {
-            rc = batch_produce_finish(rt, rt->sent);
-        }
-        double t1 = ac_clock_mono_s();
-        size_t n_pos = batch_positions(rt, parts, offs, (size_t)rt->batch_size);
-        if (rc == 0) {
-            rc = ac_store_ack(rt->store, rt->custs, rt->n_custs, rt->group, rt->proc->topic, parts,
-                              offs, n_pos);
-        }
-        if (rc == 0 && recovered) {
-            rc = ac_store_outbox_done(rt->store, NULL, 0);
-            AC_INFO("records of an earlier commit delivered again after a replay records=%d",
-                    recovered);
-        }
-        if (rc == 0) {
-            delivered = t1;
-            ac_metrics_observe("aftercare_batch_phase_seconds", "phase=\"produce\"", t1 - t0);
-            ac_metrics_observe("aftercare_batch_phase_seconds", "phase=\"ack\"",
-                               ac_clock_mono_s() - t1);
-        }
-        if (rc == 0) {
-            batch_commit_offsets(rt, parts, offs, n_pos);
-            batch_event_time(rt, parts, offs, n_pos);
-            break;
-        }
         if (rc == AC_ERR_FATAL || rc == AC_ERR_NOMEM || rc == AC_ERR_INVALID) {
             /* INVALID: a record that can never be encoded or produced as it is:
              * stop with the error logged rather than retry the batch for ever */
             rt->fatal = 1;
-            break;
+            return rc;
         }
         if ((rc = rt_redis_recover(rt, &backoff)) != 0) {
-            break;
+            return rc;
+        }
+        /* the reports of the failed attempt's records first: they would count
+         * as this attempt's */
+        while (rd_kafka_outq_len(rt->producer) > 0 && !*rt->stop) {
+            rd_kafka_flush(rt->producer, 100);
+        }
+        rc = batch_attempt(rt, b);
+        if (rc == 0) {
+            rc = batch_finish(rt, b, 0);
+        }
+        if (rc == 0) {
+            return 0;
         }
     }
-    if (rc == 0) {
-        batch_metrics(rt, started, delivered);
+}
+
+/* Finishes the batch in flight (redoing it on a failure) and releases it. */
+static int batch_finish_inflight(struct runtime *rt, int others_in_flight)
+{
+    struct rt_batch *b = rt->inflight;
+    if (!b) {
+        return 0;
     }
-    batch_release(rt);
+    int rc = batch_finish(rt, b, others_in_flight);
+    if (rc != 0) {
+        rc = batch_redo(rt, b, rc);
+    }
+    batch_release(b);
+    rt->inflight = NULL;
     return rc;
+}
+
+int rt_batch_drain(struct runtime *rt)
+{
+    return batch_finish_inflight(rt, 0);
+}
+
+int rt_batch_process(struct runtime *rt, int finish_now)
+{
+    struct rt_batch *b = rt->b;
+    if (b->n_msgs == 0) {
+        return finish_now ? rt_batch_drain(rt) : 0;
+    }
+    b->started = ac_clock_mono_s();
+    batch_decode(rt, b);
+    int rc = batch_attempt(rt, b);
+    /* the previous batch's records had this batch's state work to arrive */
+    int prc = batch_finish_inflight(rt, rc == 0 ? b->dl.sent > 0 : 0);
+    if (prc != 0) {
+        /* it stopped or failed for good: this batch is not finished either
+         * (what it committed is delivered when its events come again) */
+        batch_release(b);
+        return prc;
+    }
+    if (rc == 0 && !finish_now) {
+        rt->inflight = b;
+        rt->b = b == &rt->batches[0] ? &rt->batches[1] : &rt->batches[0];
+        return 0;
+    }
+    if (rc == 0) {
+        rc = batch_finish(rt, b, 0);
+    }
+    if (rc != 0) {
+        rc = batch_redo(rt, b, rc);
+    }
+    batch_release(b);
+    return rc;
+}
+
+int rt_batch_alloc(struct rt_batch *b, size_t n)
+{
+    memset(b, 0, sizeof(*b));
+    b->msgs = calloc(n, sizeof(*b->msgs));
+    b->read_at = calloc(n, sizeof(*b->read_at));
+    b->events = calloc(n, sizeof(*b->events));
+    b->ev_ok = calloc(n, sizeof(int));
+    b->ev_next = calloc(n, sizeof(int));
+    b->custs = calloc(n, sizeof(*b->custs));
+    b->cust_first = calloc(n, sizeof(int));
+    b->ins = calloc(n, sizeof(*b->ins));
+    b->apply_in = calloc(n, sizeof(*b->apply_in));
+    b->dlq = calloc(n, sizeof(*b->dlq));
+    b->pos_parts = calloc(n, sizeof(*b->pos_parts));
+    b->pos_offs = calloc(n, sizeof(*b->pos_offs));
+    ac_outbox_refused_init(&b->dl.refused);
+    return b->msgs && b->read_at && b->events && b->ev_ok && b->ev_next && b->custs &&
+                   b->cust_first && b->ins && b->apply_in && b->dlq && b->pos_parts && b->pos_offs
+               ? 0
+               : AC_ERR_NOMEM;
+}
+
+void rt_batch_free(struct rt_batch *b, size_t n)
+{
+    batch_release(b);
+    free(b->msgs);
+    free(b->read_at);
+    free(b->events);
+    free(b->ev_ok);
+    free(b->ev_next);
+    for (size_t c = 0; b->custs && c < n; c++) {
+        ac_store_cust_fini(&b->custs[c]);
+    }
+    free(b->custs);
+    free(b->cust_first);
+    free(b->ins);
+    free(b->apply_in);
+    free(b->dlq);
+    free(b->pos_parts);
+    free(b->pos_offs);
+    ac_outbox_refused_fini(&b->dl.refused);
+    memset(b, 0, sizeof(*b));
 }

@@ -9,6 +9,14 @@
 #include "log.h"
 #include "metrics.h"
 
+/* The opaque of the records produced next (one thread produces). */
+static void *outbox_msg_opaque;
+
+void ac_outbox_set_msg_opaque(void *opaque)
+{
+    outbox_msg_opaque = opaque;
+}
+
 int ac_outbox_produce_keyed(rd_kafka_t *producer, const char *topic, const void *key,
                             size_t key_len, const void *payload, size_t len,
                             rd_kafka_headers_t *hdrs)
@@ -17,7 +25,7 @@ int ac_outbox_produce_keyed(rd_kafka_t *producer, const char *topic, const void 
         rd_kafka_resp_err_t err = rd_kafka_producev(
             producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? key_len : 0),
             RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(outbox_msg_opaque), RD_KAFKA_V_END);
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
             return 0;
         }

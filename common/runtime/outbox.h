@@ -25,6 +25,10 @@ struct ac_outbox_topics {
     const char *decisions;
 };
 
+/* Every record produced from now on carries opaque as its message opaque
+ * (its delivery report's m->_private): the runtime counts two batches'
+ * reports apart. Records are produced from one thread. */
+void ac_outbox_set_msg_opaque(void *opaque);
 /* Produces one message, waiting while the local queue is full. The key is
  * key[0..key_len) exactly as given (NUL bytes included, nothing read past
  * key_len); key NULL is a null key, key != NULL with key_len 0 an empty

@@ -165,12 +165,12 @@ int rt_redis_recover(struct runtime *rt, int *backoff_ms)
 /* --- readiness: the last batch succeeded, or an idle check found Redis ---------------------- */
 
 /* Processes the gathered batch; /readyz then tells whether it succeeded. */
-static int runtime_batch(struct runtime *rt)
+static int runtime_batch(struct runtime *rt, int finish_now)
 {
-    if (rt->n_msgs == 0) {
+    if (rt->b->n_msgs == 0 && (!finish_now || !rt->inflight)) {
         return 0;
     }
-    int rc = rt_batch_process(rt);
+    int rc = rt_batch_process(rt, finish_now);
     ac_metrics_set_ready(rc == 0);
     if (rc == 0) {
         rt->redis_check_at = ac_clock_mono_ms() + RUNTIME_REDIS_CHECK_MS;
@@ -305,8 +305,8 @@ static void runtime_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         ac_metrics_set("aftercare_assigned_partitions", "", parts->cnt);
         return;
     }
-    /* Revoked or lost: finish the batch we hold before giving partitions up. */
-    if (runtime_batch(rt) == AC_ERR_FATAL) {
+    /* Revoked or lost: finish the batches we hold before giving partitions up. */
+    if (runtime_batch(rt, 1) == AC_ERR_FATAL) {
         rt->fatal = 1;
     }
     for (int i = 0; i < parts->cnt; i++) {
@@ -518,57 +518,34 @@ static int runtime_check_generation(struct runtime *rt)
 static int runtime_alloc(struct runtime *rt)
 {
     size_t n = (size_t)rt->batch_size;
-    rt->msgs = calloc(n, sizeof(*rt->msgs));
-    rt->read_at = calloc(n, sizeof(*rt->read_at));
+    int rc = rt_batch_alloc(&rt->batches[0], n);
+    rc |= rt_batch_alloc(&rt->batches[1], n);
+    rt->b = &rt->batches[0];
+    rt->inflight = NULL;
+    rt->cur = rt->b;
+    rt->dl = &rt->tick_dl;
     rt->obs = calloc(n, sizeof(*rt->obs));
-    rt->events = calloc(n, sizeof(*rt->events));
-    rt->ev_ok = calloc(n, sizeof(int));
-    rt->ev_next = calloc(n, sizeof(int));
-    rt->custs = calloc(n, sizeof(*rt->custs));
-    rt->cust_first = calloc(n, sizeof(int));
     rt->cust_last = calloc(n, sizeof(int));
-    rt->ins = calloc(n, sizeof(*rt->ins));
-    rt->apply_in = calloc(n, sizeof(*rt->apply_in));
-    rt->dlq = calloc(n, sizeof(*rt->dlq));
-    rt->pos_parts = calloc(n, sizeof(*rt->pos_parts));
-    rt->pos_offs = calloc(n, sizeof(*rt->pos_offs));
     rt->map_size = 16;
     while (rt->map_size < n * 2) {
         rt->map_size *= 2;
     }
     rt->map = calloc(rt->map_size, sizeof(int));
     ac_buf_init(&rt->enc);
-    ac_outbox_refused_init(&rt->refused);
-    return rt->msgs && rt->read_at && rt->obs && rt->events && rt->ev_ok && rt->ev_next &&
-                   rt->custs && rt->cust_first && rt->cust_last && rt->ins && rt->apply_in &&
-                   rt->dlq && rt->map && rt->pos_parts && rt->pos_offs
-               ? 0
-               : AC_ERR_NOMEM;
+    ac_outbox_refused_init(&rt->tick_dl.refused);
+    return rc == 0 && rt->obs && rt->cust_last && rt->map ? 0 : AC_ERR_NOMEM;
 }
 
 static void runtime_free(struct runtime *rt)
 {
-    free(rt->msgs);
-    free(rt->read_at);
+    rt_batch_free(&rt->batches[0], (size_t)rt->batch_size);
+    rt_batch_free(&rt->batches[1], (size_t)rt->batch_size);
     free(rt->obs);
-    free(rt->events);
-    free(rt->ev_ok);
-    free(rt->ev_next);
-    for (size_t c = 0; rt->custs && c < (size_t)rt->batch_size; c++) {
-        ac_store_cust_fini(&rt->custs[c]);
-    }
-    free(rt->custs);
-    free(rt->cust_first);
     free(rt->cust_last);
-    free(rt->ins);
-    free(rt->apply_in);
-    free(rt->dlq);
     ac_step_destroy(rt->step);
-    free(rt->pos_parts);
-    free(rt->pos_offs);
     free(rt->map);
     ac_buf_fini(&rt->enc);
-    ac_outbox_refused_fini(&rt->refused);
+    ac_outbox_refused_fini(&rt->tick_dl.refused);
 }
 
 void rt_batch_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
@@ -643,7 +620,8 @@ static int runtime_loop(struct runtime *rt)
          * batch goes, without waiting for more (low latency when the load is
          * low; batches grow by themselves when it is high). batch.size and
          * batch.ms bound it. */
-        int timeout = rt->n_msgs > 0 ? 0 : 100;
+        struct rt_batch *b = rt->b;
+        int timeout = b->n_msgs > 0 || rt->inflight ? 0 : 100;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rt->consumer, timeout);
         int idle = m == NULL;
         if (m) {
@@ -653,39 +631,45 @@ static int runtime_loop(struct runtime *rt)
                 }
                 rd_kafka_message_destroy(m);
             } else {
-                if (rt->n_msgs == 0) {
+                if (b->n_msgs == 0) {
                     batch_started = ac_clock_mono_ms();
                 }
-                rt->read_at[rt->n_msgs] = ac_clock_mono_s();
-                rt->msgs[rt->n_msgs++] = m;
+                b->read_at[b->n_msgs] = ac_clock_mono_s();
+                b->msgs[b->n_msgs++] = m;
             }
         }
-        if (rt->n_msgs > 0 && (idle || (int)rt->n_msgs >= rt->batch_size ||
-                               ac_clock_mono_ms() - batch_started >= rt->batch_ms)) {
-            if (runtime_batch(rt) == AC_ERR_FATAL) {
+        if (b->n_msgs > 0 && (idle || (int)b->n_msgs >= rt->batch_size ||
+                              ac_clock_mono_ms() - batch_started >= rt->batch_ms)) {
+            if (runtime_batch(rt, 0) == AC_ERR_FATAL) {
+                rt->fatal = 1;
+            }
+        } else if (idle && rt->inflight) {
+            /* nothing more to read: the batch in flight is finished now */
+            if (runtime_batch(rt, 1) == AC_ERR_FATAL) {
                 rt->fatal = 1;
             }
         }
-        if (idle && rt->n_msgs == 0 && ac_clock_mono_ms() >= rt->redis_check_at) {
+        b = rt->b;
+        if (idle && b->n_msgs == 0 && !rt->inflight && ac_clock_mono_ms() >= rt->redis_check_at) {
             runtime_idle_check(rt);
         }
         /* Every second, busy or idle: the assigned partitions read to their
          * end count as "now" for the timer process (a busy processor's quiet
          * partitions would otherwise hold every timer back). */
-        if (rt->n_msgs == 0 && ac_clock_mono_ms() >= rt->event_time_at) {
+        if (b->n_msgs == 0 && !rt->inflight && ac_clock_mono_ms() >= rt->event_time_at) {
             rt->event_time_at = ac_clock_mono_ms() + 1000;
             if (ac_store_connected(rt->store)) {
                 runtime_idle_event_time(rt);
             }
         }
         /* Between batches: no evaluation uses the old playbook any more. */
-        if (runtime_reload && rt->n_msgs == 0) {
+        if (runtime_reload && b->n_msgs == 0) {
             runtime_reload_now(rt);
         }
     }
-    if (!rt->fatal && rt->n_msgs > 0) {
-        AC_INFO("finishing the current batch before exit messages=%zu", rt->n_msgs);
-        rt_batch_process(rt);
+    if (!rt->fatal && (rt->b->n_msgs > 0 || rt->inflight)) {
+        AC_INFO("finishing the current batch before exit messages=%zu", rt->b->n_msgs);
+        rt_batch_process(rt, 1);
     }
     return rt->fatal ? AC_ERR_FATAL : 0;
 }
@@ -768,7 +752,8 @@ int ac_runtime_main(const struct ac_processor *proc, int argc, char **argv)
              ac_config_str(rt.cfg, "topic.decisions"));
     if (proc->tick) {
         ac_buf_init(&rt.enc);
-        ac_outbox_refused_init(&rt.refused);
+        ac_outbox_refused_init(&rt.tick_dl.refused);
+        rt.dl = &rt.tick_dl;
     } else if (runtime_alloc(&rt) != 0) {
         fprintf(stderr, "%s: out of memory\n", procname);
         goto out;

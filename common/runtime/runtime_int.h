@@ -29,6 +29,55 @@ struct rt_tally {
     long n;
 };
 
+/* The delivery of one batch's records (or one timer round's): each record
+ * carries its delivery as the message's opaque, so two batches can be in
+ * flight and each counts only its own reports. */
+struct rt_delivery {
+    long sent;                       /* records handed to the producer */
+    long sent_actions, sent_signals; /* of which actions, signals (for /metrics) */
+    long dr_ok;
+    long dr_fail;
+    long dr_refused;                  /* refused for good: noted in refused */
+    struct ac_outbox_refused refused; /* what the broker refused: to the DLQ */
+};
+
+/* One batch of consumed messages, from gathering to its acknowledgement.
+ * There are two: while one's records are on their way to Kafka (in flight),
+ * the next is gathered and its state work done. */
+struct rt_batch {
+    rd_kafka_message_t **msgs;
+    double *read_at; /* [batch_size] when each was polled (ac_clock_mono_s) */
+    size_t n_msgs;
+    struct ac_event *events;     /* [batch_size] */
+    int *ev_ok;                  /* [batch_size] 1 = decoded */
+    int *ev_next;                /* [batch_size] next event of the same customer, -1 */
+    struct ac_store_cust *custs; /* [batch_size] */
+    int *cust_first;             /* [batch_size] first event index of customer */
+    size_t n_custs;
+    struct ac_step_in *ins;       /* [batch_size] each customer's events, for the step */
+    struct ac_apply_in *apply_in; /* [batch_size] the events, grouped per customer */
+    struct rt_dlq *dlq;           /* [batch_size] undecodable messages */
+    size_t n_dlq;
+    int32_t *pos_parts; /* [batch_size] partitions of the batch */
+    int64_t *pos_offs;  /* [batch_size] their next offsets */
+    size_t n_pos;
+
+    struct rt_tally rules[RT_TALLY_MAX]; /* actions by rule of the batch */
+    int n_rules;
+    struct rt_tally decisions[RT_TALLY_MAX]; /* decisions by rule, decision, reason */
+    int n_decisions;
+    long tz_fallbacks;
+    long tz_missing;
+    long decisions_lost;
+    long skipped_replayed;  /* events of the batch already applied (offset) */
+    long skipped_duplicate; /* events of the batch with an applied event_id */
+    int recovered;          /* calls of an earlier commit delivered again (a replay) */
+
+    struct rt_delivery dl;
+    double started;  /* ac_clock_mono_s() when its processing began */
+    double state_at; /* ... and when its state work ended */
+};
+
 struct runtime {
     int tick_open; /* a tick's delivery counters are running (ac_tick_produce) */
     const struct ac_processor *proc;
@@ -52,46 +101,21 @@ struct runtime {
     int batch_size;
     int batch_ms;
 
-    /* the batch being gathered */
-    rd_kafka_message_t **msgs;
-    double *read_at; /* [batch_size] when each was polled (ac_clock_mono_s) */
-    double *obs;     /* [batch_size] scratch: a histogram's observations */
-    size_t n_msgs;
-    struct ac_event *events;     /* [batch_size] */
-    int *ev_ok;                  /* [batch_size] 1 = decoded */
-    int *ev_next;                /* [batch_size] next event of the same customer, -1 */
-    struct ac_store_cust *custs; /* [batch_size] */
-    int *cust_first;             /* [batch_size] first event index of customer */
-    int *cust_last;              /* [batch_size] last event index of customer (decode) */
-    size_t n_custs;
-    int *map; /* open addressing: customer index + 1, 0 = empty */
+    struct rt_batch batches[2];
+    struct rt_batch *b;        /* the batch being gathered */
+    struct rt_batch *inflight; /* done but for its delivery: finished after the next
+                                  batch's state work, or when the consumer is idle */
+    struct rt_batch *cur;      /* the batch the step works on (its hooks' target) */
+    struct rt_delivery *dl;    /* where produced records count: cur's, or the tick's */
+    struct rt_delivery tick_dl;
+
+    /* scratch shared by both batches */
+    double *obs;    /* [batch_size] a histogram's observations */
+    int *cust_last; /* [batch_size] last event index of customer (decode) */
+    int *map;       /* open addressing: customer index + 1, 0 = empty */
     size_t map_size;
-    struct ac_step_in *ins;       /* [batch_size] each customer's events, for the step */
-    struct ac_apply_in *apply_in; /* [batch_size] the events, grouped per customer */
     struct ac_step *step;
-    struct rt_dlq *dlq; /* [batch_size] undecodable messages */
-    int32_t *pos_parts; /* [batch_size] partitions of the batch */
-    int64_t *pos_offs;  /* [batch_size] their next offsets */
-    size_t n_dlq;
     struct ac_buf enc;
-
-    struct rt_tally rules[RT_TALLY_MAX]; /* actions by rule of the batch */
-    int n_rules;
-    struct rt_tally decisions[RT_TALLY_MAX]; /* decisions by rule, decision, reason */
-    int n_decisions;
-    long tz_fallbacks;
-    long tz_missing;
-    long decisions_lost;
-    long skipped_replayed;  /* events of the batch already applied (offset) */
-    long skipped_duplicate; /* events of the batch with an applied event_id */
-
-    /* delivery reports of the batch being produced */
-    long sent;                       /* records handed to the producer */
-    long sent_actions, sent_signals; /* of which actions, signals (for /metrics) */
-    long dr_ok;
-    long dr_fail;
-    long dr_refused;                  /* refused for good: noted in refused */
-    struct ac_outbox_refused refused; /* what the broker refused: to the DLQ */
 
     volatile sig_atomic_t *stop;
     int fatal;
@@ -112,11 +136,21 @@ void rt_tally_decisions(struct runtime *rt, const struct ac_store_cust *sc);
 int rt_batch_rejected(void *opaque, struct ac_store_cust *sc, const struct ac_apply_in *in,
                       const char *reason);
 
-/* Processes the gathered batch end to end: decode, load, apply, commit,
- * produce, ack, commit offsets. Retries transient failures until they clear
- * or a stop is requested. Returns 0, AC_ERR_TRANSIENT (stopped before the
- * batch was done: nothing committed, it will be redelivered) or AC_ERR_FATAL. */
-int rt_batch_process(struct runtime *rt);
+/* Processes the gathered batch (rt->b): decode, load, apply, commit, its
+ * records handed to the producer; then finishes the batch in flight, if any
+ * (waits for its delivery reports, acknowledges its outbox and positions,
+ * commits its offsets). The gathered batch becomes the one in flight, or,
+ * with finish_now, is finished too. Retries transient failures until they
+ * clear or a stop is requested. Returns 0, AC_ERR_TRANSIENT (stopped before
+ * a batch was done: what it committed is delivered on redelivery) or
+ * AC_ERR_FATAL. */
+int rt_batch_process(struct runtime *rt, int finish_now);
+/* Finishes the batch in flight, if any (the consumer is idle, a rebalance
+ * or a stop). Returns as rt_batch_process. */
+int rt_batch_drain(struct runtime *rt);
+/* Allocates and frees a batch's arrays (batch_size entries each). */
+int rt_batch_alloc(struct rt_batch *b, size_t n);
+void rt_batch_free(struct rt_batch *b, size_t n);
 
 /* Waits with backoff and reconnects to Redis. Returns 0 once connected,
  * AC_ERR_TRANSIENT if a stop was requested, AC_ERR_FATAL if Redis lost data.
