@@ -385,6 +385,11 @@ static void batch_tick_open(struct runtime *rt)
         return;
     }
     rt->tick_open = 1;
+    /* a round that failed may have records still in flight: their reports
+     * would count as this round's */
+    while (!batch_dl_complete(&rt->tick_dl) && rd_kafka_outq_len(rt->producer) > 0 && !*rt->stop) {
+        rd_kafka_flush(rt->producer, 100);
+    }
     batch_dl_reset(&rt->tick_dl);
     batch_dl_use(rt, &rt->tick_dl);
 }
@@ -602,7 +607,7 @@ static void batch_metrics(struct runtime *rt, const struct rt_batch *b, double d
 
 /* --- one batch ------------------------------------------------------------------------------ */
 
-static void batch_release(struct rt_batch *b)
+void rt_batch_release(struct rt_batch *b)
 {
     for (size_t i = 0; i < b->n_msgs; i++) {
         rd_kafka_message_destroy(b->msgs[i]);
@@ -720,7 +725,7 @@ static int batch_finish_inflight(struct runtime *rt, int others_in_flight)
     if (rc != 0) {
         rc = batch_redo(rt, b, rc);
     }
-    batch_release(b);
+    rt_batch_release(b);
     rt->inflight = NULL;
     return rc;
 }
@@ -744,10 +749,13 @@ int rt_batch_process(struct runtime *rt, int finish_now)
     if (prc != 0) {
         /* it stopped or failed for good: this batch is not finished either
          * (what it committed is delivered when its events come again) */
-        batch_release(b);
+        rt_batch_release(b);
         return prc;
     }
-    if (rc == 0 && !finish_now) {
+    /* A batch that delivered the calls of a replay again is not left in flight:
+     * the store keeps one list of such calls, which the next batch's replay
+     * would replace before this one acknowledged them. */
+    if (rc == 0 && !finish_now && !b->recovered) {
         rt->inflight = b;
         rt->b = b == &rt->batches[0] ? &rt->batches[1] : &rt->batches[0];
         return 0;
@@ -758,7 +766,7 @@ int rt_batch_process(struct runtime *rt, int finish_now)
     if (rc != 0) {
         rc = batch_redo(rt, b, rc);
     }
-    batch_release(b);
+    rt_batch_release(b);
     return rc;
 }
 
@@ -786,7 +794,7 @@ int rt_batch_alloc(struct rt_batch *b, size_t n)
 
 void rt_batch_free(struct rt_batch *b, size_t n)
 {
-    batch_release(b);
+    rt_batch_release(b);
     free(b->msgs);
     free(b->read_at);
     free(b->events);

@@ -875,6 +875,9 @@ int ac_runtime_main(const struct ac_processor *proc, int argc, char **argv)
     exit_code = rt.fatal ? 3 : 0;
     AC_INFO("stopped exit=%d", exit_code);
 out:
+    /* messages still held (a fatal error) go before their consumer */
+    rt_batch_release(&rt.batches[0]);
+    rt_batch_release(&rt.batches[1]);
     if (rt.consumer) {
         rd_kafka_destroy(rt.consumer);
     }

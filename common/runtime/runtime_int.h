@@ -148,6 +148,8 @@ int rt_batch_process(struct runtime *rt, int finish_now);
 /* Finishes the batch in flight, if any (the consumer is idle, a rebalance
  * or a stop). Returns as rt_batch_process. */
 int rt_batch_drain(struct runtime *rt);
+/* Destroys a batch's messages (before the consumer is destroyed). */
+void rt_batch_release(struct rt_batch *b);
 /* Allocates and frees a batch's arrays (batch_size entries each). */
 int rt_batch_alloc(struct rt_batch *b, size_t n);
 void rt_batch_free(struct rt_batch *b, size_t n);
