@@ -381,7 +381,8 @@ static void runtime_declare_metrics(void)
     ac_metrics_declare("aftercare_records_refused_total", "counter",
                        "DLQ records the broker refused even as their first 16 KiB, by topic");
     ac_metrics_declare("aftercare_batch_duration_seconds", "histogram",
-                       "time to process one batch (a timer round) end to end");
+                       "time to process one batch (a timer round) end to end; a batch whose "
+                       "delivery overlapped the next one counts until it was finished");
     ac_metrics_declare("aftercare_redis_errors_total", "counter", "failed Redis connects");
     ac_metrics_declare("aftercare_produce_retries_total", "counter",
                        "batches (timer rounds) produced again");
@@ -404,12 +405,14 @@ static void runtime_declare_consumer_metrics(void)
                        "decisions beyond the per-event limit: counted here, not in the audit "
                        "trail");
     ac_metrics_declare("aftercare_batch_phase_seconds", "histogram",
-                       "time per batch phase: load, apply, commit, produce, ack");
+                       "time per batch phase: state (load, apply, commit), produce (the wait "
+                       "for the delivery reports once the state work is done), ack");
     ac_metrics_declare("aftercare_redis_rtt_seconds", "histogram",
                        "round-trip time of one pipelined Redis phase");
     ac_metrics_declare("aftercare_processing_latency_seconds", "histogram",
                        "from reading an event from Kafka to its batch's records confirmed by "
-                       "Kafka (the event's age is not in it)");
+                       "Kafka, as seen when the batch is finished (the event's age is not in "
+                       "it)");
     static const double age_bounds[] = {0.1, 0.5,  1,     5,     15,     60,     300,
                                         900, 3600, 21600, 86400, 604800, 2592000};
     ac_metrics_declare_histogram("aftercare_event_age_seconds",
