@@ -723,6 +723,8 @@ static int batch_finish_inflight(struct runtime *rt, int others_in_flight)
     }
     int rc = batch_finish(rt, b, others_in_flight);
     if (rc != 0) {
+        AC_WARN("the batch in flight did not finish (%s); doing it again messages=%zu",
+                ac_err_str(rc), b->n_msgs);
         rc = batch_redo(rt, b, rc);
     }
     rt_batch_release(b);
