@@ -53,21 +53,8 @@ static void emit_fnv2(uint64_t *h1, uint64_t *h2, const char *s, size_t n)
 void ac_action_id(char out[AC_ACTION_ID_MAX], const char *rule_id, const char *trigger_id, int part)
 {
     static const char hex[] = "0123456789abcdef";
-    char partbuf[16];
-    size_t plen = 0;
-    unsigned long long v = part < 0 ? (unsigned long long)(-(long long)part) : (unsigned)part;
-    char digits[16];
-    size_t nd = 0;
-    do {
-        digits[nd++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    if (part < 0) {
-        partbuf[plen++] = '-';
-    }
-    while (nd > 0) {
-        partbuf[plen++] = digits[--nd];
-    }
+    char partbuf[24];
+    size_t plen = ac_i64_dec(partbuf, part);
     uint64_t h1 = 0xcbf29ce484222325ULL, h2 = 0x84222325cbf29ce4ULL;
     emit_fnv2(&h1, &h2, rule_id, strlen(rule_id) + 1);
     emit_fnv2(&h1, &h2, trigger_id, strlen(trigger_id) + 1);

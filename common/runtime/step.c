@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "decision_rec.h"
 #include "err.h"
 #include "log.h"
@@ -54,46 +55,18 @@ void ac_step_set_engine(struct ac_step *s, struct ac_engine *en)
     s->o.engine = en;
 }
 
-/* Bounded copy of a NUL-terminated string (the hot path avoids snprintf). */
-static size_t step_copy(char *dst, size_t size, const char *src)
-{
-    size_t n = strnlen(src, size - 1);
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-    return n;
-}
-
-/* Appends the decimal form of v at p; returns the new end. */
-static char *step_i64(char *p, int64_t v)
-{
-    char tmp[24];
-    size_t n = 0;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0) {
-        *p++ = '-';
-    }
-    while (n > 0) {
-        *p++ = tmp[--n];
-    }
-    return p;
-}
-
 void ac_step_decision_id(char out[AC_ACTION_ID_MAX], const struct ac_decision *d)
 {
     /* "<action id>|<reason>|<at>|<not_before>" */
     char key[AC_ACTION_ID_MAX + sizeof(d->reason) + 64];
     char *p = key;
-    p += step_copy(p, AC_ACTION_ID_MAX, d->action_id);
+    p += ac_str_copy(p, AC_ACTION_ID_MAX, d->action_id);
     *p++ = '|';
-    p += step_copy(p, sizeof(d->reason), d->reason);
+    p += ac_str_copy(p, sizeof(d->reason), d->reason);
     *p++ = '|';
-    p = step_i64(p, d->at);
+    p += ac_i64_dec(p, (long long)d->at);
     *p++ = '|';
-    p = step_i64(p, d->not_before);
+    p += ac_i64_dec(p, (long long)d->not_before);
     *p = '\0';
     ac_action_id(out, d->decision, key, d->part);
 }
@@ -113,17 +86,17 @@ static int step_out_decisions(struct ac_step *s, struct ac_store_cust *sc,
         const struct ac_decision *d = &out->decisions[i];
         r->n_signals = 0;
         ac_step_decision_id(r->decision_id, d);
-        step_copy(r->rule_id, sizeof(r->rule_id), d->rule_id);
+        ac_str_copy(r->rule_id, sizeof(r->rule_id), d->rule_id);
         r->part = d->part;
-        step_copy(r->action_id, sizeof(r->action_id), d->action_id);
-        step_copy(r->decision, sizeof(r->decision), d->decision);
-        step_copy(r->reason, sizeof(r->reason), d->reason);
-        step_copy(r->trigger_event_id, sizeof(r->trigger_event_id), d->trigger_id);
-        step_copy(r->trigger_type, sizeof(r->trigger_type), d->trigger_type);
-        step_copy(r->channel, sizeof(r->channel), d->channel);
-        step_copy(r->template_name, sizeof(r->template_name), d->template_name);
-        step_copy(r->experiment, sizeof(r->experiment), d->experiment);
-        step_copy(r->variant, sizeof(r->variant), d->variant);
+        ac_str_copy(r->action_id, sizeof(r->action_id), d->action_id);
+        ac_str_copy(r->decision, sizeof(r->decision), d->decision);
+        ac_str_copy(r->reason, sizeof(r->reason), d->reason);
+        ac_str_copy(r->trigger_event_id, sizeof(r->trigger_event_id), d->trigger_id);
+        ac_str_copy(r->trigger_type, sizeof(r->trigger_type), d->trigger_type);
+        ac_str_copy(r->channel, sizeof(r->channel), d->channel);
+        ac_str_copy(r->template_name, sizeof(r->template_name), d->template_name);
+        ac_str_copy(r->experiment, sizeof(r->experiment), d->experiment);
+        ac_str_copy(r->variant, sizeof(r->variant), d->variant);
         r->not_before = d->not_before ? d->not_before : AC_TS_NONE;
         r->due = d->due ? d->due : AC_TS_NONE;
         r->decided_at = d->at;
@@ -138,7 +111,7 @@ static int step_out_decisions(struct ac_step *s, struct ac_store_cust *sc,
             break;
         }
         if (i == 0) {
-            step_copy(first, sizeof(first), r->decision_id);
+            ac_str_copy(first, sizeof(first), r->decision_id);
         }
         rc = ac_codec_decisions_add(&s->enc, r);
     }

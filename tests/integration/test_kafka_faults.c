@@ -35,15 +35,16 @@ static void teardown(void)
 
 TestSuite(kafka_faults, .init = setup, .fini = teardown, .timeout = 300);
 
-Test(kafka_faults, errors_leader_changes_and_a_broker_down_lose_nothing)
+/* Produces N_CUST first orders ("<prefix>-<i>" of "<prefix>-cust-<i>") and
+ * returns the action ids the default playbook gives them (N_CUST * 3). */
+static char **kf_first_orders(const char *prefix)
 {
-    rd_kafka_mock_cluster_t *mc = ac_dev_kafka_mock(env.dk);
     struct ac_event *evs = calloc(N_CUST, sizeof(*evs));
     char **want = calloc(N_CUST * 3, sizeof(char *));
     for (int i = 0; i < N_CUST; i++) {
         char id[32], cust[32];
-        snprintf(id, sizeof(id), "kf-%d", i);
-        snprintf(cust, sizeof(cust), "kf-cust-%d", i);
+        snprintf(id, sizeof(id), "%s-%d", prefix, i);
+        snprintf(cust, sizeof(cust), "%s-cust-%d", prefix, i);
         h_order_event(&evs[i], id, cust, "order_placed", T0 + i, 1000, "coffee");
         for (int k = 0; k < 3; k++) {
             want[i * 3 + k] = malloc(AC_ACTION_ID_MAX);
@@ -54,6 +55,40 @@ Test(kafka_faults, errors_leader_changes_and_a_broker_down_lose_nothing)
     }
     h_produce_events(&env, "orders", evs, N_CUST);
     free(evs);
+    return want;
+}
+
+/* The state of every 7th customer (one order each) and the actions against
+ * the model: none lost, none outside it. Frees want. */
+static void kf_check(const char *prefix, char **want, const char *what)
+{
+    for (int i = 0; i < N_CUST; i += 7) {
+        char cust[32];
+        snprintf(cust, sizeof(cust), "%s-cust-%d", prefix, i);
+        cr_expect_eq(h_state_ll(&env, cust, "o.count"), 1, "%s: o.count, want 1", cust);
+    }
+    struct h_reader acts;
+    h_reader_read_all(&env, &acts, "aftercare.actions");
+    char **got = h_reader_ids(&acts);
+    struct h_id_diff d;
+    h_id_diff(want, N_CUST * 3, got, acts.n, &d);
+    cr_expect_eq(d.missing, 0, "%zu actions lost", d.missing);
+    cr_expect_eq(d.extra, 0, "%zu actions not in the model", d.extra);
+    cr_expect_eq(d.matched, (size_t)N_CUST * 3);
+    fprintf(stderr, "%s: %zu action ids as modelled, %zu records (%zu again under the same id)\n",
+            what, d.matched, acts.n, d.repeats);
+    free(got);
+    h_reader_close(&acts);
+    for (int k = 0; k < N_CUST * 3; k++) {
+        free(want[k]);
+    }
+    free(want);
+}
+
+Test(kafka_faults, errors_leader_changes_and_a_broker_down_lose_nothing)
+{
+    rd_kafka_mock_cluster_t *mc = ac_dev_kafka_mock(env.dk);
+    char **want = kf_first_orders("kf");
 
     /* The processor's first requests fail: its produce retries, its fetch retries. */
     rd_kafka_mock_push_request_errors(
@@ -102,29 +137,7 @@ Test(kafka_faults, errors_leader_changes_and_a_broker_down_lose_nothing)
     cr_assert(h_wait_done(&env, "ac", "aftercare-orders", "orders", 180000),
               "processing did not finish after the faults");
     cr_expect_eq(h_terminate(pid), 0);
-
-    for (int i = 0; i < N_CUST; i += 7) {
-        char cust[32];
-        snprintf(cust, sizeof(cust), "kf-cust-%d", i);
-        cr_expect_eq(h_state_ll(&env, cust, "o.count"), 1, "%s: o.count, want 1", cust);
-    }
-
-    struct h_reader acts;
-    h_reader_read_all(&env, &acts, "aftercare.actions");
-    char **got = h_reader_ids(&acts);
-    struct h_id_diff d;
-    h_id_diff(want, N_CUST * 3, got, acts.n, &d);
-    cr_expect_eq(d.missing, 0, "%zu actions lost", d.missing);
-    cr_expect_eq(d.extra, 0, "%zu actions not in the model", d.extra);
-    cr_expect_eq(d.matched, (size_t)N_CUST * 3);
-    fprintf(stderr, "kafka faults: %zu action ids as modelled, %zu records in all\n", d.matched,
-            acts.n);
-    free(got);
-    h_reader_close(&acts);
-    for (int k = 0; k < N_CUST * 3; k++) {
-        free(want[k]);
-    }
-    free(want);
+    kf_check("kf", want, "kafka faults");
 }
 
 /* Deliveries that fail for good while batches overlap (one in flight while
@@ -134,22 +147,7 @@ Test(kafka_faults, errors_leader_changes_and_a_broker_down_lose_nothing)
 Test(kafka_faults, a_batch_whose_delivery_failed_is_done_again_with_the_same_ids)
 {
     rd_kafka_mock_cluster_t *mc = ac_dev_kafka_mock(env.dk);
-    struct ac_event *evs = calloc(N_CUST, sizeof(*evs));
-    char **want = calloc(N_CUST * 3, sizeof(char *));
-    for (int i = 0; i < N_CUST; i++) {
-        char id[32], cust[32];
-        snprintf(id, sizeof(id), "df-%d", i);
-        snprintf(cust, sizeof(cust), "df-cust-%d", i);
-        h_order_event(&evs[i], id, cust, "order_placed", T0 + i, 1000, "coffee");
-        for (int k = 0; k < 3; k++) {
-            want[i * 3 + k] = malloc(AC_ACTION_ID_MAX);
-        }
-        ac_action_id(want[i * 3], "order_confirmation", id, 0);
-        ac_action_id(want[i * 3 + 1], "crm_onboarding", id, 0);
-        ac_action_id(want[i * 3 + 2], "crm_onboarding", id, 1);
-    }
-    h_produce_events(&env, "orders", evs, N_CUST);
-    free(evs);
+    char **want = kf_first_orders("df");
 
     char conf[512];
     h_write_config(&env, "orders", "batch.size = 25\n", conf, sizeof(conf));
@@ -176,27 +174,7 @@ Test(kafka_faults, a_batch_whose_delivery_failed_is_done_again_with_the_same_ids
     int in_flight = h_log_count(&env, "orders", "the batch in flight did not finish");
     cr_expect_gt(in_flight, 0, "no failure reached a batch in flight (finished after the next)");
 
-    for (int i = 0; i < N_CUST; i += 7) {
-        char cust[32];
-        snprintf(cust, sizeof(cust), "df-cust-%d", i);
-        cr_expect_eq(h_state_ll(&env, cust, "o.count"), 1, "%s: o.count, want 1", cust);
-    }
-    struct h_reader acts;
-    h_reader_read_all(&env, &acts, "aftercare.actions");
-    char **got = h_reader_ids(&acts);
-    struct h_id_diff d;
-    h_id_diff(want, N_CUST * 3, got, acts.n, &d);
-    cr_expect_eq(d.missing, 0, "%zu actions lost", d.missing);
-    cr_expect_eq(d.extra, 0, "%zu actions not in the model", d.extra);
-    cr_expect_eq(d.matched, (size_t)N_CUST * 3);
-    fprintf(stderr,
-            "delivery failures: %d batches redone, %d of them in flight; %zu action ids as "
-            "modelled, %zu records (%zu again under the same id)\n",
-            failed, in_flight, d.matched, acts.n, d.repeats);
-    free(got);
-    h_reader_close(&acts);
-    for (int k = 0; k < N_CUST * 3; k++) {
-        free(want[k]);
-    }
-    free(want);
+    fprintf(stderr, "delivery failures: %d batches redone, %d of them in flight\n", failed,
+            in_flight);
+    kf_check("df", want, "delivery failures");
 }
