@@ -628,6 +628,8 @@ static int batch_attempt(struct runtime *rt, struct rt_batch *b)
     b->n_rules = b->n_decisions = 0;
     b->tz_fallbacks = b->tz_missing = b->decisions_lost = 0;
     b->recovered = 0;
+    ac_buf_reset(&b->replayed.list);
+    b->replayed.n = 0;
     batch_dl_reset(&b->dl);
     batch_dl_use(rt, &b->dl);
     rt->cur = b;
@@ -644,6 +646,9 @@ static int batch_attempt(struct runtime *rt, struct rt_batch *b)
         rc = ac_store_outbox_replayed(rt->store, b->custs, b->n_custs, seq0);
         b->recovered = rc > 0 ? rc : 0;
         rc = rc > 0 ? batch_produce_swept(rt) : rc;
+        /* the calls stay with this batch: a replay of the next batch (or a
+         * redo of the one in flight) finds its own in the store */
+        ac_store_swept_calls_swap(rt->store, &b->replayed);
     }
     if (rc == 0) {
         rc = batch_produce_dlq(rt, b);
@@ -666,6 +671,7 @@ static int batch_finish(struct runtime *rt, struct rt_batch *b, int others_in_fl
                           b->pos_offs, b->n_pos);
     }
     if (rc == 0 && b->recovered) {
+        ac_store_swept_calls_swap(rt->store, &b->replayed); /* back, to be dropped */
         rc = ac_store_outbox_done(rt->store, NULL, 0);
         AC_INFO("records of an earlier commit delivered again after a replay records=%d",
                 b->recovered);
@@ -754,10 +760,7 @@ int rt_batch_process(struct runtime *rt, int finish_now)
         rt_batch_release(b);
         return prc;
     }
-    /* A batch that delivered the calls of a replay again is not left in flight:
-     * the store keeps one list of such calls, which the next batch's replay
-     * would replace before this one acknowledged them. */
-    if (rc == 0 && !finish_now && !b->recovered) {
+    if (rc == 0 && !finish_now) {
         rt->inflight = b;
         rt->b = b == &rt->batches[0] ? &rt->batches[1] : &rt->batches[0];
         return 0;
@@ -788,6 +791,7 @@ int rt_batch_alloc(struct rt_batch *b, size_t n)
     b->pos_parts = calloc(n, sizeof(*b->pos_parts));
     b->pos_offs = calloc(n, sizeof(*b->pos_offs));
     ac_outbox_refused_init(&b->dl.refused);
+    ac_buf_init(&b->replayed.list);
     return b->msgs && b->read_at && b->events && b->ev_ok && b->ev_next && b->custs &&
                    b->cust_first && b->ins && b->apply_in && b->dlq && b->pos_parts && b->pos_offs
                ? 0
@@ -813,5 +817,6 @@ void rt_batch_free(struct rt_batch *b, size_t n)
     free(b->pos_parts);
     free(b->pos_offs);
     ac_outbox_refused_fini(&b->dl.refused);
+    ac_buf_fini(&b->replayed.list);
     memset(b, 0, sizeof(*b));
 }

@@ -69,9 +69,10 @@ struct rt_batch {
     long tz_fallbacks;
     long tz_missing;
     long decisions_lost;
-    long skipped_replayed;  /* events of the batch already applied (offset) */
-    long skipped_duplicate; /* events of the batch with an applied event_id */
-    int recovered;          /* calls of an earlier commit delivered again (a replay) */
+    long skipped_replayed;          /* events of the batch already applied (offset) */
+    long skipped_duplicate;         /* events of the batch with an applied event_id */
+    int recovered;                  /* calls of an earlier commit delivered again (a replay) */
+    struct ac_store_calls replayed; /* ...those calls, acknowledged when the batch is */
 
     struct rt_delivery dl;
     double started;  /* ac_clock_mono_s() when its processing began */

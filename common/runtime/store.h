@@ -267,6 +267,17 @@ int ac_store_outbox_done(struct ac_store *st, struct ac_store_cust *custs, size_
  * goes out twice, under the same ids. */
 int ac_store_outbox_replayed(struct ac_store *st, struct ac_store_cust *custs, size_t n,
                              uint64_t since_seq);
+/* The calls a replay found (ac_store_outbox_replayed), for a writer with
+ * more than one step unacknowledged (two batches in flight): it takes them
+ * out of the store after delivering their records, and hands them back just
+ * before its ac_store_outbox_done. The list's format is the store's. */
+struct ac_store_calls {
+    struct ac_buf list;
+    size_t n;
+};
+/* Exchanges the store's list of found calls with *c (both stay owned: the
+ * store's buffer is freed with it, c's by its owner). */
+void ac_store_swept_calls_swap(struct ac_store *st, struct ac_store_calls *c);
 /* The number of this store's last commit call (before a step: its since_seq). */
 uint64_t ac_store_call_seq(const struct ac_store *st);
 /* The records of the calls the last ac_store_outbox_customers or

@@ -518,6 +518,16 @@ static void store_swept_reset(struct ac_store *st)
     st->n_swept_recs = 0;
 }
 
+void ac_store_swept_calls_swap(struct ac_store *st, struct ac_store_calls *c)
+{
+    struct ac_buf list = st->swept_calls;
+    size_t n = st->n_swept_calls;
+    st->swept_calls = c->list;
+    st->n_swept_calls = c->n;
+    c->list = list;
+    c->n = n;
+}
+
 size_t ac_store_swept_count(const struct ac_store *st)
 {
     return st->n_swept_recs;

@@ -85,6 +85,20 @@ static void kf_check(const char *prefix, char **want, const char *what)
     free(want);
 }
 
+/* Polls until aftercare-orders has done at least n events (or timeout_ms
+ * passed); returns how many it has done. */
+static int64_t kf_wait_done_at_least(int64_t n, int timeout_ms)
+{
+    int64_t deadline = ac_clock_mono_ms() + timeout_ms;
+    int64_t done;
+    while ((done = h_group_done(&env, "ac", "aftercare-orders", "orders")) < n &&
+           ac_clock_mono_ms() < deadline) {
+        struct timespec ts = {0, 5 * 1000000L}; /* polling a condition */
+        nanosleep(&ts, NULL);
+    }
+    return done;
+}
+
 Test(kafka_faults, errors_leader_changes_and_a_broker_down_lose_nothing)
 {
     rd_kafka_mock_cluster_t *mc = ac_dev_kafka_mock(env.dk);
@@ -102,13 +116,7 @@ Test(kafka_faults, errors_leader_changes_and_a_broker_down_lose_nothing)
     pid_t pid = h_spawn(&env, "orders", conf);
 
     /* Once it is under way: every leader moves to broker 2, then broker 1 goes down. */
-    int64_t deadline = ac_clock_mono_ms() + 60000;
-    while (h_group_done(&env, "ac", "aftercare-orders", "orders") < N_CUST / 4 &&
-           ac_clock_mono_ms() < deadline) {
-        struct timespec ts = {0, 10 * 1000000L}; /* polling a condition */
-        nanosleep(&ts, NULL);
-    }
-    int64_t done_at_fault = h_group_done(&env, "ac", "aftercare-orders", "orders");
+    int64_t done_at_fault = kf_wait_done_at_least(N_CUST / 4, 60000);
     const char *topics[] = {"orders", "aftercare.actions", "aftercare.signals", "aftercare.dlq",
                             "aftercare.decisions"};
     for (int t = 0; t < 5; t++) {
@@ -122,13 +130,7 @@ Test(kafka_faults, errors_leader_changes_and_a_broker_down_lose_nothing)
             (long long)done_at_fault, N_CUST);
 
     /* Work goes on without broker 1 (Redis positions tell, not Kafka)... */
-    deadline = ac_clock_mono_ms() + 120000;
-    while (h_group_done(&env, "ac", "aftercare-orders", "orders") < done_at_fault + N_CUST / 4 &&
-           ac_clock_mono_ms() < deadline) {
-        struct timespec ts = {0, 10 * 1000000L}; /* polling a condition */
-        nanosleep(&ts, NULL);
-    }
-    int64_t done_while_down = h_group_done(&env, "ac", "aftercare-orders", "orders");
+    int64_t done_while_down = kf_wait_done_at_least(done_at_fault + N_CUST / 4, 120000);
     fprintf(stderr, "kafka faults: %lld/%d events done with broker 1 down\n",
             (long long)done_while_down, N_CUST);
     cr_expect_gt(done_while_down, done_at_fault, "no progress while broker 1 was down");
@@ -152,12 +154,7 @@ Test(kafka_faults, a_batch_whose_delivery_failed_is_done_again_with_the_same_ids
     char conf[512];
     h_write_config(&env, "orders", "batch.size = 25\n", conf, sizeof(conf));
     pid_t pid = h_spawn(&env, "orders", conf);
-    int64_t deadline = ac_clock_mono_ms() + 60000;
-    while (h_group_done(&env, "ac", "aftercare-orders", "orders") < N_CUST / 5 &&
-           ac_clock_mono_ms() < deadline) {
-        struct timespec ts = {0, 5 * 1000000L}; /* polling a condition */
-        nanosleep(&ts, NULL);
-    }
+    kf_wait_done_at_least(N_CUST / 5, 60000);
     /* The next produce requests are refused for good (not retried by the
      * producer, and not a refusal of the record's size or form): their
      * records' delivery reports fail. */

@@ -300,6 +300,83 @@ Test(store, the_outbox_is_acknowledged_and_leaves_its_index)
     ac_store_cust_fini(&again);
 }
 
+/* The key of the call customer sc's last commit wrote (its bucket's call
+ * index holds no other call of that customer than `not`). */
+static void call_key_of(const struct ac_store_cust *sc, const char * not, char *key, size_t len)
+{
+    char oci[64];
+    snprintf(oci, sizeof(oci), "t:{%u}:oz", sc->bucket);
+    redisReply *m = ac_store_command(st, "ZRANGE %s 0 -1", oci);
+    cr_assert(m && m->type == REDIS_REPLY_ARRAY && m->elements > 0);
+    key[0] = '\0';
+    for (size_t i = 0; i < m->elements; i++) {
+        snprintf(key, len, "t:{%u}:k:%s", sc->bucket, m->element[i]->str);
+        if (!not || strcmp(key, not ) != 0) {
+            break;
+        }
+    }
+    ac_store_reply_free(m);
+}
+
+/* Two batches in flight, each of which replayed events (a restart after a
+ * crash): each keeps the calls its replay found (ac_store_swept_calls_swap)
+ * and drops only those when it is done — the second replay does not take
+ * the first one's list, nor the first acknowledgement the second's calls. */
+Test(store, each_batch_drops_only_the_calls_its_own_replay_found)
+{
+    struct ac_store_cust a, b;
+    char key_a[256], key_b[256];
+    ac_store_cust_init(&a, "rp-a");
+    ac_store_cust_init(&b, "rp-b");
+    cr_assert_eq(ac_store_load(st, &a, 1), 0);
+    stage(&a, "rec-a");
+    cr_assert_eq(ac_store_commit(st, &a, 1), 0);
+    call_key_of(&a, NULL, key_a, sizeof(key_a));
+    cr_assert_eq(ac_store_load(st, &b, 1), 0);
+    stage(&b, "rec-b");
+    cr_assert_eq(ac_store_commit(st, &b, 1), 0);
+    call_key_of(&b, key_a, key_b, sizeof(key_b));
+    cr_assert_str_neq(key_a, key_b);
+
+    /* the writer died; the next one replays a's events, then b's */
+    struct ac_store *st2 = another_writer();
+    struct ac_store_calls first, second;
+    ac_buf_init(&first.list);
+    ac_buf_init(&second.list);
+    first.n = second.n = 0;
+    struct ac_store_cust ra, rb;
+    ac_store_cust_init(&ra, "rp-a");
+    ac_store_cust_init(&rb, "rp-b");
+    cr_assert_eq(ac_store_load(st2, &ra, 1), 0);
+    ra.replayed = 1;
+    cr_expect_eq(ac_store_outbox_replayed(st2, &ra, 1, 0), 1);
+    ac_store_swept_calls_swap(st2, &first);
+    cr_expect_eq(first.n, 1, "the first batch holds its call");
+    cr_assert_eq(ac_store_load(st2, &rb, 1), 0);
+    rb.replayed = 1;
+    cr_expect_eq(ac_store_outbox_replayed(st2, &rb, 1, 0), 1);
+    ac_store_swept_calls_swap(st2, &second);
+    cr_expect_eq(second.n, 1, "the second batch holds its own");
+    cr_expect_eq(first.n, 1, "the second replay left the first list alone");
+
+    /* the first batch is done: its call goes, the second's stays */
+    ac_store_swept_calls_swap(st2, &first);
+    cr_assert_eq(ac_store_outbox_done(st2, NULL, 0), 0);
+    cr_expect_eq(redis_int("EXISTS %s", key_a), 0, "the first batch's call is dropped");
+    cr_expect_eq(redis_int("EXISTS %s", key_b), 1, "the second batch's call waits for it");
+    ac_store_swept_calls_swap(st2, &second);
+    cr_assert_eq(ac_store_outbox_done(st2, NULL, 0), 0);
+    cr_expect_eq(redis_int("EXISTS %s", key_b), 0);
+
+    ac_buf_fini(&first.list);
+    ac_buf_fini(&second.list);
+    ac_store_destroy(st2);
+    ac_store_cust_fini(&a);
+    ac_store_cust_fini(&b);
+    ac_store_cust_fini(&ra);
+    ac_store_cust_fini(&rb);
+}
+
 /* A call whose customers partly conflict keeps only the bundles of those
  * whose commit held; one whose customers all conflict leaves nothing. */
 Test(store, a_conflicting_customer_s_bundle_is_struck_from_its_call)
