@@ -386,6 +386,10 @@ static void runtime_declare_metrics(void)
     ac_metrics_declare("aftercare_redis_errors_total", "counter", "failed Redis connects");
     ac_metrics_declare("aftercare_produce_retries_total", "counter",
                        "batches (timer rounds) produced again");
+    ac_metrics_declare("aftercare_commit_conflicts_total", "counter",
+                       "customers re-read and applied again because their record changed "
+                       "since the load (another writer); a part's optimistic commit counts "
+                       "each of its customers");
 }
 
 /* The families of a processor with an input topic. */
@@ -420,8 +424,6 @@ static void runtime_declare_consumer_metrics(void)
                                  age_bounds, sizeof(age_bounds) / sizeof(age_bounds[0]));
     ac_metrics_declare("kafka_consumergroup_group_lag", "gauge",
                        "consumer lag in messages per partition (librdkafka statistics)");
-    ac_metrics_declare("aftercare_commit_conflicts_total", "counter",
-                       "optimistic-concurrency retries of a customer commit");
     ac_metrics_declare("aftercare_batches_total", "counter", "batches completed");
     ac_metrics_declare("aftercare_assigned_partitions", "gauge", "partitions assigned");
 }
@@ -805,7 +807,13 @@ int ac_runtime_main(const struct ac_processor *proc, int argc, char **argv)
         goto out;
     }
     const char *brokers = ac_config_str(rt.cfg, "kafka.brokers");
-    rt.producer = ac_kafka_producer_new(brokers, rt.cfg, rt_batch_dr_cb, &rt, err, sizeof(err));
+    /* A tick's round flushes the producer when it has committed (librdkafka
+     * then sends at once, whatever the linger): a long linger only keeps
+     * the round's records from going out in dribs while it runs — a few
+     * records per partition per request (README: the timer process). */
+    rt.producer =
+        ac_kafka_producer_new(brokers, rt.cfg, proc->tick ? AC_KAFKA_ROUND_LINGER_MS : NULL,
+                              rt_batch_dr_cb, &rt, err, sizeof(err));
     if (!rt.producer ||
         (!proc->tick && !(rt.consumer = runtime_consumer(&rt, brokers, err, sizeof(err))))) {
         fprintf(stderr, "%s: %s\n", procname, err);

@@ -9,6 +9,7 @@
 #include "decision_rec.h"
 #include "err.h"
 #include "log.h"
+#include "metrics.h"
 
 struct ac_step {
     struct ac_step_opts o;
@@ -228,7 +229,10 @@ static int step_part_done(struct ac_step *s, struct ac_store_cust *custs, size_t
  * commit behind. Commands go out in the order L0 L1 C0 L2 C1 L3 ... and
  * replies are read in that order: part k's load is read, the part applied,
  * its commit and part k+2's load sent, and then part k-1's commit read —
- * Redis works on one part while this process applies the next. */
+ * Redis works on one part while this process applies the next. Each load is
+ * watched and its commit optimistic (store.h): part k goes on the store's
+ * lane k % 2, so no other part's EXEC comes between a part's load and its
+ * commit on one connection. */
 static int step_pipelined(struct ac_step *s, struct ac_store_cust *custs,
                           const struct ac_step_in *ins, size_t n, const struct ac_clock *clock,
                           struct ac_apply_stats *stats)
@@ -238,14 +242,21 @@ static int step_pipelined(struct ac_step *s, struct ac_store_cust *custs,
 #define STEP_FROM(k) ((k)*AC_STEP_PART)
 #define STEP_TO(k) ((k)*AC_STEP_PART + AC_STEP_PART < n ? (k)*AC_STEP_PART + AC_STEP_PART : n)
 #define STEP_PART_ARGS(k) custs + STEP_FROM(k), STEP_TO(k) - STEP_FROM(k)
-    int rc = ac_store_load_send(st, STEP_PART_ARGS(0));
-    if (rc == 0 && np > 1) {
-        rc = ac_store_load_send(st, STEP_PART_ARGS(1));
-    }
+#define STEP_LANE(k) ac_store_lane(st, (int)((k) % 2))
+    STEP_LANE(0);
+    int rc = ac_store_load_send_watch(st, STEP_PART_ARGS(0));
     if (rc == 0) {
         rc = ac_store_flush(st);
     }
+    if (rc == 0 && np > 1) {
+        STEP_LANE(1);
+        rc = ac_store_load_send_watch(st, STEP_PART_ARGS(1));
+        if (rc == 0) {
+            rc = ac_store_flush(st);
+        }
+    }
     for (size_t k = 0; rc == 0 && k < np; k++) {
+        STEP_LANE(k);
         rc = ac_store_load_recv(st, STEP_PART_ARGS(k), 0);
         for (size_t i = STEP_FROM(k); rc == 0 && i < STEP_TO(k); i++) {
             if (custs[i].legacy) {
@@ -258,20 +269,24 @@ static int step_pipelined(struct ac_step *s, struct ac_store_cust *custs,
             rc = ac_store_commit_send(st, STEP_PART_ARGS(k), &s->tickets[k % 2]);
         }
         if (rc == 0 && k + 2 < np) {
-            rc = ac_store_load_send(st, STEP_PART_ARGS(k + 2));
+            rc = ac_store_load_send_watch(st, STEP_PART_ARGS(k + 2));
         }
         if (rc == 0) {
             rc = ac_store_flush(st);
         }
         if (rc == 0 && k > 0) {
+            STEP_LANE(k - 1);
             rc = step_part_done(s, custs, STEP_FROM(k - 1), STEP_TO(k - 1),
                                 &s->tickets[(k - 1) % 2], stats);
         }
     }
     if (rc == 0) {
+        STEP_LANE(np - 1);
         rc = step_part_done(s, custs, STEP_FROM(np - 1), STEP_TO(np - 1), &s->tickets[(np - 1) % 2],
                             stats);
     }
+    STEP_LANE(0);
+#undef STEP_LANE
 #undef STEP_PART_ARGS
 #undef STEP_TO
 #undef STEP_FROM
@@ -309,12 +324,16 @@ int ac_step_run(struct ac_step *s, struct ac_store_cust *custs, const struct ac_
      * committed since the load: re-read and re-apply) and customers of the
      * previous layout. */
     for (int attempt = 1;; attempt++) {
-        size_t left = 0;
+        size_t left = 0, conflicts = 0;
         for (size_t i = 0; i < n; i++) {
             if (!custs[i].done) {
+                conflicts += custs[i].dirty && custs[i].status == AC_ERR_CONFLICT;
                 ac_store_cust_reset(&custs[i]);
                 left++;
             }
+        }
+        if (conflicts > 0) {
+            ac_metrics_add("aftercare_commit_conflicts_total", "", (double)conflicts);
         }
         if (left == 0) {
             return 0;

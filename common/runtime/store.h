@@ -86,7 +86,8 @@ struct ac_store_cust {
     int n_new_out;
     struct ac_buf counters; /* "field\0by\0" pairs */
     int n_counters;
-    int status; /* commit: 0 applied, AC_ERR_CONFLICT */
+    int status;  /* commit: 0 applied, AC_ERR_CONFLICT */
+    int watched; /* loaded by ac_store_load_send_watch: the commit is optimistic */
     /* out (commit): what to produce and then acknowledge */
     struct ac_buf pending; /* serialized records; iterate with ac_store_pending_next */
     int n_pending;
@@ -187,21 +188,42 @@ int ac_store_commit(struct ac_store *st, struct ac_store_cust *custs, size_t n);
  * unknown state: drop it (ac_store_drop) and start again. With legacy == 0,
  * _load_recv leaves a customer of the previous layout unread (legacy set):
  * reading it needs commands of its own, so load it again with
- * ac_store_load once nothing else is in flight. */
+ * ac_store_load once nothing else is in flight.
+ *
+ * The optimistic commit. ac_store_load_send_watch loads under WATCH of the
+ * customers' records (and reads Redis's clock); their commit then goes as
+ * one MULTI ... EXEC of plain commands — the call's bundles and its entry
+ * in the call index, every record in one MSET, the due entries, the
+ * counters — which Redis runs only if no record was written since the load
+ * (any writer, any process). If one was, nothing is written and every
+ * customer of the commit comes back AC_ERR_CONFLICT (re-read and retried
+ * through the function, which checks each customer's version on its own).
+ * No byte of a record passes through Lua on this path. EXEC forgets every
+ * watch of its connection, so a watched load and its commit must not have
+ * another watched part's commit between them on one connection: the store
+ * has two connections (lanes, ac_store_lane), and a step keeps parts k and
+ * k+1 on different lanes. A watched load's commit always ends its watches
+ * (EXEC, or UNWATCH when nothing was dirty). */
 struct ac_store_ticket {
     size_t *calls_n;     /* customers per call of one commit */
     uint64_t *calls_seq; /* each call's sequence number (its id) */
     unsigned *calls_bucket;
     unsigned char *calls_tx; /* 1: the call went as MULTI, SET bundles, FCALL, EXEC */
     size_t n_calls, cap;
+    int watched;     /* 1: one MULTI ... EXEC after a watched load; 2: only UNWATCH */
+    size_t n_queued; /* watched: commands between MULTI and EXEC */
 };
 int ac_store_load_send(struct ac_store *st, struct ac_store_cust *custs, size_t n);
+int ac_store_load_send_watch(struct ac_store *st, struct ac_store_cust *custs, size_t n);
 int ac_store_load_recv(struct ac_store *st, struct ac_store_cust *custs, size_t n, int legacy);
 int ac_store_commit_send(struct ac_store *st, struct ac_store_cust *custs, size_t n,
                          struct ac_store_ticket *t);
 int ac_store_commit_recv(struct ac_store *st, struct ac_store_cust *custs, size_t n,
                          const struct ac_store_ticket *t);
 void ac_store_ticket_fini(struct ac_store_ticket *t);
+/* Makes lane 0 or 1 the connection every call uses until the next switch.
+ * A dropped store is back on lane 0. */
+void ac_store_lane(struct ac_store *st, int lane);
 int ac_store_flush(struct ac_store *st);
 /* Closes the connection (the next call reconnects). */
 void ac_store_drop(struct ac_store *st);

@@ -71,6 +71,7 @@ void ac_store_cust_reset(struct ac_store_cust *sc)
     sc->status = 0;
     sc->exists = 0;
     sc->legacy = 0;
+    sc->watched = 0;
     sc->loaded_version = 0;
     sc->loaded_due = AC_TS_NONE;
     ac_buf_reset(&sc->found);
@@ -342,9 +343,11 @@ static int store_load_legacy(struct ac_store *st, struct ac_store_cust *sc)
 }
 
 /* GET of each record; with_outbox: and HGETALL of its outbox of earlier
- * versions (the sweep's and a replay's way to what a writer left there). */
+ * versions (the sweep's and a replay's way to what a writer left there);
+ * watch: WATCH of the records first and TIME last (the optimistic commit,
+ * store.h). */
 static int store_load_send(struct ac_store *st, struct ac_store_cust *custs, size_t n,
-                           int with_outbox)
+                           int with_outbox, int watch)
 {
     char key[STORE_KEY_MAX];
     if (!ac_store_connected(st)) {
@@ -353,12 +356,31 @@ static int store_load_send(struct ac_store *st, struct ac_store_cust *custs, siz
     if (store_append_gen(st) != 0) {
         return AC_ERR_TRANSIENT;
     }
+    size_t n_watch = 0;
+    for (size_t i = 0; watch && i < n; i++) {
+        n_watch += !custs[i].done;
+    }
+    if (n_watch > 0) {
+        /* written in pieces: the keys need no storage of their own */
+        int rc = store_out_head(st, '*', 1 + n_watch);
+        rc |= store_out_arg(st, "WATCH", 5);
+        for (size_t i = 0; i < n; i++) {
+            if (!custs[i].done) {
+                store_key(st, key, sizeof(key), custs[i].bucket, 'c', custs[i].customer_id);
+                rc |= store_out_arg(st, key, strlen(key));
+            }
+        }
+        if (rc != 0) {
+            return AC_ERR_TRANSIENT; /* the caller drops the connection */
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         struct ac_store_cust *sc = &custs[i];
         size_t argc = 0;
         if (sc->done) {
             continue;
         }
+        sc->watched = watch;
         store_key(st, key, sizeof(key), sc->bucket, 'c', sc->customer_id);
         store_push_str(st, &argc, "GET");
         store_push_str(st, &argc, key);
@@ -376,12 +398,44 @@ static int store_load_send(struct ac_store *st, struct ac_store_cust *custs, siz
             return AC_ERR_TRANSIENT;
         }
     }
+    if (watch) {
+        size_t argc = 0;
+        store_push_str(st, &argc, "TIME");
+        if (store_append(st, argc) != 0) {
+            return AC_ERR_TRANSIENT;
+        }
+    }
     return 0;
 }
 
 int ac_store_load_send(struct ac_store *st, struct ac_store_cust *custs, size_t n)
 {
-    return store_load_send(st, custs, n, 0);
+    return store_load_send(st, custs, n, 0, 0);
+}
+
+int ac_store_load_send_watch(struct ac_store *st, struct ac_store_cust *custs, size_t n)
+{
+    return store_load_send(st, custs, n, 0, 1);
+}
+
+/* Reads one reply that must not be an error (WATCH's OK, TIME's pair). */
+static int store_read_plain(struct ac_store *st, redisReply **out, const char *what)
+{
+    redisReply *r = store_read(st);
+    if (!r) {
+        return AC_ERR_TRANSIENT;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        int rc = store_reply_error(st, r, what);
+        freeReplyObject(r);
+        return rc;
+    }
+    if (out) {
+        *out = r;
+    } else {
+        freeReplyObject(r);
+    }
+    return 0;
 }
 
 static int store_load_recv(struct ac_store *st, struct ac_store_cust *custs, size_t n, int legacy,
@@ -394,6 +448,20 @@ static int store_load_recv(struct ac_store *st, struct ac_store_cust *custs, siz
     }
     rc = store_check_gen_reply(st, r);
     freeReplyObject(r);
+    /* a watched load (the customers were marked by its send) */
+    int watched = 0, any = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!custs[i].done) {
+            watched |= custs[i].watched;
+            any = 1;
+        }
+    }
+    if (watched && any) {
+        int e = store_read_plain(st, NULL, "watch the records");
+        if (e != 0) {
+            return e; /* the connection is dropped */
+        }
+    }
     size_t n_legacy = 0;
     for (size_t i = 0; i < n; i++) {
         struct ac_store_cust *sc = &custs[i];
@@ -420,6 +488,20 @@ static int store_load_recv(struct ac_store *st, struct ac_store_cust *custs, siz
             freeReplyObject(r);
         }
     }
+    if (watched) {
+        redisReply *t = NULL;
+        int e = store_read_plain(st, &t, "read Redis's clock");
+        if (e != 0 || !t) {
+            return e ? e : AC_ERR_TRANSIENT;
+        }
+        if (t->type == REDIS_REPLY_ARRAY && t->elements == 2 &&
+            t->element[0]->type == REDIS_REPLY_STRING &&
+            t->element[1]->type == REDIS_REPLY_STRING) {
+            st->redis_ms = strtoll(t->element[0]->str, NULL, 10) * 1000 +
+                           strtoll(t->element[1]->str, NULL, 10) / 1000;
+        }
+        freeReplyObject(t);
+    }
     for (size_t i = 0; rc == 0 && legacy && n_legacy > 0 && i < n; i++) {
         if (custs[i].legacy && !custs[i].done) {
             rc = store_load_legacy(st, &custs[i]);
@@ -436,7 +518,7 @@ int ac_store_load_recv(struct ac_store *st, struct ac_store_cust *custs, size_t 
 static int store_load(struct ac_store *st, struct ac_store_cust *custs, size_t n, int with_outbox)
 {
     double t0 = ac_clock_mono_s();
-    int rc = store_load_send(st, custs, n, with_outbox);
+    int rc = store_load_send(st, custs, n, with_outbox, 0);
     if (rc != 0) {
         store_drop(st); /* commands may be appended half-way */
         return rc;
@@ -491,6 +573,21 @@ struct store_commit_strs {
     char legacy[5][STORE_KEY_MAX + AC_ACTION_ID_MAX + AC_ID_MAX];
 };
 
+/* The customer's due-index change: "" none, "-" remove, else its new score. */
+static void store_due_str(const struct ac_store_cust *sc, char out[24])
+{
+    int64_t due = ac_store_next_due(&sc->rec);
+    int64_t was = sc->index_due != AC_TS_NONE ? sc->index_due : sc->loaded_due;
+    if (due == was) {
+        out[0] = '\0';
+    } else if (due == AC_TS_NONE) {
+        out[0] = '-';
+        out[1] = '\0';
+    } else {
+        out[ac_i64_dec(out, (long long)due)] = '\0';
+    }
+}
+
 static int store_commit_prepare(struct ac_store *st, struct ac_store_cust *sc,
                                 struct store_commit_strs *cs)
 {
@@ -515,17 +612,7 @@ static int store_commit_prepare(struct ac_store *st, struct ac_store_cust *sc,
     if (rc != 0) {
         return rc;
     }
-    int64_t due = ac_store_next_due(&sc->rec);
-    int64_t was = sc->index_due != AC_TS_NONE ? sc->index_due : sc->loaded_due;
-    if (due == was) {
-        cs->due[0] = '\0';
-    } else if (due == AC_TS_NONE) {
-        snprintf(cs->due, sizeof(cs->due), "-");
-    } else if (due >= 0) {
-        *store_utoa(cs->due, (unsigned long long)due) = '\0';
-    } else {
-        snprintf(cs->due, sizeof(cs->due), "%lld", (long long)due);
-    }
+    store_due_str(sc, cs->due);
     /* its part of the call's bundles (store_append_bundles): id, NUL, length, records */
     cs->bundle_len = sc->n_new_out > 0 ? strlen(sc->customer_id) + 1 + 4 + sc->new_out.len : 0;
     if (sc->new_out.len > UINT32_MAX) {
@@ -664,6 +751,211 @@ static int store_append_bundles(struct ac_store *st, const char *key,
     return rc;
 }
 
+/* Grows a ticket to calls calls. */
+static int store_ticket_reserve(struct ac_store_ticket *t, size_t calls)
+{
+    if (t->cap >= calls) {
+        return 0;
+    }
+    size_t *p = realloc(t->calls_n, calls * sizeof(*p));
+    if (p) {
+        t->calls_n = p;
+    }
+    uint64_t *q = realloc(t->calls_seq, calls * sizeof(*q));
+    if (q) {
+        t->calls_seq = q;
+    }
+    unsigned *b = realloc(t->calls_bucket, calls * sizeof(*b));
+    if (b) {
+        t->calls_bucket = b;
+    }
+    unsigned char *x = realloc(t->calls_tx, calls * sizeof(*x));
+    if (x) {
+        t->calls_tx = x;
+    }
+    if (!p || !q || !b || !x) {
+        return AC_ERR_NOMEM;
+    }
+    t->cap = calls;
+    return 0;
+}
+
+/* Appends one queued command of the optimistic commit. */
+static int store_queue(struct ac_store *st, struct ac_store_ticket *t, size_t argc)
+{
+    t->n_queued++;
+    return store_append(st, argc);
+}
+
+/* The optimistic commit of customers loaded under WATCH (store.h): MULTI;
+ * per call of up to AC_STORE_CUSTOMERS_PER_CALL customers its bundles (SET)
+ * and its call-index entry (ZADD, scored by Redis's clock at the load);
+ * every record in one MSET; the due entries, one ZADD or ZREM per run of
+ * customers sharing a due index; the counters; EXEC. Nothing dirty: UNWATCH.
+ * The customers' order and the calls' split are the function's, so the
+ * replies are read the same way. */
+static int store_commit_send_watched(struct ac_store *st, struct ac_store_cust *custs, size_t n,
+                                     struct ac_store_ticket *t)
+{
+    enum { CHUNK = AC_STORE_CUSTOMERS_PER_CALL };
+    char call_key[STORE_KEY_MAX], call_idx[STORE_KEY_MAX], call_id[48], score[24];
+    struct store_commit_strs *cs = st->commit_strs;
+    size_t members[CHUNK], argc = 0, m_all = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        m_all += custs[i].dirty && !custs[i].done && custs[i].exists >= 0;
+    }
+    if ((rc = store_ticket_reserve(t, m_all / CHUNK + 2)) != 0) {
+        return rc;
+    }
+    size_t mark = store_out_mark(st);
+    if (m_all == 0) {
+        t->watched = 2;
+        store_push_str(st, &argc, "UNWATCH");
+        return store_append(st, argc) != 0 ? AC_ERR_TRANSIENT : 0;
+    }
+    t->watched = 1;
+    store_push_str(st, &argc, "MULTI");
+    rc = store_append(st, argc) != 0 ? AC_ERR_TRANSIENT : 0;
+    *store_utoa(score, (unsigned long long)(st->redis_ms > 0 ? st->redis_ms : 0)) = '\0';
+    /* the calls: bundles and index entries; the records' strings prepared */
+    for (size_t i = 0; i < n && rc == 0;) {
+        size_t m = 0, total = 0;
+        for (; i < n && m < CHUNK; i++) {
+            if (custs[i].dirty && !custs[i].done && custs[i].exists >= 0) {
+                members[m++] = i;
+            }
+        }
+        if (m == 0) {
+            break;
+        }
+        uint64_t seq = ++st->call_seq;
+        unsigned bucket = custs[members[0]].bucket;
+        for (size_t k = 0; k < m && rc == 0; k++) {
+            struct ac_store_cust *sc = &custs[members[k]];
+            if (sc->legacy) {
+                rc = AC_ERR_INVALID; /* the previous layout commits through the function */
+                break;
+            }
+            rc = store_commit_prepare(st, sc, &cs[0]);
+            total += cs[0].bundle_len;
+        }
+        if (rc == 0 && total > 0) {
+            store_call_id(st, call_id, sizeof(call_id), seq);
+            snprintf(call_key, sizeof(call_key), "%s:{%u}:k:%s", st->prefix, bucket, call_id);
+            store_bucket_key(st, call_idx, sizeof(call_idx), bucket, "oz");
+            t->n_queued++;
+            if (store_append_bundles(st, call_key, custs, members, m, total) != 0) {
+                rc = AC_ERR_TRANSIENT;
+            }
+            argc = 0;
+            store_push_str(st, &argc, "ZADD");
+            store_push_str(st, &argc, call_idx);
+            store_push_str(st, &argc, score);
+            store_push_str(st, &argc, call_id);
+            if (rc == 0 && store_queue(st, t, argc) != 0) {
+                rc = AC_ERR_TRANSIENT;
+            }
+        }
+        t->calls_tx[t->n_calls] = 0;
+        t->calls_seq[t->n_calls] = total > 0 ? seq : 0;
+        t->calls_bucket[t->n_calls] = bucket;
+        t->calls_n[t->n_calls++] = m;
+    }
+    /* the records, one MSET written in pieces (a pristine customer has none) */
+    char key[STORE_KEY_MAX];
+    size_t n_rec = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const struct ac_store_cust *sc = &custs[i];
+        n_rec += sc->dirty && !sc->done && sc->exists >= 0 && !store_pristine(sc);
+    }
+    if (rc == 0 && n_rec > 0) {
+        t->n_queued++;
+        rc = store_out_head(st, '*', 1 + 2 * n_rec) | store_out_arg(st, "MSET", 4);
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            const struct ac_store_cust *sc = &custs[i];
+            if (!sc->dirty || sc->done || sc->exists < 0 || store_pristine(sc)) {
+                continue;
+            }
+            store_key(st, key, sizeof(key), sc->bucket, 'c', sc->customer_id);
+            rc = store_out_arg(st, key, strlen(key)) |
+                 store_out_arg(st, sc->blob.data, sc->blob.len);
+        }
+        rc = rc ? AC_ERR_TRANSIENT : 0;
+    }
+    /* the due entries: a run of customers of one bucket and one kind of change
+     * is one command */
+    char due_key[STORE_KEY_MAX], dues[CHUNK * 2][24];
+    for (size_t i = 0; i < n && rc == 0;) {
+        struct ac_store_cust *sc = &custs[i];
+        char first[24];
+        if (!sc->dirty || sc->done || sc->exists < 0 || (store_due_str(sc, first), !first[0])) {
+            i++;
+            continue;
+        }
+        int rem = first[0] == '-';
+        unsigned bucket = sc->bucket;
+        size_t nd = 0;
+        store_bucket_key(st, due_key, sizeof(due_key), bucket, "due");
+        argc = 0;
+        store_push_str(st, &argc, rem ? "ZREM" : "ZADD");
+        store_push_str(st, &argc, due_key);
+        for (; i < n && nd < CHUNK * 2; i++) {
+            struct ac_store_cust *o = &custs[i];
+            if (!o->dirty || o->done || o->exists < 0) {
+                continue;
+            }
+            store_due_str(o, dues[nd]);
+            if (!dues[nd][0]) {
+                continue;
+            }
+            if (o->bucket != bucket || (dues[nd][0] == '-') != rem) {
+                break;
+            }
+            if ((!rem && store_push_str(st, &argc, dues[nd]) != 0) ||
+                store_push_str(st, &argc, o->customer_id) != 0) {
+                rc = AC_ERR_NOMEM;
+                break;
+            }
+            nd++;
+        }
+        if (rc == 0 && store_queue(st, t, argc) != 0) {
+            rc = AC_ERR_TRANSIENT;
+        }
+    }
+    /* the counters last: a key of another type fails here, after the rest */
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct ac_store_cust *sc = &custs[i];
+        if (!sc->dirty || sc->done || sc->exists < 0 || sc->n_counters == 0) {
+            continue;
+        }
+        char xc[STORE_KEY_MAX];
+        store_bucket_key(st, xc, sizeof(xc), sc->bucket, "xc");
+        const char *p = sc->counters.data;
+        for (int k = 0; k < sc->n_counters && rc == 0; k++) {
+            const char *field = p, *by = p + strlen(p) + 1;
+            p = by + strlen(by) + 1;
+            argc = 0;
+            store_push_str(st, &argc, "HINCRBY");
+            store_push_str(st, &argc, xc);
+            store_push_str(st, &argc, field);
+            store_push_str(st, &argc, by);
+            if (store_queue(st, t, argc) != 0) {
+                rc = AC_ERR_TRANSIENT;
+            }
+        }
+    }
+    argc = 0;
+    store_push_str(st, &argc, "EXEC");
+    if (rc == 0 && store_append(st, argc) != 0) {
+        rc = AC_ERR_TRANSIENT;
+    }
+    if (rc != 0) {
+        store_out_rewind(st, mark); /* nothing half-written stays queued */
+    }
+    return rc;
+}
+
 int ac_store_commit_send(struct ac_store *st, struct ac_store_cust *custs, size_t n,
                          struct ac_store_ticket *t)
 {
@@ -671,36 +963,23 @@ int ac_store_commit_send(struct ac_store *st, struct ac_store_cust *custs, size_
     char count[16], m_str[16], call_key[STORE_KEY_MAX], call_idx[STORE_KEY_MAX], call_id[48];
     int rc = 0;
     t->n_calls = 0;
+    t->watched = 0;
+    t->n_queued = 0;
     if (!ac_store_connected(st)) {
         return AC_ERR_TRANSIENT;
     }
     if ((rc = store_commit_strs(st)) != 0) {
         return rc;
     }
-    if (t->cap < n / CHUNK + 2) {
-        size_t cap = n / CHUNK + 2;
-        size_t *p = realloc(t->calls_n, cap * sizeof(*p));
-        if (p) {
-            t->calls_n = p;
-        }
-        uint64_t *q = realloc(t->calls_seq, cap * sizeof(*q));
-        if (q) {
-            t->calls_seq = q;
-        }
-        unsigned *b = realloc(t->calls_bucket, cap * sizeof(*b));
-        if (b) {
-            t->calls_bucket = b;
-        }
-        unsigned char *x = realloc(t->calls_tx, cap * sizeof(*x));
-        if (x) {
-            t->calls_tx = x;
-        }
-        if (!p || !q || !b || !x) {
-            return AC_ERR_NOMEM;
-        }
-        t->cap = cap;
+    if ((rc = store_ticket_reserve(t, n / CHUNK + 2)) != 0) {
+        return rc;
     }
     struct store_commit_strs *cs = st->commit_strs;
+    for (size_t i = 0; i < n; i++) {
+        if (custs[i].watched && !custs[i].done) {
+            return store_commit_send_watched(st, custs, n, t);
+        }
+    }
     for (size_t i = 0; i < n;) {
         size_t members[CHUNK], m = 0;
         for (; i < n && m < CHUNK; i++) {
@@ -776,10 +1055,86 @@ int ac_store_commit_send(struct ac_store *st, struct ac_store_cust *custs, size_
     return 0;
 }
 
+/* The customers of a commit, call by call, in the order they were sent. */
+static void store_commit_assign(struct ac_store_cust *custs, size_t n,
+                                const struct ac_store_ticket *t, int applied)
+{
+    size_t next = 0;
+    for (size_t c = 0; c < t->n_calls; c++) {
+        for (size_t k = 0; k < t->calls_n[c]; k++) {
+            while (next < n && (!custs[next].dirty || custs[next].done || custs[next].exists < 0)) {
+                next++;
+            }
+            if (next == n) {
+                return; /* cannot happen: the calls were built from these customers */
+            }
+            struct ac_store_cust *sc = &custs[next++];
+            if (applied) {
+                store_commit_applied(sc);
+                if (sc->n_new_out > 0) {
+                    sc->call_seq = t->calls_seq[c];
+                    sc->call_bucket = t->calls_bucket[c];
+                }
+            } else {
+                sc->status = AC_ERR_CONFLICT;
+                sc->rec.state.version = sc->loaded_version;
+            }
+        }
+    }
+}
+
+/* MULTI's OK, a QUEUED per command, then EXEC's replies, or nil: a watched
+ * record was written since the load, and nothing of this commit was. */
+static int store_commit_recv_watched(struct ac_store *st, struct ac_store_cust *custs, size_t n,
+                                     const struct ac_store_ticket *t)
+{
+    int rc = 0;
+    size_t replies = t->watched == 2 ? 1 : 2 + t->n_queued;
+    redisReply *r = NULL;
+    for (size_t q = 0; q < replies; q++) {
+        freeReplyObject(r);
+        if (!(r = store_read(st))) {
+            return AC_ERR_TRANSIENT;
+        }
+        if (r->type == REDIS_REPLY_ERROR && rc == 0) {
+            /* a command refused while queued fails EXEC too (EXECABORT) */
+            rc = store_reply_error(st, r, "commit");
+        }
+    }
+    if (rc != 0 || t->watched == 2 || !r) {
+        freeReplyObject(r);
+        return rc;
+    }
+    if (r->type == REDIS_REPLY_NIL) {
+        store_commit_assign(custs, n, t, 0);
+        freeReplyObject(r);
+        return 0;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != t->n_queued) {
+        AC_ERROR("commit: unexpected reply from Redis");
+        freeReplyObject(r);
+        store_drop(st);
+        return AC_ERR_FATAL;
+    }
+    for (size_t k = 0; k < r->elements && rc == 0; k++) {
+        if (r->element[k]->type == REDIS_REPLY_ERROR) {
+            rc = store_reply_error(st, r->element[k], "commit");
+        }
+    }
+    if (rc == 0) {
+        store_commit_assign(custs, n, t, 1);
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
 int ac_store_commit_recv(struct ac_store *st, struct ac_store_cust *custs, size_t n,
                          const struct ac_store_ticket *t)
 {
     int rc = 0;
+    if (t->watched) {
+        return store_commit_recv_watched(st, custs, n, t);
+    }
     /* Replies come back in call order; walk the dirty customers again. */
     size_t next = 0;
     for (size_t c = 0; c < t->n_calls; c++) {

@@ -145,9 +145,7 @@ void ac_store_destroy(struct ac_store *st)
     if (!st) {
         return;
     }
-    if (st->rc) {
-        redisFree(st->rc);
-    }
+    store_drop(st);
     free(st->argv);
     free(st->argvlen);
     ac_buf_fini(&st->legacy_due);
@@ -184,6 +182,21 @@ void store_drop(struct ac_store *st)
         redisFree(st->rc);
         st->rc = NULL;
     }
+    if (st->other) {
+        redisFree(st->other);
+        st->other = NULL;
+    }
+    st->lane = 0;
+}
+
+void ac_store_lane(struct ac_store *st, int lane)
+{
+    if (lane != st->lane && st->rc && st->other) {
+        redisContext *c = st->rc;
+        st->rc = st->other;
+        st->other = c;
+        st->lane = lane;
+    }
 }
 
 /* Runs a command during connect; returns the reply or NULL with errstr set. */
@@ -212,18 +225,16 @@ static redisReply *store_setup_cmd(struct ac_store *st, char *errstr, size_t err
     return r;
 }
 
-int ac_store_connect(struct ac_store *st, char *errstr, size_t errlen)
+/* Opens st->rc: connect, timeouts, credentials, database. */
+static int store_dial(struct ac_store *st, char *errstr, size_t errlen)
 {
     redisReply *r = NULL;
-    int rc = AC_ERR_TRANSIENT;
-    st->auth_failed = 0;
     struct timeval tv = {5, 0};
-    store_drop(st);
     st->rc = redisConnectWithTimeout(st->host, st->port, tv);
     if (!st->rc || st->rc->err) {
         snprintf(errstr, errlen, "redis %s:%d: cannot connect: %s", st->host, st->port,
                  st->rc ? st->rc->errstr : "out of memory");
-        goto out;
+        return AC_ERR_TRANSIENT;
     }
     redisSetTimeout(st->rc, (struct timeval){10, 0});
     redisEnableKeepAlive(st->rc);
@@ -232,15 +243,29 @@ int ac_store_connect(struct ac_store *st, char *errstr, size_t errlen)
                 ? store_setup_cmd(st, errstr, errlen, "AUTH", "AUTH %s %s", st->user, st->password)
                 : store_setup_cmd(st, errstr, errlen, "AUTH", "AUTH %s", st->password);
         if (!r) {
-            goto out;
+            return AC_ERR_TRANSIENT;
         }
         freeReplyObject(r);
     }
     if (st->db) {
         if (!(r = store_setup_cmd(st, errstr, errlen, "SELECT", "SELECT %d", st->db))) {
-            goto out;
+            return AC_ERR_TRANSIENT;
         }
         freeReplyObject(r);
+    }
+    return 0;
+}
+
+/* Two connections (lanes): a step keeps a watched load and its commit on
+ * one lane while the other lane's part is in flight (store.h). */
+int ac_store_connect(struct ac_store *st, char *errstr, size_t errlen)
+{
+    redisReply *r = NULL;
+    int rc = AC_ERR_TRANSIENT;
+    st->auth_failed = 0;
+    store_drop(st);
+    if (store_dial(st, errstr, errlen) != 0) {
+        goto out;
     }
     r = store_setup_cmd(st, errstr, errlen, "FUNCTION LOAD", "FUNCTION LOAD REPLACE %b",
                         ac_store_lua, sizeof(ac_store_lua) - 1);
@@ -256,6 +281,14 @@ int ac_store_connect(struct ac_store *st, char *errstr, size_t errlen)
         snprintf(st->run_id, sizeof(st->run_id), "%.40s", p + 7);
     }
     freeReplyObject(r);
+    redisContext *first = st->rc;
+    st->rc = NULL;
+    int dialed = store_dial(st, errstr, errlen);
+    st->other = st->rc;
+    st->rc = first;
+    if (dialed != 0) {
+        goto out;
+    }
     rc = 0;
 out:
     if (rc != 0) {
@@ -346,6 +379,15 @@ int store_out_head(struct ac_store *st, char type, size_t n)
     *p++ = '\r';
     *p++ = '\n';
     return store_out(st, head, (size_t)(p - head));
+}
+
+/* One argument of a command written in pieces: "$<len>\r\n<bytes>\r\n". */
+int store_out_arg(struct ac_store *st, const void *p, size_t n)
+{
+    int rc = store_out_head(st, '$', n);
+    rc |= store_out(st, p, n);
+    rc |= store_out(st, "\r\n", 2);
+    return rc;
 }
 
 /* The command in RESP, written straight into hiredis's output buffer:

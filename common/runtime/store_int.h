@@ -11,7 +11,10 @@
 #include "store.h"
 
 struct ac_store {
-    redisContext *rc;
+    redisContext *rc;    /* the connection in use: lane 0's, or lane 1's (ac_store_lane) */
+    redisContext *other; /* the other lane's; both are made and dropped together */
+    int lane;            /* which lane rc is */
+    int64_t redis_ms;    /* Redis's clock at the last watched load (TIME), ms */
     char host[256];
     int port;
     int db;
@@ -55,6 +58,7 @@ int store_append(struct ac_store *st, size_t argc);
  * "*<n>" header (a command written in pieces). */
 int store_out(struct ac_store *st, const void *p, size_t n);
 int store_out_head(struct ac_store *st, char type, size_t n);
+int store_out_arg(struct ac_store *st, const void *p, size_t n);
 /* The output buffer's length, and a cut back to it (a command written in
  * pieces that failed half-way leaves nothing). */
 size_t store_out_mark(const struct ac_store *st);

@@ -1,5 +1,10 @@
 /* store_lua.h — the Redis Functions library the store loads at connect.
  *
+ * A step's first try commits without it (store.h, "The optimistic commit":
+ * WATCH at the load, MULTI ... EXEC of plain commands). ac_commit_v7 is the
+ * commit of the serial rounds after it — customers whose part lost its
+ * watch, and records of the previous layout — and of ac_store_commit.
+ *
  * ac_commit_v7  KEYS: the call's key and its bucket's call index (the bucket
  *                     of the call's first customer), then per customer 3:
  *                     record, its bucket's due index and experiment counters

@@ -11,14 +11,15 @@
 
 /* --- timers and the outbox index ----------------------------------------------------------- */
 
-/* Sends one command per bucket, starting at start, and hands each reply to fn. */
 /* Sends one command per bucket, starting at start, and hands each reply to fn;
- * in pipelines of STORE_SCAN_CHUNK buckets, stopping early once enough(opaque)
- * says so (NULL: every bucket). A round of due timers needs a few hundred
- * buckets when many are due, not all 1,024. */
+ * in pipelines of STORE_SCAN_CHUNK buckets (the first of `first`, 0: the
+ * same), stopping early once enough(opaque) says so (NULL: every bucket). A
+ * round of due timers needs a few dozen buckets when many are due, not all
+ * 1,024: its first pipeline is as many as would do if every bucket filled its
+ * limit, so a busy round reads no reply it then drops. */
 #define STORE_SCAN_CHUNK 128
 
-static int store_each_bucket(struct ac_store *st, unsigned start,
+static int store_each_bucket(struct ac_store *st, unsigned start, unsigned first,
                              int (*cmd)(struct ac_store *st, unsigned bucket, void *opaque),
                              int (*fn)(redisReply *r, void *opaque), int (*enough)(void *opaque),
                              void *opaque)
@@ -28,9 +29,9 @@ static int store_each_bucket(struct ac_store *st, unsigned start,
     }
     double t0 = ac_clock_mono_s();
     int rc = 0;
-    for (unsigned base = 0; base < AC_STORE_BUCKETS && rc == 0; base += STORE_SCAN_CHUNK) {
-        unsigned n =
-            AC_STORE_BUCKETS - base < STORE_SCAN_CHUNK ? AC_STORE_BUCKETS - base : STORE_SCAN_CHUNK;
+    for (unsigned base = 0, n = 0; base < AC_STORE_BUCKETS && rc == 0; base += n) {
+        n = base == 0 && first > 0 && first < STORE_SCAN_CHUNK ? first : STORE_SCAN_CHUNK;
+        n = AC_STORE_BUCKETS - base < n ? AC_STORE_BUCKETS - base : n;
         for (unsigned i = 0; i < n; i++) {
             if (cmd(st, (start + base + i) % AC_STORE_BUCKETS, opaque) != 0) {
                 return AC_ERR_TRANSIENT;
@@ -147,9 +148,11 @@ int ac_store_due(struct ac_store *st, int64_t now, unsigned start, size_t max,
     ac_buf_reset(&st->legacy_due);
     st->n_legacy_due = 0;
     size_t per = max / 64 + 1; /* a busy bucket cannot starve the others */
-    snprintf(d.limit, sizeof(d.limit), "%zu", per < max ? per : max);
+    per = per < max ? per : max;
+    snprintf(d.limit, sizeof(d.limit), "%zu", per);
     snprintf(d.upto, sizeof(d.upto), "%lld", (long long)now);
-    int rc = store_each_bucket(st, start, store_due_cmd, store_due_reply, store_due_enough, &d);
+    int rc = store_each_bucket(st, start, (unsigned)((max + per - 1) / per), store_due_cmd,
+                               store_due_reply, store_due_enough, &d);
     return rc != 0 ? rc : (int)d.found;
 }
 
@@ -187,7 +190,7 @@ int ac_store_timer_counts(struct ac_store *st, int64_t now, int64_t *pending, in
 {
     struct store_counts k = {.pending = 0};
     snprintf(k.upto, sizeof(k.upto), "%lld", (long long)now);
-    int rc = store_each_bucket(st, 0, store_counts_cmd, store_counts_reply, NULL, &k);
+    int rc = store_each_bucket(st, 0, 0, store_counts_cmd, store_counts_reply, NULL, &k);
     *pending = k.pending;
     *overdue = k.overdue;
     return rc;
@@ -562,10 +565,10 @@ int ac_store_outbox_customers(struct ac_store *st, unsigned start, size_t max, i
     }
     int rc = store_redis_ms(st, &o.now);
     if (rc == 0) {
-        rc = store_each_bucket(st, start, store_oz_cmd, store_oz_reply, NULL, &o);
+        rc = store_each_bucket(st, start, 0, store_oz_cmd, store_oz_reply, NULL, &o);
     }
     if (rc == 0) {
-        rc = store_each_bucket(st, start, store_oc_cmd, store_oc_reply, NULL, &o);
+        rc = store_each_bucket(st, start, 0, store_oc_cmd, store_oc_reply, NULL, &o);
     }
     if (rc == 0) {
         rc = store_oc_customers(st, &o);
@@ -574,7 +577,7 @@ int ac_store_outbox_customers(struct ac_store *st, unsigned start, size_t max, i
     size_t calls_found = o.found;
     o.found = 0;
     if (rc == 0) {
-        rc = store_each_bucket(st, start, store_ob_cmd, store_ob_reply, NULL, &o);
+        rc = store_each_bucket(st, start, 0, store_ob_cmd, store_ob_reply, NULL, &o);
     }
     return rc != 0 ? rc : (int)(calls_found + o.found);
 }

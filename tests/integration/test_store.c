@@ -635,3 +635,118 @@ Test(store, pipelined_halves_keep_their_order_and_their_checks)
         ac_store_cust_fini(&c[i]);
     }
 }
+
+/* Commits one customer of a new id through the function's path (MULTI,
+ * bundles, FCALL, EXEC) and returns its status. */
+static int commit_one(const char *id)
+{
+    struct ac_store_cust c;
+    ac_store_cust_init(&c, id);
+    cr_assert_eq(ac_store_load(st, &c, 1), 0);
+    stage(&c, "plain");
+    cr_assert_eq(ac_store_commit(st, &c, 1), 0, "no watch of an earlier part is left behind");
+    int status = c.status;
+    ac_store_cust_fini(&c);
+    return status;
+}
+
+/* The optimistic commit (store.h): a record written by anyone between a
+ * watched load and its commit makes the whole commit conflict with nothing
+ * written; parts on the two lanes keep their watches apart (one lane's EXEC
+ * does not end the other's); a part with nothing to commit ends its watch. */
+Test(store, an_optimistic_commit_conflicts_whole_and_lanes_keep_their_watches)
+{
+    enum { N = 3 };
+    struct ac_store_cust p0[N], p1[N];
+    struct ac_store_ticket t0 = {0}, t1 = {0};
+    char id[16], key[128];
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof(id), "opt-a%d", i);
+        ac_store_cust_init(&p0[i], id);
+        snprintf(id, sizeof(id), "opt-b%d", i);
+        ac_store_cust_init(&p1[i], id);
+    }
+    ac_store_lane(st, 0);
+    cr_assert_eq(ac_store_load_send_watch(st, p0, N), 0);
+    cr_assert_eq(ac_store_flush(st), 0);
+    ac_store_lane(st, 1);
+    cr_assert_eq(ac_store_load_send_watch(st, p1, N), 0);
+    cr_assert_eq(ac_store_flush(st), 0);
+    ac_store_lane(st, 0);
+    cr_assert_eq(ac_store_load_recv(st, p0, N, 0), 0);
+    for (int i = 0; i < N; i++) {
+        stage(&p0[i], "a");
+        timer_at(&p0[i], "t-a", 5000 + i);
+    }
+    /* part 0 commits untouched: applied, records, bundles and due entries */
+    cr_assert_eq(ac_store_commit_send(st, p0, N, &t0), 0);
+    cr_assert_eq(ac_store_flush(st), 0);
+    cr_assert_eq(ac_store_commit_recv(st, p0, N, &t0), 0);
+    for (int i = 0; i < N; i++) {
+        cr_expect_eq(p0[i].status, 0);
+        cr_expect_eq(p0[i].n_pending, 1);
+        cr_expect_neq(p0[i].call_seq, 0, "its bundle is in a call");
+        snprintf(key, sizeof(key), "t:{%u}:due", p0[i].bucket);
+        redisReply *r = ac_store_command(st, "ZSCORE %s %s", key, p0[i].customer_id);
+        cr_assert_not_null(r);
+        cr_expect_eq(r->type, REDIS_REPLY_STRING, "opt-a%d has its due entry", i);
+        cr_expect_eq(r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0, 5000 + i);
+        ac_store_reply_free(r);
+        snprintf(key, sizeof(key), "t:{%u}:c:opt-a%d", p0[i].bucket, i);
+        cr_expect_eq(redis_int("EXISTS %s", key), 1, "opt-a%d's record is written", i);
+    }
+    /* after lane 0's EXEC, another writer changes one customer of part 1 */
+    struct ac_store *st2 = another_writer();
+    struct ac_store_cust other;
+    ac_store_cust_init(&other, "opt-b1");
+    cr_assert_eq(ac_store_load(st2, &other, 1), 0);
+    stage(&other, "other");
+    cr_assert_eq(ac_store_commit(st2, &other, 1), 0);
+    cr_assert_eq(other.status, 0);
+    ac_store_destroy(st2);
+
+    ac_store_lane(st, 1);
+    cr_assert_eq(ac_store_load_recv(st, p1, N, 0), 0);
+    for (int i = 0; i < N; i++) {
+        stage(&p1[i], "b");
+    }
+    cr_assert_eq(ac_store_commit_send(st, p1, N, &t1), 0);
+    cr_assert_eq(ac_store_flush(st), 0);
+    cr_assert_eq(ac_store_commit_recv(st, p1, N, &t1), 0);
+    for (int i = 0; i < N; i++) {
+        cr_expect_eq(p1[i].status, AC_ERR_CONFLICT, "opt-b%d: the whole commit conflicts", i);
+        cr_expect_eq(p1[i].n_pending, 0);
+    }
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof(key), "t:{%u}:c:opt-b%d", p1[i].bucket, i);
+        cr_expect_eq(redis_int("EXISTS %s", key), i == 1 ? 1 : 0,
+                     "opt-b%d: only the other writer's record is there", i);
+    }
+
+    /* a watched part with nothing dirty ends its watch: the other writer
+     * changes it, and the lane's next transaction still runs */
+    ac_store_cust_reset(&p0[0]);
+    ac_store_lane(st, 0);
+    cr_assert_eq(ac_store_load_send_watch(st, p0, 1), 0);
+    cr_assert_eq(ac_store_flush(st), 0);
+    cr_assert_eq(ac_store_load_recv(st, p0, 1, 0), 0);
+    cr_assert_eq(ac_store_commit_send(st, p0, 1, &t0), 0);
+    cr_expect_eq(t0.watched, 2, "UNWATCH");
+    cr_assert_eq(ac_store_flush(st), 0);
+    cr_assert_eq(ac_store_commit_recv(st, p0, 1, &t0), 0);
+    st2 = another_writer();
+    ac_store_cust_init(&other, "opt-a0");
+    cr_assert_eq(ac_store_load(st2, &other, 1), 0);
+    stage(&other, "other-a0");
+    cr_assert_eq(ac_store_commit(st2, &other, 1), 0);
+    ac_store_destroy(st2);
+    cr_expect_eq(commit_one("opt-plain"), 0);
+
+    ac_store_cust_fini(&other);
+    ac_store_ticket_fini(&t0);
+    ac_store_ticket_fini(&t1);
+    for (int i = 0; i < N; i++) {
+        ac_store_cust_fini(&p0[i]);
+        ac_store_cust_fini(&p1[i]);
+    }
+}
