@@ -240,10 +240,13 @@ static int record_triggers(struct ac_record_enc *e, const struct ac_timerset *ts
         /* the same event as an earlier timer's (nearly always): no encoding */
         const struct ac_trigger *tg0 = &ts->t[i].trigger;
         int found = -1;
-        for (int k = 0; k < i && found < 0; k++) {
+        /* the nearest first (a trigger's timers sit together); the whole
+         * struct is compared only when the time and the id match */
+        for (int k = i - 1; k >= 0 && found < 0; k--) {
             const struct ac_trigger *o = &ts->t[k].trigger;
             if (offsetof(struct ac_trigger, family) + sizeof(o->family) ==
                     offsetof(struct ac_trigger, family_price_cents) &&
+                o->occurred_at == tg0->occurred_at && strcmp(o->id, tg0->id) == 0 &&
                 memcmp(o, tg0, offsetof(struct ac_trigger, family)) == 0) {
                 found = idx[k];
             }

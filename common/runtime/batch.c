@@ -246,7 +246,7 @@ static void batch_dl_use(struct runtime *rt, struct rt_delivery *dl)
 
 static void batch_dr(struct runtime *rt, const rd_kafka_message_t *m)
 {
-    struct rt_delivery *dl = m->_private ? m->_private : &rt->tick_dl;
+    struct rt_delivery *dl = m->_private ? m->_private : rt->tick_dl;
     if (m->err && ac_outbox_refused_note(&dl->refused, m)) {
         dl->dr_refused++; /* its DLQ copy goes instead (batch_delivered) */
         return;
@@ -378,20 +378,24 @@ static int batch_delivered(struct runtime *rt, struct rt_delivery *dl, int other
 
 /* --- timer rounds (ac_tick_*) --------------------------------------------------------------- */
 
-/* A tick's delivery starts: its counters, zeroed once. */
+/* A tick's delivery starts: its counters, zeroed once. Of the two, the
+ * one not holding the round in flight. */
 static void batch_tick_open(struct runtime *rt)
 {
     if (rt->tick_open) {
         return;
     }
     rt->tick_open = 1;
+    if (rt->tick_dl == rt->tick_flying) {
+        rt->tick_dl = rt->tick_dl == &rt->tick_dls[0] ? &rt->tick_dls[1] : &rt->tick_dls[0];
+    }
     /* a round that failed may have records still in flight: their reports
      * would count as this round's */
-    while (!batch_dl_complete(&rt->tick_dl) && rd_kafka_outq_len(rt->producer) > 0 && !*rt->stop) {
+    while (!batch_dl_complete(rt->tick_dl) && rd_kafka_outq_len(rt->producer) > 0 && !*rt->stop) {
         rd_kafka_flush(rt->producer, 100);
     }
-    batch_dl_reset(&rt->tick_dl);
-    batch_dl_use(rt, &rt->tick_dl);
+    batch_dl_reset(rt->tick_dl);
+    batch_dl_use(rt, rt->tick_dl);
 }
 
 void ac_tick_begin(struct ac_tick *t)
@@ -400,40 +404,100 @@ void ac_tick_begin(struct ac_tick *t)
     rt->tick_open = 0; /* what a failed round produced counts no more */
 }
 
-int ac_tick_produce(struct ac_tick *t, struct ac_store_cust *sc)
+/* Waits for dl's reports, then acknowledges custs (their calls leave the
+ * outbox); others_in_flight: records of another round are on their way
+ * (poll, do not flush them too). */
+static int batch_tick_ack(struct runtime *rt, struct rt_delivery *dl, struct ac_store_cust *custs,
+                          size_t n, int others_in_flight)
 {
-    struct runtime *rt = t->rt;
-    batch_tick_open(rt);
-    sc->produced = 1;
-    return batch_produce_pending(rt, sc);
-}
-
-int ac_tick_deliver(struct ac_tick *t, struct ac_store_cust *custs, size_t n, int swept)
-{
-    struct runtime *rt = t->rt;
-    batch_tick_open(rt);
-    rt->tick_open = 0; /* whatever the outcome, the next tick starts afresh */
-    for (size_t c = 0; c < n; c++) {
-        int rc = custs[c].produced ? 0 : batch_produce_pending(rt, &custs[c]);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    int rc = swept ? batch_produce_swept(rt) : 0;
-    if (rc != 0) {
-        return rc;
-    }
-    rc = batch_delivered(rt, &rt->tick_dl, 0);
+    int rc = batch_delivered(rt, dl, others_in_flight);
+    batch_dl_use(rt, rt->tick_dl); /* new records count toward the round being built */
     if (rc == 0) {
         rc = ac_store_ack(rt->store, custs, n, rt->group, rt->proc->topic, NULL, NULL, 0);
     }
     if (rc == 0) {
         ac_metrics_add("aftercare_records_out_total", "topic=\"actions\"",
-                       (double)rt->tick_dl.sent_actions);
+                       (double)dl->sent_actions);
         ac_metrics_add("aftercare_records_out_total", "topic=\"signals\"",
-                       (double)rt->tick_dl.sent_signals);
+                       (double)dl->sent_signals);
     }
     return rc;
+}
+
+void rt_tick_forget(struct runtime *rt)
+{
+    rt->tick_flying = NULL; /* its calls stay in the outbox: the sweep's */
+    rt->tick_custs = NULL;
+    rt->tick_n = 0;
+}
+
+int ac_tick_finish(struct ac_tick *t)
+{
+    struct runtime *rt = t->rt;
+    if (!rt->tick_flying) {
+        return 0;
+    }
+    struct rt_delivery *dl = rt->tick_flying;
+    struct ac_store_cust *custs = rt->tick_custs;
+    size_t n = rt->tick_n;
+    rt_tick_forget(rt);
+    return batch_tick_ack(rt, dl, custs, n, 0);
+}
+
+/* Hands the round's records to the producer. */
+static int batch_tick_produce_all(struct runtime *rt, struct ac_store_cust *custs, size_t n)
+{
+    for (size_t c = 0; c < n; c++) {
+        int rc = custs[c].produced ? 0 : batch_produce_pending(rt, &custs[c]);
+        if (rc != 0) {
+            return rc;
+        }
+        custs[c].produced = 1;
+    }
+    return 0;
+}
+
+int ac_tick_deliver(struct ac_tick *t, struct ac_store_cust *custs, size_t n, int swept)
+{
+    struct runtime *rt = t->rt;
+    int rc = ac_tick_finish(t);
+    if (rc != 0) {
+        return rc;
+    }
+    batch_tick_open(rt);
+    rt->tick_open = 0; /* whatever the outcome, the next tick starts afresh */
+    rc = batch_tick_produce_all(rt, custs, n);
+    if (rc == 0 && swept) {
+        rc = batch_produce_swept(rt);
+    }
+    return rc != 0 ? rc : batch_tick_ack(rt, rt->tick_dl, custs, n, 0);
+}
+
+int ac_tick_deliver_later(struct ac_tick *t, struct ac_store_cust *custs, size_t n)
+{
+    struct runtime *rt = t->rt;
+    batch_tick_open(rt);
+    rt->tick_open = 0;
+    int rc = batch_tick_produce_all(rt, custs, n);
+    if (rc != 0) {
+        return rc;
+    }
+    /* the round before, in flight since the last call: its reports have
+     * had this round's time to come in */
+    if (rt->tick_flying) {
+        struct rt_delivery *dl = rt->tick_flying;
+        struct ac_store_cust *prev = rt->tick_custs;
+        size_t np = rt->tick_n;
+        rt_tick_forget(rt);
+        rc = batch_tick_ack(rt, dl, prev, np, 1);
+        if (rc != 0) {
+            return rc; /* this round's records are out; its calls wait for the sweep */
+        }
+    }
+    rt->tick_flying = rt->tick_dl;
+    rt->tick_custs = custs;
+    rt->tick_n = n;
+    return 0;
 }
 
 /* --- positions, event time, offsets, metrics ------------------------------------------------ */

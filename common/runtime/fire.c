@@ -22,8 +22,6 @@ struct ac_fire {
     ac_fire_signal_fn on_signal;
     void (*on_timer)(int64_t due, void *opaque);
     void *opaque;
-    int (*on_committed)(void *opaque, struct ac_store_cust *sc); /* timer rounds */
-    void *committed_opaque;
     int64_t upto; /* the round's timers: due at or before it */
     int64_t now;  /* the step's time, for the reports */
     /* one step per kind of work, made once: [0] timer rounds, [1 + topic] a
@@ -105,20 +103,6 @@ void ac_fire_on_timer(struct ac_fire *f, void (*fn)(int64_t due, void *opaque))
     f->on_timer = fn;
 }
 
-void ac_fire_on_committed(struct ac_fire *f, int (*fn)(void *opaque, struct ac_store_cust *sc),
-                          void *opaque)
-{
-    f->on_committed = fn;
-    f->committed_opaque = opaque;
-}
-
-/* A timer round's customer whose commit held: its records may go now. */
-static int fire_committed(void *opaque, struct ac_store_cust *sc)
-{
-    struct ac_fire *f = opaque;
-    return f->on_committed && sc->dirty ? f->on_committed(f->committed_opaque, sc) : 0;
-}
-
 static void fire_found(const char *customer_id, int64_t due, void *opaque)
 {
     struct ac_fire *f = opaque;
@@ -187,7 +171,6 @@ static struct ac_step *fire_step_get(struct ac_fire *f, const struct ac_processo
         .ctx = ctx,
         .engine = f->en,
         .rejected = fire_rejected,
-        .committed = proc ? NULL : fire_committed,
         .opaque = f,
     };
     f->steps[k] = ac_step_new(&o);

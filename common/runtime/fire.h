@@ -53,15 +53,10 @@ void ac_fire_on_timer(struct ac_fire *f, void (*fn)(int64_t due, void *opaque));
 /* One round at time now, scanning from bucket start. Returns the number of
  * timers decided (0: none due), or AC_ERR_TRANSIENT / AC_ERR_FATAL /
  * AC_ERR_NOMEM. *custs and *n are the customers committed by the round
- * (with their pending records), valid until the next round. */
+ * (with their pending records), valid until the next round (a timer
+ * process keeps two contexts, so a round stays valid while in flight). */
 int ac_fire_round(struct ac_fire *f, int64_t now, unsigned start, struct ac_store_cust **custs,
                   size_t *n);
-
-/* Timer rounds: fn gets each customer whose commit held and changed, as
- * soon as it held (the timer process hands its records to the producer
- * there, while the round goes on). A non-zero return stops the round. */
-void ac_fire_on_committed(struct ac_fire *f, int (*fn)(void *opaque, struct ac_store_cust *sc),
-                          void *opaque);
 
 /* The same for the timers due at or before upto, decided at now (the timer
  * process holds timers back to its inputs' event time, and decides them at

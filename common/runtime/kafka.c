@@ -77,14 +77,13 @@ fail:
 }
 
 rd_kafka_t *ac_kafka_producer_new(const char *brokers, const struct ac_config *cfg,
-                                  const char *linger_ms,
                                   void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
                                   void *opaque, char *errstr, size_t errlen)
 {
     char err[256];
     /* Nagle off: a batch waits for its delivery reports (latency over bytes). */
-    const char *const defaults[] = {
-        "enable.idempotence",   "true", "acks", "all", "linger.ms", linger_ms ? linger_ms : "5",
+    static const char *const defaults[] = {
+        "enable.idempotence",   "true", "acks", "all", "linger.ms", "5",
         "socket.nagle.disable", "true", NULL};
     rd_kafka_conf_t *conf =
         ac_kafka_conf_new(brokers, AC_KAFKA_PRODUCER, defaults, cfg, errstr, errlen);

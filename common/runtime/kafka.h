@@ -32,14 +32,8 @@ int ac_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value
 
 /* An idempotent producer (acks=all) for brokers, which has asked the
  * cluster for its topics (at most a second) so that the first produce does
- * not wait for metadata. linger_ms: its default linger.ms (NULL: "5"; the
- * config's kafka.linger.ms wins). Caller owns it. */
-/* The producer's default linger.ms in a process of rounds (the timer
- * process), which flushes at the end of each. */
-#define AC_KAFKA_ROUND_LINGER_MS "100"
-
+ * not wait for metadata. Caller owns it. */
 rd_kafka_t *ac_kafka_producer_new(const char *brokers, const struct ac_config *cfg,
-                                  const char *linger_ms,
                                   void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
                                   void *opaque, char *errstr, size_t errlen);
 

@@ -44,12 +44,21 @@ struct ac_tick {
  * Kafka confirmed each, then removes them from the outboxes: the same
  * delivery as after a consumer batch. Returns 0, AC_ERR_TRANSIENT (a
  * record was not confirmed, or a stop was asked: the records stay in the
- * outbox) or AC_ERR_FATAL. */
+ * outbox) or AC_ERR_FATAL. A round in flight (ac_tick_deliver_later) is
+ * finished first. */
 int ac_tick_deliver(struct ac_tick *t, struct ac_store_cust *custs, size_t n, int swept);
-/* Hands one customer's pending records to the producer now, without
- * waiting (a round's customer whose commit held, while the round goes on);
- * ac_tick_deliver then waits for them and skips it. */
-int ac_tick_produce(struct ac_tick *t, struct ac_store_cust *sc);
+/* Overlapped rounds: hands custs' pending records to the producer and
+ * returns without waiting for Kafka, leaving the round in flight; the round
+ * in flight before it, if any, is finished first (its reports — which had
+ * this round's time to come in — then its acknowledgement). custs must stay
+ * as they are until their round is finished: by the next call, by
+ * ac_tick_finish, or by ac_tick_deliver. Returns like ac_tick_deliver, for
+ * the round it finished. A tick that fails leaves the round in flight to
+ * the outbox sweep (delivered again under the same ids). */
+int ac_tick_deliver_later(struct ac_tick *t, struct ac_store_cust *custs, size_t n);
+/* Finishes the round in flight, if any (idle, before a sweep; the runtime
+ * calls it when the process stops). */
+int ac_tick_finish(struct ac_tick *t);
 /* A round starts: delivery counts of an earlier round that failed before
  * ac_tick_deliver are dropped. */
 void ac_tick_begin(struct ac_tick *t);

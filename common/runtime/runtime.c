@@ -528,7 +528,8 @@ static int runtime_alloc(struct runtime *rt)
     rt->b = &rt->batches[0];
     rt->inflight = NULL;
     rt->cur = rt->b;
-    rt->dl = &rt->tick_dl;
+    rt->tick_dl = &rt->tick_dls[0];
+    rt->dl = rt->tick_dl;
     rt->obs = calloc(n, sizeof(*rt->obs));
     rt->cust_last = calloc(n, sizeof(int));
     rt->map_size = 16;
@@ -537,7 +538,8 @@ static int runtime_alloc(struct runtime *rt)
     }
     rt->map = calloc(rt->map_size, sizeof(int));
     ac_buf_init(&rt->enc);
-    ac_outbox_refused_init(&rt->tick_dl.refused);
+    ac_outbox_refused_init(&rt->tick_dls[0].refused);
+    ac_outbox_refused_init(&rt->tick_dls[1].refused);
     return rc == 0 && rt->obs && rt->cust_last && rt->map ? 0 : AC_ERR_NOMEM;
 }
 
@@ -550,7 +552,8 @@ static void runtime_free(struct runtime *rt)
     ac_step_destroy(rt->step);
     free(rt->map);
     ac_buf_fini(&rt->enc);
-    ac_outbox_refused_fini(&rt->tick_dl.refused);
+    ac_outbox_refused_fini(&rt->tick_dls[0].refused);
+    ac_outbox_refused_fini(&rt->tick_dls[1].refused);
 }
 
 void rt_batch_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
@@ -600,7 +603,9 @@ static int runtime_tick_loop(struct runtime *rt)
             break;
         }
         if (rc < 0) {
-            /* Redis or Kafka: wait (not ready), reconnect, check the generation */
+            /* Redis or Kafka: wait (not ready), reconnect, check the generation;
+             * a round in flight is left to the outbox sweep */
+            rt_tick_forget(rt);
             ac_metrics_set_ready(0);
             if (rt_redis_recover(rt, &backoff) == AC_ERR_FATAL) {
                 rt->fatal = 1;
@@ -613,6 +618,9 @@ static int runtime_tick_loop(struct runtime *rt)
             struct timespec ts = {t.wait_ms / 1000, (long)(t.wait_ms % 1000) * 1000000L};
             nanosleep(&ts, NULL); /* a signal ends it early */
         }
+    }
+    if (!rt->fatal && ac_tick_finish(&t) != 0) {
+        AC_WARN("stopping with the last round unacknowledged; the outbox sweep delivers it");
     }
     return rt->fatal ? AC_ERR_FATAL : 0;
 }
@@ -757,8 +765,10 @@ int ac_runtime_main(const struct ac_processor *proc, int argc, char **argv)
              ac_config_str(rt.cfg, "topic.decisions"));
     if (proc->tick) {
         ac_buf_init(&rt.enc);
-        ac_outbox_refused_init(&rt.tick_dl.refused);
-        rt.dl = &rt.tick_dl;
+        ac_outbox_refused_init(&rt.tick_dls[0].refused);
+        ac_outbox_refused_init(&rt.tick_dls[1].refused);
+        rt.tick_dl = &rt.tick_dls[0];
+        rt.dl = rt.tick_dl;
     } else if (runtime_alloc(&rt) != 0) {
         fprintf(stderr, "%s: out of memory\n", procname);
         goto out;
@@ -807,13 +817,7 @@ int ac_runtime_main(const struct ac_processor *proc, int argc, char **argv)
         goto out;
     }
     const char *brokers = ac_config_str(rt.cfg, "kafka.brokers");
-    /* A tick's round flushes the producer when it has committed (librdkafka
-     * then sends at once, whatever the linger): a long linger only keeps
-     * the round's records from going out in dribs while it runs — a few
-     * records per partition per request (README: the timer process). */
-    rt.producer =
-        ac_kafka_producer_new(brokers, rt.cfg, proc->tick ? AC_KAFKA_ROUND_LINGER_MS : NULL,
-                              rt_batch_dr_cb, &rt, err, sizeof(err));
+    rt.producer = ac_kafka_producer_new(brokers, rt.cfg, rt_batch_dr_cb, &rt, err, sizeof(err));
     if (!rt.producer ||
         (!proc->tick && !(rt.consumer = runtime_consumer(&rt, brokers, err, sizeof(err))))) {
         fprintf(stderr, "%s: %s\n", procname, err);

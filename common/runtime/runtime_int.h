@@ -80,7 +80,7 @@ struct rt_batch {
 };
 
 struct runtime {
-    int tick_open; /* a tick's delivery counters are running (ac_tick_produce) */
+    int tick_open; /* a tick's delivery counters are running */
     const struct ac_processor *proc;
     void *ctx;
     struct ac_rules *playbook; /* the playbook and its engine (SIGHUP reloads it) */
@@ -103,12 +103,17 @@ struct runtime {
     int batch_ms;
 
     struct rt_batch batches[2];
-    struct rt_batch *b;        /* the batch being gathered */
-    struct rt_batch *inflight; /* done but for its delivery: finished after the next
-                                  batch's state work, or when the consumer is idle */
-    struct rt_batch *cur;      /* the batch the step works on (its hooks' target) */
-    struct rt_delivery *dl;    /* where produced records count: cur's, or the tick's */
-    struct rt_delivery tick_dl;
+    struct rt_batch *b;             /* the batch being gathered */
+    struct rt_batch *inflight;      /* done but for its delivery: finished after the next
+                                       batch's state work, or when the consumer is idle */
+    struct rt_batch *cur;           /* the batch the step works on (its hooks' target) */
+    struct rt_delivery *dl;         /* where produced records count: cur's, or the tick's */
+    struct rt_delivery tick_dls[2]; /* a tick's rounds: the one built, the one in flight */
+    struct rt_delivery *tick_dl;    /* the round being built: one of tick_dls */
+    /* the round in flight (ac_tick_deliver_later): its customers, its counters */
+    struct ac_store_cust *tick_custs;
+    size_t tick_n;
+    struct rt_delivery *tick_flying; /* NULL: none */
 
     /* scratch shared by both batches */
     double *obs;    /* [batch_size] a histogram's observations */
@@ -130,6 +135,8 @@ struct runtime {
 /* The step's hook for a customer whose commit held: its records go to the
  * producer (their delivery overlaps the rest of the batch's state work). */
 int rt_batch_committed(void *opaque, struct ac_store_cust *sc);
+/* Drops the tick's round in flight without acknowledging it (a failed tick). */
+void rt_tick_forget(struct runtime *rt);
 /* Adds a committed customer's decisions to the batch's tallies. */
 void rt_tally_decisions(struct runtime *rt, const struct ac_store_cust *sc);
 /* The step's hook for an event the domain rejected: its DLQ record goes

@@ -102,7 +102,7 @@ struct ac_store_cust {
     int tz_fallbacks, tz_missing, decisions_lost;
     int replayed;         /* the step skipped a redelivered input of this customer */
     int done;             /* the step is done with it: load and commit skip it */
-    int produced;         /* its pending records went to the producer (ac_tick_produce) */
+    int produced;         /* its pending records went to the producer (a tick's round) */
     int inited;           /* ac_store_cust_init ran on this storage */
     uint64_t call_seq;    /* out (commit): the store's call that wrote its bundle, 0: none */
     unsigned call_bucket; /* that call's bucket */

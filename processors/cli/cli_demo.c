@@ -411,8 +411,7 @@ int cli_demo_run(const struct cli_demo_opts *o, FILE *out)
     if (!d.tl || !d.codec) {
         goto out;
     }
-    d.rk =
-        ac_kafka_producer_new(o->brokers, NULL, NULL, demo_dr, &d.produce_failed, err, sizeof(err));
+    d.rk = ac_kafka_producer_new(o->brokers, NULL, demo_dr, &d.produce_failed, err, sizeof(err));
     d.st = d.rk ? ac_store_new(o->redis_url, "ac", err, sizeof(err)) : NULL;
     if (!d.st || ac_store_connect(d.st, err, sizeof(err)) != 0) {
         fprintf(stderr, "aftercare dev: %s\n", err);

@@ -40,7 +40,7 @@ int cli_produce_stream(const char *brokers, struct ac_codec *codec, const char *
     struct ac_buf avro;
     ac_buf_init(&avro);
     *sent = 0;
-    rd_kafka_t *rk = ac_kafka_producer_new(brokers, NULL, NULL, cli_dr, &failed, err, sizeof(err));
+    rd_kafka_t *rk = ac_kafka_producer_new(brokers, NULL, cli_dr, &failed, err, sizeof(err));
     if (!rk) {
         fprintf(stderr, "aftercare: %s\n", err);
         return 1;

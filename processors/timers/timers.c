@@ -65,7 +65,10 @@ struct timers {
     unsigned start;                 /* first bucket of the next round */
     struct ac_tick *tick;           /* the runtime's, during a call */
     struct ac_store *store;         /* the tick's */
-    struct ac_fire *fire;           /* made on the first tick */
+    struct ac_fire *fire[2];        /* made on the first tick: rounds take turns, one
+                                       building while the other is in flight */
+    int cur;                        /* the fire context of the next round */
+    int flying;                     /* the other context's round is in flight */
     int64_t speed, epoch;
     struct ac_store_cust *sweep; /* [sweep_cap] customers of the outbox sweep */
     int *sweep_stale;            /* [sweep_cap] found through a call old enough */
@@ -73,8 +76,8 @@ struct timers {
     char (*swept)[AC_ID_MAX]; /* seen in the previous sweep */
     size_t n_swept;
     unsigned sweep_start; /* first bucket of the next sweep */
-    int64_t *due;         /* due times of the round's emitted actions */
-    size_t n_due, cap_due;
+    int64_t *due[2];      /* due times of each round's emitted actions */
+    size_t n_due[2], cap_due;
 };
 
 static int64_t timers_now(const struct timers *t)
@@ -293,14 +296,6 @@ static int timers_sweep(struct timers *t)
     return rc;
 }
 
-/* A round's customer whose commit held: its records go to the producer
- * while the round commits the rest. */
-static int timers_committed(void *opaque, struct ac_store_cust *sc)
-{
-    struct timers *t = opaque;
-    return ac_tick_produce(t->tick, sc);
-}
-
 static void timers_decision(const char *customer_id, const struct ac_decision *d, void *opaque)
 {
     struct timers *t = opaque;
@@ -313,14 +308,40 @@ static void timers_decision(const char *customer_id, const struct ac_decision *d
         snprintf(label, sizeof(label), "rule=\"%s\"", d->rule_id);
         ac_metrics_add("aftercare_actions_out_total", label, 1);
         /* lateness is observed once the action is on Kafka (timers_tick) */
-        if (t->n_due < t->cap_due) {
-            t->due[t->n_due++] = d->due;
+        if (t->n_due[t->cur] < t->cap_due) {
+            t->due[t->cur][t->n_due[t->cur]++] = d->due;
         }
     }
 }
 
+/* The lateness of a round's emitted actions, once Kafka confirmed them
+ * (in the clock's time: with clock.speed > 1 these are sped-up seconds). */
+static void timers_lateness(struct timers *t, int round)
+{
+    int64_t on_kafka = timers_now(t);
+    for (size_t i = 0; i < t->n_due[round]; i++) {
+        ac_metrics_observe("aftercare_timer_lateness_seconds", "",
+                           (double)(on_kafka - t->due[round][i]) / 1000.0);
+    }
+    t->n_due[round] = 0;
+}
+
+/* The round in flight, finished now (nothing more due, a sweep, a stop). */
+static int timers_finish(struct timers *t)
+{
+    int rc = ac_tick_finish(t->tick);
+    if (rc == 0 && t->flying) {
+        timers_lateness(t, t->cur ^ 1);
+    }
+    t->flying = 0;
+    return rc;
+}
+
 /* One round: the sweep when it is time, the gauges every second, then the
- * timers due up to the inputs' event time, delivered. */
+ * timers due up to the inputs' event time. Rounds overlap: a round's
+ * records go to the producer and the round stays in flight while the next
+ * one is found, loaded, applied and committed; then it is finished (its
+ * reports, its acknowledgement). */
 static int timers_tick(void *ctx, struct ac_tick *tk)
 {
     struct timers *t = ctx;
@@ -328,18 +349,19 @@ static int timers_tick(void *ctx, struct ac_tick *tk)
     t->tick = tk;
     t->store = tk->store;
     tk->wait_ms = t->idle_ms;
-    if (!t->fire) {
-        t->fire = ac_fire_new(tk->store, tk->engine, tk->codec, t->batch);
-        if (!t->fire) {
-            return AC_ERR_NOMEM;
+    for (int k = 0; k < 2; k++) {
+        if (!t->fire[k]) {
+            t->fire[k] = ac_fire_new(tk->store, tk->engine, tk->codec, t->batch);
+            if (!t->fire[k]) {
+                return AC_ERR_NOMEM;
+            }
+            ac_fire_on_decision(t->fire[k], timers_decision, t);
         }
-        ac_fire_on_decision(t->fire, timers_decision, t);
-        ac_fire_on_committed(t->fire, timers_committed, t);
     }
     int64_t mono = ac_clock_mono_ms();
     if (mono >= t->next_sweep) {
         t->next_sweep = mono + t->sweep_ms;
-        if ((rc = timers_sweep(t)) == AC_ERR_FATAL) {
+        if ((rc = timers_finish(t)) != 0 || (rc = timers_sweep(t)) == AC_ERR_FATAL) {
             return rc;
         }
     }
@@ -355,32 +377,33 @@ static int timers_tick(void *ctx, struct ac_tick *tk)
     struct ac_store_cust *custs = NULL;
     size_t n = 0;
     double t0 = ac_clock_mono_s();
-    t->n_due = 0;
+    t->n_due[t->cur] = 0;
     int64_t upto = timers_fire_time(t, now);
     ac_tick_begin(tk);
-    int decided = upto == INT64_MIN ? AC_ERR_TRANSIENT
-                                    : ac_fire_round_upto(t->fire, upto, now, t->start, &custs, &n);
+    int decided = upto == INT64_MIN
+                      ? AC_ERR_TRANSIENT
+                      : ac_fire_round_upto(t->fire[t->cur], upto, now, t->start, &custs, &n);
     if (decided > 0 && t->held_too_long) {
         ac_metrics_add("aftercare_timers_fired_past_hold_total", "", (double)decided);
     }
     t->start = (t->start + 97) % AC_STORE_BUCKETS; /* replicas drift apart */
     if (decided < 0) {
-        return decided; /* the runtime's to recover */
+        t->flying = 0;
+        return decided; /* the runtime's to recover (the round in flight: the sweep's) */
     }
     if (n == 0) {
-        return 0; /* nothing due: wait */
+        return timers_finish(t); /* nothing due: wait */
     }
     /* a round may have committed records without firing a timer (exits) */
-    if ((rc = timers_deliver(t, custs, n, 0)) != 0) {
+    if ((rc = ac_tick_deliver_later(tk, custs, n)) != 0) {
+        t->flying = 0;
         return rc; /* the records wait in the outbox; the sweep delivers them */
     }
-    /* Due time -> acknowledged by Kafka (in the clock's time: with
-     * clock.speed > 1 these are sped-up seconds). */
-    int64_t on_kafka = timers_now(t);
-    for (size_t i = 0; i < t->n_due; i++) {
-        ac_metrics_observe("aftercare_timer_lateness_seconds", "",
-                           (double)(on_kafka - t->due[i]) / 1000.0);
+    if (t->flying) {
+        timers_lateness(t, t->cur ^ 1); /* the round finished just now */
     }
+    t->flying = 1;
+    t->cur ^= 1;
     ac_metrics_observe("aftercare_batch_duration_seconds", "", ac_clock_mono_s() - t0);
     ac_metrics_add("aftercare_timers_fired_total", "", (double)decided);
     return decided;
@@ -416,11 +439,13 @@ static void timers_fini(void *ctx)
     free(t->sweep);
     free(t->sweep_stale);
     free(t->swept);
-    free(t->due);
+    free(t->due[0]);
+    free(t->due[1]);
     for (int i = 0; i < t->n_inputs; i++) {
         free(t->inputs[i].at);
     }
-    ac_fire_destroy(t->fire);
+    ac_fire_destroy(t->fire[0]);
+    ac_fire_destroy(t->fire[1]);
     free(t);
 }
 
@@ -445,8 +470,9 @@ static void *timers_init(const struct ac_config *cfg, char *err, size_t errlen)
     t->sweep = calloc(t->sweep_cap, sizeof(*t->sweep));
     t->sweep_stale = calloc(t->sweep_cap, sizeof(*t->sweep_stale));
     t->cap_due = t->batch * AC_EMIT_MAX_ACTIONS;
-    t->due = calloc(t->cap_due, sizeof(*t->due));
-    if (!t->sweep || !t->sweep_stale || !t->due) {
+    t->due[0] = calloc(t->cap_due, sizeof(*t->due[0]));
+    t->due[1] = calloc(t->cap_due, sizeof(*t->due[1]));
+    if (!t->sweep || !t->sweep_stale || !t->due[0] || !t->due[1]) {
         snprintf(err, errlen, "out of memory");
         timers_fini(t);
         return NULL;
