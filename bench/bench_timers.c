@@ -625,7 +625,7 @@ int main(int argc, char **argv)
         .steady_s = 2,
         .gap_s = 8,
         .far = 0,
-        .batch = 1000,
+        .batch = 2000,
         .idle_ms = 100,
         .speed = 2,
         .out_partitions = 64,

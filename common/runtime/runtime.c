@@ -229,6 +229,10 @@ static void runtime_idle_check(struct runtime *rt)
     }
     snprintf(err, sizeof(err), "cannot read the generation key");
     rc = ac_store_generation(rt->store, 0, gen);
+    if (rc == 0 && ac_store_ping_lanes(rt->store) != 0) {
+        snprintf(err, sizeof(err), "the second connection was closed");
+        rc = AC_ERR_TRANSIENT;
+    }
     if (rc == AC_ERR_NOTFOUND || (rc == 0 && strcmp(gen, rt->gen) != 0)) {
         runtime_lost_data(rt, rc, gen);
         rt->fatal = 1;

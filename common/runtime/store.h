@@ -222,8 +222,12 @@ int ac_store_commit_recv(struct ac_store *st, struct ac_store_cust *custs, size_
                          const struct ac_store_ticket *t);
 void ac_store_ticket_fini(struct ac_store_ticket *t);
 /* Makes lane 0 or 1 the connection every call uses until the next switch.
- * A dropped store is back on lane 0. */
+ * A dropped store is back on lane 0. ac_store_connected is true only with
+ * both lanes up. */
 void ac_store_lane(struct ac_store *st, int lane);
+/* PINGs the lane not in use (the idle check): 0, or AC_ERR_TRANSIENT with
+ * both dropped. */
+int ac_store_ping_lanes(struct ac_store *st);
 int ac_store_flush(struct ac_store *st);
 /* Closes the connection (the next call reconnects). */
 void ac_store_drop(struct ac_store *st);

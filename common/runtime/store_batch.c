@@ -360,6 +360,9 @@ static int store_load_send(struct ac_store *st, struct ac_store_cust *custs, siz
     for (size_t i = 0; watch && i < n; i++) {
         n_watch += !custs[i].done;
     }
+    if (watch && !st->other) {
+        return AC_ERR_TRANSIENT; /* a watched load needs both lanes (store.h) */
+    }
     if (n_watch > 0) {
         /* written in pieces: the keys need no storage of their own */
         int rc = store_out_head(st, '*', 1 + n_watch);
@@ -398,7 +401,7 @@ static int store_load_send(struct ac_store *st, struct ac_store_cust *custs, siz
             return AC_ERR_TRANSIENT;
         }
     }
-    if (watch) {
+    if (n_watch > 0) {
         size_t argc = 0;
         store_push_str(st, &argc, "TIME");
         if (store_append(st, argc) != 0) {
@@ -418,7 +421,8 @@ int ac_store_load_send_watch(struct ac_store *st, struct ac_store_cust *custs, s
     return store_load_send(st, custs, n, 0, 1);
 }
 
-/* Reads one reply that must not be an error (WATCH's OK, TIME's pair). */
+/* Reads one reply that must not be an error (WATCH's OK, TIME's pair); an
+ * error drops the connection (the replies after it are left unread). */
 static int store_read_plain(struct ac_store *st, redisReply **out, const char *what)
 {
     redisReply *r = store_read(st);
@@ -428,6 +432,7 @@ static int store_read_plain(struct ac_store *st, redisReply **out, const char *w
     if (r->type == REDIS_REPLY_ERROR) {
         int rc = store_reply_error(st, r, what);
         freeReplyObject(r);
+        store_drop(st);
         return rc;
     }
     if (out) {
@@ -456,10 +461,11 @@ static int store_load_recv(struct ac_store *st, struct ac_store_cust *custs, siz
             any = 1;
         }
     }
-    if (watched && any) {
+    watched = watched && any; /* the send wrote WATCH and TIME then */
+    if (watched) {
         int e = store_read_plain(st, NULL, "watch the records");
         if (e != 0) {
-            return e; /* the connection is dropped */
+            return e;
         }
     }
     size_t n_legacy = 0;
@@ -499,6 +505,12 @@ static int store_load_recv(struct ac_store *st, struct ac_store_cust *custs, siz
             t->element[1]->type == REDIS_REPLY_STRING) {
             st->redis_ms = strtoll(t->element[0]->str, NULL, 10) * 1000 +
                            strtoll(t->element[1]->str, NULL, 10) / 1000;
+        } else {
+            /* the call index's score is Redis's time: no guess */
+            AC_ERROR("unexpected reply to TIME from Redis");
+            freeReplyObject(t);
+            store_drop(st);
+            return AC_ERR_FATAL;
         }
         freeReplyObject(t);
     }
@@ -923,7 +935,9 @@ static int store_commit_send_watched(struct ac_store *st, struct ac_store_cust *
             rc = AC_ERR_TRANSIENT;
         }
     }
-    /* the counters last: a key of another type fails here, after the rest */
+    /* the counters. Unlike the function, a transaction does not stop at a
+     * command that fails (a key of another type: a damaged keyspace, not a
+     * conflict): the others still run, and the commit is FATAL. */
     for (size_t i = 0; i < n && rc == 0; i++) {
         struct ac_store_cust *sc = &custs[i];
         if (!sc->dirty || sc->done || sc->exists < 0 || sc->n_counters == 0) {

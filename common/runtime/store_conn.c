@@ -163,7 +163,27 @@ void ac_store_drop(struct ac_store *st)
 
 int ac_store_connected(const struct ac_store *st)
 {
-    return st->rc != NULL && st->rc->err == 0;
+    return st->rc != NULL && st->rc->err == 0 && st->other != NULL && st->other->err == 0;
+}
+
+/* PING on the other lane: a connection the server or a proxy closed while it
+ * sat idle is found now (and both dropped), not half-way through a step. */
+int ac_store_ping_lanes(struct ac_store *st)
+{
+    if (!ac_store_connected(st)) {
+        return AC_ERR_TRANSIENT;
+    }
+    redisReply *r = redisCommand(st->other, "PING");
+    int ok = r && r->type != REDIS_REPLY_ERROR;
+    if (r) {
+        freeReplyObject(r);
+    }
+    if (!ok) {
+        AC_WARN("redis connection lost host=%s port=%d (the second lane)", st->host, st->port);
+        store_drop(st);
+        return AC_ERR_TRANSIENT;
+    }
+    return 0;
 }
 
 const char *ac_store_run_id(const struct ac_store *st)
@@ -187,6 +207,7 @@ void store_drop(struct ac_store *st)
         st->other = NULL;
     }
     st->lane = 0;
+    st->redis_ms = 0;
 }
 
 void ac_store_lane(struct ac_store *st, int lane)
@@ -284,6 +305,11 @@ int ac_store_connect(struct ac_store *st, char *errstr, size_t errlen)
     redisContext *first = st->rc;
     st->rc = NULL;
     int dialed = store_dial(st, errstr, errlen);
+    if (dialed == 0 && !(r = store_setup_cmd(st, errstr, errlen, "PING", "PING"))) {
+        dialed = AC_ERR_TRANSIENT;
+    } else if (dialed == 0) {
+        freeReplyObject(r);
+    }
     st->other = st->rc;
     st->rc = first;
     if (dialed != 0) {
@@ -328,6 +354,7 @@ static int store_argv_reserve(struct ac_store *st, size_t n)
 int store_push(struct ac_store *st, size_t *argc, const char *p, size_t len)
 {
     if (store_argv_reserve(st, *argc + 1) != 0) {
+        st->push_failed = 1; /* the next store_append refuses the short command */
         return AC_ERR_NOMEM;
     }
     st->argv[*argc] = p;
@@ -396,6 +423,10 @@ int store_out_arg(struct ac_store *st, const void *p, size_t n)
  * one more. */
 int store_append(struct ac_store *st, size_t argc)
 {
+    if (st->push_failed) {
+        st->push_failed = 0; /* an argument is missing: never send the rest */
+        return AC_ERR_NOMEM;
+    }
     if (!st->rc) {
         return AC_ERR_TRANSIENT;
     }

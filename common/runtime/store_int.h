@@ -15,6 +15,7 @@ struct ac_store {
     redisContext *other; /* the other lane's; both are made and dropped together */
     int lane;            /* which lane rc is */
     int64_t redis_ms;    /* Redis's clock at the last watched load (TIME), ms */
+    int push_failed;     /* store_push ran out of memory since the last store_append */
     char host[256];
     int port;
     int db;

@@ -144,6 +144,9 @@ static int store_due_enough(void *opaque)
 int ac_store_due(struct ac_store *st, int64_t now, unsigned start, size_t max,
                  void (*fn)(const char *customer_id, int64_t due, void *opaque), void *opaque)
 {
+    if (max == 0) {
+        return 0;
+    }
     struct store_due d = {.st = st, .now = now, .max = max, .fn = fn, .opaque = opaque};
     ac_buf_reset(&st->legacy_due);
     st->n_legacy_due = 0;

@@ -19,7 +19,7 @@
 /* Its own keys; the runtime adds the ones every processor reads (Kafka,
  * Redis, topics, schemas, playbook, log). */
 static const struct ac_cfg_entry timers_config[] = {
-    {"timers.batch", AC_CFG_INT, "1000", "most timers claimed per round", 1, 100000},
+    {"timers.batch", AC_CFG_INT, "2000", "most timers claimed per round", 1, 100000},
     {"timers.idle_ms", AC_CFG_INT, "100", "wait between rounds when nothing is due (ms)", 1, 60000},
     {"timers.sweep_ms", AC_CFG_INT, "30000",
      "how often outboxes left by a dead process are produced (ms)", 100, 3600000},
@@ -360,8 +360,11 @@ static int timers_tick(void *ctx, struct ac_tick *tk)
     }
     int64_t mono = ac_clock_mono_ms();
     if (mono >= t->next_sweep) {
+        if ((rc = timers_finish(t)) != 0) {
+            return rc; /* the sweep runs on the next call, once Redis is back */
+        }
         t->next_sweep = mono + t->sweep_ms;
-        if ((rc = timers_finish(t)) != 0 || (rc = timers_sweep(t)) == AC_ERR_FATAL) {
+        if ((rc = timers_sweep(t)) == AC_ERR_FATAL) {
             return rc;
         }
     }
@@ -422,7 +425,9 @@ static void timers_declare_metrics(void)
                        "timers fired although an input was behind (held past timers.max_hold_ms)");
     ac_metrics_declare("aftercare_timers_fired_total", "counter", "timers decided");
     ac_metrics_declare("aftercare_timer_lateness_seconds", "histogram",
-                       "from a timer's due time to its action acknowledged by Kafka");
+                       "from a timer's due time to its round being finished (Kafka confirmed its "
+                       "action; rounds overlap, so this can be one round later than the "
+                       "confirmation)");
     ac_metrics_declare("aftercare_outbox_swept_total", "counter",
                        "records of commits their writer did not deliver, produced by the sweep");
 }

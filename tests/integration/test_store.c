@@ -9,9 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "devstack.h"
 #include "err.h"
 #include "log.h"
+#include "metrics.h"
+#include "step.h"
 #include "store.h"
 
 static struct ac_dev_redis dr;
@@ -695,6 +698,25 @@ Test(store, an_optimistic_commit_conflicts_whole_and_lanes_keep_their_watches)
         snprintf(key, sizeof(key), "t:{%u}:c:opt-a%d", p0[i].bucket, i);
         cr_expect_eq(redis_int("EXISTS %s", key), 1, "opt-a%d's record is written", i);
     }
+    /* the call is indexed at Redis's time, and acknowledged like any other */
+    char oz[64];
+    snprintf(oz, sizeof(oz), "t:{%u}:oz", p0[0].bucket);
+    redisReply *tr = ac_store_command(st, "TIME");
+    cr_assert(tr && tr->type == REDIS_REPLY_ARRAY && tr->elements == 2);
+    long long redis_ms = strtoll(tr->element[0]->str, NULL, 10) * 1000;
+    ac_store_reply_free(tr);
+    redisReply *zr = ac_store_command(st, "ZRANGE %s 0 -1 WITHSCORES", oz);
+    cr_assert(zr && zr->type == REDIS_REPLY_ARRAY && zr->elements >= 2);
+    long long score = strtoll(zr->element[1]->str, NULL, 10);
+    ac_store_reply_free(zr);
+    cr_expect(score > redis_ms - 10000 && score <= redis_ms + 1000, "scored %lld, Redis at %lld",
+              score, redis_ms);
+    cr_assert_eq(ac_store_ack(st, p0, N, "g", AC_TOPIC_ORDERS, NULL, NULL, 0), 0);
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof(key), "t:{%u}:oz", p0[i].bucket);
+        cr_expect_eq(redis_int("ZCARD %s", key), 0, "opt-a%d's call left its index", i);
+    }
+
     /* after lane 0's EXEC, another writer changes one customer of part 1 */
     struct ac_store *st2 = another_writer();
     struct ac_store_cust other;
@@ -749,4 +771,108 @@ Test(store, an_optimistic_commit_conflicts_whole_and_lanes_keep_their_watches)
         ac_store_cust_fini(&p0[i]);
         ac_store_cust_fini(&p1[i]);
     }
+}
+
+/* --- the step over three parts ------------------------------------------------------------- */
+
+struct step_probe {
+    int *committed; /* per customer: how often its commit held */
+    struct ac_store_cust *custs;
+    int n;
+    int injected;
+};
+
+static int count_order(void *ctx, struct ac_customer *c, const struct ac_event *ev,
+                       const struct ac_clock *clock, struct ac_emit *out, char *reason, size_t rlen)
+{
+    (void)ctx, (void)ev, (void)clock, (void)out, (void)reason, (void)rlen;
+    c->order_count++;
+    return 0;
+}
+
+/* At part 0's first held commit, part 2 is loaded (watched) but not yet
+ * committed: another writer changes one of its customers now. */
+static int step_probe_committed(void *opaque, struct ac_store_cust *sc)
+{
+    struct step_probe *p = opaque;
+    int i = (int)(sc - p->custs);
+    cr_assert(i >= 0 && i < p->n);
+    p->committed[i]++;
+    if (!p->injected) {
+        p->injected = 1;
+        struct ac_store *st2 = another_writer();
+        struct ac_store_cust other;
+        ac_store_cust_init(&other, p->custs[2 * AC_STEP_PART + 5].customer_id);
+        cr_assert_eq(ac_store_load(st2, &other, 1), 0);
+        other.rec.state.order_count += 10;
+        other.dirty = 1;
+        cr_assert_eq(ac_store_commit(st2, &other, 1), 0);
+        cr_assert_eq(other.status, 0);
+        ac_store_cust_fini(&other);
+        ac_store_destroy(st2);
+    }
+    return 0;
+}
+
+/* The step's first try is optimistic per part; a part whose watch a writer
+ * broke is retried whole through the function, once, and every customer's
+ * event is applied exactly once; the conflicts are counted. */
+Test(store, a_part_whose_watch_broke_is_retried_and_applied_once)
+{
+    enum { N = 3 * AC_STEP_PART };
+    struct ac_store_cust *c = calloc(N, sizeof(*c));
+    struct ac_event *ev = calloc(N, sizeof(*ev));
+    struct ac_apply_in *in = calloc(N, sizeof(*in));
+    struct ac_step_in *ins = calloc(N, sizeof(*ins));
+    struct step_probe p = {.committed = calloc(N, sizeof(int)), .custs = c, .n = N};
+    cr_assert(c && ev && in && ins && p.committed);
+    int64_t now = ac_clock_now(ac_clock_wall());
+    for (int i = 0; i < N; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "step-%d", i);
+        ac_store_cust_init(&c[i], id);
+        ev[i].topic = AC_TOPIC_ORDERS;
+        snprintf(ev[i].event_id, sizeof(ev[i].event_id), "ev-%d", i);
+        snprintf(ev[i].customer_id, sizeof(ev[i].customer_id), "%s", id);
+        snprintf(ev[i].type, sizeof(ev[i].type), "order_placed");
+        ev[i].occurred_at = now;
+        in[i] = (struct ac_apply_in){&ev[i], 0, i, (size_t)i};
+        ins[i] = (struct ac_step_in){&in[i], 1, 0, 0};
+    }
+    const struct ac_step_opts o = {
+        .st = st,
+        .topic = AC_TOPIC_ORDERS,
+        .transition = count_order,
+        .committed = step_probe_committed,
+        .opaque = &p,
+    };
+    struct ac_step *s = ac_step_new(&o);
+    cr_assert_not_null(s);
+    double before = ac_metrics_get("aftercare_commit_conflicts_total", "");
+    struct ac_clock clock;
+    ac_clock_init_fixed(&clock, now);
+    struct ac_apply_stats stats = {0};
+    cr_assert_eq(ac_step_run(s, c, ins, N, &clock, &stats), 0);
+    cr_expect(p.injected);
+    cr_expect_eq(stats.applied, N, "applied %lld", (long long)stats.applied);
+    cr_expect_eq(ac_metrics_get("aftercare_commit_conflicts_total", "") - before,
+                 (double)AC_STEP_PART, "the broken part's customers are counted");
+    for (int i = 0; i < N; i++) {
+        cr_expect_eq(p.committed[i], 1, "step-%d: its commit held %d times", i, p.committed[i]);
+        struct ac_store_cust back;
+        ac_store_cust_init(&back, c[i].customer_id);
+        cr_assert_eq(ac_store_load(st, &back, 1), 0);
+        cr_expect_eq(back.rec.state.order_count, i == 2 * AC_STEP_PART + 5 ? 11 : 1,
+                     "step-%d: applied once (on top of the other writer's change)", i);
+        ac_store_cust_fini(&back);
+    }
+    ac_step_destroy(s);
+    for (int i = 0; i < N; i++) {
+        ac_store_cust_fini(&c[i]);
+    }
+    free(c);
+    free(ev);
+    free(in);
+    free(ins);
+    free(p.committed);
 }
