@@ -431,9 +431,11 @@ void rt_tick_forget(struct runtime *rt)
     rt->tick_n = 0;
 }
 
-int ac_tick_finish(struct ac_tick *t)
+/* Finishes the round in flight, if any: 1 when one was, 0 when none, or an
+ * error (the round is then the sweep's). others_in_flight: another round's
+ * records are on their way too (batch_delivered polls, not flushes). */
+static int batch_tick_finish_flying(struct runtime *rt, int others_in_flight)
 {
-    struct runtime *rt = t->rt;
     if (!rt->tick_flying) {
         return 0;
     }
@@ -441,7 +443,13 @@ int ac_tick_finish(struct ac_tick *t)
     struct ac_store_cust *custs = rt->tick_custs;
     size_t n = rt->tick_n;
     rt_tick_forget(rt);
-    return batch_tick_ack(rt, dl, custs, n, 0);
+    int rc = batch_tick_ack(rt, dl, custs, n, others_in_flight);
+    return rc != 0 ? rc : 1;
+}
+
+int ac_tick_finish(struct ac_tick *t)
+{
+    return batch_tick_finish_flying(t->rt, 0);
 }
 
 /* Hands the round's records to the producer. */
@@ -460,8 +468,8 @@ static int batch_tick_produce_all(struct runtime *rt, struct ac_store_cust *cust
 int ac_tick_deliver(struct ac_tick *t, struct ac_store_cust *custs, size_t n, int swept)
 {
     struct runtime *rt = t->rt;
-    int rc = ac_tick_finish(t);
-    if (rc != 0) {
+    int rc = batch_tick_finish_flying(rt, 0);
+    if (rc < 0) {
         return rc;
     }
     batch_tick_open(rt);
@@ -484,20 +492,14 @@ int ac_tick_deliver_later(struct ac_tick *t, struct ac_store_cust *custs, size_t
     }
     /* the round before, in flight since the last call: its reports have
      * had this round's time to come in */
-    if (rt->tick_flying) {
-        struct rt_delivery *dl = rt->tick_flying;
-        struct ac_store_cust *prev = rt->tick_custs;
-        size_t np = rt->tick_n;
-        rt_tick_forget(rt);
-        rc = batch_tick_ack(rt, dl, prev, np, 1);
-        if (rc != 0) {
-            return rc; /* this round's records are out; its calls wait for the sweep */
-        }
+    int finished = batch_tick_finish_flying(rt, 1);
+    if (finished < 0) {
+        return finished; /* this round's records are out; its calls wait for the sweep */
     }
     rt->tick_flying = rt->tick_dl;
     rt->tick_custs = custs;
     rt->tick_n = n;
-    return 0;
+    return finished;
 }
 
 /* --- positions, event time, offsets, metrics ------------------------------------------------ */

@@ -52,12 +52,14 @@ int ac_tick_deliver(struct ac_tick *t, struct ac_store_cust *custs, size_t n, in
  * in flight before it, if any, is finished first (its reports — which had
  * this round's time to come in — then its acknowledgement). custs must stay
  * as they are until their round is finished: by the next call, by
- * ac_tick_finish, or by ac_tick_deliver. Returns like ac_tick_deliver, for
- * the round it finished. A tick that fails leaves the round in flight to
- * the outbox sweep (delivered again under the same ids). */
+ * ac_tick_finish, or by ac_tick_deliver. Returns 1 when it finished a round
+ * in flight, 0 when there was none, or an error as ac_tick_deliver (for the
+ * round it finished). A tick that fails leaves the round in flight to the
+ * outbox sweep (delivered again under the same ids). */
 int ac_tick_deliver_later(struct ac_tick *t, struct ac_store_cust *custs, size_t n);
 /* Finishes the round in flight, if any (idle, before a sweep; the runtime
- * calls it when the process stops). */
+ * calls it when the process stops): 1 when there was one, 0 when none, or
+ * an error. */
 int ac_tick_finish(struct ac_tick *t);
 /* A round starts: delivery counts of an earlier round that failed before
  * ac_tick_deliver are dropped. */

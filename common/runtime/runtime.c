@@ -623,7 +623,7 @@ static int runtime_tick_loop(struct runtime *rt)
             nanosleep(&ts, NULL); /* a signal ends it early */
         }
     }
-    if (!rt->fatal && ac_tick_finish(&t) != 0) {
+    if (!rt->fatal && ac_tick_finish(&t) < 0) {
         AC_WARN("stopping with the last round unacknowledged; the outbox sweep delivers it");
     }
     return rt->fatal ? AC_ERR_FATAL : 0;

@@ -107,6 +107,9 @@ struct ac_store_cust {
     uint64_t call_seq;    /* out (commit): the store's call that wrote its bundle, 0: none */
     unsigned call_bucket; /* that call's bucket */
     struct ac_buf blob;   /* scratch: the encoded record */
+    char due[24];         /* scratch (commit): its due-index change, "" none, "-" remove, else
+                             the new score */
+    int pristine;         /* scratch (commit): nothing to keep, no record to write */
 };
 
 void ac_store_cust_init(struct ac_store_cust *sc, const char *customer_id);

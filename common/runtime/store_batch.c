@@ -577,13 +577,20 @@ struct store_commit_strs {
     char keys[AC_STORE_KEYS_PER_CUSTOMER][STORE_KEY_MAX];
     char want[24];
     size_t want_len;
-    char due[24];
     char n_counters[16];
     size_t bundle_len;
     char bundle_len_str[24];
     char n_legacy[16];
     char legacy[5][STORE_KEY_MAX + AC_ACTION_ID_MAX + AC_ID_MAX];
 };
+
+static int store_pristine(const struct ac_store_cust *sc);
+
+/* A customer the commit writes: changed, not done, its record readable. */
+static int store_committing(const struct ac_store_cust *sc)
+{
+    return sc->dirty && !sc->done && sc->exists >= 0;
+}
 
 /* The customer's due-index change: "" none, "-" remove, else its new score. */
 static void store_due_str(const struct ac_store_cust *sc, char out[24])
@@ -624,7 +631,7 @@ static int store_commit_prepare(struct ac_store *st, struct ac_store_cust *sc,
     if (rc != 0) {
         return rc;
     }
-    store_due_str(sc, cs->due);
+    store_due_str(sc, sc->due);
     /* its part of the call's bundles (store_append_bundles): id, NUL, length, records */
     cs->bundle_len = sc->n_new_out > 0 ? strlen(sc->customer_id) + 1 + 4 + sc->new_out.len : 0;
     if (sc->new_out.len > UINT32_MAX) {
@@ -640,6 +647,7 @@ static int store_commit_prepare(struct ac_store *st, struct ac_store_cust *sc,
         store_key(st, cs->legacy[nl++], sizeof(cs->legacy[0]), sc->bucket, 'a', sc->customer_id);
     }
     *store_utoa(cs->n_legacy, (unsigned)nl) = '\0';
+    sc->pristine = store_pristine(sc);
     return 0;
 }
 
@@ -659,12 +667,12 @@ static void store_commit_push(struct ac_store *st, size_t *argc, struct ac_store
                               struct store_commit_strs *cs)
 {
     store_push(st, argc, cs->want, cs->want_len);
-    if (store_pristine(sc)) {
+    if (sc->pristine) {
         store_push(st, argc, "", 0);
     } else {
         store_push(st, argc, sc->blob.data, sc->blob.len);
     }
-    store_push_str(st, argc, cs->due);
+    store_push_str(st, argc, sc->due);
     store_push_str(st, argc, sc->customer_id);
     store_push_str(st, argc, cs->bundle_len_str);
     store_push_str(st, argc, cs->n_counters);
@@ -742,10 +750,8 @@ static int store_append_bundles(struct ac_store *st, const char *key,
                                 size_t total)
 {
     int rc = store_out_head(st, '*', 3);
-    rc |= store_out(st, "$3\r\nSET\r\n", 9);
-    rc |= store_out_head(st, '$', strlen(key));
-    rc |= store_out(st, key, strlen(key));
-    rc |= store_out(st, "\r\n", 2);
+    rc |= store_out_arg(st, "SET", 3);
+    rc |= store_out_arg(st, key, strlen(key));
     rc |= store_out_head(st, '$', total);
     for (size_t k = 0; k < m; k++) {
         const struct ac_store_cust *sc = &custs[members[k]];
@@ -815,7 +821,7 @@ static int store_commit_send_watched(struct ac_store *st, struct ac_store_cust *
     size_t members[CHUNK], argc = 0, m_all = 0;
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
-        m_all += custs[i].dirty && !custs[i].done && custs[i].exists >= 0;
+        m_all += store_committing(&custs[i]);
     }
     if ((rc = store_ticket_reserve(t, m_all / CHUNK + 2)) != 0) {
         return rc;
@@ -834,7 +840,7 @@ static int store_commit_send_watched(struct ac_store *st, struct ac_store_cust *
     for (size_t i = 0; i < n && rc == 0;) {
         size_t m = 0, total = 0;
         for (; i < n && m < CHUNK; i++) {
-            if (custs[i].dirty && !custs[i].done && custs[i].exists >= 0) {
+            if (store_committing(&custs[i])) {
                 members[m++] = i;
             }
         }
@@ -879,14 +885,14 @@ static int store_commit_send_watched(struct ac_store *st, struct ac_store_cust *
     size_t n_rec = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct ac_store_cust *sc = &custs[i];
-        n_rec += sc->dirty && !sc->done && sc->exists >= 0 && !store_pristine(sc);
+        n_rec += store_committing(sc) && !sc->pristine;
     }
     if (rc == 0 && n_rec > 0) {
         t->n_queued++;
         rc = store_out_head(st, '*', 1 + 2 * n_rec) | store_out_arg(st, "MSET", 4);
         for (size_t i = 0; i < n && rc == 0; i++) {
             const struct ac_store_cust *sc = &custs[i];
-            if (!sc->dirty || sc->done || sc->exists < 0 || store_pristine(sc)) {
+            if (!store_committing(sc) || sc->pristine) {
                 continue;
             }
             store_key(st, key, sizeof(key), sc->bucket, 'c', sc->customer_id);
@@ -897,42 +903,34 @@ static int store_commit_send_watched(struct ac_store *st, struct ac_store_cust *
     }
     /* the due entries: a run of customers of one bucket and one kind of change
      * is one command */
-    char due_key[STORE_KEY_MAX], dues[CHUNK * 2][24];
+    char due_key[STORE_KEY_MAX];
     for (size_t i = 0; i < n && rc == 0;) {
-        struct ac_store_cust *sc = &custs[i];
-        char first[24];
-        if (!sc->dirty || sc->done || sc->exists < 0 || (store_due_str(sc, first), !first[0])) {
+        const struct ac_store_cust *sc = &custs[i];
+        if (!store_committing(sc) || !sc->due[0]) {
             i++;
             continue;
         }
-        int rem = first[0] == '-';
+        int rem = sc->due[0] == '-';
         unsigned bucket = sc->bucket;
-        size_t nd = 0;
         store_bucket_key(st, due_key, sizeof(due_key), bucket, "due");
         argc = 0;
         store_push_str(st, &argc, rem ? "ZREM" : "ZADD");
         store_push_str(st, &argc, due_key);
-        for (; i < n && nd < CHUNK * 2; i++) {
-            struct ac_store_cust *o = &custs[i];
-            if (!o->dirty || o->done || o->exists < 0) {
+        for (; i < n; i++) {
+            const struct ac_store_cust *o = &custs[i];
+            if (!store_committing(o) || !o->due[0]) {
                 continue;
             }
-            store_due_str(o, dues[nd]);
-            if (!dues[nd][0]) {
-                continue;
-            }
-            if (o->bucket != bucket || (dues[nd][0] == '-') != rem) {
+            if (o->bucket != bucket || (o->due[0] == '-') != rem) {
                 break;
             }
-            if ((!rem && store_push_str(st, &argc, dues[nd]) != 0) ||
-                store_push_str(st, &argc, o->customer_id) != 0) {
-                rc = AC_ERR_NOMEM;
-                break;
+            if (!rem) {
+                store_push_str(st, &argc, o->due);
             }
-            nd++;
+            store_push_str(st, &argc, o->customer_id);
         }
-        if (rc == 0 && store_queue(st, t, argc) != 0) {
-            rc = AC_ERR_TRANSIENT;
+        if (store_queue(st, t, argc) != 0) {
+            rc = AC_ERR_TRANSIENT; /* out of memory for an argument too (store_push) */
         }
     }
     /* the counters. Unlike the function, a transaction does not stop at a
@@ -940,7 +938,7 @@ static int store_commit_send_watched(struct ac_store *st, struct ac_store_cust *
      * conflict): the others still run, and the commit is FATAL. */
     for (size_t i = 0; i < n && rc == 0; i++) {
         struct ac_store_cust *sc = &custs[i];
-        if (!sc->dirty || sc->done || sc->exists < 0 || sc->n_counters == 0) {
+        if (!store_committing(sc) || sc->n_counters == 0) {
             continue;
         }
         char xc[STORE_KEY_MAX];
@@ -997,7 +995,7 @@ int ac_store_commit_send(struct ac_store *st, struct ac_store_cust *custs, size_
     for (size_t i = 0; i < n;) {
         size_t members[CHUNK], m = 0;
         for (; i < n && m < CHUNK; i++) {
-            if (custs[i].dirty && !custs[i].done && custs[i].exists >= 0) {
+            if (store_committing(&custs[i])) {
                 members[m++] = i;
             }
         }
@@ -1069,6 +1067,23 @@ int ac_store_commit_send(struct ac_store *st, struct ac_store_cust *custs, size_
     return 0;
 }
 
+/* One customer's result in call c of t: applied (its records pending in
+ * the call's key), or in conflict (re-read and retried). */
+static void store_commit_result(struct ac_store_cust *sc, int applied,
+                                const struct ac_store_ticket *t, size_t c)
+{
+    if (applied) {
+        store_commit_applied(sc);
+        if (sc->n_new_out > 0) {
+            sc->call_seq = t->calls_seq[c];
+            sc->call_bucket = t->calls_bucket[c];
+        }
+    } else {
+        sc->status = AC_ERR_CONFLICT;
+        sc->rec.state.version = sc->loaded_version;
+    }
+}
+
 /* The customers of a commit, call by call, in the order they were sent. */
 static void store_commit_assign(struct ac_store_cust *custs, size_t n,
                                 const struct ac_store_ticket *t, int applied)
@@ -1076,23 +1091,13 @@ static void store_commit_assign(struct ac_store_cust *custs, size_t n,
     size_t next = 0;
     for (size_t c = 0; c < t->n_calls; c++) {
         for (size_t k = 0; k < t->calls_n[c]; k++) {
-            while (next < n && (!custs[next].dirty || custs[next].done || custs[next].exists < 0)) {
+            while (next < n && !store_committing(&custs[next])) {
                 next++;
             }
             if (next == n) {
                 return; /* cannot happen: the calls were built from these customers */
             }
-            struct ac_store_cust *sc = &custs[next++];
-            if (applied) {
-                store_commit_applied(sc);
-                if (sc->n_new_out > 0) {
-                    sc->call_seq = t->calls_seq[c];
-                    sc->call_bucket = t->calls_bucket[c];
-                }
-            } else {
-                sc->status = AC_ERR_CONFLICT;
-                sc->rec.state.version = sc->loaded_version;
-            }
+            store_commit_result(&custs[next++], applied, t, c);
         }
     }
 }
@@ -1184,24 +1189,15 @@ int ac_store_commit_recv(struct ac_store *st, struct ac_store_cust *custs, size_
             return rc;
         }
         for (size_t k = 0; k < r->elements; k++) {
-            while (next < n && (!custs[next].dirty || custs[next].done || custs[next].exists < 0)) {
+            while (next < n && !store_committing(&custs[next])) {
                 next++;
             }
             if (next == n) {
                 break; /* cannot happen: the calls were built from these customers */
             }
             const redisReply *e = r->element[k];
-            if (e->type == REDIS_REPLY_INTEGER && e->integer == 0) {
-                store_commit_applied(&custs[next]);
-                if (custs[next].n_new_out > 0) {
-                    custs[next].call_seq = t->calls_seq[c];
-                    custs[next].call_bucket = t->calls_bucket[c];
-                }
-            } else {
-                custs[next].status = AC_ERR_CONFLICT;
-                custs[next].rec.state.version = custs[next].loaded_version;
-            }
-            next++;
+            store_commit_result(&custs[next++], e->type == REDIS_REPLY_INTEGER && e->integer == 0,
+                                t, c);
         }
         freeReplyObject(top);
     }

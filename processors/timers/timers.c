@@ -68,7 +68,6 @@ struct timers {
     struct ac_fire *fire[2];        /* made on the first tick: rounds take turns, one
                                        building while the other is in flight */
     int cur;                        /* the fire context of the next round */
-    int flying;                     /* the other context's round is in flight */
     int64_t speed, epoch;
     struct ac_store_cust *sweep; /* [sweep_cap] customers of the outbox sweep */
     int *sweep_stale;            /* [sweep_cap] found through a call old enough */
@@ -330,11 +329,10 @@ static void timers_lateness(struct timers *t, int round)
 static int timers_finish(struct timers *t)
 {
     int rc = ac_tick_finish(t->tick);
-    if (rc == 0 && t->flying) {
+    if (rc == 1) {
         timers_lateness(t, t->cur ^ 1);
     }
-    t->flying = 0;
-    return rc;
+    return rc < 0 ? rc : 0;
 }
 
 /* One round: the sweep when it is time, the gauges every second, then the
@@ -391,21 +389,18 @@ static int timers_tick(void *ctx, struct ac_tick *tk)
     }
     t->start = (t->start + 97) % AC_STORE_BUCKETS; /* replicas drift apart */
     if (decided < 0) {
-        t->flying = 0;
         return decided; /* the runtime's to recover (the round in flight: the sweep's) */
     }
     if (n == 0) {
         return timers_finish(t); /* nothing due: wait */
     }
     /* a round may have committed records without firing a timer (exits) */
-    if ((rc = ac_tick_deliver_later(tk, custs, n)) != 0) {
-        t->flying = 0;
+    if ((rc = ac_tick_deliver_later(tk, custs, n)) < 0) {
         return rc; /* the records wait in the outbox; the sweep delivers them */
     }
-    if (t->flying) {
-        timers_lateness(t, t->cur ^ 1); /* the round finished just now */
+    if (rc == 1) {
+        timers_lateness(t, t->cur ^ 1); /* the round before, finished just now */
     }
-    t->flying = 1;
     t->cur ^= 1;
     ac_metrics_observe("aftercare_batch_duration_seconds", "", ac_clock_mono_s() - t0);
     ac_metrics_add("aftercare_timers_fired_total", "", (double)decided);

@@ -73,6 +73,21 @@ static void stage(struct ac_store_cust *sc, const char *record_id)
     sc->dirty = 1;
 }
 
+/* Another writer (its own connection) commits customer cid first: one more
+ * order and the outbox record record_id. */
+static void other_writer_commits(const char *cid, const char *record_id)
+{
+    struct ac_store *st2 = another_writer();
+    struct ac_store_cust other;
+    ac_store_cust_init(&other, cid);
+    cr_assert_eq(ac_store_load(st2, &other, 1), 0);
+    stage(&other, record_id);
+    cr_assert_eq(ac_store_commit(st2, &other, 1), 0);
+    cr_assert_eq(other.status, 0, "%s: the other writer's commit holds", cid);
+    ac_store_cust_fini(&other);
+    ac_store_destroy(st2);
+}
+
 static void timer_at(struct ac_store_cust *sc, const char *trigger, int64_t due)
 {
     struct ac_timer t;
@@ -600,14 +615,7 @@ Test(store, pipelined_halves_keep_their_order_and_their_checks)
         stage(&c[i], id);
     }
     /* another writer (its own connection) commits pipe-1 first */
-    struct ac_store *st2 = another_writer();
-    struct ac_store_cust other;
-    ac_store_cust_init(&other, "pipe-1");
-    cr_assert_eq(ac_store_load(st2, &other, 1), 0);
-    stage(&other, "other");
-    cr_assert_eq(ac_store_commit(st2, &other, 1), 0);
-    cr_assert_eq(other.status, 0);
-    ac_store_destroy(st2);
+    other_writer_commits("pipe-1", "other");
 
     cr_assert_eq(ac_store_commit_send(st, c, 3, &t), 0);
     cr_assert_eq(ac_store_flush(st), 0);
@@ -632,7 +640,6 @@ Test(store, pipelined_halves_keep_their_order_and_their_checks)
     cr_expect_eq(back.legacy, 1);
     cr_expect_eq(back.rec.state.order_count, 2, "read when loaded on its own");
     ac_store_cust_fini(&back);
-    ac_store_cust_fini(&other);
     ac_store_ticket_fini(&t);
     for (int i = 0; i < N; i++) {
         ac_store_cust_fini(&c[i]);
@@ -718,14 +725,7 @@ Test(store, an_optimistic_commit_conflicts_whole_and_lanes_keep_their_watches)
     }
 
     /* after lane 0's EXEC, another writer changes one customer of part 1 */
-    struct ac_store *st2 = another_writer();
-    struct ac_store_cust other;
-    ac_store_cust_init(&other, "opt-b1");
-    cr_assert_eq(ac_store_load(st2, &other, 1), 0);
-    stage(&other, "other");
-    cr_assert_eq(ac_store_commit(st2, &other, 1), 0);
-    cr_assert_eq(other.status, 0);
-    ac_store_destroy(st2);
+    other_writer_commits("opt-b1", "other");
 
     ac_store_lane(st, 1);
     cr_assert_eq(ac_store_load_recv(st, p1, N, 0), 0);
@@ -756,15 +756,9 @@ Test(store, an_optimistic_commit_conflicts_whole_and_lanes_keep_their_watches)
     cr_expect_eq(t0.watched, 2, "UNWATCH");
     cr_assert_eq(ac_store_flush(st), 0);
     cr_assert_eq(ac_store_commit_recv(st, p0, 1, &t0), 0);
-    st2 = another_writer();
-    ac_store_cust_init(&other, "opt-a0");
-    cr_assert_eq(ac_store_load(st2, &other, 1), 0);
-    stage(&other, "other-a0");
-    cr_assert_eq(ac_store_commit(st2, &other, 1), 0);
-    ac_store_destroy(st2);
+    other_writer_commits("opt-a0", "other-a0");
     cr_expect_eq(commit_one("opt-plain"), 0);
 
-    ac_store_cust_fini(&other);
     ac_store_ticket_fini(&t0);
     ac_store_ticket_fini(&t1);
     for (int i = 0; i < N; i++) {

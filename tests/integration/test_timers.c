@@ -374,44 +374,71 @@ Test(timers, sighup_refuses_a_bad_playbook_and_swaps_in_a_good_one)
     cr_expect_eq(h_terminate(orders), 0);
 }
 
-Test(timers, two_replicas_fire_every_timer_once)
+/* n order events (ids <prefix>-<i>, customers <prefix>c-<i mod customers>)
+ * whose rule "due" falls 20 s after now (after the processor has scheduled
+ * them all) plus i * spread_ms / n, applied by aftercare-orders (*orders,
+ * left running). extra gets the playbook line for the timer process's
+ * config. Returns the action ids to expect (free_ids). */
+static char **schedule_due(const char *prefix, int n, int customers, int64_t spread_ms, char *extra,
+                           size_t extralen, pid_t *orders)
 {
-    enum { N = 3000, CUSTOMERS = 300 };
     int64_t now = ac_clock_now(ac_clock_wall());
-    struct ac_event *evs = calloc(N, sizeof(*evs));
-    char **want = calloc(N, sizeof(*want));
+    struct ac_event *evs = calloc((size_t)n, sizeof(*evs));
+    char **want = calloc((size_t)n, sizeof(*want));
     cr_assert(evs && want);
-    for (int i = 0; i < N; i++) {
+    for (int i = 0; i < n; i++) {
         char id[32], cid[32];
-        snprintf(id, sizeof(id), "r-%d", i);
-        snprintf(cid, sizeof(cid), "rc-%d", i % CUSTOMERS);
+        snprintf(id, sizeof(id), "%s-%d", prefix, i);
+        snprintf(cid, sizeof(cid), "%sc-%d", prefix, i % customers);
         h_order_event(&evs[i], id, cid, "order_placed", now + i, 1000, "coffee");
-        /* due 20 s to 30 s from now: after the processor has scheduled them all */
-        evs[i].u.order.renewal_at = now + 20000 + (int64_t)i * 10000 / N;
+        evs[i].u.order.renewal_at = now + 20000 + (int64_t)i * spread_ms / n;
         want[i] = malloc(AC_ACTION_ID_MAX);
         ac_action_id(want[i], "due", id, 0);
     }
-    h_produce_events(&env, "orders", evs, N);
-    char pb[1200], extra[1400], conf[512], tconf[512];
+    h_produce_events(&env, "orders", evs, (size_t)n);
+    free(evs);
+    char pb[1200], conf[512];
     playbook_path(pb, sizeof(pb), "timers_replicas.yaml");
-    snprintf(extra, sizeof(extra), "playbook = %s\n", pb);
+    snprintf(extra, extralen, "playbook = %s\n", pb);
     h_write_config(&env, "orders", extra, conf, sizeof(conf));
-    pid_t orders = h_spawn(&env, "orders", conf);
+    *orders = h_spawn(&env, "orders", conf);
     cr_assert(h_wait_done(&env, "ac", "aftercare-orders", "orders", 120000));
+    return want;
+}
 
+static void free_ids(char **ids, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(ids[i]);
+    }
+    free(ids);
+}
+
+/* Every id of want arrived on acts once, and nothing else (polled a little
+ * longer first: a timer fired twice would arrive now). */
+static void expect_each_once(char **want, int n, struct h_reader *acts, const char *how)
+{
+    (void)h_reader_poll(acts, (size_t)n + 1, 2000);
+    struct h_id_diff d;
+    h_id_diff(want, (size_t)n, h_reader_ids(acts), acts->n, &d);
+    cr_expect_eq(d.missing, 0, "%zu timers never fired", d.missing);
+    cr_expect_eq(d.extra, 0, "%zu actions nobody scheduled", d.extra);
+    cr_expect_eq(d.repeats, 0, "%zu timers fired twice %s", d.repeats, how);
+}
+
+Test(timers, two_replicas_fire_every_timer_once)
+{
+    enum { N = 3000, CUSTOMERS = 300 };
+    char extra[1400], tconf[512];
+    pid_t orders;
+    char **want = schedule_due("r", N, CUSTOMERS, 10000, extra, sizeof(extra), &orders);
     h_write_timers_config(&env, extra, tconf, sizeof(tconf));
     pid_t a = h_spawn(&env, "timers", tconf);
     pid_t b = h_spawn(&env, "timers", tconf);
     struct h_reader acts;
     h_reader_open(&env, &acts, "aftercare.actions");
     cr_assert_eq(h_reader_poll(&acts, N, 120000), N, "got %zu of %d actions", acts.n, N);
-    /* A little longer: a timer fired twice would arrive now. */
-    (void)h_reader_poll(&acts, N + 1, 2000);
-    struct h_id_diff d;
-    h_id_diff(want, N, h_reader_ids(&acts), acts.n, &d);
-    cr_expect_eq(d.missing, 0, "%zu timers never fired", d.missing);
-    cr_expect_eq(d.extra, 0, "%zu actions nobody scheduled", d.extra);
-    cr_expect_eq(d.repeats, 0, "%zu timers fired twice by the two replicas", d.repeats);
+    expect_each_once(want, N, &acts, "by the two replicas");
     cr_expect_eq(h_terminate(a), 0);
     cr_expect_eq(h_terminate(b), 0);
     cr_expect_eq(h_terminate(orders), 0);
@@ -420,11 +447,7 @@ Test(timers, two_replicas_fire_every_timer_once)
      * delivered and acknowledged, no call left for the sweep. */
     cr_expect_eq(calls_left(), 0, "rounds left unacknowledged in the outbox");
     h_reader_close(&acts);
-    for (int i = 0; i < N; i++) {
-        free(want[i]);
-    }
-    free(want);
-    free(evs);
+    free_ids(want, N);
 }
 
 Test(timers, a_timer_whose_expiry_passed_while_nothing_ran_expires)
@@ -607,4 +630,38 @@ Test(timers, a_timer_waits_for_the_inputs_to_reach_its_time)
     h_reader_close(&acts);
     cr_expect_eq(h_terminate(orders), 0);
     cr_expect_eq(h_terminate(timers), 0);
+}
+
+/* SIGTERM while rounds are being fired: the round in flight is finished
+ * (delivered and acknowledged) before the process exits 0, so no call is
+ * left for the sweep, and a restart fires the rest — every timer once. */
+Test(timers, a_stop_finishes_the_round_in_flight_and_nothing_fires_twice)
+{
+    enum { N = 3000, CUSTOMERS = 3000 };
+    char extra[1400], tconf[512];
+    pid_t orders;
+    /* all due at once */
+    char **want = schedule_due("s", N, CUSTOMERS, 0, extra, sizeof(extra), &orders);
+    cr_expect_eq(h_terminate(orders), 0);
+
+    /* small rounds: the burst is many rounds, so the stop lands inside it */
+    size_t len = strlen(extra);
+    snprintf(extra + len, sizeof(extra) - len, "timers.batch = 20\n");
+    h_write_timers_config(&env, extra, tconf, sizeof(tconf));
+    pid_t timers = h_spawn(&env, "timers", tconf);
+    cr_assert(h_wait_log(&env, "timers", "started", 1, 30000));
+    struct h_reader acts;
+    h_reader_open(&env, &acts, "aftercare.actions");
+    cr_assert_geq(h_reader_poll(&acts, 100, 60000), 100, "the burst did not start");
+    cr_expect_eq(h_terminate(timers), 0, "aftercare-timers exits 0 on SIGTERM mid-burst");
+    size_t at_stop = acts.n;
+    cr_expect_lt(at_stop, (size_t)N, "the stop came after the burst (%zu actions)", at_stop);
+    cr_expect_eq(calls_left(), 0, "a round was left unacknowledged at the stop");
+
+    timers = h_spawn(&env, "timers", tconf);
+    cr_assert_eq(h_reader_poll(&acts, N, 120000), N, "got %zu of %d actions", acts.n, N);
+    expect_each_once(want, N, &acts, "across the stop");
+    cr_expect_eq(h_terminate(timers), 0);
+    h_reader_close(&acts);
+    free_ids(want, N);
 }
